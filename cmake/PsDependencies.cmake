@@ -1,0 +1,26 @@
+# External libraries, found once through pkg-config.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl>=8.12)
+pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
+pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
+pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3>=3.37)
+pkg_check_modules(OPENSSL REQUIRED IMPORTED_TARGET openssl>=3.0)
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+if(PS_TESTS)
+    pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+endif()
+
+# libcurl's WebSocket API only works when libcurl was built with ws/wss; older or
+# trimmed builds have the symbols but refuse the scheme at run time. Catch it here.
+pkg_get_variable(PS_CURL_PROTOCOLS libcurl supported_protocols)
+string(TOUPPER "${PS_CURL_PROTOCOLS}" _ps_protos)
+if(NOT _ps_protos MATCHES "(^|[ ;\"])WSS([ ;\"]|$)")
+    message(FATAL_ERROR
+        "libcurl ${CURL_VERSION} at ${CURL_LIBDIR} does not list 'wss' among its protocols "
+        "(it lists: ${PS_CURL_PROTOCOLS}).\n"
+        "podstream needs libcurl >= 8.12 built with WebSocket support. On Debian 12 run "
+        "scripts/install-deps.sh, which installs libcurl from bookworm-backports.")
+endif()
+message(STATUS "libcurl ${CURL_VERSION} with wss support")

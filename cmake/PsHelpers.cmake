@@ -1,0 +1,75 @@
+# Small helpers so that every directory adds targets the same way (after nng's cmake/).
+# Warnings, sanitizers and the C standard are applied here, once.
+
+set(PS_WARNINGS -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes
+    -Wmissing-prototypes -Wvla -Wno-unused-parameter)
+
+function(ps_target_defaults target)
+    target_compile_options(${target} PRIVATE ${PS_WARNINGS})
+    if(UNIX)
+        target_compile_definitions(${target} PRIVATE _GNU_SOURCE)
+    endif()
+    if(PS_SANITIZE)
+        target_compile_options(${target} PRIVATE -fsanitize=address,undefined
+            -fno-sanitize-recover=all -fno-omit-frame-pointer)
+        target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+    endif()
+endfunction()
+
+# ps_add_library(name SOURCES ... [PUBLIC_LIBS ...] [PRIVATE_LIBS ...])
+function(ps_add_library name)
+    cmake_parse_arguments(A "" "" "SOURCES;PUBLIC_LIBS;PRIVATE_LIBS;INCLUDE" ${ARGN})
+    add_library(${name} STATIC ${A_SOURCES})
+    ps_target_defaults(${name})
+    target_include_directories(${name} PUBLIC ${A_INCLUDE})
+    target_link_libraries(${name} PUBLIC ${A_PUBLIC_LIBS} PRIVATE ${A_PRIVATE_LIBS})
+endfunction()
+
+# ps_add_executable(name SOURCES ... [LIBS ...])
+function(ps_add_executable name)
+    cmake_parse_arguments(A "" "" "SOURCES;LIBS" ${ARGN})
+    add_executable(${name} ${A_SOURCES})
+    ps_target_defaults(${name})
+    target_link_libraries(${name} PRIVATE ${A_LIBS})
+endfunction()
+
+# ps_add_unit_test(name SOURCES ... [LIBS ...] [TIMEOUT s] [LABELS ...])
+# A cmocka test binary registered with ctest. Tests run from the build tree with
+# PS_TEST_DATA / PS_SOURCE_DIR pointing at the sources, so fixtures are never copied.
+function(ps_add_unit_test name)
+    cmake_parse_arguments(A "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+    ps_add_executable(${name} SOURCES ${A_SOURCES} LIBS ${A_LIBS} PkgConfig::CMOCKA)
+    add_test(NAME ${name} COMMAND ${name})
+    if(NOT A_TIMEOUT)
+        set(A_TIMEOUT 120)
+    endif()
+    set_tests_properties(${name} PROPERTIES TIMEOUT ${A_TIMEOUT}
+        LABELS "unit;${A_LABELS}"
+        ENVIRONMENT "PS_TEST_DATA=${PROJECT_SOURCE_DIR}/tests/data;PS_SOURCE_DIR=${PROJECT_SOURCE_DIR};PS_BINARY_DIR=${PROJECT_BINARY_DIR};PS_SAMPLES=${PROJECT_SOURCE_DIR}/../shared/samples;CMOCKA_MESSAGE_OUTPUT=STDOUT")
+endfunction()
+
+# ps_add_script_test(name SCRIPT path [TIMEOUT s] [LABELS ...])
+# A shell or python test driving real binaries (CLI, podsim, service).
+function(ps_add_script_test name)
+    cmake_parse_arguments(A "" "SCRIPT;TIMEOUT" "LABELS;ARGS" ${ARGN})
+    add_test(NAME ${name} COMMAND ${A_SCRIPT} ${A_ARGS})
+    if(NOT A_TIMEOUT)
+        set(A_TIMEOUT 300)
+    endif()
+    set_tests_properties(${name} PROPERTIES TIMEOUT ${A_TIMEOUT}
+        LABELS "${A_LABELS}"
+        ENVIRONMENT "PS_TEST_DATA=${PROJECT_SOURCE_DIR}/tests/data;PS_SOURCE_DIR=${PROJECT_SOURCE_DIR};PS_BINARY_DIR=${PROJECT_BINARY_DIR};PS_SAMPLES=${PROJECT_SOURCE_DIR}/../shared/samples;PODSTREAM=$<TARGET_FILE:podstream>")
+endfunction()
+
+# ps_add_fuzzer(name SOURCES ... LIBS ...): libFuzzer target, only with PS_FUZZ=ON and clang.
+function(ps_add_fuzzer name)
+    cmake_parse_arguments(A "" "" "SOURCES;LIBS" ${ARGN})
+    if(NOT PS_FUZZ)
+        return()
+    endif()
+    add_executable(${name} ${A_SOURCES})
+    ps_target_defaults(${name})
+    target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
+    target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+    target_link_libraries(${name} PRIVATE ${A_LIBS})
+endfunction()

@@ -1,0 +1,77 @@
+/* ps_platform: everything that differs between Linux and Windows.
+ *
+ * Files, permissions, randomness, clocks, default paths and terminal input live
+ * here so that the rest of common/ is portable C11. Only ps_platform_posix.c is
+ * built today; ps_platform_win32.c comes with the Windows build. */
+#ifndef PS_PLATFORM_H
+#define PS_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ps_error.h"
+
+#ifdef _WIN32
+#define PS_PATH_SEP '\\'
+#else
+#define PS_PATH_SEP '/'
+#endif
+
+/* Reads a whole file into a new NUL-terminated buffer (*buf, caller frees; *len
+ * excludes the NUL). Fails with PS_ERR_RANGE when the file exceeds max_bytes. */
+ps_err ps_plat_read_file(const char *path, size_t max_bytes, char **buf, size_t *len,
+                         ps_errmsg *em);
+
+/* Replaces `path` atomically: writes a temporary file beside it with `mode`,
+ * fsyncs it, keeps the previous file as `path.bak` when `backup` is set, then
+ * renames. Readers see the old or the new file, never a torn one. */
+ps_err ps_plat_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
+                                 bool backup, ps_errmsg *em);
+
+/* Creates a new file with O_EXCL and `mode` and writes `data`. PS_ERR_EXISTS when
+ * the file exists. */
+ps_err ps_plat_create_exclusive(const char *path, const void *data, size_t len, unsigned mode,
+                                ps_errmsg *em);
+
+/* PS_OK when the file at `path` can be read by its owner only (no group or other
+ * bits). PS_ERR_PERM with the reason, naming the mode, otherwise. */
+ps_err ps_plat_check_private(const char *path, ps_errmsg *em);
+
+/* Fills buf with cryptographically secure random bytes. */
+ps_err ps_plat_random(void *buf, size_t len);
+
+/* Zeroes memory in a way the compiler may not remove. Accepts NULL. */
+void ps_plat_wipe(void *p, size_t len);
+
+/* Lists regular files in `dir` whose names end in one of the NULL-terminated
+ * `suffixes`, sorted by name. *names is a new array of new strings (free with
+ * ps_plat_free_list). A missing directory gives PS_ERR_NOTFOUND. */
+ps_err ps_plat_list_dir(const char *dir, const char *const *suffixes, char ***names,
+                        size_t *count, ps_errmsg *em);
+void ps_plat_free_list(char **names, size_t count);
+
+/* Returns a new string "a/b" (caller frees), or NULL on allocation failure. When
+ * `b` is absolute it is returned as is. */
+char *ps_plat_path_join(const char *a, const char *b);
+bool ps_plat_path_is_absolute(const char *p);
+bool ps_plat_file_exists(const char *path);
+
+/* Creates `dir` and its parents with `mode` where missing. */
+ps_err ps_plat_mkdirs(const char *dir, unsigned mode, ps_errmsg *em);
+
+/* Platform default locations, as static strings:
+ * Linux /etc/podstream and /var/lib/podstream; Windows %ProgramData%\podstream. */
+const char *ps_plat_default_config_dir(void);
+const char *ps_plat_default_state_dir(void);
+
+/* Wall clock in microseconds since the Unix epoch; monotonic clock in ms. */
+int64_t ps_plat_now_us(void);
+int64_t ps_plat_mono_ms(void);
+
+/* Reads one line from the terminal with echo off (prompt on stderr), or from stdin
+ * when it is not a terminal. The trailing newline is removed. PS_ERR_RANGE when the
+ * line does not fit in len-1 bytes. */
+ps_err ps_plat_read_secret_line(const char *prompt, char *buf, size_t len, ps_errmsg *em);
+
+#endif

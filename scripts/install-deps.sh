@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs everything podstream needs to build, test and run its demo on Debian 12.
+# libcurl's WebSocket API (curl_ws_*) is only usable from curl 8.x with wss built in;
+# Debian 12 ships 7.88, so libcurl comes from bookworm-backports.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+
+. /etc/os-release
+codename="${VERSION_CODENAME:-bookworm}"
+
+if [ "$codename" = "bookworm" ]; then
+    bp=/etc/apt/sources.list.d/podstream-backports.sources
+    if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        $SUDO tee "$bp" >/dev/null <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    fi
+    curl_target="-t bookworm-backports"
+else
+    curl_target=""
+fi
+
+if [ -z "${PODSTREAM_SKIP_APT_UPDATE:-}" ]; then
+    $SUDO apt-get update -qq
+fi
+
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $curl_target \
+    libcurl4-openssl-dev libcurl4 curl
+
+$SUDO apt-get install -y -qq --no-install-recommends \
+    build-essential cmake pkg-config ninja-build \
+    clang clang-tidy clang-format cppcheck libclang-rt-14-dev \
+    libssl-dev openssl libyaml-dev libcjson-dev libsqlite3-dev sqlite3 \
+    libzstd-dev libcmocka-dev \
+    python3 python3-websockets tinyproxy-bin \
+    ca-certificates procps psmisc
+
+echo "install-deps: done ($(curl-config --version))"

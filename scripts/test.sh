@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: installs dependencies, builds podstream twice (optimised, and
+# with AddressSanitizer + UndefinedBehaviorSanitizer), runs every test in both, then
+# the linters (clang-format, clang-tidy, cppcheck).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+jobs=$(nproc)
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs" --timeout 600
+
+# Sanitizer build: same tests, benchmarks excluded (their figures mean nothing under ASan).
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPS_SANITIZE=ON -DPS_BENCH=OFF
+cmake --build build-asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 900 -LE nosan
+
+cmake --build build --target lint
+echo "test.sh: all tests and checks passed"
