@@ -14,6 +14,10 @@ function(ps_target_defaults target)
             -fno-sanitize-recover=all -fno-omit-frame-pointer)
         target_link_options(${target} PRIVATE -fsanitize=address,undefined)
     endif()
+    if(PS_FUZZ)
+        # Coverage in the libraries too, or libFuzzer only sees its harness.
+        target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
+    endif()
 endfunction()
 
 # ps_add_library(name SOURCES ... [PUBLIC_LIBS ...] [PRIVATE_LIBS ...])

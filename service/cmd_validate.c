@@ -1,9 +1,273 @@
-/* podstream validate: placeholder until the config module lands in this change. */
+/* podstream validate: loads the configuration directory the way the service does,
+ * checks that every token resolves, and prints every problem at once with its
+ * file:line:column and field path. When nothing is wrong it prints a short summary
+ * of what the service would run. Never prints a token: only where it comes from. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "cli.h"
+#include "ps_config.h"
+#include "ps_diag.h"
+#include "ps_pipeline.h"
+#include "ps_platform.h"
+#include "ps_schema.h"
+#include "ps_secret.h"
+
+static const char *const cmd = "validate";
+
+#define TOKEN_FIELD "properties.token"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: podstream validate [-c DIR] [--no-secrets] [-q]\n"
+            "\n"
+            "Checks the configuration directory: podstream.yml, devices/*.yml and\n"
+            "pipelines/*.yml. Prints every error and warning with its file:line:column and\n"
+            "field path, then a summary of the devices when the configuration is valid.\n"
+            "Pipelines are compiled, and the pipelines each device names must exist.\n"
+            "Each device's token (and the proxy credentials) must resolve: environment\n"
+            "variables set, $secret{} files present, secure: true values decrypting with\n"
+            "the shared key. Token values are never printed.\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config DIR  configuration directory (default: $PODSTREAM_CONFIG_DIR,\n"
+            "                    else %s)\n"
+            "  --no-secrets      do not resolve tokens (on a machine without the key or the\n"
+            "                    environment of the service)\n"
+            "  -q, --quiet       print problems only, no summary\n"
+            "  -h, --help        show this help\n"
+            "  -V, --version     show the version\n"
+            "\n"
+            "Exit codes: 0 valid (warnings allowed), 2 usage error, 3 invalid configuration\n"
+            "or a token that does not resolve.\n",
+            ps_plat_default_config_dir());
+}
+
+/* ---- tokens ----------------------------------------------------------------- */
+
+/* True when all of `s` is one ${NAME} or $secret{name} reference. */
+static bool whole_reference(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 4 || s[n - 1] != '}' || strchr(s, '}') != s + n - 1)
+        return false;
+    return strncmp(s, "${", 2) == 0 || (strncmp(s, "$secret{", 8) == 0 && n > 9);
+}
+
+static bool has_reference(const char *s)
+{
+    return strstr(s, "${") || strstr(s, "$secret{");
+}
+
+/* Where a token comes from, safe to print: the reference itself, never a value. */
+static const char *token_source(const ps_device *d)
+{
+    if (d->props.secure)
+        return "encrypted";
+    if (whole_reference(d->props.token))
+        return d->props.token;
+    if (has_reference(d->props.token))
+        return "reference";
+    return "in the file";
+}
+
+/* ps_secret's messages start with the field name; the diagnostic carries the full
+ * field path instead. */
+static const char *without_field(const char *msg, const char *field)
+{
+    size_t n = strlen(field);
+    if (strncmp(msg, field, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+        return msg + n + 2;
+    return msg;
+}
+
+static void resolve_one(ps_secret_ctx *sctx, ps_diag *diag, const char *raw, bool secure,
+                        long long device_id, const char *field, const char *path,
+                        const ps_config_pos *pos, bool disabled)
+{
+    char *plain = NULL;
+    ps_errmsg em;
+    ps_err err;
+
+    em.text[0] = '\0';
+    err = ps_secret_resolve(sctx, raw, secure, device_id, field, &plain, &em);
+    ps_secret_free(plain);
+    if (err == PS_OK)
+        return;
+    if (disabled)
+        ps_diag_add(diag, PS_DIAG_WARNING, pos->file, pos->line, pos->col, path,
+                    "%s (the device is disabled)", without_field(em.text, field));
+    else
+        ps_diag_add(diag, PS_DIAG_ERROR, pos->file, pos->line, pos->col, path, "%s",
+                    without_field(em.text, field));
+}
+
+static void check_tokens(const ps_config *cfg, bool resolve, ps_diag *diag)
+{
+    ps_secret_ctx sctx;
+    ps_secret_ctx_init(&sctx, cfg->service.secrets_dir, cfg->service.key_file);
+    for (size_t i = 0; i < cfg->ndevices; i++) {
+        const ps_device *d = &cfg->devices[i];
+        const ps_config_pos *pos = &d->props.token_pos;
+        char path[128];
+        snprintf(path, sizeof path, "%s.%s", d->path, TOKEN_FIELD);
+        if (!d->props.secure && !has_reference(d->props.token))
+            ps_diag_add(diag, PS_DIAG_WARNING, pos->file, pos->line, pos->col, path,
+                        "the token is written in clear text; use ${ENV_VAR}, $secret{name} or "
+                        "secure: true (see docs/security.md)");
+        if (resolve)
+            resolve_one(&sctx, diag, d->props.token, d->props.secure, d->id, TOKEN_FIELD, path, pos,
+                        !d->status);
+    }
+    if (resolve && cfg->service.proxy) {
+        if (cfg->service.proxy_username)
+            resolve_one(&sctx, diag, cfg->service.proxy_username, false, 0, "proxy_username",
+                        "proxy_username", &cfg->service.proxy_username_pos, false);
+        if (cfg->service.proxy_password)
+            resolve_one(&sctx, diag, cfg->service.proxy_password, false, 0, "proxy_password",
+                        "proxy_password", &cfg->service.proxy_password_pos, false);
+    }
+    ps_secret_ctx_deinit(&sctx);
+}
+
+/* ---- the summary ------------------------------------------------------------ */
+
+static int width(int w, const char *s)
+{
+    int n = (int)strlen(s);
+    return n > w ? n : w;
+}
+
+static void print_summary(const ps_config *cfg, const ps_pipeline_set *set, bool resolved)
+{
+    const ps_service_settings *s = &cfg->service;
+    int wid = 2, wname = 4, wtype = 4, wcluster = 7, wtoken = 5;
+    char size[32], buf[32];
+    size_t enabled = 0;
+
+    printf("%s: the configuration is valid\n", cfg->dir);
+    printf("\nDevices: %zu", cfg->ndevices);
+    for (size_t i = 0; i < cfg->ndevices; i++)
+        enabled += cfg->devices[i].status;
+    if (cfg->ndevices)
+        printf(" (%zu enabled)", enabled);
+    printf("\n");
+    for (size_t i = 0; i < cfg->ndevices; i++) {
+        const ps_device *d = &cfg->devices[i];
+        snprintf(buf, sizeof buf, "%lld", d->id);
+        wid = width(wid, buf);
+        wname = width(wname, d->name);
+        wtype = width(wtype, ps_data_type_name(d->props.type));
+        wcluster = width(wcluster, d->props.cluster);
+        wtoken = width(wtoken, token_source(d));
+    }
+    if (cfg->ndevices)
+        printf("  %-*s  %-*s  %-8s  %-*s  %-*s  %-*s  %s\n", wid, "ID", wname, "NAME", "STATUS",
+               wtype, "TYPE", wcluster, "CLUSTER", wtoken, "TOKEN", "ENDPOINT");
+    for (size_t i = 0; i < cfg->ndevices; i++) {
+        const ps_device *d = &cfg->devices[i];
+        printf("  %-*lld  %-*s  %-8s  %-*s  %-*s  %-*s  %s\n", wid, d->id, wname, d->name,
+               d->status ? "enabled" : "disabled", wtype, ps_data_type_name(d->props.type),
+               wcluster, d->props.cluster, wtoken, token_source(d), d->props.endpoint);
+    }
+
+    printf("\nPipelines:      %zu in %zu file%s\n", ps_pipeline_set_count(set),
+           cfg->npipeline_files, cfg->npipeline_files == 1 ? "" : "s");
+    printf("Database:       %s\n", s->database);
+    if (s->retention_max_bytes)
+        ps_schema_format_size(s->retention_max_bytes, size, sizeof size);
+    if (s->retention_days)
+        printf("Retention:      %d days, %s%s\n", s->retention_days,
+               s->retention_max_bytes ? "at most " : "no size limit",
+               s->retention_max_bytes ? size : "");
+    else
+        printf("Retention:      forever, %s%s\n",
+               s->retention_max_bytes ? "at most " : "no size limit",
+               s->retention_max_bytes ? size : "");
+    printf("Key file:       %s\n", s->key_file);
+    printf("Secrets dir:    %s\n", s->secrets_dir);
+    printf("Log level:      %s\n", ps_log_level_name(s->log_level));
+    printf("Proxy:          %s\n", s->proxy ? s->proxy : "none");
+    printf("Tokens:         %s\n", !cfg->ndevices ? "none"
+                                   : resolved     ? "all resolve"
+                                                  : "not checked (--no-secrets)");
+}
+
+/* ---- the command ------------------------------------------------------------ */
+
+enum { OPT_NO_SECRETS = 1000 };
 
 int ps_cmd_validate(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return PS_EXIT_FAILURE;
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"no-secrets", no_argument, NULL, OPT_NO_SECRETS},
+        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+    };
+    const char *opt_dir = NULL, *dir;
+    bool resolve = true, quiet = false;
+    ps_config *cfg = NULL;
+    ps_pipeline_set *set = NULL;
+    ps_diag diag;
+    ps_err err;
+    int c, rc;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":c:qhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            opt_dir = optarg;
+            break;
+        case OPT_NO_SECRETS:
+            resolve = false;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return PS_EXIT_OK;
+        case 'V':
+            ps_cli_print_version(stdout);
+            return PS_EXIT_OK;
+        case ':':
+            return ps_cli_usage_error(cmd, "option %s needs a value", argv[optind - 1]);
+        default:
+            return ps_cli_usage_error(cmd, "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return ps_cli_usage_error(cmd, "unexpected argument '%s' (use -c DIR for the directory)",
+                                  argv[optind]);
+
+    dir = ps_cli_config_dir(opt_dir);
+    ps_diag_init(&diag);
+    err = ps_cli_load_config(dir, resolve, &cfg, &set, &diag);
+    if (cfg)
+        check_tokens(cfg, resolve, &diag);
+    ps_diag_sort(&diag);
+    ps_diag_print(&diag, stderr);
+
+    if (err == PS_ERR_NOMEM) {
+        rc = PS_EXIT_FAILURE;
+    } else if (ps_diag_has_errors(&diag)) {
+        size_t warnings = diag.count - (diag.errors < diag.count ? diag.errors : diag.count);
+        fprintf(stderr, "podstream validate: %zu error%s", diag.errors,
+                diag.errors == 1 ? "" : "s");
+        if (warnings)
+            fprintf(stderr, " and %zu warning%s", warnings, warnings == 1 ? "" : "s");
+        fprintf(stderr, "; the configuration in %s is not valid\n", cfg ? cfg->dir : dir);
+        rc = PS_EXIT_CONFIG;
+    } else {
+        if (!quiet)
+            print_summary(cfg, set, resolve);
+        rc = PS_EXIT_OK;
+    }
+    ps_pipeline_set_destroy(set);
+    ps_config_destroy(cfg);
+    ps_diag_deinit(&diag);
+    return rc;
 }

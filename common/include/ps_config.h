@@ -1,8 +1,8 @@
 /* ps_config: the configuration directory, loaded and validated.
  *
  *   <dir>/podstream.yml     service settings (optional; every setting has a default)
- *   <dir>/devices/*.yml     devices: a `devices:` list, a bare list, or one device mapping
- *   <dir>/pipelines/*.yml   pipelines: a `pipelines:` list, a bare list, or one mapping
+ *   <dir>/devices/NAME.yml   devices: a `devices:` list, a bare list, or one device mapping
+ *   <dir>/pipelines/NAME.yml pipelines: a `pipelines:` list, a bare list, or one mapping
  *
  * Fields, types, defaults and bounds come from the schema table (ps_schema.h); this
  * module only walks files and fills the structs below. Tokens stay exactly as
@@ -79,9 +79,19 @@ typedef struct ps_service_settings {
     uint64_t retention_max_bytes; /* 0: no size cap */
     ps_resume_policy resume_policy;
     uint64_t max_frame_bytes;
+    /* Connection timing (durations in ms; schema accepts "30s", "5m"). */
+    int64_t keepalive_ms;          /* ping interval, default 30s */
+    int64_t dead_after_ms;         /* no frame or pong for this long: reconnect, default 90s */
+    int64_t backoff_initial_ms;    /* first retry delay, default 1s */
+    int64_t backoff_max_ms;        /* retry delay cap, default 5m */
+    int64_t unauthorised_retry_ms; /* retry after HTTP 401, default 5m */
+    int64_t connect_timeout_ms;    /* TCP+TLS+upgrade, default 30s */
+    int64_t archive_delay_ms;      /* the archive holds an event this long after it, 35m */
+    ps_config_pos proxy_username_pos; /* where they were written, for resolution errors */
+    ps_config_pos proxy_password_pos;
 } ps_service_settings;
 
-/* One pipelines/*.yml file, kept as parsed YAML for the pipeline module. */
+/* One file of pipelines/, kept as parsed YAML for the pipeline module. */
 typedef struct ps_config_pipeline_file {
     ps_yaml_doc *doc;
     const ps_yaml_node *list; /* the sequence of pipeline mappings (or a lone mapping) */
@@ -94,6 +104,8 @@ typedef struct ps_config {
     size_t ndevices;
     ps_config_pipeline_file *pipeline_files;
     size_t npipeline_files;
+    char **files; /* every file read, relative to dir ("devices/pod.yml"); positions point here */
+    size_t nfiles;
 } ps_config;
 
 /* Loads and validates `dir`. Every problem is appended to `diag` (all of them, not
@@ -101,6 +113,21 @@ typedef struct ps_config {
  * are no errors; otherwise PS_ERR_INVALID (or PS_ERR_NOTFOUND for a missing
  * directory) and *out is NULL. Warnings do not fail the load. */
 ps_err ps_config_load(const char *dir, ps_config **out, ps_diag *diag);
+
+/* One configuration file held in memory: `name` is its path relative to the
+ * configuration directory ("podstream.yml", "devices/pod.yml", "pipelines/x.yml"). */
+typedef struct ps_config_source {
+    const char *name;
+    const char *data;
+    size_t len;
+} ps_config_source;
+
+/* ps_config_load on files already in memory (the GUI checks an edited file before
+ * saving it; the fuzzer feeds the loader without a disk). `dir` is the directory
+ * relative paths resolve against; it is not read. Names under other directories
+ * are refused with an error. Same results as ps_config_load. */
+ps_err ps_config_load_sources(const char *dir, const ps_config_source *sources, size_t count,
+                              ps_config **out, ps_diag *diag);
 
 /* Frees everything. Accepts NULL. */
 void ps_config_destroy(ps_config *cfg);

@@ -1,5 +1,6 @@
 #include "ps_yaml.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -268,7 +269,12 @@ static bool on_end(builder *b, const yaml_event_t *ev, const yaml_char_t *anchor
         return false;
     /* The weight was already added to the totals child by child. */
     b->weight -= f->weight - 1;
-    return attach(b, n, f->weight, &ev->start_mark);
+    /* Errors about the finished collection (a list used as a key) point at its
+     * start, not at its closing bracket. */
+    yaml_mark_t start = ev->start_mark;
+    start.line = (size_t)n->line - 1;
+    start.column = (size_t)n->col - 1;
+    return attach(b, n, f->weight, &start);
 }
 
 static bool on_alias(builder *b, const yaml_event_t *ev)
@@ -294,10 +300,15 @@ static ps_err build(builder *b, yaml_parser_t *p)
         yaml_event_t ev;
         bool ok = true;
         if (!yaml_parser_parse(p, &ev)) {
-            char msg[400];
-            snprintf(msg, sizeof msg, "YAML syntax error: %s%s%s",
+            char msg[400], where[64] = "";
+            /* The problem is often found far from its cause (an unclosed quote is
+             * noticed at the end of the file): say where the construct began. */
+            if (p->context && p->context_mark.line != p->problem_mark.line)
+                snprintf(where, sizeof where, " that starts at line %d, column %d",
+                         (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+            snprintf(msg, sizeof msg, "YAML syntax error: %s%s%s%s",
                      p->problem ? p->problem : "unknown problem", p->context ? " " : "",
-                     p->context ? p->context : "");
+                     p->context ? p->context : "", where);
             fail(b, PS_ERR_PARSE, &p->problem_mark, msg);
             break;
         }
@@ -445,10 +456,23 @@ ps_err ps_yaml_to_int(const ps_yaml_node *n, long long *out)
 {
     char *end;
     long long v;
+    const char *s;
+    int base = 10;
     if (!n || n->kind != PS_YAML_SCALAR || !n->plain || n->len == 0)
         return PS_ERR_INVALID;
+    /* YAML 1.2 integers: 0x1F and 0o17, and a leading zero is still decimal
+     * (strtoll's base 0 would read "010" as 8). */
+    s = n->value + (n->value[0] == '-' || n->value[0] == '+');
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        base = 16;
+    else if (s[0] == '0' && s[1] == 'o')
+        base = 8;
+    if (base != 10 && (s != n->value || !isxdigit((unsigned char)s[2])))
+        return PS_ERR_INVALID;
+    if (!isdigit((unsigned char)s[0]))
+        return PS_ERR_INVALID;
     errno = 0;
-    v = strtoll(n->value, &end, 0);
+    v = strtoll(base == 10 ? n->value : s + 2, &end, base);
     if (*end != '\0' || end == n->value)
         return PS_ERR_INVALID;
     if (errno == ERANGE)
