@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 
 #include "ps_error.h"
 
@@ -56,9 +58,25 @@ void ps_plat_free_list(char **names, size_t count);
 char *ps_plat_path_join(const char *a, const char *b);
 bool ps_plat_path_is_absolute(const char *p);
 bool ps_plat_file_exists(const char *path);
+/* Returns a new absolute spelling of `p` (caller frees): `p` itself when absolute,
+ * else joined to the current directory. Symbolic links are not resolved. NULL on
+ * allocation failure or when the current directory cannot be read. */
+char *ps_plat_path_absolute(const char *p);
+/* True when `path` exists and is a directory. */
+bool ps_plat_is_dir(const char *path);
 
 /* Creates `dir` and its parents with `mode` where missing. */
 ps_err ps_plat_mkdirs(const char *dir, unsigned mode, ps_errmsg *em);
+
+/* A value that changes whenever the file's size or modification time changes;
+ * 0 when the file does not exist. */
+uint64_t ps_plat_file_stamp(const char *path);
+
+/* Takes an exclusive lock on `path` (created 0640) for the life of the process, so
+ * two services never write one database. PS_ERR_CONFLICT when another process
+ * holds it. *handle is released by ps_plat_unlock. */
+ps_err ps_plat_lock(const char *path, int *handle, ps_errmsg *em);
+void ps_plat_unlock(int handle);
 
 /* Platform default locations, as static strings:
  * Linux /etc/podstream and /var/lib/podstream; Windows %ProgramData%\podstream. */
@@ -73,5 +91,15 @@ int64_t ps_plat_mono_ms(void);
  * when it is not a terminal. The trailing newline is removed. PS_ERR_RANGE when the
  * line does not fit in len-1 bytes. */
 ps_err ps_plat_read_secret_line(const char *prompt, char *buf, size_t len, ps_errmsg *em);
+
+/* True when standard input is a terminal (a person typing), false for a pipe or file. */
+bool ps_plat_stdin_is_terminal(void);
+
+/* Columns of the terminal that `stream` writes to; 0 when it is not a terminal. */
+int ps_plat_terminal_columns(FILE *stream);
+
+/* Local broken-down time (honours TZ) of Unix seconds, thread-safe. False when the
+ * time cannot be represented. */
+bool ps_plat_localtime(int64_t unix_s, struct tm *out);
 
 #endif

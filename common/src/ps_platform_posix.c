@@ -3,9 +3,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -313,6 +316,28 @@ bool ps_plat_file_exists(const char *path)
     return access(path, F_OK) == 0;
 }
 
+char *ps_plat_path_absolute(const char *p)
+{
+    char *cwd, *r;
+    if (ps_plat_path_is_absolute(p))
+        return strdup(p);
+    cwd = getcwd(NULL, 0);
+    if (!cwd)
+        return NULL;
+    /* "./conf" reads better as "/home/x/conf" than "/home/x/./conf". */
+    while (p[0] == '.' && p[1] == '/')
+        p += 2;
+    r = (p[0] == '\0' || strcmp(p, ".") == 0) ? strdup(cwd) : ps_plat_path_join(cwd, p);
+    free(cwd);
+    return r;
+}
+
+bool ps_plat_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 ps_err ps_plat_mkdirs(const char *dir, unsigned mode, ps_errmsg *em)
 {
     char *p = strdup(dir);
@@ -335,6 +360,46 @@ ps_err ps_plat_mkdirs(const char *dir, unsigned mode, ps_errmsg *em)
     }
     free(p);
     return err;
+}
+
+uint64_t ps_plat_file_stamp(const char *path)
+{
+    struct stat st;
+    uint64_t h = 1469598103934665603ull;
+    if (stat(path, &st) != 0)
+        return 0;
+    h = (h ^ (uint64_t)st.st_size) * 1099511628211ull;
+    h = (h ^ (uint64_t)st.st_mtim.tv_sec) * 1099511628211ull;
+    h = (h ^ (uint64_t)st.st_mtim.tv_nsec) * 1099511628211ull;
+    h = (h ^ (uint64_t)st.st_ino) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+ps_err ps_plat_lock(const char *path, int *handle, ps_errmsg *em)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    *handle = -1;
+    if (fd < 0)
+        return ps_errmsg_set(em, PS_ERR_IO, "cannot open lock file %s: %s", path,
+                             strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return ps_errmsg_set(em, PS_ERR_CONFLICT,
+                                 "another podstream is already running on this database (%s is "
+                                 "locked)",
+                                 path);
+        return ps_errmsg_set(em, PS_ERR_IO, "cannot lock %s: %s", path, strerror(e));
+    }
+    *handle = fd;
+    return PS_OK;
+}
+
+void ps_plat_unlock(int handle)
+{
+    if (handle >= 0)
+        close(handle);
 }
 
 const char *ps_plat_default_config_dir(void)
@@ -361,20 +426,45 @@ int64_t ps_plat_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Terminal settings to put back when a signal ends the process at a hidden prompt;
+ * otherwise Ctrl-C would leave the admin's terminal with echo off. */
+static struct termios secret_tty_saved;
+static const int secret_tty_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+#define SECRET_TTY_NSIG (sizeof secret_tty_signals / sizeof secret_tty_signals[0])
+
+static void secret_tty_restore_and_reraise(int sig)
+{
+    /* SA_RESETHAND restored the default action; the re-raised signal is delivered
+     * once this handler returns. Both calls are async-signal-safe. */
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &secret_tty_saved);
+    raise(sig);
+}
+
 ps_err ps_plat_read_secret_line(const char *prompt, char *buf, size_t len, ps_errmsg *em)
 {
     struct termios old, quiet;
+    struct sigaction prev[SECRET_TTY_NSIG];
     bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
     ps_err err = PS_OK;
     size_t n = 0;
 
     if (tty) {
-        fprintf(stderr, "%s", prompt);
-        fflush(stderr);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = secret_tty_restore_and_reraise;
+        sa.sa_flags = SA_RESETHAND;
+        sigemptyset(&sa.sa_mask);
+        secret_tty_saved = old;
+        for (size_t i = 0; i < SECRET_TTY_NSIG; i++)
+            sigaction(secret_tty_signals[i], &sa, &prev[i]);
+        /* Echo off before the prompt, as getpass() does: TCSAFLUSH discards typeahead,
+         * so input sent as soon as the prompt shows would otherwise be lost. */
         quiet = old;
         quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
         quiet.c_lflag |= ICANON;
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+        fprintf(stderr, "%s", prompt);
+        fflush(stderr);
     }
     for (;;) {
         char c;
@@ -398,9 +488,33 @@ ps_err ps_plat_read_secret_line(const char *prompt, char *buf, size_t len, ps_er
     buf[n] = '\0';
     if (tty) {
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        for (size_t i = 0; i < SECRET_TTY_NSIG; i++)
+            sigaction(secret_tty_signals[i], &prev[i], NULL);
         fputc('\n', stderr);
     }
     if (err != PS_OK)
         ps_plat_wipe(buf, len);
     return err;
+}
+
+bool ps_plat_stdin_is_terminal(void)
+{
+    return isatty(STDIN_FILENO) == 1;
+}
+
+int ps_plat_terminal_columns(FILE *stream)
+{
+    struct winsize ws;
+    int fd = stream ? fileno(stream) : -1;
+    if (fd < 0 || !isatty(fd) || ioctl(fd, TIOCGWINSZ, &ws) != 0)
+        return 0;
+    return ws.ws_col;
+}
+
+bool ps_plat_localtime(int64_t unix_s, struct tm *out)
+{
+    time_t t = (time_t)unix_s;
+    if ((int64_t)t != unix_s)
+        return false;
+    return localtime_r(&t, out) != NULL;
 }
