@@ -1,0 +1,501 @@
+/* podstream pipeline: try pipelines on events before deploying them, and list them.
+ *
+ *   podstream pipeline test --pipeline NAME [FILE]   events from a JSONL file or stdin
+ *   podstream pipeline list                          what is defined, and who uses it
+ *
+ * `test` does to each event what a worker of the service does: parse the frame
+ * (ps_event), run the pipelines, and check that the result can still be stored. It
+ * prints one status line per event, the resulting JSON under it for kept events (the
+ * exact bytes the service would store), and a summary. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ps_config.h"
+#include "ps_diag.h"
+#include "ps_event.h"
+#include "ps_pipeline.h"
+#include "ps_platform.h"
+#include "ps_secret.h"
+#include "ps_yaml.h"
+
+static const char *const cmd = "pipeline";
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: podstream pipeline test (--pipeline NAME... | --device ID) [-c DIR | -f FILE...]\n"
+        "                               [--type TYPE] [--secrets-dir DIR] [-q] [EVENTS]\n"
+        "       podstream pipeline list [-c DIR | -f FILE...]\n"
+        "\n"
+        "test  runs pipelines on events, one JSON object per line, read from the file\n"
+        "      EVENTS or from standard input, exactly as the service would before storing\n"
+        "      them. For each event it prints a status line (kept, dropped and by which\n"
+        "      processor, or failed and why) and, for kept events, the JSON the service\n"
+        "      would store. A summary line ends the output.\n"
+        "list  prints every pipeline with its processor count, where it is defined and\n"
+        "      which devices use it.\n"
+        "\n"
+        "Options:\n"
+        "  --pipeline NAME    pipeline to run; repeat to chain several, in order\n"
+        "  --device ID        run the pipelines of this device, as configured\n"
+        "  -c, --config DIR   configuration directory (default: $PODSTREAM_CONFIG_DIR,\n"
+        "                     else %s)\n"
+        "  -f, --file FILE    read pipelines from this YAML file instead of the\n"
+        "                     configuration (repeatable); for a pipeline not deployed yet\n"
+        "  --type TYPE        message, maillog or audit (default: the device's type, else\n"
+        "                     message)\n"
+        "  --secrets-dir DIR  where $secret{name} redaction keys live when using -f\n"
+        "  -q, --quiet        print only the JSON of kept events (JSON Lines), no status\n"
+        "                     or summary\n"
+        "  -h, --help         show this help\n"
+        "\n"
+        "Exit codes: 0 every event kept or dropped, 1 some event failed or was not a\n"
+        "valid event, 2 usage error, 3 invalid pipelines or configuration.\n",
+        ps_plat_default_config_dir());
+}
+
+/* Pipelines and, with a configuration, devices. */
+typedef struct loaded {
+    ps_config *cfg;
+    ps_yaml_doc **docs;
+    ps_config_pipeline_file *files;
+    size_t nfiles;
+    ps_pipeline_set *set;
+} loaded;
+
+static void loaded_free(loaded *l)
+{
+    ps_pipeline_set_destroy(l->set);
+    for (size_t i = 0; i < l->nfiles; i++)
+        ps_yaml_doc_destroy(l->docs[i]);
+    free(l->docs);
+    free(l->files);
+    ps_config_destroy(l->cfg);
+    memset(l, 0, sizeof *l);
+}
+
+/* Loads and compiles; prints the diagnostics. Returns an exit code. */
+static int load(loaded *l, const char *dir, char **files, size_t nfiles, const char *secrets_dir)
+{
+    ps_diag diag;
+    ps_err err = PS_OK;
+    int rc = PS_EXIT_OK;
+
+    memset(l, 0, sizeof *l);
+    ps_diag_init(&diag);
+    if (nfiles) {
+        ps_secret_ctx sctx;
+        l->docs = calloc(nfiles, sizeof(ps_yaml_doc *));
+        l->files = calloc(nfiles, sizeof(ps_config_pipeline_file));
+        if (!l->docs || !l->files) {
+            fprintf(stderr, "podstream %s: out of memory\n", cmd);
+            ps_diag_deinit(&diag);
+            loaded_free(l);
+            return PS_EXIT_FAILURE;
+        }
+        for (size_t i = 0; i < nfiles; i++) {
+            ps_yaml_doc *doc = NULL;
+            if (ps_yaml_load_file(files[i], NULL, &doc, &diag) != PS_OK || !doc)
+                continue;
+            l->docs[l->nfiles] = doc;
+            l->files[l->nfiles].doc = doc;
+            l->files[l->nfiles].list = ps_yaml_doc_root(doc);
+            l->nfiles++;
+        }
+        if (!ps_diag_has_errors(&diag)) {
+            ps_pipeline_set *set = NULL;
+            ps_secret_ctx_init(&sctx, secrets_dir, NULL);
+            err = ps_pipeline_set_compile(l->files, l->nfiles, NULL, 0, &sctx, &set, &diag);
+            ps_secret_ctx_deinit(&sctx);
+            l->set = set;
+        }
+    } else {
+        err = ps_config_load(dir, &l->cfg, &diag);
+        if (err == PS_OK)
+            err = ps_pipeline_set_create(l->cfg, &l->set, &diag);
+    }
+    ps_diag_sort(&diag);
+    ps_diag_print(&diag, stderr);
+    if (err == PS_ERR_NOMEM) {
+        rc = PS_EXIT_FAILURE;
+    } else if (ps_diag_has_errors(&diag) || !l->set) {
+        fprintf(stderr, "podstream %s: %zu error%s; fix the %s first\n", cmd, diag.errors,
+                diag.errors == 1 ? "" : "s", nfiles ? "pipeline files" : "configuration");
+        rc = PS_EXIT_CONFIG;
+    }
+    ps_diag_deinit(&diag);
+    if (rc != PS_EXIT_OK)
+        loaded_free(l);
+    return rc;
+}
+
+/* ---- list ---------------------------------------------------------------------- */
+
+static int cmd_list(const loaded *l)
+{
+    size_t n = ps_pipeline_set_count(l->set);
+    int wname = 4, wwhere = 5;
+    char where[600];
+
+    if (n == 0) {
+        printf("no pipelines are defined\n");
+        return PS_EXIT_OK;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const ps_pipeline *p = ps_pipeline_set_at(l->set, i);
+        ps_config_pos pos = ps_pipeline_pos(p);
+        int w = snprintf(where, sizeof where, "%s:%d", pos.file, pos.line);
+        if ((int)strlen(ps_pipeline_name(p)) > wname)
+            wname = (int)strlen(ps_pipeline_name(p));
+        if (w > wwhere)
+            wwhere = w;
+    }
+    printf("%-*s  %10s  %-*s  %-10s  %s\n", wname, "NAME", "PROCESSORS", wwhere, "WHERE", "DEVICES",
+           "DESCRIPTION");
+    for (size_t i = 0; i < n; i++) {
+        const ps_pipeline *p = ps_pipeline_set_at(l->set, i);
+        ps_config_pos pos = ps_pipeline_pos(p);
+        char devs[256] = "-";
+        size_t o = 0;
+        for (size_t d = 0; l->cfg && d < l->cfg->ndevices; d++) {
+            const ps_device *dev = &l->cfg->devices[d];
+            bool uses = false;
+            for (size_t k = 0; !uses && k < dev->npipelines; k++)
+                uses = strcmp(dev->pipelines[k], ps_pipeline_name(p)) == 0;
+            if (uses && o < sizeof devs - 24)
+                o += (size_t)snprintf(devs + o, sizeof devs - o, "%s%lld", o ? "," : "", dev->id);
+        }
+        snprintf(where, sizeof where, "%s:%d", pos.file, pos.line);
+        printf("%-*s  %10zu  %-*s  %-10s  %s\n", wname, ps_pipeline_name(p),
+               ps_pipeline_processor_count(p), wwhere, where, devs,
+               ps_pipeline_description(p) ? ps_pipeline_description(p) : "");
+    }
+    return PS_EXIT_OK;
+}
+
+/* ---- test ---------------------------------------------------------------------- */
+
+typedef struct counts {
+    size_t events, kept, changed, dropped, failed, invalid;
+} counts;
+
+typedef struct tester {
+    const ps_pipeline_chain *chain;
+    const ps_device *dev; /* NULL with --pipeline */
+    ps_data_type type;
+    bool quiet;
+    ps_pipeline_result res;
+    counts n;
+} tester;
+
+static void status(const tester *t, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void status(const tester *t, size_t line, const char *fmt, ...)
+{
+    va_list ap;
+    if (t->quiet)
+        return;
+    printf("line %zu: ", line);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+}
+
+/* One input line. Returns false only when out of memory. */
+static bool test_one(tester *t, size_t line, const char *data, size_t len)
+{
+    ps_event ev;
+    ps_errmsg em;
+    ps_err err;
+    char *out = NULL, *tags = NULL;
+    const char *stored = data;
+    bool ok = true;
+
+    t->n.events++;
+    ps_event_init(&ev);
+    err = ps_event_parse(&ev, t->type, data, len, &em);
+    if (err == PS_OK)
+        err = ps_event_extract(&ev, &em);
+    if (err != PS_OK) {
+        t->n.invalid++;
+        status(t, line, "not a %s event: %s (the service quarantines it before pipelines)",
+               ps_data_type_name(t->type), em.text);
+        goto done;
+    }
+    err = ps_pipeline_chain_run(t->chain, ev.root, &t->res);
+    if (err == PS_ERR_NOMEM) {
+        ok = false;
+        goto done;
+    }
+    if (t->res.outcome == PS_PIPELINE_DROPPED) {
+        t->n.dropped++;
+        status(t, line, "%s", t->res.message);
+        goto done;
+    }
+    if (t->res.outcome == PS_PIPELINE_FAILED) {
+        t->n.failed++;
+        status(t, line, "failed: %s", t->res.message);
+        goto done;
+    }
+    if (t->res.modified) {
+        if (!(out = cJSON_PrintUnformatted(ev.root))) {
+            ok = false;
+            goto done;
+        }
+        stored = out;
+        len = strlen(out);
+        err = ps_event_extract(&ev, &em);
+        if (err != PS_OK) {
+            t->n.failed++;
+            status(t, line, "failed: the changed event cannot be stored: %s", em.text);
+            if (!t->quiet)
+                printf("%s\n", stored);
+            goto done;
+        }
+    }
+    t->n.kept++;
+    t->n.changed += t->res.modified;
+    if (t->res.ntags || (t->dev && t->dev->ntags)) {
+        tags = ps_pipeline_tags_json(t->dev ? t->dev->tags : NULL, t->dev ? t->dev->ntags : 0,
+                                     &t->res);
+        if (!tags) {
+            ok = false;
+            goto done;
+        }
+    }
+    status(t, line, "kept, %s%s%s", t->res.modified ? "changed" : "unchanged",
+           tags ? ", tags " : "", tags ? tags : "");
+    fwrite(stored, 1, len, stdout);
+    putchar('\n');
+done:
+    fflush(stdout);
+    cJSON_free(out);
+    free(tags);
+    ps_event_deinit(&ev);
+    return ok;
+}
+
+static int run_tests(tester *t, FILE *in, const char *name)
+{
+    char *buf = NULL;
+    size_t cap = 0, line = 0;
+    ssize_t got;
+    int rc = PS_EXIT_OK;
+
+    while ((got = getline(&buf, &cap, in)) >= 0) {
+        size_t len = (size_t)got;
+        line++;
+        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+            len--;
+        size_t sp = 0;
+        while (sp < len && (buf[sp] == ' ' || buf[sp] == '\t'))
+            sp++;
+        if (sp == len)
+            continue;
+        if (!test_one(t, line, buf, len)) {
+            fprintf(stderr, "podstream %s: out of memory at line %zu\n", cmd, line);
+            free(buf);
+            return PS_EXIT_FAILURE;
+        }
+    }
+    if (ferror(in)) {
+        fprintf(stderr, "podstream %s: reading %s: %s\n", cmd, name, strerror(errno));
+        rc = PS_EXIT_FAILURE;
+    }
+    free(buf);
+    if (!t->quiet) {
+        printf("%zu event%s: %zu kept (%zu changed), %zu dropped, %zu failed", t->n.events,
+               t->n.events == 1 ? "" : "s", t->n.kept, t->n.changed, t->n.dropped, t->n.failed);
+        if (t->n.invalid)
+            printf(", %zu not %s events", t->n.invalid, ps_data_type_name(t->type));
+        putchar('\n');
+    }
+    if (rc == PS_EXIT_OK && (t->n.failed || t->n.invalid))
+        rc = PS_EXIT_FAILURE;
+    return rc;
+}
+
+static int cmd_test(const loaded *l, const char *const *names, size_t nnames, const char *device,
+                    const char *type, bool quiet, const char *input)
+{
+    tester t;
+    ps_pipeline_chain *own = NULL;
+    FILE *in = stdin;
+    ps_errmsg em;
+    int rc;
+
+    memset(&t, 0, sizeof t);
+    t.quiet = quiet;
+    t.type = PS_DATA_MESSAGE;
+    if (device) {
+        char *end;
+        long long id;
+        errno = 0;
+        id = strtoll(device, &end, 10);
+        if (!*device || *end || errno)
+            return ps_cli_usage_error(cmd, "--device needs a numeric device id, not '%s'", device);
+        t.dev = ps_config_find_device(l->cfg, id);
+        if (!t.dev) {
+            fprintf(stderr, "podstream %s: no device with id %lld in %s\n", cmd, id, l->cfg->dir);
+            return PS_EXIT_FAILURE;
+        }
+        t.type = t.dev->props.type;
+        t.chain = ps_pipeline_set_device_chain(l->set, id);
+        if (!t.chain && !quiet)
+            printf("device %lld (%s) has no pipelines: events are stored as they are\n", id,
+                   t.dev->name);
+    } else {
+        if (ps_pipeline_chain_create(l->set, names, nnames, &own, &em) != PS_OK) {
+            fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
+            return PS_EXIT_CONFIG;
+        }
+        t.chain = own;
+    }
+    if (type && ps_data_type_parse(type, &t.type) != PS_OK) {
+        ps_pipeline_chain_destroy(own);
+        return ps_cli_usage_error(cmd, "--type must be message, maillog or audit, not '%s'", type);
+    }
+    if (input && strcmp(input, "-") != 0 && !(in = fopen(input, "r"))) {
+        fprintf(stderr, "podstream %s: cannot open %s: %s\n", cmd, input, strerror(errno));
+        ps_pipeline_chain_destroy(own);
+        return PS_EXIT_FAILURE;
+    }
+    ps_pipeline_result_init(&t.res);
+    rc = run_tests(&t, in, input && in != stdin ? input : "standard input");
+    ps_pipeline_result_deinit(&t.res);
+    if (in != stdin)
+        fclose(in);
+    ps_pipeline_chain_destroy(own);
+    return rc;
+}
+
+enum { OPT_PIPELINE = 1000, OPT_DEVICE, OPT_TYPE, OPT_SECRETS_DIR };
+
+int ps_cmd_pipeline(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"pipeline", required_argument, NULL, OPT_PIPELINE},
+        {"device", required_argument, NULL, OPT_DEVICE},
+        {"config", required_argument, NULL, 'c'},
+        {"file", required_argument, NULL, 'f'},
+        {"type", required_argument, NULL, OPT_TYPE},
+        {"secrets-dir", required_argument, NULL, OPT_SECRETS_DIR},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *opt_dir = NULL, *device = NULL, *type = NULL, *secrets_dir = NULL, *action;
+    const char **names = NULL;
+    char **files = NULL;
+    size_t nnames = 0, nfiles = 0;
+    bool quiet = false;
+    loaded l;
+    int c, rc;
+
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return PS_EXIT_OK;
+    }
+    if (argc < 2 || argv[1][0] == '-')
+        return ps_cli_usage_error(cmd, "expected an action: test or list");
+    action = argv[1];
+    if (strcmp(action, "test") != 0 && strcmp(action, "list") != 0)
+        return ps_cli_usage_error(cmd, "unknown action '%s'; expected test or list", action);
+    names = calloc((size_t)argc, sizeof *names);
+    files = calloc((size_t)argc, sizeof *files);
+    if (!names || !files) {
+        free(names);
+        free(files);
+        fprintf(stderr, "podstream %s: out of memory\n", cmd);
+        return PS_EXIT_FAILURE;
+    }
+
+    opterr = 0;
+    optind = 2;
+    rc = -1;
+    while (rc < 0 && (c = getopt_long(argc, argv, ":c:f:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_PIPELINE:
+            names[nnames++] = optarg;
+            break;
+        case OPT_DEVICE:
+            device = optarg;
+            break;
+        case 'c':
+            opt_dir = optarg;
+            break;
+        case 'f':
+            files[nfiles++] = optarg;
+            break;
+        case OPT_TYPE:
+            type = optarg;
+            break;
+        case OPT_SECRETS_DIR:
+            secrets_dir = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            rc = PS_EXIT_OK;
+            break;
+        case ':':
+            rc = ps_cli_usage_error(cmd, "option %s needs a value", argv[optind - 1]);
+            break;
+        default:
+            rc = ps_cli_usage_error(cmd, "unknown option %s", argv[optind - 1]);
+            break;
+        }
+    }
+    if (rc >= 0)
+        goto out;
+    if (strcmp(action, "list") == 0) {
+        if (optind < argc || nnames || device || type || quiet) {
+            rc = ps_cli_usage_error(cmd, "list takes only -c DIR or -f FILE");
+            goto out;
+        }
+    } else if ((nnames > 0) == (device != NULL)) {
+        rc = ps_cli_usage_error(cmd, "test needs --pipeline NAME or --device ID (one of them)");
+        goto out;
+    } else if (optind + 1 < argc) {
+        rc = ps_cli_usage_error(cmd, "test reads one events file; unexpected '%s'",
+                                argv[optind + 1]);
+        goto out;
+    }
+    if (nfiles && opt_dir) {
+        rc = ps_cli_usage_error(cmd, "use -c DIR or -f FILE, not both");
+        goto out;
+    }
+    if (nfiles && device) {
+        rc = ps_cli_usage_error(cmd, "--device needs the configuration (-c DIR), not -f");
+        goto out;
+    }
+    if (secrets_dir && !nfiles) {
+        rc = ps_cli_usage_error(cmd, "--secrets-dir is for -f; with -c the configuration's "
+                                     "secrets_dir is used");
+        goto out;
+    }
+
+    rc = load(&l, ps_cli_config_dir(opt_dir), files, nfiles, secrets_dir);
+    if (rc != PS_EXIT_OK)
+        goto out;
+    if (strcmp(action, "list") == 0)
+        rc = cmd_list(&l);
+    else
+        rc = cmd_test(&l, names, nnames, device, type, quiet, optind < argc ? argv[optind] : NULL);
+    loaded_free(&l);
+out:
+    free(names);
+    free(files);
+    return rc;
+}
