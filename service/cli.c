@@ -5,7 +5,10 @@
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "ps_config.h"
+#include "ps_diag.h"
 #include "ps_platform.h"
 
 int ps_cli_exit_code(ps_err err)
@@ -53,4 +56,62 @@ int ps_cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nRun 'podstream %s --help' for usage.\n", cmd);
     return PS_EXIT_USAGE;
+}
+
+ps_err ps_cli_load_config(const char *dir, bool resolve_secrets, ps_config **cfg,
+                          ps_pipeline_set **pipes, ps_diag *diag)
+{
+    ps_err err;
+    *pipes = NULL;
+    err = ps_config_load(dir, cfg, diag);
+    if (err != PS_OK)
+        return err;
+    if (resolve_secrets)
+        return ps_pipeline_set_create(*cfg, pipes, diag);
+    return ps_pipeline_set_compile((*cfg)->pipeline_files, (*cfg)->npipeline_files,
+                                   (*cfg)->devices, (*cfg)->ndevices, NULL, pipes, diag);
+}
+
+char *ps_cli_database_path(const char *cmd, const char *db_option, const char *config_option,
+                           int *rc)
+{
+    const char *dir = ps_cli_config_dir(config_option);
+    ps_config *cfg = NULL;
+    ps_diag diag;
+    char *path = NULL;
+    ps_err err;
+    if (db_option && *db_option) {
+        path = strdup(db_option);
+        if (!path) {
+            fprintf(stderr, "podstream %s: out of memory\n", cmd);
+            *rc = PS_EXIT_FAILURE;
+        }
+        return path;
+    }
+    ps_diag_init(&diag);
+    err = ps_config_load(dir, &cfg, &diag);
+    if (err == PS_ERR_NOTFOUND) {
+        fprintf(stderr,
+                "podstream %s: configuration directory %s does not exist; pass -c DIR, or "
+                "--db PATH to name the database\n",
+                cmd, dir);
+        *rc = PS_EXIT_CONFIG;
+    } else if (err != PS_OK) {
+        ps_diag_sort(&diag);
+        ps_diag_print(&diag, stderr);
+        fprintf(stderr,
+                "podstream %s: the configuration in %s has errors (see above, or run "
+                "'podstream validate'); pass --db PATH to read the database anyway\n",
+                cmd, dir);
+        *rc = ps_cli_exit_code(err);
+    } else {
+        path = strdup(cfg->service.database);
+        if (!path) {
+            fprintf(stderr, "podstream %s: out of memory\n", cmd);
+            *rc = PS_EXIT_FAILURE;
+        }
+    }
+    ps_config_destroy(cfg);
+    ps_diag_deinit(&diag);
+    return path;
 }

@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+"""End-to-end ingest benchmark: podsim over loopback wss:// to committed rows.
+
+    tests/bench/bench_stream.py [--events N] [--message-share S] [--build DIR] [--no-raw]
+
+podsim serves a backlog of N realistic events (--rate max: as fast as the client reads)
+to two devices on one token, `message` and `maillog`, in the share S. The service is
+the real `podstream run`; the clock stops when the database holds all N events. Prints:
+
+  - end-to-end events/s and the time for the whole backlog,
+  - the service's peak RSS (VmHWM) while it worked through the backlog,
+  - the raw batched insert rate of the same schema and event mix (bench_store: SQLite
+    alone, 1,000 events per transaction) and the ratio between the two.
+
+It prints figures; it asserts nothing (timing on a shared machine is not a test)."""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+
+
+def count(db):
+    try:
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
+        try:
+            return con.execute("SELECT count(*) FROM events").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.OperationalError:
+        return 0
+
+
+def vm_hwm_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=1000000)
+    ap.add_argument("--message-share", type=float, default=0.33)
+    ap.add_argument("--build", default=os.path.join(SRC, "build"))
+    ap.add_argument("--no-raw", action="store_true", help="skip the raw insert comparison")
+    args = ap.parse_args()
+
+    podstream = os.path.join(args.build, "service", "podstream")
+    podsim = os.path.join(args.build, "tests", "podsim", "podsim")
+    bench_store = os.path.join(args.build, "tests", "bench", "bench_store")
+    n_msg = int(args.events * args.message_share)
+    n_log = args.events - n_msg
+
+    work = tempfile.mkdtemp(prefix="bench-stream-")
+    procs = []
+    try:
+        certs = os.path.join(work, "certs")
+        subprocess.run(["bash", os.path.join(SRC, "tests", "podsim", "gen-certs.sh"), certs],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        token = "bench-token-0123456789"
+        ports = os.path.join(work, "ports.json")
+        # Two podsims, so each stream ends at its own count.
+        endpoints = []
+        for kind, n in (("message", n_msg), ("maillog", n_log)):
+            pf = ports + "." + kind
+            procs.append(subprocess.Popen(
+                [podsim, "--port", "off", "--tls-port", "0", "--control-port", "off",
+                 "--port-file", pf, "--cert", os.path.join(certs, "server.pem"),
+                 "--key", os.path.join(certs, "server.key"), "--token", "bench:" + token,
+                 "--rate", "max", "--count", str(n), "--history", "0",
+                 "--initial-backlog", "1h", "-q"]))
+            for _ in range(100):
+                if os.path.exists(pf) and os.path.getsize(pf) > 0:
+                    break
+                time.sleep(0.1)
+            with open(pf) as f:
+                endpoints.append(json.load(f)["wss"])
+        cfg = os.path.join(work, "cfg")
+        os.makedirs(os.path.join(cfg, "devices"))
+        db = os.path.join(work, "state", "podstream.db")
+        with open(os.path.join(cfg, "podstream.yml"), "w") as f:
+            f.write("database: %s\ntls_ca_file: %s\nlog_level: warn\n"
+                    % (db, os.path.join(certs, "ca.pem")))
+        with open(os.path.join(cfg, "devices", "bench.yml"), "w") as f:
+            f.write("devices:\n")
+            for i, (kind, port) in enumerate(zip(("message", "maillog"), endpoints), 1):
+                f.write("  - {id: %d, name: bench-%s, type: proofpoint, properties: "
+                        "{endpoint: 'wss://127.0.0.1:%d/v1/stream', cluster: bench, "
+                        "token: '${BENCH_TOKEN}', type: %s, workers: 2}}\n"
+                        % (i, kind, port, kind))
+        env = dict(os.environ, BENCH_TOKEN=token)
+        t0 = time.monotonic()
+        svc = subprocess.Popen([podstream, "run", "-c", cfg], env=env)
+        procs.append(svc)
+        peak = 0
+        while True:
+            n = count(db)
+            peak = max(peak, vm_hwm_kb(svc.pid))
+            if n >= args.events:
+                break
+            if svc.poll() is not None:
+                sys.exit("bench_stream: the service exited early (%d)" % svc.returncode)
+            time.sleep(0.25)
+        took = time.monotonic() - t0
+        peak = max(peak, vm_hwm_kb(svc.pid))
+        svc.send_signal(signal.SIGTERM)
+        svc.wait(30)
+        e2e = args.events / took
+        print("end-to-end: %d events (%.0f%% message) in %.1f s = %.0f events/s "
+              "(podsim over loopback wss:// to committed rows)"
+              % (args.events, args.message_share * 100, took, e2e))
+        print("peak RSS of podstream run: %.1f MB" % (peak / 1024.0))
+        if not args.no_raw:
+            out = subprocess.run([bench_store, "-n", str(args.events), "-m",
+                                  str(args.message_share), "-d", os.path.join(work, "raw.db"),
+                                  "-p", podstream], capture_output=True, text=True,
+                                 check=True).stdout
+            m = re.search(r"raw batched insert[^:]*:\s*([\d.]+)\s*events/s", out)
+            if m:
+                raw = float(m.group(1))
+                print("raw batched insert of the same schema: %.0f events/s" % raw)
+                print("end-to-end / raw: %.0f%%" % (100.0 * e2e / raw))
+            else:
+                print("bench_store printed no raw insert rate:\n" + out)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

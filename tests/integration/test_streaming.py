@@ -1,0 +1,493 @@
+#!/usr/bin/python3
+"""`podstream run` against podsim over wss with a real database: completeness against
+the sent-log and the timeline, faults, handshakes, frames, proxy, reload, crash safety.
+
+Run one class: PODSTREAM=... PODSIM=... /usr/bin/python3 test_streaming.py -v KillTests"""
+
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (CLUSTER, PODSTREAM, TOKEN, Service, StreamCase,  # noqa: E402
+                     device_yaml, free_port, wait_for)
+
+MESSAGE = (1, "message", None)
+MAILLOG = (2, "maillog", {"workers": 2})
+
+
+class StreamTests(StreamCase):
+    def test_stream_matches_sent_log_two_devices_one_token(self):
+        sim = self.start_sim("--rate", "max", "--count", "3000")
+        svc = self.start_svc([MESSAGE, MAILLOG])
+        wait_for(lambda: svc.count() >= 6000, 60, "6000 stored events")
+        rc, took = svc.stop()
+        self.assertEqual(rc, 0)
+        self.assertLess(took, 5.0)
+        stored = self.assert_complete()
+        self.assertEqual(len(stored), 6000)
+        self.assertEqual(stored, sim.timeline("message") | sim.timeline("maillog"))
+        for dev in (1, 2):
+            c = svc.counters(dev)
+            self.assertEqual(c["events_total"], 3000)
+            self.assertEqual(svc.state(dev), "stopped")
+            self.assertEqual(svc.resume(dev)[2], 1, "clean shutdown not recorded")
+        # every frame was committed: the spool is empty after a clean stop
+        spool = os.path.join(os.path.dirname(svc.db), "spool")
+        self.assertEqual([f for f in os.listdir(spool) if f.endswith(".spool")], [])
+        self.assertEqual(oct(os.stat(svc.db).st_mode & 0o777), "0o640")
+
+    def test_live_counters_are_written_every_second(self):
+        self.start_sim("--rate", "50")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.state(1) == "live", 20, "device 1 live")
+        first = wait_for(lambda: svc.counters(1), 5, "counters")
+        time.sleep(2.5)
+        later = svc.counters(1)
+        self.assertGreater(later["updated_us"], first["updated_us"])
+        self.assertGreater(later["events_total"], first["events_total"])
+        # the 10 s rate needs 10 full seconds of stream: 50/s give 35..65 then
+        time.sleep(9)
+        later = svc.counters(1)
+        self.assertGreater(later["rate_10s"], 35)
+        self.assertLess(later["rate_10s"], 65)
+        self.assertGreater(later["rate_1m"], 5)
+        self.assertGreater(later["last_event_ts_us"], 0)
+        hourly = svc.query("SELECT sum(events) FROM hourly WHERE device_id = 1")
+        self.assertGreater(hourly[0][0], 0)
+        svc.stop()
+
+
+class DropTests(StreamCase):
+    def test_tcp_reset_mid_stream_loses_and_doubles_nothing(self):
+        sim = self.start_sim("--rate", "400", "--count", "4000",
+                             "--archive-stale", "1s")
+        svc = self.start_svc([MESSAGE, MAILLOG])
+        wait_for(lambda: svc.count() >= 800, 30, "800 stored events")
+        self.assertTrue(sim.control("/fault/drop")["affected"])
+        wait_for(lambda: (svc.counters(1) or {}).get("reconnects", 0) >= 1, 20, "a reconnect")
+        wait_for(lambda: svc.count() >= 8000, 60, "all 8000 events")
+        svc.stop()
+        stored = self.assert_complete(sim.timeline("message") | sim.timeline("maillog"))
+        self.assertEqual(len(stored), 8000)
+        self.assertIn("reconnecting", svc.output())
+
+
+class OutageTests(StreamCase):
+    def test_two_hour_outage_is_backfilled(self):
+        # podsim's clock starts two hours back; the service streams a little, stops,
+        # the clock jumps two hours and the resume state says the last healthy session
+        # was two hours ago: exactly what a two-hour outage leaves behind.
+        start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7200))
+        sim = self.start_sim("--rate", "2", "--start", start,
+                             "--archive-stale", "1s")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.count() >= 4, 20, "a few live events")
+        svc.stop()
+        sim.control("/clock/advance", secs=7200)
+        con_ts = svc.resume(1)[1]
+        import sqlite3
+        con = sqlite3.connect(svc.db)
+        con.execute("UPDATE resume SET last_healthy_us = ? WHERE device_id = 1",
+                    (con_ts - 7200 * 1000000,))
+        con.commit()
+        con.close()
+        svc.start()
+        expect = sim.timeline("message")
+        self.assertGreater(len(expect), 14000)
+        wait_for(lambda: svc.count() >= len(expect), 90, "the two hours to be backfilled")
+        svc.stop()
+        self.assert_complete(expect)
+        out = svc.output()
+        self.assertIn("backfilling from the archive", out)
+        self.assertGreater(svc.counters(1)["duplicates"], 0, "overlap was not deduplicated")
+
+
+class KillTests(StreamCase):
+    def test_kill9_at_20_random_moments(self):
+        seed = int(os.environ.get("PS_KILL_SEED", random.randrange(1 << 30)))
+        rnd = random.Random(seed)
+        sim = self.start_sim("--rate", "250", "--count", "12000",
+                             "--archive-stale", "1s")
+        svc = self.start_svc([MESSAGE, MAILLOG], start=False)
+        for i in range(20):
+            svc.start()
+            time.sleep(rnd.uniform(0.3, 1.8))
+            svc.kill9()
+        svc.start()
+        expect = None
+
+        def caught_up():
+            nonlocal expect
+            expect = sim.timeline("message") | sim.timeline("maillog")
+            return len(expect) == 24000 and svc.count() >= 24000
+        wait_for(caught_up, 150, "all 24000 events after 20 kills (seed %d)" % seed, 0.5)
+        svc.stop()
+        stored = self.assert_complete(expect)
+        self.assertEqual(len(stored), 24000, "seed %d" % seed)
+        self.assertEqual(self.sim.sent() - stored, set(), "seed %d" % seed)
+        self.assertIn("did not stop cleanly", svc.output())
+
+
+class HandshakeTests(StreamCase):
+    def test_401_then_success(self):
+        sim = self.start_sim("--rate", "20")
+        sim.control("/token/revoke", token=TOKEN)
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.state(1) == "unauthorised", 20, "state unauthorised")
+        self.assertIn("HTTP 401", svc.counters(1)["last_error"])
+        # retried slowly (unauthorised_retry is 1 s here), not given up
+        wait_for(lambda: sim.stats()["responses"]["401"] >= 3, 10, "401 retries")
+        self.assertEqual(svc.count(), 0)
+        sim.control("/token/restore", token=TOKEN)
+        wait_for(lambda: svc.state(1) == "live", 20, "live after the token is restored")
+        wait_for(lambda: svc.count() > 0, 10, "events")
+        svc.stop()
+        self.assertIn("unauthorised (HTTP 401)", svc.output())
+
+    def test_409_is_retried_with_backoff(self):
+        sim = self.start_sim("--rate", "20")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.state(1) == "live", 20, "live")
+        sim.control("/fault/drop", hold=3)
+        wait_for(lambda: sim.stats()["responses"]["409"] >= 1, 10, "a 409")
+        wait_for(lambda: svc.state(1) == "live" and svc.counters(1)["reconnects"] >= 1, 20,
+                 "live again once the slot is free")
+        svc.stop()
+        self.assertIn("HTTP 409", svc.output())
+
+    def test_400_stops_the_device_until_the_config_changes(self):
+        sim = self.start_sim("--rate", "20")
+        bad = device_yaml(sim.endpoint + "?sinceTime=not-a-time", [MESSAGE])
+        self.svc = svc = Service(self.dir, bad)
+        svc.start()
+        wait_for(lambda: svc.state(1) == "error", 20, "state error")
+        time.sleep(2)
+        self.assertEqual(sim.stats()["responses"]["400"], 1, "a 400 must not be retried")
+        self.assertIn("stays stopped until its configuration changes", svc.output())
+        # fixing the file is enough: the service notices and restarts that device
+        svc.write_devices(device_yaml(sim.endpoint, [MESSAGE]))
+        wait_for(lambda: svc.state(1) == "live", 20, "live after the fix")
+        svc.stop()
+
+    def test_404_wrong_path(self):
+        sim = self.start_sim("--rate", "20")
+        self.svc = svc = Service(self.dir, device_yaml(
+            sim.endpoint.replace("/v1/stream", "/v1/nope"), [MESSAGE]))
+        svc.start()
+        wait_for(lambda: svc.state(1) == "error", 20, "state error")
+        self.assertIn("HTTP 404", svc.counters(1)["last_error"])
+        svc.stop()
+
+    def test_untrusted_certificate_is_refused(self):
+        self.start_sim("--rate", "20")
+        svc = Service(self.dir, device_yaml(self.sim.endpoint, [MESSAGE]),
+                      {"tls_ca_file": "/etc/ssl/certs/ca-certificates.crt"})
+        self.svc = svc.start()
+        wait_for(lambda: svc.state(1) == "backoff" and svc.counters(1)["last_error"], 20,
+                 "a TLS failure")
+        self.assertRegex(svc.counters(1)["last_error"].lower(), "certificate|ssl")
+        self.assertEqual(svc.count(), 0)
+        svc.stop()
+
+
+class FrameTests(StreamCase):
+    def test_10_mib_frame_is_stored_whole(self):
+        sim = self.start_sim("--rate", "20")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.state(1) == "live", 20, "live")
+        sim.control("/fault/oversize", bytes=10 * 1024 * 1024)
+        wait_for(lambda: svc.query("SELECT max(raw_len) FROM events")[0][0] >= 10 * 1024 * 1024,
+                 30, "the 10 MiB event")
+        time.sleep(0.5)
+        svc.stop()
+        self.assert_complete()
+
+    def test_fragmented_and_binary_frames(self):
+        sim = self.start_sim("--rate", "100")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.count() >= 20, 20, "text frames")
+        sim.control("/options", binary=1, fragment=257)
+        n = svc.count()
+        wait_for(lambda: svc.count() >= n + 200, 20, "binary fragmented frames")
+        sim.control("/options", binary=0, fragment=0)
+        time.sleep(0.3)
+        svc.stop()
+        self.assert_complete()
+        self.assertEqual(svc.counters(1)["quarantined"], 0)
+
+    def test_malformed_json_and_invalid_utf8_are_quarantined(self):
+        sim = self.start_sim("--rate", "50")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.state(1) == "live", 20, "live")
+        sim.control("/fault/badjson")
+        sim.control("/fault/utf8")
+        wait_for(lambda: len(svc.query("SELECT reason FROM quarantine")) == 2, 20,
+                 "two quarantined payloads")
+        n = svc.count()
+        wait_for(lambda: svc.count() > n + 20, 20, "the stream to go on")
+        reasons = sorted(r[0] for r in svc.query("SELECT reason FROM quarantine"))
+        self.assertTrue(any("invalid UTF-8 at byte" in r for r in reasons), reasons)
+        self.assertTrue(any("JSON" in r for r in reasons), reasons)
+        wait_for(lambda: svc.counters(1)["quarantined"] == 2, 5, "counter")
+        svc.stop()
+        self.assertEqual(svc.counters(1)["reconnects"], 0)
+
+    def test_frame_over_max_frame_size_is_quarantined_not_fatal(self):
+        sim = self.start_sim("--rate", "50")
+        svc = self.start_svc([MESSAGE], {"max_frame_size": "1MiB"})
+        wait_for(lambda: svc.state(1) == "live", 20, "live")
+        sim.control("/fault/oversize", bytes=3 * 1024 * 1024)
+        wait_for(lambda: svc.query("SELECT count(*) FROM quarantine")[0][0] == 1, 20,
+                 "quarantined oversize")
+        reason = svc.query("SELECT reason FROM quarantine")[0][0]
+        self.assertIn("exceeds max_frame_size", reason)
+        n = svc.count()
+        wait_for(lambda: svc.count() > n + 20, 20, "the stream to go on")
+        svc.stop()
+
+    def test_protocol_violation_reconnects_without_loss(self):
+        sim = self.start_sim("--rate", "200", "--count", "3000",
+                             "--archive-stale", "1s")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.count() >= 300, 20, "events")
+        sim.control("/fault/frame", kind="rsv")
+        wait_for(lambda: svc.counters(1)["reconnects"] >= 1, 20, "a reconnect")
+        wait_for(lambda: svc.count() >= 3000, 60, "all 3000 events")
+        svc.stop()
+        self.assert_complete(sim.timeline("message"))
+
+    def test_silent_server_is_detected_and_replaced(self):
+        sim = self.start_sim("--rate", "50")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.state(1) == "live", 20, "live")
+        sim.control("/fault/idle", secs=30, pongs=0)
+        wait_for(lambda: svc.counters(1)["reconnects"] >= 1, 20, "a reconnect")
+        self.assertIn("no frame or pong for 3 s", svc.output())
+        svc.stop()
+
+
+class ProxyTests(StreamCase):
+    def test_through_tinyproxy_with_credentials(self):
+        sim = self.start_sim("--rate", "100", "--count", "500")
+        port = free_port()
+        conf = os.path.join(self.dir, "tinyproxy.conf")
+        plog = os.path.join(self.dir, "tinyproxy.log")
+        with open(conf, "w") as f:
+            f.write("Port %d\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 60\n"
+                    "LogFile \"%s\"\nLogLevel Connect\nBasicAuth proxyuser pr0xy-pass\n"
+                    "MaxClients 10\n" % (port, plog))
+        proxy = subprocess.Popen(["tinyproxy", "-d", "-c", conf], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: _port_open(port), 10, "tinyproxy")
+            svc = self.start_svc([MESSAGE], {"proxy": "http://127.0.0.1:%d" % port,
+                                             "proxy_username": "proxyuser",
+                                             "proxy_password": "${PROXY_PASS}"},
+                                 {"PROXY_PASS": "pr0xy-pass"})
+            wait_for(lambda: svc.count() >= 500, 30, "500 events through the proxy")
+            svc.stop()
+            self.assert_complete()
+            with open(plog) as f:
+                log = f.read()
+            self.assertIn("CONNECT", log)
+            self.assertNotIn("pr0xy-pass", svc.output())
+        finally:
+            proxy.terminate()
+            proxy.wait()
+
+    def test_wrong_proxy_password_is_reported(self):
+        self.start_sim("--rate", "100")
+        port = free_port()
+        conf = os.path.join(self.dir, "tinyproxy.conf")
+        with open(conf, "w") as f:
+            f.write("Port %d\nListen 127.0.0.1\nAllow 127.0.0.1\nBasicAuth u right\n" % port)
+        proxy = subprocess.Popen(["tinyproxy", "-d", "-c", conf], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: _port_open(port), 10, "tinyproxy")
+            svc = self.start_svc([MESSAGE], {"proxy": "http://127.0.0.1:%d" % port,
+                                             "proxy_username": "u", "proxy_password": "wrong"})
+            wait_for(lambda: "proxy" in ((svc.counters(1) or {}).get("last_error") or ""), 20,
+                     "a proxy error")
+            # tinyproxy answers a bad BasicAuth with 401, others with 407
+            self.assertRegex(svc.counters(1)["last_error"], "proxy refused the tunnel with HTTP 40[17]")
+            svc.stop()
+        finally:
+            proxy.terminate()
+            proxy.wait()
+
+
+def _port_open(port):
+    import socket
+    s = socket.socket()
+    try:
+        s.connect(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+class ReloadTests(StreamCase):
+    def test_sighup_starts_new_device_and_leaves_others_alone(self):
+        sim = self.start_sim("--rate", "50")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.state(1) == "live", 20, "device 1 live")
+        sessions_before = sim.stats()["sessions"]["live"]
+        svc.write_devices(device_yaml(sim.endpoint, [MESSAGE, MAILLOG]))
+        svc.hup()
+        wait_for(lambda: svc.state(2) == "live", 20, "device 2 live")
+        wait_for(lambda: svc.query("SELECT count(*) FROM events WHERE device_id = 2")[0][0] > 0,
+                 10, "device 2 events")
+        # device 1 kept its session: one new live session in all, for device 2
+        self.assertEqual(sim.stats()["sessions"]["live"], sessions_before + 1)
+        self.assertEqual(svc.counters(1)["reconnects"], 0)
+        # removing device 2 stops it and records that
+        svc.write_devices(device_yaml(sim.endpoint, [MESSAGE]))
+        svc.hup()
+        wait_for(lambda: svc.state(2) == "stopped", 20, "device 2 stopped")
+        self.assertEqual(svc.state(1), "live")
+        svc.stop()
+
+    def test_invalid_new_config_is_rejected_and_running_one_continues(self):
+        self.start_sim("--rate", "50")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.state(1) == "live", 20, "live")
+        path = os.path.join(svc.cfg, "devices", "pod.yml")
+        with open(path) as f:
+            good = f.read()
+        svc.write_devices(good.replace("type: message", "type: mesage"))
+        wait_for(lambda: "new configuration rejected" in svc.output(), 20, "rejection")
+        out = svc.output()
+        self.assertRegex(out, r"devices/pod\.yml:\d+:\d+: error: devices\[0\]\.properties\.type")
+        n = svc.count()
+        wait_for(lambda: svc.count() > n + 20, 10, "events to keep flowing")
+        self.assertEqual(svc.state(1), "live")
+        svc.stop()
+
+
+class ShutdownTests(StreamCase):
+    def test_stop_under_full_load_is_fast_and_the_repair_fetches_what_was_in_flight(self):
+        sim = self.start_sim("--rate", "max", "--count", "30000",
+                             "--archive-stale", "1s")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.count() >= 3000, 30, "a running stream")
+        rc, took = svc.stop()
+        self.assertEqual(rc, 0)
+        self.assertLess(took, 5.0, "SIGTERM took %.1f s" % took)
+        self.assertEqual(svc.resume(1)[2], 1)
+        svc.start()
+        wait_for(lambda: svc.count() >= 30000, 90, "all 30000 events")
+        svc.stop()
+        self.assert_complete(sim.timeline("message"))
+
+    def test_secure_token_never_appears_anywhere(self):
+        self.start_sim("--rate", "20")
+        svc = Service(self.dir, "", {"key_file": os.path.join(self.dir, "cfg", "pod.key")})
+        self.svc = svc
+        subprocess.run([PODSTREAM, "keygen", "-c", svc.cfg], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        enc = subprocess.run([PODSTREAM, "encrypt", "--no-config", "--device", "1",
+                              "--key-file", os.path.join(svc.cfg, "pod.key")],
+                             input=TOKEN + "\n", capture_output=True, text=True,
+                             check=True).stdout.strip()
+        self.assertTrue(enc.startswith("enc:v1:"))
+        yaml = device_yaml(self.sim.endpoint, [MESSAGE]).replace(
+            '"${POD_TOKEN}"', '"%s"\n      secure: true' % enc)
+        svc.write_devices(yaml)
+        svc.start()
+        wait_for(lambda: svc.count() > 5, 20, "events with a decrypted token")
+        svc.stop()
+        db = open(svc.db, "rb").read()
+        self.assertNotIn(TOKEN.encode(), db)
+
+
+class PipelineTests(StreamCase):
+    PIPELINES = """pipelines:
+  - name: drop_outbound
+    processors:
+      - drop:
+          if: "filter.routeDirection == 'outbound'"
+  - name: mark
+    processors:
+      - set:
+          field: collector
+          value: "podstream-{{metadata.origin.data.cid}}"
+      - tag:
+          tags: inbound-or-internal
+"""
+
+    def test_pipelines_run_in_the_service(self):
+        sim = self.start_sim("--rate", "max", "--count", "2000")
+        svc = self.start_svc([(1, "message", None)], start=False)
+        with open(os.path.join(svc.cfg, "devices", "pod.yml")) as f:
+            text = f.read()
+        svc.write_devices(text.replace("    type: proofpoint\n",
+                                       "    type: proofpoint\n    tags: [pod]\n"
+                                       "    pipelines: [drop_outbound, mark]\n"))
+        os.makedirs(os.path.join(svc.cfg, "pipelines"))
+        with open(os.path.join(svc.cfg, "pipelines", "p.yml"), "w") as f:
+            f.write(self.PIPELINES)
+        svc.start()
+
+        def settled():
+            c = svc.counters(1)
+            return c and c["events_total"] + c["dropped"] == 2000
+        wait_for(settled, 60, "2000 events stored or dropped")
+        svc.stop()
+        c = svc.counters(1)
+        self.assertGreater(c["dropped"], 0, "podsim sends outbound mail; none was dropped")
+        self.assertGreater(c["events_total"], 0)
+        self.assertEqual(svc.query("SELECT count(*) FROM events WHERE direction = 'outbound'"),
+                         [(0,)])
+        rows = svc.query("SELECT dropped, failed FROM pipeline_counters "
+                         "WHERE device_id = 1 AND pipeline = 'drop_outbound'")
+        self.assertEqual(rows, [(c["dropped"], 0)])
+        tags = svc.query("SELECT DISTINCT tags FROM events")
+        self.assertEqual(tags, [('["pod","inbound-or-internal"]',)])
+        out = subprocess.run([PODSTREAM, "query", "-c", svc.cfg, "--format", "json",
+                              "--limit", "1"], capture_output=True, text=True, check=True).stdout
+        self.assertIn('"collector":"podstream-%s"' % CLUSTER, out.replace(" ", ""))
+
+    def test_invalid_pipeline_is_refused_at_start_with_position(self):
+        self.start_sim("--rate", "10")
+        svc = self.start_svc([(1, "message", None)], start=False)
+        with open(os.path.join(svc.cfg, "devices", "pod.yml")) as f:
+            text = f.read()
+        svc.write_devices(text.replace("    type: proofpoint\n",
+                                       "    type: proofpoint\n    pipelines: [nope]\n"))
+        svc.start()
+        rc = svc.proc.wait(20)
+        svc.log.close()
+        self.assertEqual(rc, 3)
+        self.assertRegex(svc.output(), r"devices/pod\.yml:\d+:\d+: error: devices\[0\]\.pipelines")
+
+
+class SlowTests(StreamCase):
+    """Default timing (ping every 30 s, dead after 90 s): slow, so not run under ASan."""
+
+    def test_default_keepalive_detects_a_dead_server_after_90_s(self):
+        sim = self.start_sim("--rate", "20")
+        settings = {k: v for k, v in [("keepalive", "30s"), ("dead_after", "90s"),
+                                      ("backoff_initial", "1s"), ("backoff_max", "5m")]}
+        svc = self.start_svc([MESSAGE], settings)
+        wait_for(lambda: svc.state(1) == "live", 20, "live")
+        t0 = time.monotonic()
+        sim.control("/fault/idle", secs=200, pongs=0)
+        wait_for(lambda: svc.counters(1)["reconnects"] >= 1, 130, "a reconnect")
+        took = time.monotonic() - t0
+        self.assertGreaterEqual(took, 88)
+        self.assertLess(took, 125)
+        self.assertIn("no frame or pong for 90 s", svc.output())
+        self.assertGreaterEqual(sim.stats()["pings"], 2, "no keepalive pings were sent")
+        svc.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
