@@ -68,8 +68,8 @@ ps_err ps_cli_load_config(const char *dir, bool resolve_secrets, ps_config **cfg
         return err;
     if (resolve_secrets)
         return ps_pipeline_set_create(*cfg, pipes, diag);
-    return ps_pipeline_set_compile((*cfg)->pipeline_files, (*cfg)->npipeline_files,
-                                   (*cfg)->devices, (*cfg)->ndevices, NULL, pipes, diag);
+    return ps_pipeline_set_compile((*cfg)->pipeline_files, (*cfg)->npipeline_files, (*cfg)->devices,
+                                   (*cfg)->ndevices, NULL, pipes, diag);
 }
 
 char *ps_cli_database_path(const char *cmd, const char *db_option, const char *config_option,

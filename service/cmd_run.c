@@ -151,8 +151,7 @@ int ps_cmd_run(int argc, char **argv)
 
     sig = config_signature(dir);
     if (!load_logged(dir, &cfg, &pipes)) {
-        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "configuration in %s is invalid; not starting",
-               dir);
+        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "configuration in %s is invalid; not starting", dir);
         return PS_EXIT_CONFIG;
     }
     ps_log_set_level(level_opt ? forced_level : cfg->service.log_level);
@@ -165,12 +164,10 @@ int ps_cmd_run(int argc, char **argv)
     sprintf(lock_path, "%s.lock", cfg->service.database);
     {
         /* The database directory may not exist yet on a first start. */
-        char *slash = strrchr(lock_path, '/');
-        if (slash) {
-            *slash = '\0';
-            (void)ps_plat_mkdirs(lock_path, 0750, NULL);
-            *slash = '/';
-        }
+        char *lock_dir = ps_plat_dir_name(lock_path);
+        if (lock_dir)
+            (void)ps_plat_mkdirs(lock_dir, 0750, NULL);
+        free(lock_dir);
     }
     if (ps_plat_lock(lock_path, &lock, &em) != PS_OK) {
         ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "%s", em.text);

@@ -3,7 +3,8 @@
  * and returns a process exit code (see cli.h). */
 PS_COMMAND("run", ps_cmd_run, "stream every enabled device into the database (foreground)")
 PS_COMMAND("validate", ps_cmd_validate, "check the configuration and print every problem")
-PS_COMMAND("query", ps_cmd_query, "find stored events by sender, recipient, subject, id, time or words")
+PS_COMMAND("query", ps_cmd_query,
+           "find stored events by sender, recipient, subject, id, time or words")
 PS_COMMAND("trace", ps_cmd_trace, "show everything stored about one mail, in time order")
 PS_COMMAND("status", ps_cmd_status, "show per-device counters and hourly event counts")
 PS_COMMAND("pipeline", ps_cmd_pipeline, "try pipelines on sample events, or list them")

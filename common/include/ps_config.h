@@ -22,7 +22,11 @@
 
 /* The POD data types (the `type` query parameter). Values are stored in the
  * database: never renumber. */
-typedef enum ps_data_type { PS_DATA_MESSAGE = 0, PS_DATA_MAILLOG = 1, PS_DATA_AUDIT = 2 } ps_data_type;
+typedef enum ps_data_type {
+    PS_DATA_MESSAGE = 0,
+    PS_DATA_MAILLOG = 1,
+    PS_DATA_AUDIT = 2
+} ps_data_type;
 
 /* "message", "maillog", "audit". */
 const char *ps_data_type_name(ps_data_type t);
@@ -67,26 +71,26 @@ typedef struct ps_device {
 } ps_device;
 
 typedef struct ps_service_settings {
-    char *database;      /* absolute after loading */
-    char *key_file;      /* absolute after loading */
-    char *secrets_dir;   /* absolute after loading */
+    char *database;    /* absolute after loading */
+    char *key_file;    /* absolute after loading */
+    char *secrets_dir; /* absolute after loading */
     ps_log_level log_level;
-    char *tls_ca_file;   /* NULL: system CA store */
-    char *proxy;         /* NULL: none; http://, https:// or socks5:// URL */
-    char *proxy_username; /* as written, resolvable like tokens; NULL when absent */
-    char *proxy_password; /* as written, resolvable like tokens; NULL when absent */
-    int retention_days;  /* 0: keep forever */
+    char *tls_ca_file;            /* NULL: system CA store */
+    char *proxy;                  /* NULL: none; http://, https:// or socks5:// URL */
+    char *proxy_username;         /* as written, resolvable like tokens; NULL when absent */
+    char *proxy_password;         /* as written, resolvable like tokens; NULL when absent */
+    int retention_days;           /* 0: keep forever */
     uint64_t retention_max_bytes; /* 0: no size cap */
     ps_resume_policy resume_policy;
     uint64_t max_frame_bytes;
     /* Connection timing (durations in ms; schema accepts "30s", "5m"). */
-    int64_t keepalive_ms;          /* ping interval, default 30s */
-    int64_t dead_after_ms;         /* no frame or pong for this long: reconnect, default 90s */
-    int64_t backoff_initial_ms;    /* first retry delay, default 1s */
-    int64_t backoff_max_ms;        /* retry delay cap, default 5m */
-    int64_t unauthorised_retry_ms; /* retry after HTTP 401, default 5m */
-    int64_t connect_timeout_ms;    /* TCP+TLS+upgrade, default 30s */
-    int64_t archive_delay_ms;      /* the archive holds an event this long after it, 35m */
+    int64_t keepalive_ms;             /* ping interval, default 30s */
+    int64_t dead_after_ms;            /* no frame or pong for this long: reconnect, default 90s */
+    int64_t backoff_initial_ms;       /* first retry delay, default 1s */
+    int64_t backoff_max_ms;           /* retry delay cap, default 5m */
+    int64_t unauthorised_retry_ms;    /* retry after HTTP 401, default 5m */
+    int64_t connect_timeout_ms;       /* TCP+TLS+upgrade, default 30s */
+    int64_t archive_delay_ms;         /* the archive holds an event this long after it, 35m */
     ps_config_pos proxy_username_pos; /* where they were written, for resolution errors */
     ps_config_pos proxy_password_pos;
 } ps_service_settings;

@@ -16,10 +16,10 @@
 #include "ps_error.h"
 #include "ps_pipeline.h"
 
-#define PS_ENGINE_MAX_INFLIGHT 4096
+#define PS_ENGINE_MAX_INFLIGHT       4096
 #define PS_ENGINE_MAX_INFLIGHT_BYTES (8u * 1024u * 1024u)
-#define PS_ENGINE_BATCH_EVENTS 1000
-#define PS_ENGINE_BATCH_MS 100
+#define PS_ENGINE_BATCH_EVENTS       1000
+#define PS_ENGINE_BATCH_MS           100
 
 typedef struct ps_engine ps_engine;
 

@@ -18,22 +18,22 @@
 
 /* Typed text fields. Values are stored in the database: append only, never renumber. */
 typedef enum ps_event_field {
-    PS_EF_SENDER = 0,   /* message envelope.from; maillog sm.from */
-    PS_EF_RECIPIENTS,   /* message envelope.rcpts; maillog sm.to; joined with ", " */
-    PS_EF_SUBJECT,      /* message msg.header.subject[0], RFC 2047 decoded */
-    PS_EF_DISPOSITION,  /* message filter.disposition */
-    PS_EF_ACTION,       /* message filter.actions[isFinal].action */
-    PS_EF_MODULE,       /* message filter.actions[isFinal].module */
-    PS_EF_RULE,         /* message filter.actions[isFinal].rule */
-    PS_EF_DIRECTION,    /* message filter.routeDirection */
-    PS_EF_QID,          /* message filter.qid; maillog sm.qid */
-    PS_EF_MESSAGE_ID,   /* message msg.header.message-id[0]; maillog sm.msgid */
-    PS_EF_CLIENT_IP,    /* message connection.ip */
-    PS_EF_CLIENT_HOST,  /* message connection.host */
-    PS_EF_COUNTRY,      /* message connection.country */
-    PS_EF_STAT,         /* maillog sm.stat */
-    PS_EF_DSN,          /* maillog sm.dsn */
-    PS_EF_RELAY,        /* maillog sm.relay */
+    PS_EF_SENDER = 0,  /* message envelope.from; maillog sm.from */
+    PS_EF_RECIPIENTS,  /* message envelope.rcpts; maillog sm.to; joined with ", " */
+    PS_EF_SUBJECT,     /* message msg.header.subject[0], RFC 2047 decoded */
+    PS_EF_DISPOSITION, /* message filter.disposition */
+    PS_EF_ACTION,      /* message filter.actions[isFinal].action */
+    PS_EF_MODULE,      /* message filter.actions[isFinal].module */
+    PS_EF_RULE,        /* message filter.actions[isFinal].rule */
+    PS_EF_DIRECTION,   /* message filter.routeDirection */
+    PS_EF_QID,         /* message filter.qid; maillog sm.qid */
+    PS_EF_MESSAGE_ID,  /* message msg.header.message-id[0]; maillog sm.msgid */
+    PS_EF_CLIENT_IP,   /* message connection.ip */
+    PS_EF_CLIENT_HOST, /* message connection.host */
+    PS_EF_COUNTRY,     /* message connection.country */
+    PS_EF_STAT,        /* maillog sm.stat */
+    PS_EF_DSN,         /* maillog sm.dsn */
+    PS_EF_RELAY,       /* maillog sm.relay */
     PS_EF__COUNT
 } ps_event_field;
 
@@ -42,13 +42,13 @@ const char *ps_event_field_name(ps_event_field f);
 
 typedef struct ps_event {
     ps_data_type type;
-    cJSON *root;          /* owned */
-    int64_t ts_us;        /* event time, UTC microseconds since the epoch */
-    char *key;            /* natural key: message guid, maillog id, audit id (or a hash) */
+    cJSON *root;              /* owned */
+    int64_t ts_us;            /* event time, UTC microseconds since the epoch */
+    char *key;                /* natural key: message guid, maillog id, audit id (or a hash) */
     char *text[PS_EF__COUNT]; /* typed fields, NULL when absent; owned */
-    double spam_score;    /* filter.modules.spam.scores.overall */
+    double spam_score;        /* filter.modules.spam.scores.overall */
     bool has_spam_score;
-    int64_t size_bytes;   /* message msg.sizeBytes (or filter.msgSizeBytes); maillog sm.sizeBytes */
+    int64_t size_bytes; /* message msg.sizeBytes (or filter.msgSizeBytes); maillog sm.sizeBytes */
     bool has_size;
 } ps_event;
 

@@ -49,14 +49,17 @@ void ps_plat_wipe(void *p, size_t len);
 /* Lists regular files in `dir` whose names end in one of the NULL-terminated
  * `suffixes`, sorted by name. *names is a new array of new strings (free with
  * ps_plat_free_list). A missing directory gives PS_ERR_NOTFOUND. */
-ps_err ps_plat_list_dir(const char *dir, const char *const *suffixes, char ***names,
-                        size_t *count, ps_errmsg *em);
+ps_err ps_plat_list_dir(const char *dir, const char *const *suffixes, char ***names, size_t *count,
+                        ps_errmsg *em);
 void ps_plat_free_list(char **names, size_t count);
 
 /* Returns a new string "a/b" (caller frees), or NULL on allocation failure. When
  * `b` is absolute it is returned as is. */
 char *ps_plat_path_join(const char *a, const char *b);
 bool ps_plat_path_is_absolute(const char *p);
+/* The directory part of `path` as a new string ("." when there is none), or NULL on
+ * allocation failure. */
+char *ps_plat_dir_name(const char *path);
 bool ps_plat_file_exists(const char *path);
 /* Returns a new absolute spelling of `p` (caller frees): `p` itself when absolute,
  * else joined to the current directory. Symbolic links are not resolved. NULL on

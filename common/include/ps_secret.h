@@ -16,7 +16,7 @@
 #include "ps_error.h"
 
 #define PS_SECRET_KEY_BYTES 32
-#define PS_SECRET_PREFIX "enc:v1:"
+#define PS_SECRET_PREFIX    "enc:v1:"
 
 /* Resolution context; caller-owned. The key is loaded lazily on the first
  * `secure` value and wiped by deinit. Strings are borrowed and must outlive it. */

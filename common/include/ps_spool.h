@@ -48,17 +48,15 @@ ps_err ps_spool_create(const char *dir, const char *name, ps_spool **out, ps_err
  * first. A record that fails its check ends the replay of that segment (a torn
  * tail); the count of such records goes to *torn (may be NULL). */
 typedef ps_err (*ps_spool_replay_fn)(void *ctx, const ps_spool_record *rec);
-ps_err ps_spool_replay(ps_spool *sp, ps_spool_replay_fn fn, void *ctx, size_t *torn,
-                       ps_errmsg *em);
+ps_err ps_spool_replay(ps_spool *sp, ps_spool_replay_fn fn, void *ctx, size_t *torn, ps_errmsg *em);
 
 /* Appends one record; *end is its end position. Thread-safe with release. */
-ps_err ps_spool_append(ps_spool *sp, const ps_spool_record *rec, ps_spool_pos *end,
-                       ps_errmsg *em);
+ps_err ps_spool_append(ps_spool *sp, const ps_spool_record *rec, ps_spool_pos *end, ps_errmsg *em);
 
 /* Appends recs[0..n) with one system call where possible; ends[i] is the end of
  * recs[i]. All or none on error. Thread-safe with release. */
-ps_err ps_spool_append_many(ps_spool *sp, const ps_spool_record *recs, size_t n,
-                            ps_spool_pos *ends, ps_errmsg *em);
+ps_err ps_spool_append_many(ps_spool *sp, const ps_spool_record *recs, size_t n, ps_spool_pos *ends,
+                            ps_errmsg *em);
 
 /* Every record up to and including `upto` is committed: deletes the segments that
  * hold nothing else. Thread-safe with append. */

@@ -17,12 +17,12 @@ typedef enum ps_yaml_kind { PS_YAML_SCALAR, PS_YAML_SEQ, PS_YAML_MAP } ps_yaml_k
 typedef struct ps_yaml_node ps_yaml_node;
 struct ps_yaml_node {
     ps_yaml_kind kind;
-    int line; /* 1-based */
-    int col;  /* 1-based */
-    bool plain;        /* scalar written without quotes (only plain scalars are typed) */
-    const char *value; /* scalar text, NUL-terminated */
-    size_t len;        /* scalar byte length */
-    size_t count;      /* sequence items or mapping pairs */
+    int line;             /* 1-based */
+    int col;              /* 1-based */
+    bool plain;           /* scalar written without quotes (only plain scalars are typed) */
+    const char *value;    /* scalar text, NUL-terminated */
+    size_t len;           /* scalar byte length */
+    size_t count;         /* sequence items or mapping pairs */
     ps_yaml_node **items; /* sequence items, or mapping values */
     ps_yaml_node **keys;  /* mapping keys (always scalars) */
 };
@@ -31,8 +31,8 @@ typedef struct ps_yaml_doc ps_yaml_doc;
 
 /* Limits that keep hostile files from exhausting memory. */
 #define PS_YAML_MAX_FILE_BYTES (16u * 1024u * 1024u)
-#define PS_YAML_MAX_DEPTH 64
-#define PS_YAML_MAX_WEIGHT 1000000u /* nodes counted with every alias expanded */
+#define PS_YAML_MAX_DEPTH      64
+#define PS_YAML_MAX_WEIGHT     1000000u /* nodes counted with every alias expanded */
 
 /* Parses `len` bytes. `name` is the file name used in diagnostics and is copied.
  * On success *out is a new document owned by the caller (root may be NULL for an

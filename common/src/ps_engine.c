@@ -18,22 +18,22 @@
 #include "ps_store.h"
 #include "ps_ws.h"
 
-#define US_PER_S INT64_C(1000000)
-#define US_PER_MIN (60 * US_PER_S)
+#define US_PER_S    INT64_C(1000000)
+#define US_PER_MIN  (60 * US_PER_S)
 #define US_PER_HOUR (60 * US_PER_MIN)
-#define US_PER_DAY (24 * US_PER_HOUR)
+#define US_PER_DAY  (24 * US_PER_HOUR)
 /* A gap longer than this since the last healthy session means the live stream
  * will not resume where we left (POD keeps a position for one hour). */
 #define RESUME_GAP_US (55 * US_PER_MIN)
 /* Backfill starts this much before the newest committed event, so events whose
  * ts arrived out of order around the drop are fetched again (dedup absorbs them). */
 #define BACKFILL_MARGIN_US (15 * US_PER_MIN)
-#define ARCHIVE_REACH_US (30 * US_PER_DAY)
+#define ARCHIVE_REACH_US   (30 * US_PER_DAY)
 /* A backfill that took longer than this left a hole the live hour may not cover. */
 #define BACKFILL_REPEAT_US (25 * US_PER_MIN)
 #define HEALTHY_SESSION_MS 30000
-#define RECV_SLICE_MS 250
-#define RATE_SLOTS 60
+#define RECV_SLICE_MS      250
+#define RATE_SLOTS         60
 /* Messages a receiver hands to the workers at once: one lock and one wake-up per
  * batch instead of per message. */
 #define RX_BATCH 64
@@ -80,7 +80,7 @@ typedef struct writer_view {
 
 struct device {
     ps_engine *eng;
-    const ps_device *cfg;            /* borrowed from a config generation the engine keeps */
+    const ps_device *cfg;           /* borrowed from a config generation the engine keeps */
     const ps_service_settings *svc; /* likewise; fixed for the device's lifetime */
     /* Swapped on reload when only pipeline definitions changed; every set lives
      * until the engine is destroyed, so a worker may finish a batch with the old. */
@@ -97,7 +97,7 @@ struct device {
     /* in-flight tracking: seq -> done flag, spool position, bytes */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool rx_waiting;     /* the receiver waits for room */
+    bool rx_waiting;                 /* the receiver waits for room */
     struct item *rx_batch[RX_BATCH]; /* receiver-local: messages not yet queued */
     size_t rx_n;
     atomic_int keep_spool; /* something was not committed: never delete the spool */
@@ -236,9 +236,8 @@ static char *build_url(const ps_device *dev, int64_t since_us, int64_t to_us)
     if (!url)
         goto out;
     snprintf(url, n, "%s%ccid=%s&type=%s%s%s%s%s", dev->props.endpoint,
-             strchr(dev->props.endpoint, '?') ? '&' : '?', cid, type,
-             since_us ? "&sinceTime=" : "", since_us ? esince : "", since_us ? "&toTime=" : "",
-             since_us ? eto : "");
+             strchr(dev->props.endpoint, '?') ? '&' : '?', cid, type, since_us ? "&sinceTime=" : "",
+             since_us ? esince : "", since_us ? "&toTime=" : "", since_us ? eto : "");
 out:
     curl_free(cid);
     curl_free(type);
@@ -272,8 +271,7 @@ static bool inflight_full(const device *d, size_t bytes)
 
 static void rx_flush(device *d);
 
-static ps_err inflight_acquire(device *d, size_t bytes, ps_spool_pos pos, ps_ws *ws,
-                               uint64_t *seq)
+static ps_err inflight_acquire(device *d, size_t bytes, ps_spool_pos pos, ps_ws *ws, uint64_t *seq)
 {
     const ps_service_settings *s = d->svc;
     int64_t last_ping = ps_plat_mono_ms();
@@ -525,10 +523,10 @@ static session_mode decide_mode(device *d, bool first, bool just_backfilled,
 }
 
 typedef enum session_end {
-    END_STOP,      /* told to stop */
-    END_RETRY,     /* reconnect with backoff */
-    END_WINDOW,    /* archive window complete (close 1000) */
-    END_REPAIR,    /* leave live to fetch a repair window that is now due */
+    END_STOP,   /* told to stop */
+    END_RETRY,  /* reconnect with backoff */
+    END_WINDOW, /* archive window complete (close 1000) */
+    END_REPAIR, /* leave live to fetch a repair window that is now due */
 } session_end;
 
 /* Reads one session until it ends. */
@@ -655,8 +653,7 @@ static void *rx_main(void *arg)
     if (!d->resume_clean_at_start && atomic_load(&d->last_committed_ts) &&
         s->resume_policy == PS_RESUME_AUTO) {
         /* The last run died: what it had in socket buffers is only in the archive. */
-        repair_add(d, atomic_load(&d->last_committed_ts) - BACKFILL_MARGIN_US,
-                   ps_plat_now_us());
+        repair_add(d, atomic_load(&d->last_committed_ts) - BACKFILL_MARGIN_US, ps_plat_now_us());
         PS_LOG_W(id, "the last run did not stop cleanly; fetching what was missed from the "
                      "archive");
     }
@@ -732,18 +729,18 @@ static void *rx_main(void *arg)
                 break;
             set_error(d, "%s", em.text);
             if (status == 401) {
-                PS_LOG_E(id, "unauthorised (HTTP 401): check the token, the cluster id and the "
-                             "Remote Syslog licence; retrying in %lld s",
+                PS_LOG_E(id,
+                         "unauthorised (HTTP 401): check the token, the cluster id and the "
+                         "Remote Syslog licence; retrying in %lld s",
                          (long long)(s->unauthorised_retry_ms / 1000));
                 set_state(d, PS_STATE_UNAUTHORISED);
                 delay = s->unauthorised_retry_ms;
             } else if (status == 400 || status == 404 || status == 405) {
-                PS_LOG_E(id,
-                         "%s: %s; the device stays stopped until its configuration changes",
+                PS_LOG_E(id, "%s: %s; the device stays stopped until its configuration changes",
                          em.text,
-                         status == 400 ? "bad cluster, type or time parameters"
-                                       : status == 404 ? "wrong endpoint URL"
-                                                       : "method not allowed");
+                         status == 400   ? "bad cluster, type or time parameters"
+                         : status == 404 ? "wrong endpoint URL"
+                                         : "method not allowed");
                 set_state(d, PS_STATE_ERROR);
                 while (!atomic_load(&d->stop))
                     nap(d, 1000);
@@ -751,8 +748,9 @@ static void *rx_main(void *arg)
             } else {
                 delay = backoff_ms(s, attempt++);
                 if (status == 409)
-                    PS_LOG_W(id, "token already in use by another session (HTTP 409); retrying "
-                                 "in %.1f s",
+                    PS_LOG_W(id,
+                             "token already in use by another session (HTTP 409); retrying "
+                             "in %.1f s",
                              (double)delay / 1000.0);
                 else
                     PS_LOG_W(id, "%s; retrying in %.1f s", em.text, (double)delay / 1000.0);
@@ -826,8 +824,8 @@ static void process(item *it, ps_pipeline_result *res)
     if (it->oversize) {
         it->kind = ITEM_QUARANTINE;
         snprintf(it->reason, sizeof it->reason,
-                 "message of %zu bytes exceeds max_frame_size; first %zu bytes kept",
-                 it->total_len, it->len);
+                 "message of %zu bytes exceeds max_frame_size; first %zu bytes kept", it->total_len,
+                 it->len);
         return;
     }
     if (ps_event_parse(&it->ev, it->type, it->data, it->len, &em) != PS_OK) {
@@ -1123,8 +1121,9 @@ static void *writer_main(void *arg)
                              em.text);
                 if (atomic_load(&eng->stopping) && failures > 6) {
                     /* Leave them in the spool: the next start replays them. */
-                    PS_LOG_E(PS_LOG_NO_DEVICE, "giving up at shutdown; the spool keeps the "
-                                               "%zu events for the next start",
+                    PS_LOG_E(PS_LOG_NO_DEVICE,
+                             "giving up at shutdown; the spool keeps the "
+                             "%zu events for the next start",
                              n);
                     for (size_t i = 0; i < n; i++)
                         atomic_store(&items[i]->dev->keep_spool, 1);
@@ -1336,18 +1335,6 @@ static ps_err keep_generation(ps_engine *eng, ps_config *cfg, ps_pipeline_set *p
     return PS_OK;
 }
 
-static char *dir_of(const char *path)
-{
-    char *d = strdup(path);
-    char *slash = d ? strrchr(d, '/') : NULL;
-    if (slash && slash != d)
-        *slash = '\0';
-    else if (slash)
-        slash[1] = '\0';
-    else if (d)
-        strcpy(d, ".");
-    return d;
-}
 
 ps_err ps_engine_create(ps_config *cfg, ps_pipeline_set *pipes, ps_engine **out, ps_errmsg *em)
 {
@@ -1372,7 +1359,7 @@ ps_err ps_engine_create(ps_config *cfg, ps_pipeline_set *pipes, ps_engine **out,
     err = ps_ws_global_init(em);
     if (err != PS_OK)
         goto out;
-    state_dir = dir_of(cfg->service.database);
+    state_dir = ps_plat_dir_name(cfg->service.database);
     if (!state_dir) {
         err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
         goto out;

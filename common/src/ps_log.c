@@ -27,8 +27,11 @@ ps_err ps_log_level_parse(const char *name, ps_log_level *out)
     static const struct {
         const char *name;
         ps_log_level level;
-    } map[] = {{"error", PS_LOG_ERROR}, {"warn", PS_LOG_WARN},   {"warning", PS_LOG_WARN},
-               {"info", PS_LOG_INFO},   {"debug", PS_LOG_DEBUG}};
+    } map[] = {{"error", PS_LOG_ERROR},
+               {"warn", PS_LOG_WARN},
+               {"warning", PS_LOG_WARN},
+               {"info", PS_LOG_INFO},
+               {"debug", PS_LOG_DEBUG}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
         if (strcasecmp(name, map[i].name) == 0) {
             *out = map[i].level;

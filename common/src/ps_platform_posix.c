@@ -15,8 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-ps_err ps_plat_read_file(const char *path, size_t max_bytes, char **buf, size_t *len,
-                         ps_errmsg *em)
+ps_err ps_plat_read_file(const char *path, size_t max_bytes, char **buf, size_t *len, ps_errmsg *em)
 {
     ps_err err = PS_OK;
     struct stat st;
@@ -81,18 +80,10 @@ static ps_err write_all(int fd, const void *data, size_t len)
 
 static void fsync_dir_of(const char *path)
 {
-    char *dir = strdup(path);
-    char *slash;
+    char *dir = ps_plat_dir_name(path);
     int fd;
     if (!dir)
         return;
-    slash = strrchr(dir, '/');
-    if (slash == dir)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        strcpy(dir, ".");
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         (void)fsync(fd);
@@ -133,8 +124,7 @@ ps_err ps_plat_write_file_atomic(const char *path, const void *data, size_t len,
          * is missing; rename() below then swaps in the new file. */
         (void)unlink(bak);
         if (link(path, bak) != 0) {
-            err = ps_errmsg_set(em, PS_ERR_IO, "cannot keep a backup %s: %s", bak,
-                                strerror(errno));
+            err = ps_errmsg_set(em, PS_ERR_IO, "cannot keep a backup %s: %s", bak, strerror(errno));
             goto out;
         }
     }
@@ -224,8 +214,8 @@ static bool has_suffix(const char *name, const char *const *suffixes)
     return false;
 }
 
-ps_err ps_plat_list_dir(const char *dir, const char *const *suffixes, char ***names,
-                        size_t *count, ps_errmsg *em)
+ps_err ps_plat_list_dir(const char *dir, const char *const *suffixes, char ***names, size_t *count,
+                        ps_errmsg *em)
 {
     ps_err err = PS_OK;
     DIR *d = opendir(dir);
@@ -286,6 +276,16 @@ void ps_plat_free_list(char **names, size_t count)
     for (size_t i = 0; i < count; i++)
         free(names[i]);
     free(names);
+}
+
+char *ps_plat_dir_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    return strndup(path, (size_t)(slash - path));
 }
 
 bool ps_plat_path_is_absolute(const char *p)
@@ -380,8 +380,7 @@ ps_err ps_plat_lock(const char *path, int *handle, ps_errmsg *em)
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     *handle = -1;
     if (fd < 0)
-        return ps_errmsg_set(em, PS_ERR_IO, "cannot open lock file %s: %s", path,
-                             strerror(errno));
+        return ps_errmsg_set(em, PS_ERR_IO, "cannot open lock file %s: %s", path, strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         close(fd);

@@ -14,11 +14,11 @@
 
 #include "ps_platform.h"
 
-#define SPOOL_MAGIC 0x31465350u /* "PSF1" little-endian */
-#define HDR_BYTES 24u
-#define FLAG_BINARY 1u
+#define SPOOL_MAGIC   0x31465350u /* "PSF1" little-endian */
+#define HDR_BYTES     24u
+#define FLAG_BINARY   1u
 #define FLAG_OVERSIZE 2u
-#define MAX_RECORD (1u << 30)
+#define MAX_RECORD    (1u << 30)
 
 struct ps_spool {
     pthread_mutex_t mu;
@@ -206,8 +206,7 @@ static ps_err replay_segment(ps_spool *sp, uint32_t seg, ps_spool_replay_fn fn, 
     return err;
 }
 
-ps_err ps_spool_replay(ps_spool *sp, ps_spool_replay_fn fn, void *ctx, size_t *torn,
-                       ps_errmsg *em)
+ps_err ps_spool_replay(ps_spool *sp, ps_spool_replay_fn fn, void *ctx, size_t *torn, ps_errmsg *em)
 {
     size_t dummy = 0;
     if (!torn)
@@ -257,8 +256,8 @@ static ps_err writev_all(int fd, struct iovec *iov, int cnt)
 
 #define APPEND_CHUNK 64
 
-ps_err ps_spool_append_many(ps_spool *sp, const ps_spool_record *recs, size_t n,
-                            ps_spool_pos *ends, ps_errmsg *em)
+ps_err ps_spool_append_many(ps_spool *sp, const ps_spool_record *recs, size_t n, ps_spool_pos *ends,
+                            ps_errmsg *em)
 {
     unsigned char hdr[APPEND_CHUNK][HDR_BYTES];
     struct iovec iov[2 * APPEND_CHUNK];
@@ -301,8 +300,7 @@ ps_err ps_spool_append_many(ps_spool *sp, const ps_spool_record *recs, size_t n,
     return err;
 }
 
-ps_err ps_spool_append(ps_spool *sp, const ps_spool_record *rec, ps_spool_pos *end,
-                       ps_errmsg *em)
+ps_err ps_spool_append(ps_spool *sp, const ps_spool_record *rec, ps_spool_pos *end, ps_errmsg *em)
 {
     return ps_spool_append_many(sp, rec, 1, end, em);
 }

@@ -22,7 +22,7 @@ struct ps_ws {
     /* message being assembled */
     char *buf;
     size_t len, cap;
-    size_t total;   /* bytes of the message seen so far, kept or not */
+    size_t total; /* bytes of the message seen so far, kept or not */
     bool in_message;
     bool binary;
     bool oversize;
@@ -155,12 +155,12 @@ ps_err ps_ws_connect(const ps_ws_opts *o, ps_ws **out, long *http_status, ps_err
         curl_easy_getinfo(ws->curl, CURLINFO_RESPONSE_CODE, &code);
         curl_easy_getinfo(ws->curl, CURLINFO_HTTP_CONNECTCODE, &proxy_code);
         if (proxy_code >= 300) {
-            err = ps_errmsg_set(em, PS_ERR_NET, "proxy refused the tunnel with HTTP %ld",
-                                proxy_code);
+            err =
+                ps_errmsg_set(em, PS_ERR_NET, "proxy refused the tunnel with HTTP %ld", proxy_code);
         } else if (code >= 300) {
             *http_status = code;
-            err = ps_errmsg_set(em, PS_ERR_NET, "server refused the WebSocket upgrade with HTTP %ld",
-                                code);
+            err = ps_errmsg_set(em, PS_ERR_NET,
+                                "server refused the WebSocket upgrade with HTTP %ld", code);
         } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
             err = ps_errmsg_set(em, PS_ERR_CLOSED, "connect abandoned: stopping");
         } else {
@@ -245,7 +245,7 @@ ps_err ps_ws_recv(ps_ws *ws, int timeout_ms, ps_ws_msg *msg, ps_errmsg *em)
 
         /* Keep data of an oversize message only up to the prefix; read the rest into
          * scratch so the stream stays in sync. */
-        if (ws->oversize) {
+        if (ws->oversize && ws->len >= OVERSIZE_PREFIX) {
             dst = scratch;
             room = sizeof scratch;
         } else {
@@ -253,6 +253,8 @@ ps_err ps_ws_recv(ps_ws *ws, int timeout_ms, ps_ws_msg *msg, ps_errmsg *em)
                 return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
             dst = ws->buf + ws->len;
             room = ws->cap - ws->len - 1;
+            if (ws->oversize && room > OVERSIZE_PREFIX - ws->len)
+                room = OVERSIZE_PREFIX - ws->len;
         }
         rc = curl_ws_recv(ws->curl, dst, room, &got, &meta);
         if (rc == CURLE_AGAIN) {
@@ -292,7 +294,10 @@ ps_err ps_ws_recv(ps_ws *ws, int timeout_ms, ps_ws_msg *msg, ps_errmsg *em)
             ws->binary = (meta->flags & CURLWS_BINARY) != 0;
         }
         ws->total += got;
-        if (!ws->oversize) {
+        if (ws->oversize) {
+            if (dst != scratch)
+                ws->len += got; /* still filling the kept prefix */
+        } else {
             size_t expect = ws->len + got + (size_t)meta->bytesleft;
             if (expect > ws->max_message) {
                 /* Keep a prefix for the quarantine table, discard the rest. */

@@ -246,9 +246,16 @@ static bool on_start(builder *b, const yaml_event_t *ev, ps_yaml_kind kind)
 
 static bool on_end(builder *b, const yaml_event_t *ev, const yaml_char_t *anchor_name)
 {
-    frame *f = &b->stack[--b->depth];
-    ps_yaml_node *n = f->node;
+    frame *f;
+    ps_yaml_node *n;
     bool ok = true;
+
+    if (b->depth == 0 || !b->stack[b->depth - 1].node) {
+        fail(b, PS_ERR_INTERNAL, &ev->start_mark, "unbalanced YAML events");
+        return false;
+    }
+    f = &b->stack[--b->depth];
+    n = f->node;
 
     n->count = f->count;
     if (f->count) {
@@ -329,8 +336,8 @@ static ps_err build(builder *b, yaml_parser_t *p)
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT: {
             ps_yaml_kind k = ev.type == YAML_MAPPING_START_EVENT ? PS_YAML_MAP : PS_YAML_SEQ;
-            const yaml_char_t *an = k == PS_YAML_MAP ? ev.data.mapping_start.anchor
-                                                     : ev.data.sequence_start.anchor;
+            const yaml_char_t *an =
+                k == PS_YAML_MAP ? ev.data.mapping_start.anchor : ev.data.sequence_start.anchor;
             ok = on_start(b, &ev, k);
             if (ok && an) {
                 open_anchor[b->depth] = (yaml_char_t *)strdup((const char *)an);

@@ -43,8 +43,8 @@ static char *make_dir(void)
 
 static void append_str(ps_spool *sp, const char *s, int type, bool binary, ps_spool_pos *end)
 {
-    ps_spool_record rec = {.data = s, .len = strlen(s), .total_len = strlen(s), .type = type,
-                           .binary = binary};
+    ps_spool_record rec = {
+        .data = s, .len = strlen(s), .total_len = strlen(s), .type = type, .binary = binary};
     ps_errmsg em;
     assert_int_equal(ps_spool_append(sp, &rec, end, &em), PS_OK);
 }
