@@ -471,6 +471,20 @@ static bool repair_due(device *d, int64_t now, int64_t *from, int64_t *to)
     return due;
 }
 
+/* The resume state to write: what the writer committed, plus the receiver's
+ * liveness and repair window. */
+static ps_resume_state resume_snapshot(device *d, bool clean)
+{
+    ps_resume_state r = d->w.resume;
+    r.last_healthy_us = atomic_load(&d->last_alive_us);
+    r.clean_shutdown = clean;
+    pthread_mutex_lock(&d->err_mu);
+    r.repair_from_us = d->repair_from_us;
+    r.repair_to_us = d->repair_to_us;
+    pthread_mutex_unlock(&d->err_mu);
+    return r;
+}
+
 /* Clears the window if nothing widened it while it was being fetched. */
 static void repair_done(device *d, int64_t from, int64_t to)
 {
@@ -720,6 +734,8 @@ static void *rx_main(void *arg)
                      mode == MODE_BACKFILL ? "backfilling" : "repairing", a, b);
         }
         err = ps_ws_connect(&o, &ws, &status, &em);
+        free(url);
+        url = NULL;
         ps_secret_free(token);
         ps_secret_free(proxy_user);
         ps_secret_free(proxy_pass);
@@ -771,7 +787,12 @@ static void *rx_main(void *arg)
         switch (how) {
         case END_STOP:
             ps_ws_destroy(ws, 1000);
-            ws = NULL;
+            /* Closing abandons what the server had already written to the socket;
+             * the next run fetches it once the archive holds it. */
+            if (mode == MODE_LIVE && atomic_load(&d->last_committed_ts) &&
+                s->resume_policy == PS_RESUME_AUTO)
+                repair_add(d, atomic_load(&d->last_committed_ts) - BACKFILL_MARGIN_US,
+                           ps_plat_now_us());
             goto done;
         case END_WINDOW:
             if (mode == MODE_REPAIR)
@@ -966,11 +987,9 @@ static ps_err write_batch(ps_engine *eng, item **items, size_t n, ps_errmsg *em)
         if (!d->w.touched)
             continue;
         d->w.touched = false;
-        r = d->w.resume;
+        r = resume_snapshot(d, false);
         if (d->w.pending_ts > r.last_event_ts_us)
             r.last_event_ts_us = d->w.pending_ts;
-        r.last_healthy_us = atomic_load(&d->last_alive_us);
-        r.clean_shutdown = false;
         err = ps_store_resume_put(eng->store, d->cfg->id, d->cfg->props.type, &r, em);
         if (err != PS_OK)
             goto fail;
@@ -1077,11 +1096,11 @@ static void write_tick(ps_engine *eng, bool final)
         fill_counters(d, &c, now);
         if (ps_store_counters_put(eng->store, &c, &em) != PS_OK)
             goto fail;
-        d->w.resume.last_healthy_us = atomic_load(&d->last_alive_us);
-        d->w.resume.clean_shutdown = final;
-        if (ps_store_resume_put(eng->store, d->cfg->id, d->cfg->props.type, &d->w.resume, &em) !=
-            PS_OK)
-            goto fail;
+        {
+            ps_resume_state r = resume_snapshot(d, final);
+            if (ps_store_resume_put(eng->store, d->cfg->id, d->cfg->props.type, &r, &em) != PS_OK)
+                goto fail;
+        }
     }
     if (ps_store_commit(eng->store, &em) != PS_OK)
         goto fail;
@@ -1226,6 +1245,8 @@ static ps_err device_create(ps_engine *eng, const ps_device *cfg, const ps_servi
     if (err != PS_OK)
         goto out;
     d->resume_clean_at_start = d->w.resume.clean_shutdown;
+    d->repair_from_us = d->w.resume.repair_from_us;
+    d->repair_to_us = d->w.resume.repair_to_us;
     atomic_store(&d->last_committed_ts, d->w.resume.last_event_ts_us);
     atomic_store(&d->last_alive_us, d->w.resume.last_healthy_us);
     /* Totals continue across restarts. */
