@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ps_config.h"
 #include "ps_error.h"
@@ -45,8 +46,8 @@ ps_err ps_store_insert(ps_store *st, long long device_id, const ps_event *ev, co
                        size_t raw_len, const char *tags, bool *duplicate, ps_errmsg *em);
 
 /* Keeps a payload that could not become an event, with the reason. */
-ps_err ps_store_quarantine(ps_store *st, long long device_id, ps_data_type type,
-                           const char *raw, size_t raw_len, const char *reason, ps_errmsg *em);
+ps_err ps_store_quarantine(ps_store *st, long long device_id, ps_data_type type, const char *raw,
+                           size_t raw_len, const char *reason, ps_errmsg *em);
 
 /* Commits the open batch, or rolls it back. */
 ps_err ps_store_commit(ps_store *st, ps_errmsg *em);
@@ -55,9 +56,13 @@ ps_err ps_store_rollback(ps_store *st);
 /* ---- resume state ---------------------------------------------------------- */
 
 typedef struct ps_resume_state {
-    int64_t last_event_ts_us;  /* newest committed event ts (UTC); 0 when none */
-    int64_t last_healthy_us;   /* wall time the last healthy session was seen alive; 0 never */
-    bool clean_shutdown;       /* the last run stopped cleanly */
+    int64_t last_event_ts_us; /* newest committed event ts (UTC); 0 when none */
+    int64_t last_healthy_us;  /* wall time the last healthy session was seen alive; 0 never */
+    bool clean_shutdown;      /* the last run stopped cleanly */
+    /* Events in flight when a session broke are re-fetched from the archive once it
+     * holds them; this window survives restarts. 0, 0: nothing to repair. */
+    int64_t repair_from_us;
+    int64_t repair_to_us;
 } ps_resume_state;
 
 /* Reads the state of (device_id, type); a device never seen gives all zeros and
@@ -94,12 +99,12 @@ typedef struct ps_device_counters {
     double rate_10s;       /* events per second over the last 10 s */
     double rate_1m;        /* events per second over the last minute */
     int64_t last_event_ts_us;
-    int64_t lag_ms;        /* now minus the newest event ts when it was received */
+    int64_t lag_ms; /* now minus the newest event ts when it was received */
     uint64_t reconnects;
     uint64_t duplicates;
     uint64_t quarantined;
-    uint64_t dropped;      /* dropped by pipelines */
-    uint64_t failed;       /* failed in pipelines */
+    uint64_t dropped; /* dropped by pipelines */
+    uint64_t failed;  /* failed in pipelines */
     char last_error[256];
     int64_t last_error_us; /* 0: never */
     int64_t updated_us;    /* when these counters were written */
@@ -114,7 +119,206 @@ ps_err ps_store_pipeline_count(ps_store *st, long long device_id, const char *pi
                                uint64_t dropped, uint64_t failed, ps_errmsg *em);
 
 /* Reads all counter rows, ordered by device id. *out is a new array (free()). */
-ps_err ps_store_counters_list(ps_store *st, ps_device_counters **out, size_t *count,
-                              ps_errmsg *em);
+ps_err ps_store_counters_list(ps_store *st, ps_device_counters **out, size_t *count, ps_errmsg *em);
+
+/* ---- schema ---------------------------------------------------------------- */
+
+/* The schema version this build writes (PRAGMA user_version). A writer upgrades
+ * any older database step by step; a newer one is refused, never touched. */
+#define PS_STORE_SCHEMA_VERSION 1
+
+/* The schema version recorded in the database file (0 for a new, empty file). */
+ps_err ps_store_schema_version(ps_store *st, int *out, ps_errmsg *em);
+
+/* Dictionary training of the writer (see docs/performance.md): the first
+ * dictionary of a type is trained after `first` events (default 2,000; 0: never)
+ * from a reservoir of up to `samples` events (default 5,000), again after 25 times
+ * `first` and then every `retrain_every` events (default 2,000,000; 0: no
+ * retraining at all). A retrained dictionary is used only when it compresses
+ * held-back samples better. With `wait`, ps_store_begin waits for a running
+ * training instead of picking it up later, so tests and benchmarks repeat. */
+void ps_store_set_training(ps_store *st, unsigned first, unsigned samples, uint64_t retrain_every,
+                           bool wait);
+
+/* ---- retention (writer mode only) --------------------------------------------- */
+
+typedef struct ps_retention_policy {
+    int days;           /* delete events whose ts is older than this; 0: keep forever */
+    uint64_t max_bytes; /* keep the database at or under this size; 0: no cap */
+} ps_retention_policy;
+
+typedef struct ps_retention_result {
+    uint64_t deleted_age;  /* events deleted because of their age */
+    uint64_t deleted_size; /* events deleted (oldest first) to meet max_bytes */
+    uint64_t other_rows;   /* expired hourly and quarantine rows */
+    uint64_t pages_freed;  /* pages returned to the file system */
+    bool more;             /* the policy is not met yet: call again after the next batch */
+} ps_retention_result;
+
+/* Does a bounded amount of retention work in its own short transaction: deletes at
+ * most `budget` events (oldest ts first) that are past `days` or over `max_bytes`,
+ * then gives up to a few MB of free pages back to the file system. The writer calls
+ * it between batches (never inside one), so ingest never waits for more than one
+ * step. *res (may be NULL) says what was done. */
+ps_err ps_store_retention_step(ps_store *st, int64_t now_us, const ps_retention_policy *policy,
+                               unsigned budget, ps_retention_result *res, ps_errmsg *em);
+
+typedef struct ps_store_size {
+    uint64_t file_bytes;   /* the database file (page_count * page_size), WAL excluded */
+    uint64_t used_bytes;   /* file_bytes minus free pages */
+    uint64_t events;       /* events stored (only with `count`) */
+    uint64_t raw_bytes;    /* the events' JSON, uncompressed (only with `count`) */
+    uint64_t stored_bytes; /* the events' JSON as stored, compressed (only with `count`) */
+} ps_store_size;
+
+/* Sizes of the database. With `count` it also counts events and their bytes,
+ * which reads every row: for the benchmark, not for a status line. */
+ps_err ps_store_size_get(ps_store *st, bool count, ps_store_size *out, ps_errmsg *em);
+
+/* ---- reading (either mode) ------------------------------------------------------ */
+
+/* What to select. Initialise with ps_query_init (everything unset), then set the
+ * filters wanted; all set filters must hold. Strings are borrowed. */
+typedef struct ps_query {
+    long long device_id;     /* < 0: every device */
+    int type;                /* a ps_data_type, or -1 for every type */
+    int64_t since_us;        /* ts >= since_us (UTC); INT64_MIN: unbounded */
+    int64_t until_us;        /* ts < until_us (UTC); INT64_MAX: unbounded */
+    const char *from;        /* sender equals this address (case-insensitive, <> ignored) */
+    const char *to;          /* one of the recipients equals this address (likewise) */
+    const char *subject;     /* the subject contains these words in this order, matched at
+                                word starts, case-insensitively ("invoice 20" matches
+                                "Your Invoice 2024") */
+    const char *disposition; /* message disposition equals this (case-insensitive) */
+    const char *qid;         /* queue id equals this (case-sensitive) */
+    const char *message_id;  /* message-id equals this (<> ignored) */
+    const char *key;         /* natural key equals this (message guid, maillog id; <>
+                                ignored) */
+    const char *search;      /* full text: every whitespace-separated word appears in a
+                                text field (subject, addresses, hosts, status, rule ...);
+                                punctuation inside a word keeps its parts together
+                                ("alice@example.com"); a trailing '*' matches a prefix */
+    size_t limit;            /* at most this many rows; 0: no limit */
+    bool oldest_first;       /* ts ascending instead of newest first */
+    int64_t after_id;        /* > 0: only events stored after this id, in storage order
+                                (ts order is then not guaranteed): what --follow polls */
+    bool want_raw;           /* fill row->raw with the decompressed event JSON */
+} ps_query;
+
+/* Sets every filter to "unset". */
+void ps_query_init(ps_query *q);
+
+/* One stored event as the query returns it. Every pointer is borrowed and valid
+ * only during the callback. */
+typedef struct ps_event_row {
+    int64_t id; /* storage order; grows with every insert */
+    long long device_id;
+    ps_data_type type;
+    int64_t ts_us;
+    const char *key;
+    const char *text[PS_EF__COUNT]; /* NULL when absent */
+    double spam_score;
+    bool has_spam_score;
+    int64_t size_bytes;
+    bool has_size;
+    const char *tags; /* JSON array text, or NULL */
+    const char *raw;  /* the event JSON when ps_query.want_raw, else NULL */
+    size_t raw_len;
+} ps_event_row;
+
+/* Called once per row; return false to stop early (not an error). */
+typedef bool (*ps_store_row_fn)(const ps_event_row *row, void *ctx);
+
+/* Runs `q` and calls fn for each matching event, newest first (or as q asks).
+ * PS_ERR_INVALID with a message naming the filter when a filter cannot be used
+ * (e.g. --search with no word in it). */
+ps_err ps_store_query(ps_store *st, const ps_query *q, ps_store_row_fn fn, void *ctx,
+                      ps_errmsg *em);
+
+/* The mail behind `id` (a message guid, a queue id or a message-id, with or
+ * without <>): its message events and every maillog line of the same mail,
+ * following queue ids and message-ids across events, oldest first. *count (may be
+ * NULL) is the number of rows delivered; PS_ERR_NOTFOUND when nothing matches.
+ * At most `limit` rows (0: 10000). */
+ps_err ps_store_trace(ps_store *st, const char *id, bool want_raw, size_t limit, ps_store_row_fn fn,
+                      void *ctx, size_t *count, ps_errmsg *em);
+
+/* The highest event id stored so far (0 when empty): the starting point of
+ * ps_query.after_id for a follow loop. */
+ps_err ps_store_last_id(ps_store *st, int64_t *out, ps_errmsg *em);
+
+/* The decompressed JSON of event `id` in a new buffer (*raw, NUL-terminated,
+ * caller frees; *len excludes the NUL). PS_ERR_NOTFOUND when it is gone. */
+ps_err ps_store_event_raw(ps_store *st, int64_t id, char **raw, size_t *len, ps_errmsg *em);
+
+typedef struct ps_hourly_count {
+    long long device_id;
+    ps_data_type type;
+    int64_t hour_us; /* start of the hour, UTC */
+    uint64_t events; /* events stored whose ts falls in that hour */
+} ps_hourly_count;
+
+/* Hourly counts with hour_us >= since_us, ordered by device, type, hour. *out is a
+ * new array (free()), NULL when count is 0. */
+ps_err ps_store_hourly_list(ps_store *st, int64_t since_us, ps_hourly_count **out, size_t *count,
+                            ps_errmsg *em);
+
+/* Parses a time as an admin writes it on the command line, relative to now_us:
+ *   "30s", "15m", "2h", "7d", "2w"      that long before now
+ *   "now", "today", "yesterday"         local midnight for the last two
+ *   "2024-05-22", "2024-05-22 14:30", "2024-05-22T14:30:05.123"  local time
+ *   the same followed by "Z", "+02:00", "-0700"                 that offset
+ * PS_ERR_INVALID with the accepted forms in `em` otherwise. */
+ps_err ps_query_parse_time(const char *s, int64_t now_us, int64_t *out_us, ps_errmsg *em);
+
+/* ---- output formats (CLI today, GUI export later) ------------------------------- */
+
+typedef enum ps_row_format {
+    PS_ROW_TABLE = 0, /* aligned columns in local time, fitted to a width */
+    PS_ROW_JSON,      /* the original event JSON, one per line */
+    PS_ROW_CSV        /* RFC 4180: header, CRLF, quoted where needed, UTC times */
+} ps_row_format;
+
+/* "table", "json", "csv". PS_ERR_INVALID otherwise. */
+ps_err ps_row_format_parse(const char *name, ps_row_format *out);
+
+/* Writes rows one by one as they arrive (so --follow can stream). Caller-owned;
+ * ps_row_writer_init sets it up; nothing to free. */
+typedef struct ps_row_writer {
+    FILE *out;
+    ps_row_format format;
+    int width; /* table: total columns to fit (>= 60) */
+    bool utc;  /* table: show UTC instead of local time */
+    bool header_done;
+    int col_w[8]; /* table: computed column widths (0: column hidden) */
+    uint64_t rows;
+    /* Device names for the table, by id; borrowed, may be NULL. */
+    const char *(*device_name)(long long device_id, void *ctx);
+    void *device_name_ctx;
+} ps_row_writer;
+
+/* Sets up `w` to write to `out` (borrowed, not closed). Table columns are fitted to
+ * `width` (60 at least), the queue id shown from 100 columns, the device from 140. */
+void ps_row_writer_init(ps_row_writer *w, FILE *out, ps_row_format format, int width, bool utc);
+
+/* Writes one row (the header first when needed). JSON needs row->raw.
+ * PS_ERR_IO when the stream fails (e.g. a closed pipe). */
+ps_err ps_row_writer_row(ps_row_writer *w, const ps_event_row *row);
+
+/* Writes the header even when there were no rows (table and csv), and flushes. */
+ps_err ps_row_writer_finish(ps_row_writer *w);
+
+/* The time zone the table shows: "UTC" with `utc`, else the local zone's
+ * abbreviation, both when it has summer time ("CET/CEST"), or "local". */
+void ps_row_zone_label(bool utc, char *buf, size_t len);
+
+/* Terminal-cell width of UTF-8 text (wide East Asian characters count two,
+ * combining marks zero, control characters one as they are shown as '?'). */
+size_t ps_text_width(const char *s);
+
+/* Copies `s` into buf so that it takes at most `cells` terminal cells, ending in
+ * "…" when cut, with control characters shown as '?', and pads with spaces to
+ * exactly `cells` when `pad`. Never splits a UTF-8 sequence. Returns buf. */
+char *ps_text_fit(const char *s, size_t cells, bool pad, char *buf, size_t buflen);
 
 #endif

@@ -34,6 +34,10 @@
 #define HEALTHY_SESSION_MS 30000
 #define RECV_SLICE_MS      250
 #define RATE_SLOTS         60
+/* Retention deletes at most this many events per step, between batches: a step
+ * costs about as much as storing them, so ingest never waits long for it. */
+#define RETENTION_BUDGET  250
+#define RETENTION_IDLE_MS 10000
 /* Messages a receiver hands to the workers at once: one lock and one wake-up per
  * batch instead of per message. */
 #define RX_BATCH 64
@@ -141,6 +145,9 @@ struct ps_engine {
     char *spool_dir;
     atomic_int stopping;
     atomic_uint ticks; /* counter ticks written, so reload can wait for one */
+    /* read by the writer, changed by reload */
+    atomic_int retention_days;
+    atomic_ullong retention_max_bytes;
 };
 
 /* ---- small helpers --------------------------------------------------------- */
@@ -1113,11 +1120,35 @@ fail:
     PS_LOG_E(PS_LOG_NO_DEVICE, "cannot write live counters: %s", em.text);
 }
 
+/* One bounded retention step when it is due: right after the last step found more
+ * to do, else every RETENTION_IDLE_MS. */
+static void retention_step(ps_engine *eng, int64_t *next_ms)
+{
+    ps_retention_policy policy = {.days = atomic_load(&eng->retention_days),
+                                  .max_bytes = atomic_load(&eng->retention_max_bytes)};
+    ps_retention_result res;
+    ps_errmsg em;
+
+    if (ps_plat_mono_ms() < *next_ms || (policy.days == 0 && policy.max_bytes == 0))
+        return;
+    if (ps_store_retention_step(eng->store, ps_plat_now_us(), &policy, RETENTION_BUDGET, &res,
+                                &em) != PS_OK) {
+        PS_LOG_E(PS_LOG_NO_DEVICE, "retention: %s", em.text);
+        *next_ms = ps_plat_mono_ms() + RETENTION_IDLE_MS;
+        return;
+    }
+    if (res.deleted_age || res.deleted_size)
+        PS_LOG_D(PS_LOG_NO_DEVICE, "retention removed %llu event(s) by age, %llu by size",
+                 (unsigned long long)res.deleted_age, (unsigned long long)res.deleted_size);
+    *next_ms = res.more ? 0 : ps_plat_mono_ms() + RETENTION_IDLE_MS;
+}
+
 static void *writer_main(void *arg)
 {
     ps_engine *eng = arg;
     item **items = malloc(PS_ENGINE_BATCH_EVENTS * sizeof *items);
     int64_t last_tick = 0;
+    int64_t next_retention = 0;
     int failures = 0;
 
     name_thread("writer", -1);
@@ -1168,6 +1199,7 @@ static void *writer_main(void *arg)
             write_tick(eng, false);
             last_tick = ps_plat_mono_ms();
         }
+        retention_step(eng, &next_retention);
         if (closed)
             break;
     }
@@ -1377,6 +1409,8 @@ ps_err ps_engine_create(ps_config *cfg, ps_pipeline_set *pipes, ps_engine **out,
     }
     eng->cfg = cfg;
     eng->pipes = pipes;
+    atomic_store(&eng->retention_days, cfg->service.retention_days);
+    atomic_store(&eng->retention_max_bytes, cfg->service.retention_max_bytes);
     err = ps_ws_global_init(em);
     if (err != PS_OK)
         goto out;
@@ -1518,6 +1552,8 @@ ps_err ps_engine_reload(ps_engine *eng, ps_config *cfg, ps_pipeline_set *pipes, 
     }
     eng->cfg = cfg;
     eng->pipes = pipes;
+    atomic_store(&eng->retention_days, cfg->service.retention_days);
+    atomic_store(&eng->retention_max_bytes, cfg->service.retention_max_bytes);
     /* Start the ones that are new or changed. */
     for (size_t i = 0; i < cfg->ndevices; i++) {
         const ps_device *nd = &cfg->devices[i];

@@ -62,6 +62,18 @@ class StreamTests(StreamCase):
         svc.stop()
 
 
+    def test_retention_removes_old_events_while_streaming(self):
+        # events three days old, a one-day retention: stored, then removed by age
+        start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3 * 86400))
+        self.start_sim("--rate", "20", "--start", start)
+        svc = self.start_svc([MESSAGE], {"retention_days": 1})
+        wait_for(lambda: (svc.counters(1) or {}).get("events_total", 0) >= 40, 30,
+                 "40 events stored")
+        wait_for(lambda: svc.count() == 0, 30, "retention to remove them")
+        self.assertGreaterEqual(svc.counters(1)["events_total"], 40)
+        svc.stop()
+
+
 class DropTests(StreamCase):
     def test_tcp_reset_mid_stream_loses_and_doubles_nothing(self):
         sim = self.start_sim("--rate", "400", "--count", "4000",

@@ -1,0 +1,363 @@
+/* podstream status: what the service is doing, from the counters it writes to the
+ * database about once a second, and how many events each device stored per hour
+ * over the last day (a gap in the hours is a gap in the data). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "ps_event.h"
+#include "ps_platform.h"
+#include "ps_store.h"
+
+static const char *const cmd = "status";
+
+#define HOUR_US (3600LL * 1000000LL)
+/* The service writes counters about every second: older than this, it is not
+ * running (or not writing). */
+#define STALE_US (15LL * 1000000LL)
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: podstream status [-c DIR | --db PATH] [--format table|json]\n"
+            "\n"
+            "Shows, per device, the live counters the service keeps in the database\n"
+            "(state, events per second over 10 s and 1 min, events stored, lag behind the\n"
+            "newest event, reconnects, duplicates, quarantined, dropped and failed in\n"
+            "pipelines, last error) and the events stored per hour over the last 24 hours.\n"
+            "\n"
+            "Options:\n"
+            "  --format FORMAT    table (default) or json\n"
+            "  --utc              times in UTC instead of local time\n"
+            "  -c, --config DIR   configuration directory whose `database` setting names the\n"
+            "                     database (default: $PODSTREAM_CONFIG_DIR or %s)\n"
+            "      --db PATH      read this database instead\n"
+            "  -h, --help         this help\n"
+            "\n"
+            "Exit codes: 0 success, 1 the database cannot be read, 2 usage error,\n"
+            "3 invalid configuration.\n",
+            ps_plat_default_config_dir());
+}
+
+enum { OPT_FORMAT = 256, OPT_UTC, OPT_DB };
+
+static const struct option options[] = {
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"utc", no_argument, NULL, OPT_UTC},
+    {"config", required_argument, NULL, 'c'},
+    {"db", required_argument, NULL, OPT_DB},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static const char *type_name(ps_data_type t)
+{
+    return t == PS_DATA_MESSAGE ? "message" : t == PS_DATA_MAILLOG ? "maillog" : "audit";
+}
+
+/* "2024-05-22 14:03:11", or without seconds for hour labels. */
+static void local_time(int64_t us, bool utc, bool seconds, char *buf, size_t len)
+{
+    struct tm tm;
+    time_t secs = (time_t)(us / 1000000);
+    const struct tm *g = utc ? gmtime(&secs) : NULL; /* one thread: gmtime is fine */
+    if (g)
+        tm = *g;
+    if (utc ? g == NULL : !ps_plat_localtime(secs, &tm))
+        snprintf(buf, len, "?");
+    else if (seconds)
+        strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+    else
+        strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
+}
+
+/* 850ms, 12.4s, 3m05s, 2h10m, 3d04h */
+static void duration(int64_t ms, char *buf, size_t len)
+{
+    if (ms < 0)
+        ms = 0;
+    if (ms < 1000)
+        snprintf(buf, len, "%lldms", (long long)ms);
+    else if (ms < 60000)
+        snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
+    else if (ms < 3600000)
+        snprintf(buf, len, "%lldm%02llds", (long long)(ms / 60000), (long long)(ms / 1000 % 60));
+    else if (ms < 86400000)
+        snprintf(buf, len, "%lldh%02lldm", (long long)(ms / 3600000), (long long)(ms / 60000 % 60));
+    else
+        snprintf(buf, len, "%lldd%02lldh", (long long)(ms / 86400000),
+                 (long long)(ms / 3600000 % 24));
+}
+
+/* One column of the hourly table: a (device, type) pair. */
+typedef struct series {
+    long long device_id;
+    ps_data_type type;
+    char title[160];
+    uint64_t n[24];
+} series;
+
+static series *find_series(series *s, size_t n, long long id, ps_data_type type)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i].device_id == id && s[i].type == type)
+            return &s[i];
+    return NULL;
+}
+
+static series *build_series(const ps_device_counters *c, size_t nc, const ps_hourly_count *h,
+                            size_t nh, int64_t first_hour, size_t *out_n)
+{
+    series *s = calloc(nc + nh + 1, sizeof *s);
+    size_t n = 0;
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < nc; i++) {
+        series *x = &s[n++];
+        x->device_id = c[i].device_id;
+        x->type = c[i].type;
+        snprintf(x->title, sizeof x->title, "%lld %s", c[i].device_id, c[i].name);
+    }
+    for (size_t i = 0; i < nh; i++) {
+        series *x = find_series(s, n, h[i].device_id, h[i].type);
+        int64_t slot = (h[i].hour_us - first_hour) / HOUR_US;
+        if (!x) {
+            x = &s[n++];
+            x->device_id = h[i].device_id;
+            x->type = h[i].type;
+            snprintf(x->title, sizeof x->title, "%lld %s", h[i].device_id, type_name(h[i].type));
+        }
+        if (slot >= 0 && slot < 24)
+            x->n[slot] += h[i].events;
+    }
+    *out_n = n;
+    return s;
+}
+
+static void print_table(const ps_device_counters *c, size_t nc, const series *s, size_t ns,
+                        int64_t now, int64_t first_hour, bool utc, const char *path,
+                        const ps_store_size *size)
+{
+    bool any_error = false;
+    char when[64], lag[32], zone[80];
+    printf("Database: %s (%.1f MB)\n\n", path, (double)size->file_bytes / 1e6);
+    if (nc == 0) {
+        printf("No device has reported yet: the service has not run on this database.\n");
+    } else {
+        printf("%-20s %-8s %-12s %9s %9s %12s %8s %7s %8s %7s %9s\n", "DEVICE", "TYPE", "STATE",
+               "RATE 10s", "RATE 1m", "STORED", "LAG", "RECONN", "DUPS", "QUAR", "DROP/FAIL");
+        for (size_t i = 0; i < nc; i++) {
+            char dev[160], state[40], df[48];
+            const ps_device_counters *d = &c[i];
+            char name[64];
+            snprintf(dev, sizeof dev, "%lld %s", d->device_id, d->name);
+            snprintf(state, sizeof state, "%s", ps_device_state_name(d->state));
+            if (now - d->updated_us > STALE_US)
+                snprintf(state, sizeof state, "%s*", ps_device_state_name(d->state));
+            duration(d->lag_ms, lag, sizeof lag);
+            snprintf(df, sizeof df, "%llu/%llu", (unsigned long long)d->dropped,
+                     (unsigned long long)d->failed);
+            printf("%-20s %-8s %-12s %9.1f %9.1f %12llu %8s %7llu %8llu %7llu %9s\n",
+                   ps_text_fit(dev, 20, false, name, sizeof name), type_name(d->type), state,
+                   d->rate_10s, d->rate_1m, (unsigned long long)d->events_total,
+                   d->last_event_ts_us ? lag : "-", (unsigned long long)d->reconnects,
+                   (unsigned long long)d->duplicates, (unsigned long long)d->quarantined, df);
+            if (d->last_error[0])
+                any_error = true;
+        }
+        for (size_t i = 0; i < nc; i++) {
+            char ago[32];
+            if (now - c[i].updated_us <= STALE_US)
+                continue;
+            duration((now - c[i].updated_us) / 1000, ago, sizeof ago);
+            local_time(c[i].updated_us, utc, true, when, sizeof when);
+            printf("* %lld %s: counters last written %s ago (%s): the service is not running, "
+                   "or no longer streams this device\n",
+                   c[i].device_id, c[i].name, ago, when);
+        }
+        printf("\n");
+        if (!any_error) {
+            printf("Last errors: none recorded.\n");
+        } else {
+            printf("Last errors:\n");
+            for (size_t i = 0; i < nc; i++) {
+                if (!c[i].last_error[0])
+                    continue;
+                local_time(c[i].last_error_us, utc, true, when, sizeof when);
+                printf("  %lld %s  %s  %s\n", c[i].device_id, c[i].name,
+                       c[i].last_error_us ? when : "", c[i].last_error);
+            }
+        }
+    }
+    if (ns == 0)
+        return;
+    ps_row_zone_label(utc, zone, sizeof zone);
+    printf("\nEvents stored per hour of event time (%s), last 24 hours:\n", zone);
+    printf("%-17s", "HOUR");
+    for (size_t k = 0; k < ns; k++) {
+        char t[64];
+        printf(" %14s", ps_text_fit(s[k].title, 14, false, t, sizeof t));
+    }
+    printf("\n");
+    for (int h = 0; h < 24; h++) {
+        local_time(first_hour + h * HOUR_US, utc, false, when, sizeof when);
+        printf("%-17s", when);
+        for (size_t k = 0; k < ns; k++)
+            printf(" %14llu", (unsigned long long)s[k].n[h]);
+        printf("\n");
+    }
+}
+
+static char *iso(int64_t us, char *buf)
+{
+    ps_event_format_ts(us, buf, 40);
+    return buf;
+}
+
+static int print_json(const ps_device_counters *c, size_t nc, const ps_hourly_count *h, size_t nh,
+                      int64_t now, const char *path, const ps_store_size *size)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *devs = cJSON_AddArrayToObject(root, "devices");
+    cJSON *hours = cJSON_AddArrayToObject(root, "hourly");
+    char buf[40];
+    char *text;
+    cJSON_AddStringToObject(root, "generated", iso(now, buf));
+    cJSON_AddStringToObject(root, "database", path);
+    cJSON_AddNumberToObject(root, "database_bytes", (double)size->file_bytes);
+    for (size_t i = 0; i < nc; i++) {
+        const ps_device_counters *d = &c[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "id", (double)d->device_id);
+        cJSON_AddStringToObject(o, "name", d->name);
+        cJSON_AddStringToObject(o, "type", type_name(d->type));
+        cJSON_AddStringToObject(o, "state", ps_device_state_name(d->state));
+        cJSON_AddBoolToObject(o, "stale", now - d->updated_us > STALE_US);
+        cJSON_AddNumberToObject(o, "rate_10s", d->rate_10s);
+        cJSON_AddNumberToObject(o, "rate_1m", d->rate_1m);
+        cJSON_AddNumberToObject(o, "events_total", (double)d->events_total);
+        if (d->last_event_ts_us)
+            cJSON_AddStringToObject(o, "last_event", iso(d->last_event_ts_us, buf));
+        else
+            cJSON_AddNullToObject(o, "last_event");
+        cJSON_AddNumberToObject(o, "lag_ms", (double)d->lag_ms);
+        cJSON_AddNumberToObject(o, "reconnects", (double)d->reconnects);
+        cJSON_AddNumberToObject(o, "duplicates", (double)d->duplicates);
+        cJSON_AddNumberToObject(o, "quarantined", (double)d->quarantined);
+        cJSON_AddNumberToObject(o, "dropped", (double)d->dropped);
+        cJSON_AddNumberToObject(o, "failed", (double)d->failed);
+        if (d->last_error[0]) {
+            cJSON_AddStringToObject(o, "last_error", d->last_error);
+            if (d->last_error_us)
+                cJSON_AddStringToObject(o, "last_error_at", iso(d->last_error_us, buf));
+            else
+                cJSON_AddNullToObject(o, "last_error_at");
+        } else {
+            cJSON_AddNullToObject(o, "last_error");
+            cJSON_AddNullToObject(o, "last_error_at");
+        }
+        cJSON_AddStringToObject(o, "updated", iso(d->updated_us, buf));
+        cJSON_AddItemToArray(devs, o);
+    }
+    for (size_t i = 0; i < nh; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "device_id", (double)h[i].device_id);
+        cJSON_AddStringToObject(o, "type", type_name(h[i].type));
+        cJSON_AddStringToObject(o, "hour", iso(h[i].hour_us, buf));
+        cJSON_AddNumberToObject(o, "events", (double)h[i].events);
+        cJSON_AddItemToArray(hours, o);
+    }
+    text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) {
+        fprintf(stderr, "podstream %s: out of memory\n", cmd);
+        return PS_EXIT_FAILURE;
+    }
+    printf("%s\n", text);
+    cJSON_free(text);
+    return PS_EXIT_OK;
+}
+
+int ps_cmd_status(int argc, char **argv)
+{
+    const char *config = NULL, *db_opt = NULL, *format = "table";
+    bool utc = false;
+    ps_store *st = NULL;
+    ps_device_counters *c = NULL;
+    ps_hourly_count *h = NULL;
+    series *s = NULL;
+    size_t nc = 0, nh = 0, ns = 0;
+    ps_store_size size;
+    char *path = NULL;
+    ps_errmsg em;
+    int rc = PS_EXIT_OK, opt;
+    int64_t now = ps_plat_now_us();
+    int64_t first_hour = (now / HOUR_US - 23) * HOUR_US;
+
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":c:h", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_FORMAT:
+            format = optarg;
+            break;
+        case OPT_UTC:
+            utc = true;
+            break;
+        case 'c':
+            config = optarg;
+            break;
+        case OPT_DB:
+            db_opt = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return PS_EXIT_OK;
+        case ':':
+            return ps_cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
+        default:
+            return ps_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return ps_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (strcmp(format, "table") != 0 && strcmp(format, "json") != 0)
+        return ps_cli_usage_error(cmd, "--format: '%s' is not table or json", format);
+
+    path = ps_cli_database_path(cmd, db_opt, config, &rc);
+    if (!path)
+        return rc;
+    if (ps_store_create(path, PS_STORE_READER, &st, &em) != PS_OK ||
+        ps_store_counters_list(st, &c, &nc, &em) != PS_OK ||
+        ps_store_hourly_list(st, first_hour, &h, &nh, &em) != PS_OK ||
+        ps_store_size_get(st, false, &size, &em) != PS_OK) {
+        fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
+        rc = PS_EXIT_FAILURE;
+        goto out;
+    }
+    if (strcmp(format, "json") == 0) {
+        rc = print_json(c, nc, h, nh, now, path, &size);
+        goto out;
+    }
+    s = build_series(c, nc, h, nh, first_hour, &ns);
+    if (!s) {
+        fprintf(stderr, "podstream %s: out of memory\n", cmd);
+        rc = PS_EXIT_FAILURE;
+        goto out;
+    }
+    print_table(c, nc, s, ns, now, first_hour, utc, path, &size);
+    if (fflush(stdout) != 0)
+        rc = PS_EXIT_FAILURE;
+out:
+    free(s);
+    free(h);
+    free(c);
+    ps_store_destroy(st);
+    free(path);
+    return rc;
+}

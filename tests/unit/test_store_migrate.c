@@ -1,0 +1,236 @@
+/* ps_store schema versions: every earlier version upgrades with its data intact,
+ * a newer or a foreign database is refused with a clear message, and reopening a
+ * current database changes nothing.
+ *
+ * When schema version N+1 ships, add version N here: its SQL exactly as shipped
+ * (copied from ps_store_migrate.c before the change) and a function that fills a
+ * database at that version with data, then the checks that the data survived. */
+#include "test_store_util.h"
+
+/* A schema as it once shipped, and data written the way that release wrote it. */
+typedef struct historical {
+    int version;
+    const char *sql; /* NULL: an empty file */
+    void (*fill)(sqlite3 *db);
+    void (*check)(ps_store *st, const char *path);
+} historical;
+
+static void check_empty(ps_store *st, const char *path)
+{
+    sqlite3 *db = peek_open(path);
+    (void)st;
+    assert_int_equal(peek_int(db, "SELECT count(*) FROM events"), 0);
+    sqlite3_close(db);
+}
+
+static const historical versions[] = {
+    {0, NULL, NULL, check_empty},
+};
+
+static void test_every_earlier_version_upgrades(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        const historical *h = &versions[i];
+        scratch s;
+        ps_store *st = NULL;
+        ps_errmsg em;
+        sqlite3 *db;
+        scratch_make(&s);
+        if (h->sql) {
+            char set[64];
+            db = NULL;
+            assert_int_equal(sqlite3_open(s.db, &db), SQLITE_OK);
+            assert_int_equal(sqlite3_exec(db, h->sql, NULL, NULL, NULL), SQLITE_OK);
+            snprintf(set, sizeof set, "PRAGMA user_version=%d", h->version);
+            assert_int_equal(sqlite3_exec(db, set, NULL, NULL, NULL), SQLITE_OK);
+            if (h->fill)
+                h->fill(db);
+            sqlite3_close(db);
+        }
+        if (ps_store_create(s.db, PS_STORE_WRITER, &st, &em) != PS_OK)
+            fail_msg("upgrading from version %d: %s", h->version, em.text);
+        {
+            int v = -1;
+            assert_int_equal(ps_store_schema_version(st, &v, &em), PS_OK);
+            assert_int_equal(v, PS_STORE_SCHEMA_VERSION);
+        }
+        h->check(st, s.db);
+        ps_store_destroy(st);
+        db = peek_open(s.db);
+        assert_int_equal(peek_int(db, "PRAGMA user_version"), PS_STORE_SCHEMA_VERSION);
+        sqlite3_close(db);
+        scratch_remove(&s);
+    }
+}
+
+static void test_new_database(void **state)
+{
+    scratch s;
+    ps_store *st = NULL;
+    ps_errmsg em;
+    sqlite3 *db;
+    (void)state;
+    scratch_make(&s);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_OK);
+    db = peek_open(s.db);
+    /* Set before the first table: retention can give pages back without VACUUM. */
+    assert_int_equal(peek_int(db, "PRAGMA auto_vacuum"), 2);
+    assert_int_equal(peek_int(db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('events', "
+                                  "'events_fts', 'events_natural', 'dicts', 'hourly', 'resume', "
+                                  "'counters', 'pipeline_counters', 'quarantine', 'chunks')"),
+                     10);
+    {
+        sqlite3_stmt *q = NULL;
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(q, 0), "wal");
+        sqlite3_finalize(q);
+    }
+    sqlite3_close(db);
+    ps_store_destroy(st);
+    scratch_remove(&s);
+}
+
+static void test_reopen_keeps_data(void **state)
+{
+    scratch s;
+    ps_store *st = NULL;
+    ps_errmsg em;
+    sqlite3 *db;
+    char *raw = NULL;
+    size_t len = 0;
+    const char *ev =
+        "{\"id\":\"keep-1\",\"ts\":\"2024-05-22T12:00:00Z\",\"sm\":{\"qid\":\"QKEEP001\"}}";
+    (void)state;
+    scratch_make(&s);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_OK);
+    assert_false(store_one(st, 1, PS_DATA_MAILLOG, ev));
+    ps_store_destroy(st);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_OK);
+        assert_true(store_one(st, 1, PS_DATA_MAILLOG, ev)); /* still there: a duplicate */
+        assert_int_equal(ps_store_event_raw(st, 1, &raw, &len, &em), PS_OK);
+        assert_string_equal(raw, ev);
+        free(raw);
+        ps_store_destroy(st);
+    }
+    db = peek_open(s.db);
+    assert_int_equal(peek_int(db, "SELECT count(*) FROM events"), 1);
+    sqlite3_close(db);
+    scratch_remove(&s);
+}
+
+static void set_version(const char *path, int v)
+{
+    sqlite3 *db = peek_open(path);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version=%d", v);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void test_newer_version_refused(void **state)
+{
+    scratch s;
+    ps_store *st = NULL;
+    ps_errmsg em;
+    char expect[600];
+    sqlite3 *db;
+    (void)state;
+    scratch_make(&s);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_OK);
+    ps_store_destroy(st);
+    set_version(s.db, PS_STORE_SCHEMA_VERSION + 1);
+    snprintf(expect, sizeof expect,
+             "%s: database schema version %d is newer than this podstream understands (%d); "
+             "use the podstream release that wrote it",
+             s.db, PS_STORE_SCHEMA_VERSION + 1, PS_STORE_SCHEMA_VERSION);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_ERR_UNSUPPORTED);
+    assert_string_equal(em.text, expect);
+    assert_null(st);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_READER, &st, &em), PS_ERR_UNSUPPORTED);
+    assert_string_equal(em.text, expect);
+    /* Untouched: still the newer version. */
+    db = peek_open(s.db);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), PS_STORE_SCHEMA_VERSION + 1);
+    sqlite3_close(db);
+    scratch_remove(&s);
+}
+
+static void test_older_version_needs_writer(void **state)
+{
+    scratch s;
+    ps_store *st = NULL;
+    ps_errmsg em;
+    char expect[600];
+    (void)state;
+    scratch_make(&s);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_OK);
+    ps_store_destroy(st);
+    /* A reader cannot upgrade: it says how to. (Version 0 with tables stands in
+     * for "older" until a second version exists.) */
+    set_version(s.db, -1);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_READER, &st, &em), PS_ERR_UNSUPPORTED);
+    snprintf(expect, sizeof expect,
+             "%s: database schema version -1 is older than this podstream (%d); start the "
+             "service once to upgrade it",
+             s.db, PS_STORE_SCHEMA_VERSION);
+    assert_string_equal(em.text, expect);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_ERR_INVALID);
+    snprintf(expect, sizeof expect,
+             "%s: database schema version -1 is not one podstream writes; is this a podstream "
+             "database?",
+             s.db);
+    assert_string_equal(em.text, expect);
+    scratch_remove(&s);
+}
+
+static void test_foreign_database_refused(void **state)
+{
+    scratch s;
+    ps_store *st = NULL;
+    ps_errmsg em;
+    sqlite3 *db = NULL;
+    char expect[600];
+    FILE *f;
+    (void)state;
+    scratch_make(&s);
+    assert_int_equal(sqlite3_open(s.db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE mine(x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_ERR_INVALID);
+    snprintf(expect, sizeof expect,
+             "%s: the file has tables but no podstream schema version; is this a podstream "
+             "database?",
+             s.db);
+    assert_string_equal(em.text, expect);
+    db = peek_open(s.db);
+    assert_int_equal(peek_int(db, "SELECT count(*) FROM sqlite_schema"), 1);
+    sqlite3_close(db);
+    unlink(s.db);
+    /* Not SQLite at all. */
+    f = fopen(s.db, "w");
+    assert_non_null(f);
+    fputs("this is a text file, not a database, padded to more than one page........", f);
+    for (int i = 0; i < 200; i++)
+        fputs("0123456789abcdef0123456789abcdef", f);
+    fclose(f);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_ERR_DB);
+    assert_non_null(strstr(em.text, "file is not a database"));
+    assert_int_equal(strncmp(em.text, s.db, strlen(s.db)), 0);
+    scratch_remove(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_earlier_version_upgrades),
+        cmocka_unit_test(test_new_database),
+        cmocka_unit_test(test_reopen_keeps_data),
+        cmocka_unit_test(test_newer_version_refused),
+        cmocka_unit_test(test_older_version_needs_writer),
+        cmocka_unit_test(test_foreign_database_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
