@@ -229,7 +229,7 @@ static ps_err set_pragmas(ps_store *st, ps_errmsg *em)
          * resume point with them, so those events are fetched again. */
         static const char *const w[] = {
             "PRAGMA journal_mode=WAL",   "PRAGMA synchronous=NORMAL",
-            "PRAGMA cache_size=-65536",  "PRAGMA temp_store=MEMORY",
+            "PRAGMA cache_size=-16384",  "PRAGMA temp_store=MEMORY",
             "PRAGMA secure_delete=FAST", "PRAGMA journal_size_limit=67108864",
             "PRAGMA foreign_keys=OFF",
         };

@@ -20,7 +20,7 @@
 #define CODEC_DICT_MAX            (64u * 1024u)
 #define CODEC_DICT_MIN            (4u * 1024u)
 #define CODEC_SAMPLE_MAX          (64u * 1024u) /* bigger events are not typical traffic */
-#define CODEC_RESERVOIR_BYTES     (16u << 20)   /* cap of one type's reservoir */
+#define CODEC_RESERVOIR_BYTES     (4u << 20)    /* cap of one type's reservoir */
 #define CODEC_SECOND_TRAIN_FACTOR 25u           /* the second training: 50,000 events by default */
 
 void ps_store_codec_init(ps_store_codec *c)

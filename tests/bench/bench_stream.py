@@ -127,7 +127,7 @@ def main():
                                   str(args.message_share), "-d", os.path.join(work, "raw.db"),
                                   "-p", podstream], capture_output=True, text=True,
                                  check=True).stdout
-            m = re.search(r"raw batched insert[^:]*:\s*([\d.]+)\s*events/s", out)
+            m = re.search(r"raw insert rate:\s*([\d.]+)\s*events/s", out)
             if m:
                 raw = float(m.group(1))
                 print("raw batched insert of the same schema: %.0f events/s" % raw)
