@@ -115,3 +115,21 @@ char *ps_cli_database_path(const char *cmd, const char *db_option, const char *c
     ps_diag_deinit(&diag);
     return path;
 }
+
+int ps_cli_take_value(int argc, char **argv, int *i, const char *name, const char *alias,
+                      const char **out)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) == 0 && a[n] == '=') {
+        *out = a + n + 1;
+        return 1;
+    }
+    if (strcmp(a, name) != 0 && !(alias && strcmp(a, alias) == 0))
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *i += 1;
+    *out = argv[*i];
+    return 1;
+}

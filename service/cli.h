@@ -36,6 +36,13 @@ const char *ps_cli_config_dir(const char *from_option);
 /* Prints "podstream <version> (libcurl x, SQLite y, OpenSSL z)" to `out`. */
 void ps_cli_print_version(FILE *out);
 
+/* Hand-rolled option matching for commands that must never echo an argument back
+ * (it might be a token): matches argv[*i] as `NAME VALUE`, `NAME=VALUE` or
+ * `ALIAS VALUE`. 1: matched, the value in *out and *i advanced past it; 0: argv[*i]
+ * is something else; -1: the value is missing. */
+int ps_cli_take_value(int argc, char **argv, int *i, const char *name, const char *alias,
+                      const char **out);
+
 /* Prints "podstream <cmd>: <message>" to stderr and returns PS_EXIT_USAGE. */
 int ps_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

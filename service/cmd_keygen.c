@@ -38,26 +38,6 @@ static void usage(FILE *out)
             ps_plat_default_config_dir());
 }
 
-/* Matches `NAME VALUE`, `NAME=VALUE` or `ALIAS VALUE`. 1: matched, the value in
- * *out; 0: argv[*i] is something else; -1: the value is missing. */
-static int take_value(int argc, char **argv, int *i, const char *name, const char *alias,
-                      const char **out)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) == 0 && a[n] == '=') {
-        *out = a + n + 1;
-        return 1;
-    }
-    if (strcmp(a, name) != 0 && !(alias && strcmp(a, alias) == 0))
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *i += 1;
-    *out = argv[*i];
-    return 1;
-}
-
 /* The key_file setting of the configuration in `dir`, as a new string. Loads the
  * whole configuration because podstream.yml alone does not say where a relative
  * path points; on failure prints why and returns NULL with *rc set. */
@@ -123,9 +103,9 @@ int ps_cmd_keygen(int argc, char **argv)
             force = true;
             continue;
         }
-        r = take_value(argc, argv, &i, "--config", "-c", &config_opt);
+        r = ps_cli_take_value(argc, argv, &i, "--config", "-c", &config_opt);
         if (r == 0)
-            r = take_value(argc, argv, &i, "--key-file", NULL, &key_opt);
+            r = ps_cli_take_value(argc, argv, &i, "--key-file", NULL, &key_opt);
         if (r < 0)
             return ps_cli_usage_error(cmd, "%s needs a value", a);
         if (r > 0)
