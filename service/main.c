@@ -44,9 +44,18 @@ int main(int argc, char **argv)
         ps_cli_print_version(stdout);
         return PS_EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        /* Every command answers --version the same way; handled once, here. */
+        for (int a = 2; a < argc; a++) {
+            if (strcmp(argv[a], "--version") == 0) {
+                ps_cli_print_version(stdout);
+                return PS_EXIT_OK;
+            }
+        }
+        return commands[i].fn(argc - 1, argv + 1);
+    }
     fprintf(stderr, "podstream: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return PS_EXIT_USAGE;
