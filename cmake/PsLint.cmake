@@ -26,8 +26,7 @@ endif()
 if(CPPCHECK)
     list(APPEND _lint_cmds COMMAND ${CPPCHECK} --project=${PROJECT_BINARY_DIR}/compile_commands.json
         --enable=warning,performance,portability --inline-suppr --error-exitcode=1 --quiet
-        --suppress=missingIncludeSystem -i${PROJECT_SOURCE_DIR}/tests/fuzz
-        --file-filter=${PROJECT_SOURCE_DIR}/*)
+        --suppress=missingIncludeSystem -i${PROJECT_SOURCE_DIR}/tests/fuzz)
 endif()
 add_custom_target(lint ${_lint_cmds} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
     COMMENT "clang-format, clang-tidy, cppcheck" VERBATIM)

@@ -253,7 +253,7 @@ int ps_cmd_validate(int argc, char **argv)
 
     if (err == PS_ERR_NOMEM) {
         rc = PS_EXIT_FAILURE;
-    } else if (ps_diag_has_errors(&diag)) {
+    } else if (ps_diag_has_errors(&diag) || err != PS_OK || !cfg || !set) {
         size_t warnings = diag.count - (diag.errors < diag.count ? diag.errors : diag.count);
         fprintf(stderr, "podstream validate: %zu error%s", diag.errors,
                 diag.errors == 1 ? "" : "s");

@@ -1388,7 +1388,6 @@ static ps_err keep_generation(ps_engine *eng, ps_config *cfg, ps_pipeline_set *p
     return PS_OK;
 }
 
-
 ps_err ps_engine_create(ps_config *cfg, ps_pipeline_set *pipes, ps_engine **out, ps_errmsg *em)
 {
     ps_err err;

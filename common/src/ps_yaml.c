@@ -127,7 +127,10 @@ static bool remember_anchor(builder *b, const yaml_char_t *name, ps_yaml_node *n
     if (!copy)
         return false;
     /* A later anchor of the same name shadows the earlier one, as in YAML. */
-    b->anchors[b->nanchors++] = (anchor){copy, n, weight};
+    b->anchors[b->nanchors].name = copy;
+    b->anchors[b->nanchors].node = n;
+    b->anchors[b->nanchors].weight = weight;
+    b->nanchors++;
     return true;
 }
 
