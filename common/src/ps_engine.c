@@ -1209,22 +1209,6 @@ static void *writer_main(void *arg)
 
 /* ---- devices --------------------------------------------------------------- */
 
-static char *tags_to_json(const ps_device *dev)
-{
-    cJSON *arr;
-    char *s;
-    if (dev->ntags == 0)
-        return NULL;
-    arr = cJSON_CreateArray();
-    if (!arr)
-        return NULL;
-    for (size_t i = 0; i < dev->ntags; i++)
-        cJSON_AddItemToArray(arr, cJSON_CreateString(dev->tags[i]));
-    s = cJSON_PrintUnformatted(arr);
-    cJSON_Delete(arr);
-    return s;
-}
-
 static void device_free(device *d)
 {
     if (!d)
@@ -1258,7 +1242,9 @@ static ps_err device_create(ps_engine *eng, const ps_device *cfg, const ps_servi
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
     pthread_mutex_init(&d->err_mu, NULL);
-    d->tags_json = tags_to_json(cfg);
+    /* NULL (stored as no tags) when the device has none; pipeline tags are merged
+     * per event by the workers. */
+    d->tags_json = cfg->ntags ? ps_pipeline_tags_json(cfg->tags, cfg->ntags, NULL) : NULL;
     d->nworkers = cfg->props.reuse ? cfg->props.workers : 1;
     if (d->nworkers < 1)
         d->nworkers = 1;
