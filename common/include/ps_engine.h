@@ -2,8 +2,9 @@
  *
  * Per enabled device: one receiver thread (WebSocket session, resume decisions,
  * backoff, keepalive) appends each message to the device spool and queues it;
- * `workers` threads parse it, extract fields and run pipelines; one writer thread
- * for the whole database commits batches (1,000 events or 100 ms) together with
+ * `workers` threads parse it, run pipelines, extract fields and prepare the row
+ * (compression, full-text entry); one writer thread for the whole database, which
+ * runs nothing but SQLite, commits batches (1,000 events or 100 ms) together with
  * the resume state, and writes live counters every second.
  *
  * Memory is bounded per device: the receiver stops reading the socket while
@@ -16,8 +17,8 @@
 #include "ps_error.h"
 #include "ps_pipeline.h"
 
-#define PS_ENGINE_MAX_INFLIGHT       4096
-#define PS_ENGINE_MAX_INFLIGHT_BYTES (8u * 1024u * 1024u)
+#define PS_ENGINE_MAX_INFLIGHT       2048
+#define PS_ENGINE_MAX_INFLIGHT_BYTES (4u * 1024u * 1024u)
 #define PS_ENGINE_BATCH_EVENTS       1000
 #define PS_ENGINE_BATCH_MS           100
 

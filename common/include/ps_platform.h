@@ -6,6 +6,7 @@
 #ifndef PS_PLATFORM_H
 #define PS_PLATFORM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,6 +90,22 @@ const char *ps_plat_default_state_dir(void);
 /* Wall clock in microseconds since the Unix epoch; monotonic clock in ms. */
 int64_t ps_plat_now_us(void);
 int64_t ps_plat_mono_ms(void);
+
+/* Lowers the calling thread's CPU priority one notch (nice +5 on Linux; below
+ * normal on Windows); other threads keep theirs. The streaming core has one
+ * serial stage, the database writer: when the cores are busy it must not wait
+ * behind the stages that feed it, or they only fill the queue in front of it. */
+void ps_plat_thread_background(void);
+
+/* Initialises a caller-owned condition variable whose timed waits run on the
+ * monotonic clock; pair it with ps_plat_deadline_ms. A deadline read from one
+ * clock and waited on with another is either long past (the wait turns into a busy
+ * loop) or far off, so every timed wait in podstream goes through these two. */
+void ps_plat_cond_init(pthread_cond_t *cv);
+
+/* The absolute monotonic time `ms` milliseconds from now, for pthread_cond_timedwait
+ * on a condition variable made by ps_plat_cond_init. */
+void ps_plat_deadline_ms(struct timespec *ts, int64_t ms);
 
 /* Reads one line from the terminal with echo off (prompt on stderr), or from stdin
  * when it is not a terminal. The trailing newline is removed. PS_ERR_RANGE when the

@@ -41,9 +41,63 @@ ps_err ps_store_begin(ps_store *st, ps_errmsg *em);
  * keep (the original frame bytes when no pipeline changed the event). `tags` is a
  * JSON array text of the device tags plus pipeline tags, or NULL. *duplicate is
  * set, and nothing stored, when the natural key is already there. Also counts the
- * event in the hourly table. */
+ * event in the hourly table. The same as ps_store_prepare then ps_store_put. */
 ps_err ps_store_insert(ps_store *st, long long device_id, const ps_event *ev, const char *raw,
                        size_t raw_len, const char *tags, bool *duplicate, ps_errmsg *em);
+
+/* Storing in two steps, so that the CPU work of an insert (cutting values to
+ * their columns, eliding and compressing the JSON, building the full-text entry)
+ * runs on worker threads in parallel and the single writer thread only runs
+ * SQLite. A prepared row no longer needs the JSON, only the event. */
+typedef struct ps_store_prep ps_store_prep;
+
+/* Per-thread preparation context of writer store `st` (which must outlive it).
+ * *out is owned by the caller and used by one thread at a time; contexts of
+ * different threads work in parallel with each other and with the writer. */
+ps_err ps_store_prep_create(ps_store *st, ps_store_prep **out, ps_errmsg *em);
+/* Frees a context. Accepts NULL. */
+void ps_store_prep_destroy(ps_store_prep *p);
+
+/* An event ready for ps_store_put: everything the writer binds, in one block of
+ * memory that the row owns (`mem`), so the writer frees one block per event.
+ * Caller-owned (ps_store_row_init/_deinit); read-only outside the store. */
+typedef struct ps_store_row {
+    ps_data_type type;
+    int64_t ts_us;
+    double spam_score;
+    bool has_spam_score;
+    int64_t size_bytes;
+    bool has_size;
+    const char *key;
+    size_t key_len;
+    int64_t key_hash;
+    const char *vals[PS_EF__COUNT]; /* the typed values cut to their columns; NULL: absent */
+    size_t val_len[PS_EF__COUNT];
+    const void *blob; /* the (elided) JSON, compressed */
+    size_t blob_len;
+    size_t raw_len; /* the JSON's length before compression */
+    int64_t dict_id;
+    int fmt;         /* 0: plain JSON; 1: with the typed values elided */
+    const char *doc; /* the full-text entry */
+    size_t doc_len;
+    char *mem; /* owns everything the pointers above point to */
+} ps_store_row;
+
+/* Empties a row (no allocation). */
+void ps_store_row_init(ps_store_row *row);
+/* Frees what the row owns and empties it. Accepts NULL. */
+void ps_store_row_deinit(ps_store_row *row);
+
+/* Prepares `ev` (with its JSON `raw`, as for ps_store_insert) into `row`, which is
+ * deinitialised first. The row keeps nothing of ev or raw. Any thread, with its
+ * own context. */
+ps_err ps_store_prepare(ps_store_prep *p, const ps_event *ev, const char *raw, size_t raw_len,
+                        ps_store_row *row, ps_errmsg *em);
+
+/* Stores a prepared row inside the open batch, as ps_store_insert does. The row is
+ * not consumed: a batch that failed can be put again. */
+ps_err ps_store_put(ps_store *st, long long device_id, const ps_store_row *row, const char *tags,
+                    bool *duplicate, ps_errmsg *em);
 
 /* Keeps a payload that could not become an event, with the reason. */
 ps_err ps_store_quarantine(ps_store *st, long long device_id, ps_data_type type, const char *raw,

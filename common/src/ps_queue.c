@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "ps_platform.h"
+
 struct ps_queue {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -21,7 +23,6 @@ struct ps_queue {
 ps_err ps_queue_create(ps_queue **out)
 {
     ps_queue *q = calloc(1, sizeof *q);
-    pthread_condattr_t ca;
     *out = NULL;
     if (!q)
         return PS_ERR_NOMEM;
@@ -32,10 +33,7 @@ ps_err ps_queue_create(ps_queue **out)
         return PS_ERR_NOMEM;
     }
     pthread_mutex_init(&q->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&q->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    ps_plat_cond_init(&q->cv);
     *out = q;
     return PS_OK;
 }
@@ -90,17 +88,6 @@ ps_err ps_queue_push(ps_queue *q, void *item)
     return ps_queue_push_many(q, &item, 1);
 }
 
-static void deadline_after(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 static size_t take(ps_queue *q, void **items, size_t n, size_t max)
 {
     while (q->len > 0 && n < max) {
@@ -118,7 +105,7 @@ size_t ps_queue_pop_batch(ps_queue *q, void **items, size_t max, int first_ms, i
     size_t n = 0;
 
     *closed = 0;
-    deadline_after(&first, first_ms);
+    ps_plat_deadline_ms(&first, first_ms);
     pthread_mutex_lock(&q->mu);
     while (q->len == 0 && !q->closed) {
         int rc;
@@ -131,7 +118,7 @@ size_t ps_queue_pop_batch(ps_queue *q, void **items, size_t max, int first_ms, i
     if (q->len > 0) {
         n = take(q, items, n, max);
         if (n < max && linger_ms > 0 && !q->closed) {
-            deadline_after(&linger, linger_ms);
+            ps_plat_deadline_ms(&linger, linger_ms);
             while (n < max && !q->closed) {
                 int rc;
                 q->linger_want = max - n;

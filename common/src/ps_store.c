@@ -140,27 +140,27 @@ void ps_store_hash_token(char prefix, const char *value, size_t len, char *buf)
 
 /* ---- the full-text document ----------------------------------------------------- */
 
-static ps_err doc_append(ps_store *st, const char *s, size_t len)
+static ps_err doc_append(ps_store_doc *doc, const char *s, size_t len)
 {
-    if (!st->doc || st->doclen + len + 2 > st->doccap) {
-        size_t cap = st->doccap ? st->doccap : 1024;
-        while (cap < st->doclen + len + 2)
+    if (!doc->s || doc->len + len + 2 > doc->cap) {
+        size_t cap = doc->cap ? doc->cap : 1024;
+        while (cap < doc->len + len + 2)
             cap *= 2;
-        char *p = realloc(st->doc, cap);
+        char *p = realloc(doc->s, cap);
         if (!p)
             return PS_ERR_NOMEM;
-        st->doc = p;
-        st->doccap = cap;
+        doc->s = p;
+        doc->cap = cap;
     }
-    if (st->doclen > 0)
-        st->doc[st->doclen++] = ' ';
-    memcpy(st->doc + st->doclen, s, len);
-    st->doclen += len;
-    st->doc[st->doclen] = '\0';
+    if (doc->len > 0)
+        doc->s[doc->len++] = ' ';
+    memcpy(doc->s + doc->len, s, len);
+    doc->len += len;
+    doc->s[doc->len] = '\0';
     return PS_OK;
 }
 
-static ps_err doc_token(ps_store *st, char prefix, const char *v, size_t len, bool addr)
+static ps_err doc_token(ps_store_doc *doc, char prefix, const char *v, size_t len, bool addr)
 {
     char norm[1024];
     char tok[12];
@@ -169,11 +169,11 @@ static ps_err doc_token(ps_store *st, char prefix, const char *v, size_t len, bo
     if (n == (size_t)-1 || n == 0)
         return PS_OK; /* unmatchable by an exact filter anyway */
     ps_store_hash_token(prefix, norm, n, tok);
-    return doc_append(st, tok, PS_HASH_TOKEN_LEN);
+    return doc_append(doc, tok, PS_HASH_TOKEN_LEN);
 }
 
-ps_err ps_store_fts_doc(ps_store *st, ps_data_type type, const char *key,
-                        const char *const text[PS_EF__COUNT], ps_errmsg *em)
+ps_err ps_store_fts_doc(ps_store_doc *doc, const char *key, const char *const text[PS_EF__COUNT],
+                        ps_errmsg *em)
 {
     /* Ids (key, qid, message-id) are random strings: as words they would add a
      * unique term per event for nothing a person searches by words. They are
@@ -184,36 +184,35 @@ ps_err ps_store_fts_doc(ps_store *st, ps_data_type type, const char *key,
         PS_EF_COUNTRY, PS_EF_STAT,   PS_EF_DSN,        PS_EF_RELAY,
     };
     ps_err err = PS_OK;
-    (void)type;
-    st->doclen = 0;
-    if (st->doc)
-        st->doc[0] = '\0';
+    doc->len = 0;
+    if (doc->s)
+        doc->s[0] = '\0';
     for (size_t i = 0; i < sizeof words / sizeof words[0] && err == PS_OK; i++) {
         const char *v = text[words[i]];
         if (v && *v)
-            err = doc_append(st, v, strlen(v));
+            err = doc_append(doc, v, strlen(v));
     }
     if (err == PS_OK && key)
-        err = doc_token(st, 'g', key, strlen(key), false);
+        err = doc_token(doc, 'g', key, strlen(key), false);
     if (err == PS_OK && text[PS_EF_QID])
-        err = doc_token(st, 'q', text[PS_EF_QID], strlen(text[PS_EF_QID]), false);
+        err = doc_token(doc, 'q', text[PS_EF_QID], strlen(text[PS_EF_QID]), false);
     if (err == PS_OK && text[PS_EF_MESSAGE_ID])
-        err = doc_token(st, 'm', text[PS_EF_MESSAGE_ID], strlen(text[PS_EF_MESSAGE_ID]), false);
+        err = doc_token(doc, 'm', text[PS_EF_MESSAGE_ID], strlen(text[PS_EF_MESSAGE_ID]), false);
     if (err == PS_OK && text[PS_EF_SENDER])
-        err = doc_token(st, 'f', text[PS_EF_SENDER], strlen(text[PS_EF_SENDER]), true);
+        err = doc_token(doc, 'f', text[PS_EF_SENDER], strlen(text[PS_EF_SENDER]), true);
     if (err == PS_OK && text[PS_EF_RECIPIENTS]) {
         const char *p = text[PS_EF_RECIPIENTS];
         while (err == PS_OK && *p) {
             const char *comma = strchr(p, ',');
             size_t n = comma ? (size_t)(comma - p) : strlen(p);
-            err = doc_token(st, 't', p, n, true);
+            err = doc_token(doc, 't', p, n, true);
             p += n;
             if (*p == ',')
                 p++;
         }
     }
-    if (err == PS_OK && !st->doc)
-        err = doc_append(st, "", 0);
+    if (err == PS_OK && !doc->s)
+        err = doc_append(doc, "", 0);
     if (err != PS_OK)
         return ps_errmsg_set(em, err, "building the full-text entry: out of memory");
     return PS_OK;
@@ -229,7 +228,7 @@ static ps_err set_pragmas(ps_store *st, ps_errmsg *em)
          * resume point with them, so those events are fetched again. */
         static const char *const w[] = {
             "PRAGMA journal_mode=WAL",   "PRAGMA synchronous=NORMAL",
-            "PRAGMA cache_size=-16384",  "PRAGMA temp_store=MEMORY",
+            "PRAGMA cache_size=-8192",   "PRAGMA temp_store=MEMORY",
             "PRAGMA secure_delete=FAST", "PRAGMA journal_size_limit=67108864",
             "PRAGMA foreign_keys=OFF",
         };
@@ -393,7 +392,10 @@ ps_err ps_store_create(const char *path, ps_store_mode mode, ps_store **out, ps_
     if (!st)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
     st->mode = mode;
-    ps_store_codec_init(&st->codec);
+    if (ps_store_codec_init(&st->codec) != PS_OK) {
+        free(st);
+        return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
+    }
     st->path = strdup(path);
     if (!st->path) {
         err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
@@ -480,6 +482,7 @@ void ps_store_destroy(ps_store *st)
                               &st->st_dup,          &st->st_chunk,      &st->st_chunk_raise};
     if (st->in_batch)
         (void)ps_store_rollback(st);
+    ps_store_prep_destroy(st->prep);
     /* Joins a running training before the connection goes away. */
     ps_store_codec_deinit(&st->codec);
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
@@ -494,9 +497,9 @@ void ps_store_destroy(ps_store *st)
     if (st->db)
         sqlite3_close_v2(st->db);
     free(st->hacc);
+    free(st->cacc);
     free(st->dref);
-    free(st->doc);
-    free(st->ebuf);
+    free(st->doc.s);
     free(st->xbuf);
     free(st->path);
     free(st);
@@ -544,46 +547,62 @@ ps_err ps_store_begin(ps_store *st, ps_errmsg *em)
     st->in_batch = true;
     st->nhacc = 0;
     st->ndref = 0;
-    st->chunk_dirty = false;
+    st->ncacc = 0;
     return PS_OK;
 }
 
+/* Writes the time bounds of the chunks the batch touched. At commit only: any
+ * other write statement in the middle of a batch makes the full-text index flush
+ * what it has gathered so far into a segment of its own (statement savepoints),
+ * and many small segments cost merges later. */
 static ps_err chunk_flush(ps_store *st, ps_errmsg *em)
 {
-    ps_err err;
-    if (!st->chunk_dirty)
+    ps_err err = PS_OK;
+    for (size_t i = 0; i < st->ncacc && err == PS_OK; i++) {
+        const ps_chunk_acc *c = &st->cacc[i];
+        sqlite3_bind_int64(st->st_chunk, 1, c->id);
+        sqlite3_bind_int64(st->st_chunk, 2, c->min_ts);
+        sqlite3_bind_int64(st->st_chunk, 3, c->max_ts);
+        if ((err = step_done(st, st->st_chunk, "recording time bounds", em)) != PS_OK)
+            break;
+        sqlite3_bind_int64(st->st_chunk_raise, 1, c->id);
+        sqlite3_bind_int64(st->st_chunk_raise, 2, c->max_ts);
+        err = step_done(st, st->st_chunk_raise, "recording time bounds", em);
+    }
+    return err;
+}
+
+/* Makes room for element n of a growing array of `size`-byte elements. */
+static ps_err room_for_one(void **arr, size_t *cap, size_t n, size_t size)
+{
+    void *p;
+    size_t ncap;
+    if (*arr && n < *cap)
         return PS_OK;
-    sqlite3_bind_int64(st->st_chunk, 1, st->chunk_id);
-    sqlite3_bind_int64(st->st_chunk, 2, st->chunk_min);
-    sqlite3_bind_int64(st->st_chunk, 3, st->chunk_max);
-    if ((err = step_done(st, st->st_chunk, "recording time bounds", em)) != PS_OK)
-        return err;
-    sqlite3_bind_int64(st->st_chunk_raise, 1, st->chunk_id);
-    sqlite3_bind_int64(st->st_chunk_raise, 2, st->chunk_max);
-    if ((err = step_done(st, st->st_chunk_raise, "recording time bounds", em)) != PS_OK)
-        return err;
-    st->chunk_dirty = false;
+    ncap = *cap ? *cap * 2 : 8;
+    p = realloc(*arr, ncap * size);
+    if (!p)
+        return PS_ERR_NOMEM;
+    *arr = p;
+    *cap = ncap;
     return PS_OK;
 }
 
-static ps_err chunk_note(ps_store *st, int64_t id, int64_t ts, ps_errmsg *em)
+/* Ids grow, so the chunk of a new event is the last one noted or a new one. */
+static ps_err chunk_note(ps_store *st, int64_t id, int64_t ts)
 {
     int64_t c = id >> PS_CHUNK_SHIFT;
-    if (st->chunk_dirty && c != st->chunk_id) {
-        ps_err err = chunk_flush(st, em);
-        if (err != PS_OK)
-            return err;
+    ps_chunk_acc *last = st->cacc && st->ncacc ? &st->cacc[st->ncacc - 1] : NULL;
+    if (last && last->id == c) {
+        if (ts < last->min_ts)
+            last->min_ts = ts;
+        if (ts > last->max_ts)
+            last->max_ts = ts;
+        return PS_OK;
     }
-    if (!st->chunk_dirty) {
-        st->chunk_id = c;
-        st->chunk_min = st->chunk_max = ts;
-        st->chunk_dirty = true;
-    } else {
-        if (ts < st->chunk_min)
-            st->chunk_min = ts;
-        if (ts > st->chunk_max)
-            st->chunk_max = ts;
-    }
+    if (room_for_one((void **)&st->cacc, &st->capcacc, st->ncacc, sizeof *st->cacc) != PS_OK)
+        return PS_ERR_NOMEM;
+    st->cacc[st->ncacc++] = (ps_chunk_acc){c, ts, ts};
     return PS_OK;
 }
 
@@ -598,14 +617,8 @@ static ps_err count_hour(ps_store *st, long long device_id, int type, int64_t ts
             return PS_OK;
         }
     }
-    if (st->nhacc == st->caphacc) {
-        size_t cap = st->caphacc ? st->caphacc * 2 : 16;
-        ps_hour_acc *p = realloc(st->hacc, cap * sizeof *p);
-        if (!p)
-            return PS_ERR_NOMEM;
-        st->hacc = p;
-        st->caphacc = cap;
-    }
+    if (room_for_one((void **)&st->hacc, &st->caphacc, st->nhacc, sizeof *st->hacc) != PS_OK)
+        return PS_ERR_NOMEM;
     st->hacc[st->nhacc++] = (ps_hour_acc){device_id, type, h, 1};
     return PS_OK;
 }
@@ -619,14 +632,8 @@ static ps_err count_dict(ps_store *st, int64_t dict_id)
             st->dref[i].n++;
             return PS_OK;
         }
-    if (st->ndref == st->capdref) {
-        size_t cap = st->capdref ? st->capdref * 2 : 4;
-        ps_dict_ref *p = realloc(st->dref, cap * sizeof *p);
-        if (!p)
-            return PS_ERR_NOMEM;
-        st->dref = p;
-        st->capdref = cap;
-    }
+    if (room_for_one((void **)&st->dref, &st->capdref, st->ndref, sizeof *st->dref) != PS_OK)
+        return PS_ERR_NOMEM;
     st->dref[st->ndref++] = (ps_dict_ref){dict_id, 1};
     return PS_OK;
 }
@@ -644,35 +651,33 @@ static size_t utf8_cut(const char *s, size_t max)
 }
 
 /* Inserts the row with key_hash h; *taken when (ts, device, h) is already used. */
-static ps_err insert_row(ps_store *st, long long device_id, const ps_event *ev,
-                         const char *const vals[PS_EF__COUNT], int64_t h, const char *tags,
-                         const void *blob, size_t blob_len, int64_t dict_id, int fmt,
-                         size_t raw_len, bool *taken, ps_errmsg *em)
+static ps_err insert_row(ps_store *st, long long device_id, const ps_store_row *row, int64_t h,
+                         const char *tags, bool *taken, ps_errmsg *em)
 {
     sqlite3_stmt *s = st->st_ins_event;
     int col = 1;
     int rc;
-    sqlite3_bind_int64(s, col++, ev->ts_us);
+    sqlite3_bind_int64(s, col++, row->ts_us);
     sqlite3_bind_int64(s, col++, device_id);
-    sqlite3_bind_int(s, col++, (int)ev->type);
-    sqlite3_bind_text(s, col++, ev->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, col++, (int)row->type);
+    sqlite3_bind_text(s, col++, row->key, (int)row->key_len, SQLITE_STATIC);
     sqlite3_bind_int64(s, col++, h);
     for (int i = 0; i < PS_EF__COUNT; i++, col++)
-        if (vals[i])
-            sqlite3_bind_text(s, col, vals[i], -1, SQLITE_STATIC);
-    if (ev->has_spam_score)
-        sqlite3_bind_double(s, col, ev->spam_score);
+        if (row->vals[i])
+            sqlite3_bind_text(s, col, row->vals[i], (int)row->val_len[i], SQLITE_STATIC);
+    if (row->has_spam_score)
+        sqlite3_bind_double(s, col, row->spam_score);
     col++;
-    if (ev->has_size)
-        sqlite3_bind_int64(s, col, ev->size_bytes);
+    if (row->has_size)
+        sqlite3_bind_int64(s, col, row->size_bytes);
     col++;
     if (tags && *tags && strcmp(tags, "[]") != 0)
         sqlite3_bind_text(s, col, tags, -1, SQLITE_STATIC);
     col++;
-    sqlite3_bind_int64(s, col++, dict_id);
-    sqlite3_bind_int(s, col++, fmt);
-    sqlite3_bind_int64(s, col++, (sqlite3_int64)raw_len);
-    sqlite3_bind_blob(s, col, blob, (int)blob_len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, col++, row->dict_id);
+    sqlite3_bind_int(s, col++, row->fmt);
+    sqlite3_bind_int64(s, col++, (sqlite3_int64)row->raw_len);
+    sqlite3_bind_blob(s, col, row->blob, (int)row->blob_len, SQLITE_STATIC);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -683,19 +688,19 @@ static ps_err insert_row(ps_store *st, long long device_id, const ps_event *ev,
 }
 
 /* True when the row holding (ts, device, h) has exactly this key. */
-static ps_err same_key(ps_store *st, long long device_id, const ps_event *ev, int64_t h, bool *same,
-                       ps_errmsg *em)
+static ps_err same_key(ps_store *st, long long device_id, const ps_store_row *row, int64_t h,
+                       bool *same, ps_errmsg *em)
 {
     sqlite3_stmt *s = st->st_dup;
     int rc;
     *same = false;
-    sqlite3_bind_int64(s, 1, ev->ts_us);
+    sqlite3_bind_int64(s, 1, row->ts_us);
     sqlite3_bind_int64(s, 2, device_id);
     sqlite3_bind_int64(s, 3, h);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         const char *k = (const char *)sqlite3_column_text(s, 0);
-        *same = k && strcmp(k, ev->key) == 0;
+        *same = k && strcmp(k, row->key) == 0;
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -704,111 +709,231 @@ static ps_err same_key(ps_store *st, long long device_id, const ps_event *ev, in
     return PS_OK;
 }
 
-ps_err ps_store_insert(ps_store *st, long long device_id, const ps_event *ev, const char *raw,
-                       size_t raw_len, const char *tags, bool *duplicate, ps_errmsg *em)
+ps_err ps_store_prep_create(ps_store *st, ps_store_prep **out, ps_errmsg *em)
+{
+    ps_store_prep *p;
+    ps_err err = need_writer(st, "ps_store_prep_create", em);
+    *out = NULL;
+    if (err != PS_OK)
+        return err;
+    p = calloc(1, sizeof *p);
+    if (!p)
+        return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
+    p->st = st;
+    *out = p;
+    return PS_OK;
+}
+
+void ps_store_prep_destroy(ps_store_prep *p)
+{
+    if (!p)
+        return;
+    ZSTD_freeCCtx(p->cctx);
+    free(p->cbuf);
+    free(p->ebuf);
+    free(p->xbuf);
+    free(p->vbuf);
+    free(p->doc.s);
+    free(p);
+}
+
+void ps_store_row_init(ps_store_row *row)
+{
+    memset(row, 0, sizeof *row);
+}
+
+void ps_store_row_deinit(ps_store_row *row)
+{
+    if (!row)
+        return;
+    free(row->mem);
+    ps_store_row_init(row);
+}
+
+/* Copies the key and the typed values, cut to their columns, into p->vbuf as
+ * NUL-terminated strings: the values as they will be stored. */
+static ps_err stage_values(ps_store_prep *p, const ps_event *ev, const char **key,
+                           const char *vals[PS_EF__COUNT], size_t lens[PS_EF__COUNT])
+{
+    size_t key_len = strlen(ev->key), need = key_len + 1, off;
+    for (int i = 0; i < PS_EF__COUNT; i++) {
+        size_t max = i == PS_EF_SUBJECT ? PS_STORE_SUBJECT_MAX : PS_STORE_FIELD_MAX;
+        lens[i] = ev->text[i] ? utf8_cut(ev->text[i], max) : 0;
+        need += ev->text[i] ? lens[i] + 1 : 0;
+    }
+    if (need > p->vcap) {
+        char *n = realloc(p->vbuf, need);
+        if (!n)
+            return PS_ERR_NOMEM;
+        p->vbuf = n;
+        p->vcap = need;
+    }
+    memcpy(p->vbuf, ev->key, key_len + 1);
+    *key = p->vbuf;
+    off = key_len + 1;
+    for (int i = 0; i < PS_EF__COUNT; i++) {
+        vals[i] = NULL;
+        if (!ev->text[i])
+            continue;
+        memcpy(p->vbuf + off, ev->text[i], lens[i]);
+        p->vbuf[off + lens[i]] = '\0';
+        vals[i] = p->vbuf + off;
+        off += lens[i] + 1;
+    }
+    p->vlen = off;
+    return PS_OK;
+}
+
+ps_err ps_store_prepare(ps_store_prep *p, const ps_event *ev, const char *raw, size_t raw_len,
+                        ps_store_row *row, ps_errmsg *em)
 {
     const void *blob = NULL;
     size_t blob_len = 0, enc_len = 0, check_len = 0;
-    int64_t dict_id = 0, h, id;
-    const char *vals[PS_EF__COUNT];
-    char *cut[PS_EF__COUNT] = {0};
+    const char *key = NULL, *vals[PS_EF__COUNT];
+    size_t lens[PS_EF__COUNT];
     ps_elide_list el;
-    bool elided = false, taken = true, same = false;
+    bool elided = false;
     const char *payload = raw;
     size_t payload_len = raw_len;
-    ps_err err = need_writer(st, "ps_store_insert", em);
-    if (duplicate)
-        *duplicate = false;
-    if (err != PS_OK)
-        return err;
-    if (!st->in_batch)
-        return ps_errmsg_set(em, PS_ERR_INTERNAL, "ps_store_insert outside a batch");
+    int64_t dict_id = 0;
+    char *mem;
+    ps_err err = PS_OK;
+
+    ps_store_row_deinit(row);
     if (!ev || !ev->key || !*ev->key)
         return ps_errmsg_set(em, PS_ERR_INVALID, "event without a natural key");
     if ((unsigned)ev->type >= PS_STORE_TYPES)
         return ps_errmsg_set(em, PS_ERR_INVALID, "event of unknown type %d", (int)ev->type);
     if (!raw)
         return ps_errmsg_set(em, PS_ERR_INVALID, "event without its JSON");
-    for (int i = 0; i < PS_EF__COUNT; i++) {
-        const char *v = ev->text[i];
-        size_t max = i == PS_EF_SUBJECT ? PS_STORE_SUBJECT_MAX : PS_STORE_FIELD_MAX;
-        vals[i] = v;
-        if (v && strlen(v) > max) {
-            size_t n = utf8_cut(v, max);
-            cut[i] = malloc(n + 1);
-            if (!cut[i]) {
-                err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
-                goto out;
-            }
-            memcpy(cut[i], v, n);
-            cut[i][n] = '\0';
-            vals[i] = cut[i];
-        }
-    }
-    /* Elide with the values as stored (vals), since those are what a reader
-     * expands the markers with. */
-    ps_store_elide_list(ev->key, vals, &el);
-    if ((err = ps_store_elide(raw, raw_len, &el, &st->ebuf, &st->ecap, &enc_len, &elided)) !=
-        PS_OK) {
-        err = ps_errmsg_set(em, err, "out of memory storing an event");
-        goto out;
-    }
+    if (stage_values(p, ev, &key, vals, lens) != PS_OK)
+        return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory preparing an event");
+    /* Elide with the values as stored, since those are what a reader expands the
+     * markers with. */
+    ps_store_elide_list(key, vals, &el);
+    if (ps_store_elide(raw, raw_len, &el, &p->ebuf, &p->ecap, &enc_len, &elided) != PS_OK)
+        return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory preparing an event");
     if (elided) {
         /* Cheap insurance: the stored form must give back the exact bytes. */
-        if (ps_store_unelide(st->ebuf, enc_len, &el, &st->xbuf, &st->xcap, &check_len) == PS_OK &&
-            check_len == raw_len && memcmp(st->xbuf, raw, raw_len) == 0) {
-            payload = st->ebuf;
+        if (ps_store_unelide(p->ebuf, enc_len, &el, &p->xbuf, &p->xcap, &check_len) == PS_OK &&
+            check_len == raw_len && memcmp(p->xbuf, raw, raw_len) == 0) {
+            payload = p->ebuf;
             payload_len = enc_len;
         } else {
             elided = false;
         }
     }
+    ps_store_codec_sample(&p->st->codec, ev->type, payload, payload_len);
     err =
-        ps_store_codec_compress(st, ev->type, payload, payload_len, &blob, &blob_len, &dict_id, em);
+        ps_store_codec_compress(p, ev->type, payload, payload_len, &blob, &blob_len, &dict_id, em);
     if (err != PS_OK)
-        goto out;
-    h = (int64_t)ps_store_hash64(ev->key, strlen(ev->key));
+        return err;
+    /* Built from the stored values, as retention rebuilds it to delete it. */
+    if ((err = ps_store_fts_doc(&p->doc, key, vals, em)) != PS_OK)
+        return err;
+
+    /* One exact-size block: prepared rows wait in the writer's queue, and the
+     * writer frees what it stored. */
+    mem = malloc(p->vlen + blob_len + p->doc.len + 1);
+    if (!mem)
+        return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory preparing an event");
+    memcpy(mem, p->vbuf, p->vlen);
+    row->mem = mem;
+    row->key = mem;
+    row->key_len = strlen(key);
+    for (int i = 0; i < PS_EF__COUNT; i++) {
+        row->vals[i] = vals[i] ? mem + (vals[i] - p->vbuf) : NULL;
+        row->val_len[i] = lens[i];
+    }
+    row->blob = memcpy(mem + p->vlen, blob, blob_len);
+    row->blob_len = blob_len;
+    row->doc = memcpy(mem + p->vlen + blob_len, p->doc.s, p->doc.len + 1);
+    row->doc_len = p->doc.len;
+    row->key_hash = (int64_t)ps_store_hash64(row->key, row->key_len);
+    row->type = ev->type;
+    row->ts_us = ev->ts_us;
+    row->spam_score = ev->spam_score;
+    row->has_spam_score = ev->has_spam_score;
+    row->size_bytes = ev->size_bytes;
+    row->has_size = ev->has_size;
+    row->raw_len = raw_len;
+    row->dict_id = dict_id;
+    row->fmt = elided ? 1 : 0;
+    return PS_OK;
+}
+
+/* What ps_store_put and ps_store_insert check first. */
+static ps_err need_batch(ps_store *st, const char *fn, bool *duplicate, ps_errmsg *em)
+{
+    ps_err err = need_writer(st, fn, em);
+    if (duplicate)
+        *duplicate = false;
+    if (err != PS_OK)
+        return err;
+    if (!st->in_batch)
+        return ps_errmsg_set(em, PS_ERR_INTERNAL, "%s outside a batch", fn);
+    return PS_OK;
+}
+
+ps_err ps_store_put(ps_store *st, long long device_id, const ps_store_row *row, const char *tags,
+                    bool *duplicate, ps_errmsg *em)
+{
+    int64_t h = row->key_hash, id;
+    bool taken = true, same = false;
+    ps_err err = need_batch(st, "ps_store_put", duplicate, em);
+    if (err != PS_OK)
+        return err;
+    if (!row->mem)
+        return ps_errmsg_set(em, PS_ERR_INTERNAL, "ps_store_put of a row not prepared");
     /* A taken (ts, device, hash) is a duplicate only when the key is the same;
      * otherwise another key got that hash first and this one takes the next. */
     for (int probe = 0; probe < 16; probe++, h = (int64_t)((uint64_t)h + 1)) {
         same = false;
-        err = insert_row(st, device_id, ev, vals, h, tags, blob, blob_len, dict_id, elided ? 1 : 0,
-                         raw_len, &taken, em);
+        err = insert_row(st, device_id, row, h, tags, &taken, em);
         if (err != PS_OK || !taken)
             break;
-        if ((err = same_key(st, device_id, ev, h, &same, em)) != PS_OK)
+        if ((err = same_key(st, device_id, row, h, &same, em)) != PS_OK)
             break;
         if (same)
             break;
     }
     if (err == PS_OK && taken && !same)
-        err = ps_errmsg_set(em, PS_ERR_INTERNAL, "no free natural-key slot for event %s", ev->key);
+        err = ps_errmsg_set(em, PS_ERR_INTERNAL, "no free natural-key slot for event %s", row->key);
     if (err != PS_OK)
-        goto out;
+        return err;
     if (taken) {
         if (duplicate)
             *duplicate = true;
-        goto out;
+        return PS_OK;
     }
     id = sqlite3_last_insert_rowid(st->db);
-    err = ps_store_fts_doc(st, ev->type, ev->key, vals, em);
-    if (err != PS_OK)
-        goto out;
     sqlite3_bind_int64(st->st_ins_fts, 1, id);
-    sqlite3_bind_text(st->st_ins_fts, 2, st->doc, (int)st->doclen, SQLITE_STATIC);
+    sqlite3_bind_text(st->st_ins_fts, 2, row->doc, (int)row->doc_len, SQLITE_STATIC);
     if ((err = step_done(st, st->st_ins_fts, "indexing an event", em)) != PS_OK)
-        goto out;
-    if ((err = chunk_note(st, id, ev->ts_us, em)) != PS_OK)
-        goto out;
-    if (count_hour(st, device_id, (int)ev->type, ev->ts_us) != PS_OK ||
-        count_dict(st, dict_id) != PS_OK) {
-        err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    ps_store_codec_sample(st, ev->type, payload, payload_len);
-out:
-    for (int i = 0; i < PS_EF__COUNT; i++)
-        free(cut[i]);
+        return err;
+    if (chunk_note(st, id, row->ts_us) != PS_OK ||
+        count_hour(st, device_id, (int)row->type, row->ts_us) != PS_OK ||
+        count_dict(st, row->dict_id) != PS_OK)
+        return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
+    return PS_OK;
+}
+
+ps_err ps_store_insert(ps_store *st, long long device_id, const ps_event *ev, const char *raw,
+                       size_t raw_len, const char *tags, bool *duplicate, ps_errmsg *em)
+{
+    ps_store_row row;
+    ps_err err = need_batch(st, "ps_store_insert", duplicate, em);
+    if (err != PS_OK)
+        return err;
+    if (!st->prep && (err = ps_store_prep_create(st, &st->prep, em)) != PS_OK)
+        return err;
+    if (!st->prep)
+        return PS_ERR_NOMEM; /* not reached; for the analyzer */
+    ps_store_row_init(&row);
+    err = ps_store_prepare(st->prep, ev, raw, raw_len, &row, em);
+    if (err == PS_OK)
+        err = ps_store_put(st, device_id, &row, tags, duplicate, em);
+    ps_store_row_deinit(&row);
     return err;
 }
 
@@ -892,7 +1017,7 @@ ps_err ps_store_rollback(ps_store *st)
     st->in_batch = false;
     st->nhacc = 0;
     st->ndref = 0;
-    st->chunk_dirty = false;
+    st->ncacc = 0;
     return err;
 }
 

@@ -10,6 +10,9 @@
  * back sample better than the dictionary in use. */
 #include <stdlib.h>
 #include <string.h>
+/* For ZDICT_optimizeTrainFromBuffer_fastCover, to bound the trainer's memory; the
+ * shared libzstd exports it. */
+#define ZDICT_STATIC_LINKING_ONLY
 #include <zdict.h>
 
 #include "ps_log.h"
@@ -20,10 +23,15 @@
 #define CODEC_DICT_MAX            (64u * 1024u)
 #define CODEC_DICT_MIN            (4u * 1024u)
 #define CODEC_SAMPLE_MAX          (64u * 1024u) /* bigger events are not typical traffic */
-#define CODEC_RESERVOIR_BYTES     (4u << 20)    /* cap of one type's reservoir */
+#define CODEC_RESERVOIR_BYTES     (2u << 20)    /* cap of one type's reservoir */
 #define CODEC_SECOND_TRAIN_FACTOR 25u           /* the second training: 50,000 events by default */
+/* log2 of the trainer's frequency table, which costs 6 * 2^f bytes. zstd's default
+ * of 20 (6 MB) suits much larger samples than our 2 MB reservoir, and the training
+ * was the service's largest moment of memory; 17 trains as good a dictionary here
+ * (docs/performance.md). */
+#define CODEC_TRAIN_F 17u
 
-void ps_store_codec_init(ps_store_codec *c)
+ps_err ps_store_codec_init(ps_store_codec *c)
 {
     memset(c, 0, sizeof *c);
     c->level = CODEC_LEVEL;
@@ -31,6 +39,46 @@ void ps_store_codec_init(ps_store_codec *c)
     c->train_first = 2000;
     c->train_samples = 5000;
     c->retrain_every = 2000000;
+    if (mtx_init(&c->mu, mtx_plain) != thrd_success)
+        return PS_ERR_NOMEM;
+    c->mu_ready = true;
+    return PS_OK;
+}
+
+static ps_store_cdict *cdict_create(const void *dict, size_t len, int64_t id, int level)
+{
+    ps_store_cdict *cd = calloc(1, sizeof *cd);
+    if (!cd)
+        return NULL;
+    cd->cdict = ZSTD_createCDict(dict, len, level);
+    if (!cd->cdict) {
+        free(cd);
+        return NULL;
+    }
+    cd->id = id;
+    cd->len = len;
+    atomic_init(&cd->refs, 1);
+    return cd;
+}
+
+static void cdict_release(ps_store_cdict *cd)
+{
+    if (cd && atomic_fetch_sub(&cd->refs, 1) == 1) {
+        ZSTD_freeCDict(cd->cdict);
+        free(cd);
+    }
+}
+
+/* The type's current dictionary with a reference for the caller (NULL: none). */
+static ps_store_cdict *cdict_current(ps_store_codec *c, int type)
+{
+    ps_store_cdict *cd;
+    mtx_lock(&c->mu);
+    cd = c->t[type].cur;
+    if (cd)
+        atomic_fetch_add(&cd->refs, 1);
+    mtx_unlock(&c->mu);
+    return cd;
 }
 
 static void free_job(ps_store_train_job *job)
@@ -63,7 +111,7 @@ void ps_store_codec_deinit(ps_store_codec *c)
     c->job = NULL;
     for (int i = 0; i < PS_STORE_TYPES; i++) {
         ps_store_typecodec *t = &c->t[i];
-        ZSTD_freeCDict(t->cdict);
+        cdict_release(t->cur);
         reservoir_clear(t);
         free(t->res);
         free(t->res_len);
@@ -71,10 +119,10 @@ void ps_store_codec_deinit(ps_store_codec *c)
     for (size_t i = 0; i < c->ndd; i++)
         ZSTD_freeDDict(c->dd[i].ddict);
     free(c->dd);
-    ZSTD_freeCCtx(c->cctx);
     ZSTD_freeDCtx(c->dctx);
-    free(c->cbuf);
     free(c->dbuf);
+    if (c->mu_ready)
+        mtx_destroy(&c->mu);
     memset(c, 0, sizeof *c);
 }
 
@@ -82,34 +130,36 @@ void ps_store_set_training(ps_store *st, unsigned first, unsigned samples, uint6
                            bool wait)
 {
     ps_store_codec *c = &st->codec;
+    mtx_lock(&c->mu);
     c->train_first = first;
     c->train_samples = samples < 8 ? 8 : samples;
     c->retrain_every = retrain_every;
     c->wait_training = wait;
     for (int i = 0; i < PS_STORE_TYPES; i++) {
         ps_store_typecodec *t = &c->t[i];
-        if (t->dict_id == 0)
+        if (!t->cur)
             t->next_train = first;
         else
             t->next_train = retrain_every ? t->seen + retrain_every : 0;
     }
+    mtx_unlock(&c->mu);
 }
 
-static ps_err ensure_cctx(ps_store_codec *c)
+static ps_err ensure_cctx(ps_store_prep *p)
 {
-    if (c->cctx)
+    if (p->cctx)
         return PS_OK;
-    c->cctx = ZSTD_createCCtx();
-    if (!c->cctx)
+    p->cctx = ZSTD_createCCtx();
+    if (!p->cctx)
         return PS_ERR_NOMEM;
     /* A row knows its dictionary, so the frame need not name it, nor carry a
      * checksum (SQLite pages are what could rot, and the JSON parse on read would
      * notice). A few bytes per event add up. The content size stays: it sizes
      * the buffer on read. */
-    ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, c->level);
-    ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_contentSizeFlag, 1);
-    ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_checksumFlag, 0);
-    ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_dictIDFlag, 0);
+    ZSTD_CCtx_setParameter(p->cctx, ZSTD_c_compressionLevel, p->st->codec.level);
+    ZSTD_CCtx_setParameter(p->cctx, ZSTD_c_contentSizeFlag, 1);
+    ZSTD_CCtx_setParameter(p->cctx, ZSTD_c_checksumFlag, 0);
+    ZSTD_CCtx_setParameter(p->cctx, ZSTD_c_dictIDFlag, 0);
     return PS_OK;
 }
 
@@ -128,14 +178,12 @@ static ps_err load_latest(ps_store *st, int type, ps_errmsg *em)
     if (rc == SQLITE_ROW) {
         const void *d = sqlite3_column_blob(s, 1);
         size_t n = (size_t)sqlite3_column_bytes(s, 1);
-        t->cdict = ZSTD_createCDict(d, n, st->codec.level);
-        if (!t->cdict)
+        int64_t id = sqlite3_column_int64(s, 0);
+        cdict_release(t->cur);
+        t->cur = cdict_create(d, n, id, st->codec.level);
+        if (!t->cur)
             err = ps_errmsg_set(em, PS_ERR_NOMEM, "loading compression dictionary %lld",
-                                (long long)sqlite3_column_int64(s, 0));
-        else {
-            t->dict_id = sqlite3_column_int64(s, 0);
-            t->dict_len = n;
-        }
+                                (long long)id);
     } else if (rc != SQLITE_DONE) {
         err = ps_store_dberr(st, em, "reading compression dictionaries");
     }
@@ -152,7 +200,7 @@ ps_err ps_store_codec_load(ps_store *st, ps_errmsg *em)
         ps_err err = load_latest(st, i, em);
         if (err != PS_OK)
             return err;
-        c->t[i].next_train = c->t[i].dict_id ? c->retrain_every : c->train_first;
+        c->t[i].next_train = c->t[i].cur ? c->retrain_every : c->train_first;
     }
     return PS_OK;
 }
@@ -170,24 +218,27 @@ static ps_err grow(void **buf, size_t *cap, size_t need)
     return PS_OK;
 }
 
-ps_err ps_store_codec_compress(ps_store *st, ps_data_type type, const char *raw, size_t len,
+ps_err ps_store_codec_compress(ps_store_prep *p, ps_data_type type, const char *raw, size_t len,
                                const void **out, size_t *out_len, int64_t *dict_id, ps_errmsg *em)
 {
-    ps_store_codec *c = &st->codec;
-    ps_store_typecodec *t = &c->t[type];
     size_t bound = ZSTD_compressBound(len);
+    ps_store_cdict *cd;
     size_t n;
-    if (ensure_cctx(c) != PS_OK ||
-        grow((void **)&c->cbuf, &c->ccap, bound < 64 ? 64 : bound) != PS_OK)
+    if (ensure_cctx(p) != PS_OK ||
+        grow((void **)&p->cbuf, &p->ccap, bound < 64 ? 64 : bound) != PS_OK)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory compressing an event");
-    ZSTD_CCtx_reset(c->cctx, ZSTD_reset_session_only);
-    ZSTD_CCtx_refCDict(c->cctx, t->cdict);
-    n = ZSTD_compress2(c->cctx, c->cbuf, c->ccap, raw, len);
+    cd = cdict_current(&p->st->codec, (int)type);
+    ZSTD_CCtx_reset(p->cctx, ZSTD_reset_session_only);
+    ZSTD_CCtx_refCDict(p->cctx, cd ? cd->cdict : NULL);
+    n = ZSTD_compress2(p->cctx, p->cbuf, p->ccap, raw, len);
+    /* The context must not keep pointing at a dictionary it may outlive. */
+    ZSTD_CCtx_refCDict(p->cctx, NULL);
+    *dict_id = cd ? cd->id : 0;
+    cdict_release(cd);
     if (ZSTD_isError(n))
         return ps_errmsg_set(em, PS_ERR_INTERNAL, "compressing an event: %s", ZSTD_getErrorName(n));
-    *out = c->cbuf;
+    *out = p->cbuf;
     *out_len = n;
-    *dict_id = t->cdict ? t->dict_id : 0;
     return PS_OK;
 }
 
@@ -355,7 +406,18 @@ static int train_main(void *arg)
         snprintf(job->error, sizeof job->error, "out of memory");
         goto out;
     }
-    n = ZDICT_trainFromBuffer(job->dict, job->dict_cap, job->samples, job->sizes, ntrain);
+    {
+        /* What ZDICT_trainFromBuffer does, but with a smaller frequency table. */
+        ZDICT_fastCover_params_t prm;
+        memset(&prm, 0, sizeof prm);
+        prm.d = 8;
+        prm.steps = 4;
+        prm.f = CODEC_TRAIN_F;
+        prm.nbThreads = 1;
+        prm.zParams.compressionLevel = CODEC_LEVEL;
+        n = ZDICT_optimizeTrainFromBuffer_fastCover(job->dict, job->dict_cap, job->samples,
+                                                    job->sizes, ntrain, &prm);
+    }
     if (ZDICT_isError(n)) {
         snprintf(job->error, sizeof job->error, "%s (%u samples, %zu bytes)", ZDICT_getErrorName(n),
                  ntrain, train_bytes);
@@ -371,6 +433,7 @@ out:
     return 0;
 }
 
+/* Writer, with c->mu held: hands the reservoir of `type` to a training thread. */
 static void start_training(ps_store *st, int type)
 {
     ps_store_codec *c = &st->codec;
@@ -392,11 +455,11 @@ static void start_training(ps_store *st, int type)
         job->dict_cap = CODEC_DICT_MAX;
     if (job->dict_cap < CODEC_DICT_MIN)
         job->dict_cap = CODEC_DICT_MIN;
-    if (t->cdict) {
+    if (t->cur) {
         sqlite3_stmt *s = NULL;
         if (sqlite3_prepare_v2(st->db, "SELECT dict FROM dicts WHERE id = ?", -1, &s, NULL) ==
             SQLITE_OK) {
-            sqlite3_bind_int64(s, 1, t->dict_id);
+            sqlite3_bind_int64(s, 1, t->cur->id);
             if (sqlite3_step(s) == SQLITE_ROW) {
                 job->old_dict_len = (size_t)sqlite3_column_bytes(s, 0);
                 job->old_dict = malloc(job->old_dict_len ? job->old_dict_len : 1);
@@ -474,19 +537,31 @@ static bool reservoir_add(ps_store_codec *c, ps_store_typecodec *t, const char *
     return true;
 }
 
-void ps_store_codec_sample(ps_store *st, ps_data_type type, const char *raw, size_t len)
+void ps_store_codec_sample(ps_store_codec *c, ps_data_type type, const char *raw, size_t len)
 {
-    ps_store_codec *c = &st->codec;
     ps_store_typecodec *t = &c->t[type];
     if (!c->training_enabled)
         return;
+    mtx_lock(&c->mu);
     t->seen++;
-    if (t->next_train == 0 || t->training)
-        return;
-    if (len >= 16 && len <= CODEC_SAMPLE_MAX)
+    if (t->next_train != 0 && !t->training && len >= 16 && len <= CODEC_SAMPLE_MAX)
         (void)reservoir_add(c, t, raw, len);
-    if (t->seen >= t->next_train && t->nres >= 8)
-        start_training(st, type);
+    mtx_unlock(&c->mu);
+}
+
+/* Writer: starts the training of the first type that is due, if none runs. */
+static void maybe_train(ps_store *st)
+{
+    ps_store_codec *c = &st->codec;
+    if (c->job || c->thread_running)
+        return;
+    mtx_lock(&c->mu);
+    for (int i = 0; i < PS_STORE_TYPES && !c->job; i++) {
+        ps_store_typecodec *t = &c->t[i];
+        if (t->next_train != 0 && !t->training && t->seen >= t->next_train && t->nres >= 8)
+            start_training(st, i);
+    }
+    mtx_unlock(&c->mu);
 }
 
 static ps_err install(ps_store *st, ps_store_train_job *job, ps_errmsg *em)
@@ -494,17 +569,17 @@ static ps_err install(ps_store *st, ps_store_train_job *job, ps_errmsg *em)
     ps_store_codec *c = &st->codec;
     ps_store_typecodec *t = &c->t[job->type];
     sqlite3_stmt *s = NULL;
-    ZSTD_CDict *cd;
-    int64_t id;
+    ps_store_cdict *cd, *old;
     ps_err err = PS_OK;
-    cd = ZSTD_createCDict(job->dict, job->dict_len, c->level);
+    /* The id is set once the row exists; until then nobody else sees cd. */
+    cd = cdict_create(job->dict, job->dict_len, 0, c->level);
     if (!cd)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory loading a new dictionary");
     if (sqlite3_prepare_v2(st->db,
                            "INSERT INTO dicts(type, created_us, samples, refs, dict) "
                            "VALUES(?, ?, ?, 0, ?)",
                            -1, &s, NULL) != SQLITE_OK) {
-        ZSTD_freeCDict(cd);
+        cdict_release(cd);
         return ps_store_dberr(st, em, "storing a compression dictionary");
     }
     sqlite3_bind_int(s, 1, (int)job->type);
@@ -514,24 +589,26 @@ static ps_err install(ps_store *st, ps_store_train_job *job, ps_errmsg *em)
     if (sqlite3_step(s) != SQLITE_DONE) {
         err = ps_store_dberr(st, em, "storing a compression dictionary");
         sqlite3_finalize(s);
-        ZSTD_freeCDict(cd);
+        cdict_release(cd);
         return err;
     }
     sqlite3_finalize(s);
-    id = sqlite3_last_insert_rowid(st->db);
-    ZSTD_freeCDict(t->cdict);
-    t->cdict = cd;
-    t->dict_id = id;
-    t->dict_len = job->dict_len;
+    cd->id = sqlite3_last_insert_rowid(st->db);
+    /* Workers that took the old one finish with it; the last of them frees it. */
+    old = t->cur;
+    t->cur = cd;
+    cdict_release(old);
     return PS_OK;
 }
 
 ps_err ps_store_codec_poll(ps_store *st, ps_errmsg *em)
 {
     ps_store_codec *c = &st->codec;
-    ps_store_train_job *job = c->job;
+    ps_store_train_job *job;
     ps_store_typecodec *t;
     ps_err err = PS_OK;
+    maybe_train(st);
+    job = c->job;
     if (!job)
         return PS_OK;
     if (!c->wait_training && !atomic_load(&job->done))
@@ -539,6 +616,7 @@ ps_err ps_store_codec_poll(ps_store *st, ps_errmsg *em)
     thrd_join(c->thread, NULL);
     c->thread_running = false;
     c->job = NULL;
+    mtx_lock(&c->mu);
     t = &c->t[job->type];
     t->training = false;
     if (!job->dict) {
@@ -550,7 +628,7 @@ ps_err ps_store_codec_poll(ps_store *st, ps_errmsg *em)
                                                 : "audit",
                  job->error);
         t->next_train = t->seen + (c->train_first ? c->train_first : 1000);
-    } else if (t->cdict && job->new_size >= job->old_size) {
+    } else if (t->cur && job->new_size >= job->old_size) {
         t->next_train = c->retrain_every ? t->seen + c->retrain_every : 0;
     } else {
         err = install(st, job, em);
@@ -564,6 +642,7 @@ ps_err ps_store_codec_poll(ps_store *st, ps_errmsg *em)
                 t->next_train = c->retrain_every ? t->seen + c->retrain_every : 0;
         }
     }
+    mtx_unlock(&c->mu);
     free_job(job);
     return err;
 }

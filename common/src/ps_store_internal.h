@@ -41,10 +41,17 @@ typedef struct ps_store_train_job {
     atomic_bool done;
 } ps_store_train_job;
 
+/* A compression dictionary ready for compressing. Workers compress with it while
+ * the writer may install a newer one, so whoever drops the last reference frees it. */
+typedef struct ps_store_cdict {
+    ZSTD_CDict *cdict;
+    int64_t id;
+    size_t len;
+    atomic_uint refs;
+} ps_store_cdict;
+
 typedef struct ps_store_typecodec {
-    int64_t dict_id;   /* current dictionary row, 0: none yet */
-    ZSTD_CDict *cdict; /* for dict_id; NULL when 0 */
-    size_t dict_len;
+    ps_store_cdict *cur; /* the dictionary new rows use; NULL: none yet */
     uint64_t seen;       /* events of this type offered since this process started */
     uint64_t next_train; /* train when `seen` reaches this (0: never) */
     /* reservoir of samples for the next training */
@@ -56,8 +63,12 @@ typedef struct ps_store_typecodec {
     bool training;
 } ps_store_typecodec;
 
+/* Compression state of a writer store. Rows are prepared (compressed, sampled)
+ * on worker threads while the writer trains and installs dictionaries, so `mu`
+ * guards t[] and rng; the training job and thread belong to the writer. */
 typedef struct ps_store_codec {
-    ZSTD_CCtx *cctx;
+    mtx_t mu;
+    bool mu_ready;
     ZSTD_DCtx *dctx;
     int level;
     ps_store_typecodec t[PS_STORE_TYPES];
@@ -68,9 +79,7 @@ typedef struct ps_store_codec {
     thrd_t thread;
     bool thread_running;
     ps_store_train_job *job;
-    /* reusable buffers */
-    unsigned char *cbuf;
-    size_t ccap;
+    /* reusable buffer for reading */
     char *dbuf;
     size_t dcap;
     bool training_enabled;
@@ -81,6 +90,25 @@ typedef struct ps_store_codec {
     uint64_t retrain_every; /* events between later retrainings */
 } ps_store_codec;
 
+/* A growing text buffer (the full-text document). */
+typedef struct ps_store_doc {
+    char *s;
+    size_t len, cap;
+} ps_store_doc;
+
+/* Per-thread scratch for ps_store_prepare: one per worker, never shared. */
+struct ps_store_prep {
+    ps_store *st; /* borrowed; only its codec is touched, under codec.mu */
+    ZSTD_CCtx *cctx;
+    unsigned char *cbuf;
+    size_t ccap;
+    char *ebuf, *xbuf; /* elided JSON, and its expansion for the check */
+    size_t ecap, xcap;
+    char *vbuf; /* the key and the values as stored, NUL-terminated */
+    size_t vlen, vcap;
+    ps_store_doc doc;
+};
+
 /* ---- the store ------------------------------------------------------------------ */
 
 typedef struct ps_hour_acc {
@@ -89,6 +117,11 @@ typedef struct ps_hour_acc {
     int64_t hour_us;
     uint64_t n;
 } ps_hour_acc;
+
+typedef struct ps_chunk_acc {
+    int64_t id; /* event id >> PS_CHUNK_SHIFT */
+    int64_t min_ts, max_ts;
+} ps_chunk_acc;
 
 typedef struct ps_dict_ref {
     int64_t dict_id;
@@ -126,16 +159,15 @@ struct ps_store {
     size_t nhacc, caphacc;
     ps_dict_ref *dref;
     size_t ndref, capdref;
-    /* scratch for the full-text document */
-    char *doc;
-    size_t doclen, doccap;
-    /* scratch for elided and expanded JSON */
-    char *ebuf, *xbuf;
-    size_t ecap, xcap;
-    /* chunk bounds touched by the open batch (see ps_store_chunk_*) */
-    int64_t chunk_id;
-    int64_t chunk_min, chunk_max;
-    bool chunk_dirty;
+    /* scratch of ps_store_insert and of retention's full-text deletes */
+    ps_store_prep *prep;
+    ps_store_doc doc;
+    /* scratch for expanding elided JSON on read */
+    char *xbuf;
+    size_t xcap;
+    /* time bounds of the chunks the open batch touched, written at commit */
+    ps_chunk_acc *cacc;
+    size_t ncacc, capcacc;
     sqlite3_stmt *st_chunk, *st_chunk_raise, *st_dup;
     ps_store_codec codec;
     /* the unicode61 tokenizer of this connection, for query verification */
@@ -156,8 +188,8 @@ extern const char *const ps_store_field_col[PS_EF__COUNT];
 /* The text the full-text index holds for one event: its typed fields plus hashed
  * exact-match tokens. Built the same way at insert and at delete, from the same
  * values, because a contentless FTS5 table can only delete what it is told. */
-ps_err ps_store_fts_doc(ps_store *st, ps_data_type type, const char *key,
-                        const char *const text[PS_EF__COUNT], ps_errmsg *em);
+ps_err ps_store_fts_doc(ps_store_doc *doc, const char *key, const char *const text[PS_EF__COUNT],
+                        ps_errmsg *em);
 
 /* Hashed exact-match token ("f" sender, "t" recipient, "m" message-id, "q" qid,
  * "g" key) of an already normalised value, into buf (>= 8 bytes): the prefix and
@@ -193,11 +225,12 @@ ps_err ps_store_migrate(ps_store *st, ps_errmsg *em);
 ps_err ps_store_read_version(ps_store *st, int *out, ps_errmsg *em);
 
 /* Codec (ps_store_codec.c). */
-void ps_store_codec_init(ps_store_codec *c);
+ps_err ps_store_codec_init(ps_store_codec *c);
 void ps_store_codec_deinit(ps_store_codec *c);
 ps_err ps_store_codec_load(ps_store *st, ps_errmsg *em);
-/* Compresses into c->cbuf; *out and *out_len point into it until the next call. */
-ps_err ps_store_codec_compress(ps_store *st, ps_data_type type, const char *raw, size_t len,
+/* Compresses with the type's current dictionary into p->cbuf; *out points into it
+ * until the next call. Any thread, with its own prep. */
+ps_err ps_store_codec_compress(ps_store_prep *p, ps_data_type type, const char *raw, size_t len,
                                const void **out, size_t *out_len, int64_t *dict_id, ps_errmsg *em);
 /* Decompresses into c->dbuf (NUL-terminated); *out valid until the next call. */
 ps_err ps_store_codec_decompress(ps_store *st, int64_t dict_id, const void *blob, size_t len,
@@ -208,9 +241,10 @@ ps_err ps_store_codec_decompress(ps_store *st, int64_t dict_id, const void *blob
 ps_err ps_store_row_json(ps_store *st, int64_t dict_id, int fmt, const void *blob, size_t blob_len,
                          size_t raw_len, const char *key, const char *const text[PS_EF__COUNT],
                          const char **out, size_t *out_len, ps_errmsg *em);
-/* Offers a stored event as a training sample. */
-void ps_store_codec_sample(ps_store *st, ps_data_type type, const char *raw, size_t len);
-/* Installs a finished training (inside the open batch). */
+/* Offers an event (as it will be compressed) as a training sample. Any thread. */
+void ps_store_codec_sample(ps_store_codec *c, ps_data_type type, const char *raw, size_t len);
+/* Writer, between batches: starts a training that is due, and installs a finished
+ * one (with `wait_training`, waits for it). */
 ps_err ps_store_codec_poll(ps_store *st, ps_errmsg *em);
 
 /* Tokenizer (ps_store_query.c). */

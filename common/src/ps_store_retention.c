@@ -65,12 +65,11 @@ ps_err ps_store_delete_oldest(ps_store *st, int64_t before_us, unsigned limit, u
             text[i] = (const char *)sqlite3_column_text(sel, 4 + i);
         /* A contentless index forgets a row only when told its exact text: the
          * same document the insert built, from the same stored values. */
-        err = ps_store_fts_doc(st, (ps_data_type)sqlite3_column_int(sel, 1),
-                               (const char *)sqlite3_column_text(sel, 2), text, em);
+        err = ps_store_fts_doc(&st->doc, (const char *)sqlite3_column_text(sel, 2), text, em);
         if (err != PS_OK)
             goto out;
         sqlite3_bind_int64(del_fts, 1, id);
-        sqlite3_bind_text(del_fts, 2, st->doc, (int)st->doclen, SQLITE_STATIC);
+        sqlite3_bind_text(del_fts, 2, st->doc.s, (int)st->doc.len, SQLITE_STATIC);
         if (sqlite3_step(del_fts) != SQLITE_DONE) {
             err = ps_store_dberr(st, em, "removing an event from the full-text index");
             goto out;

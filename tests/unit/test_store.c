@@ -407,6 +407,111 @@ static void test_rollback_discards_everything(void **state)
     scratch_remove(&s);
 }
 
+/* The writer thread puts rows that workers prepared; a batch that failed is put
+ * again with the same rows. */
+static void test_prepared_rows(void **state)
+{
+    scratch s;
+    ps_store *st;
+    ps_store_prep *prep = NULL;
+    ps_store_row row, empty;
+    ps_event ev;
+    ps_errmsg em;
+    sqlite3 *db;
+    bool dup = true;
+    char *raw = make_maillog("pr-1", "2024-05-22T12:00:00Z", "QPR1", "<a@example.com>", NULL,
+                             "<m1@example.com>", NULL, NULL, NULL);
+    char *back = NULL;
+    size_t back_len = 0;
+    (void)state;
+    ps_store_prep_destroy(NULL);
+    ps_store_row_deinit(NULL);
+    scratch_make(&s);
+    st = open_writer(&s);
+    assert_int_equal(ps_store_prep_create(st, &prep, &em), PS_OK);
+    ps_store_row_init(&row);
+    ps_store_row_init(&empty);
+    event_from(&ev, PS_DATA_MAILLOG, raw, strlen(raw));
+    assert_int_equal(ps_store_prepare(prep, &ev, raw, strlen(raw), &row, &em), PS_OK);
+    /* The row owns its copy: the event and the JSON may go. */
+    ps_event_deinit(&ev);
+    assert_int_equal(row.raw_len, strlen(raw));
+    assert_string_equal(row.key, "pr-1");
+    assert_int_equal(ps_store_put(st, 1, &row, NULL, &dup, &em), PS_ERR_INTERNAL);
+    assert_int_equal(ps_store_begin(st, &em), PS_OK);
+    assert_int_equal(ps_store_put(st, 1, &empty, NULL, &dup, &em), PS_ERR_INTERNAL);
+    assert_int_equal(ps_store_put(st, 1, &row, NULL, &dup, &em), PS_OK);
+    assert_false(dup);
+    assert_int_equal(ps_store_rollback(st), PS_OK);
+    assert_int_equal(ps_store_begin(st, &em), PS_OK);
+    assert_int_equal(ps_store_put(st, 1, &row, NULL, &dup, &em), PS_OK);
+    assert_false(dup);
+    assert_int_equal(ps_store_put(st, 1, &row, NULL, &dup, &em), PS_OK);
+    assert_true(dup);
+    assert_int_equal(ps_store_commit(st, &em), PS_OK);
+    assert_int_equal(ps_store_event_raw(st, 1, &back, &back_len, &em), PS_OK);
+    assert_int_equal(back_len, strlen(raw));
+    assert_memory_equal(back, raw, back_len);
+    free(back);
+    ps_store_row_deinit(&row);
+    assert_null(row.mem);
+    ps_store_prep_destroy(prep);
+    ps_store_destroy(st);
+    db = peek_open(s.db);
+    assert_int_equal(peek_int(db, "SELECT count(*) FROM events"), 1);
+    assert_int_equal(peek_int(db, "SELECT sum(events) FROM hourly"), 1);
+    sqlite3_close(db);
+    free(raw);
+    scratch_remove(&s);
+}
+
+/* One batch across several chunks of 1,024 ids: each chunk gets its time bounds,
+ * written at commit. */
+static void test_batch_spans_chunks(void **state)
+{
+    scratch s;
+    ps_store *st;
+    ps_errmsg em;
+    sqlite3 *db;
+    (void)state;
+    scratch_make(&s);
+    st = open_writer(&s);
+    assert_int_equal(ps_store_begin(st, &em), PS_OK);
+    for (int i = 0; i < 2500; i++) {
+        char id[32], when[40];
+        ps_event ev;
+        bool dup = true;
+        /* mostly increasing, every 7th an hour late */
+        ps_event_format_ts(1716379200000000LL + (int64_t)i * 1000000 -
+                               (i % 7 == 0 ? 3600000000LL : 0),
+                           when, sizeof when);
+        snprintf(id, sizeof id, "ch-%d", i);
+        char *raw = make_maillog(id, when, "QCH", NULL, NULL, NULL, "Sent", "2.0.0", NULL);
+        event_from(&ev, PS_DATA_MAILLOG, raw, strlen(raw));
+        assert_int_equal(ps_store_insert(st, 1, &ev, raw, strlen(raw), NULL, &dup, &em), PS_OK);
+        assert_false(dup);
+        ps_event_deinit(&ev);
+        free(raw);
+    }
+    assert_int_equal(ps_store_commit(st, &em), PS_OK);
+    ps_store_destroy(st);
+    db = peek_open(s.db);
+    /* ids 1..2500: chunks 0, 1 and 2 */
+    assert_int_equal(peek_int(db, "SELECT count(*) FROM chunks"), 3);
+    for (int c = 0; c < 3; c++) {
+        char q[512];
+        snprintf(q, sizeof q,
+                 "SELECT (SELECT min_ts FROM chunks WHERE id = %d) = (SELECT min(ts_us) FROM "
+                 "events WHERE id >> 10 = %d) AND (SELECT max_ts FROM chunks WHERE id = %d) = "
+                 "(SELECT max(ts_us) FROM events WHERE id >> 10 = %d) AND (SELECT pmax FROM "
+                 "chunks WHERE id = %d) = (SELECT max(ts_us) FROM events WHERE id >> 10 <= %d)",
+                 c, c, c, c, c, c);
+        assert_int_equal(peek_int(db, q), 1);
+    }
+    sqlite3_close(db);
+    scratch_remove(&s);
+}
+
 static void test_counters_and_pipelines(void **state)
 {
     scratch s;
@@ -545,6 +650,8 @@ int main(void)
         cmocka_unit_test(test_raw_round_trip_samples),
         cmocka_unit_test(test_elision_edge_cases),
         cmocka_unit_test(test_rollback_discards_everything),
+        cmocka_unit_test(test_prepared_rows),
+        cmocka_unit_test(test_batch_spans_chunks),
         cmocka_unit_test(test_counters_and_pipelines),
         cmocka_unit_test(test_quarantine),
         cmocka_unit_test(test_insert_refuses_bad_events),
