@@ -48,7 +48,7 @@ ps_err ps_store_insert(ps_store *st, long long device_id, const ps_event *ev, co
 /* Storing in two steps, so that the CPU work of an insert (cutting values to
  * their columns, eliding and compressing the JSON, building the full-text entry)
  * runs on worker threads in parallel and the single writer thread only runs
- * SQLite. A prepared row no longer needs the JSON, only the event. */
+ * SQLite. A prepared row needs neither the event nor its JSON any more. */
 typedef struct ps_store_prep ps_store_prep;
 
 /* Per-thread preparation context of writer store `st` (which must outlive it).

@@ -5,9 +5,13 @@
  * dictionary trained on the same traffic can. Bootstrapping: the first events of a
  * type are stored with plain zstd (dict id 0) while their copies fill a sample
  * reservoir; then a background thread trains a dictionary, the writer stores it in
- * `dicts` and uses it from the next batch on. Later retrainings (after 50,000
- * events, then every `retrain_every`) are adopted only when they compress a held
- * back sample better than the dictionary in use. */
+ * `dicts` between two batches, and the rows prepared from then on use it. Later
+ * retrainings (after 50,000 events, then every `retrain_every`) are adopted only
+ * when they compress a held back sample better than the dictionary in use.
+ *
+ * Rows are compressed on the service's worker threads (ps_store_prepare) while the
+ * writer trains and installs; see ps_store_codec in ps_store_internal.h for what
+ * the mutex guards. */
 #include <stdlib.h>
 #include <string.h>
 /* For ZDICT_optimizeTrainFromBuffer_fastCover, to bound the trainer's memory; the
@@ -56,7 +60,6 @@ static ps_store_cdict *cdict_create(const void *dict, size_t len, int64_t id, in
         return NULL;
     }
     cd->id = id;
-    cd->len = len;
     atomic_init(&cd->refs, 1);
     return cd;
 }

@@ -46,7 +46,6 @@ typedef struct ps_store_train_job {
 typedef struct ps_store_cdict {
     ZSTD_CDict *cdict;
     int64_t id;
-    size_t len;
     atomic_uint refs;
 } ps_store_cdict;
 
