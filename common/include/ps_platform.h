@@ -97,6 +97,10 @@ int64_t ps_plat_mono_ms(void);
  * behind the stages that feed it, or they only fill the queue in front of it. */
 void ps_plat_thread_background(void);
 
+/* Returns the allocator's free memory to the system where it can (glibc:
+ * malloc_trim). Walks every heap: for after rare large allocations, not per event. */
+void ps_plat_heap_trim(void);
+
 /* Initialises a caller-owned condition variable whose timed waits run on the
  * monotonic clock; pair it with ps_plat_deadline_ms. A deadline read from one
  * clock and waited on with another is either long past (the wait turns into a busy

@@ -41,6 +41,8 @@
 /* Messages a receiver hands to the workers at once: one lock and one wake-up per
  * batch instead of per message. */
 #define RX_BATCH 64
+/* Messages above this leave the heap trimmed after they are stored. */
+#define HUGE_MESSAGE (1u << 20)
 
 typedef struct device device;
 
@@ -891,6 +893,10 @@ static void process(item *it, ps_pipeline_result *res, ps_store_prep *prep)
         quarantine(it, why);
         goto done;
     }
+    /* Storing needs the extracted fields and the bytes, not the tree: free it
+     * first, so that a huge event is not held in three forms at once. */
+    cJSON_Delete(it->ev.root);
+    it->ev.root = NULL;
     if (ps_store_prepare(prep, &it->ev, it->out ? it->out : it->data,
                          it->out ? it->out_len : it->len, &it->row, &em) != PS_OK) {
         quarantine(it, em.text);
@@ -1173,6 +1179,7 @@ static void *writer_main(void *arg)
     int64_t last_tick = 0;
     int64_t next_retention = 0;
     int failures = 0;
+    bool huge = false;
 
     name_thread("writer", -1);
     if (!items) {
@@ -1215,8 +1222,16 @@ static void *writer_main(void *arg)
                 if (!seen)
                     inflight_done(d, items, n);
             }
-            for (size_t i = 0; i < n; i++)
+            for (size_t i = 0; i < n; i++) {
+                huge = huge || items[i]->total_len > HUGE_MESSAGE;
                 item_free(items[i]);
+            }
+        }
+        /* A huge message passed through several threads' heaps; give what it left
+         * behind back to the system once it is gone, not months later. */
+        if (huge && ps_queue_length(eng->commit) == 0) {
+            ps_plat_heap_trim();
+            huge = false;
         }
         if (ps_plat_mono_ms() - last_tick >= 1000) {
             write_tick(eng, false);

@@ -3,6 +3,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -436,6 +439,13 @@ void ps_plat_thread_background(void)
     int now = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
     if (errno == 0)
         (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), now + 5);
+#endif
+}
+
+void ps_plat_heap_trim(void)
+{
+#ifdef __GLIBC__
+    (void)malloc_trim(0);
 #endif
 }
 

@@ -731,7 +731,6 @@ void ps_store_prep_destroy(ps_store_prep *p)
     ZSTD_freeCCtx(p->cctx);
     free(p->cbuf);
     free(p->ebuf);
-    free(p->xbuf);
     free(p->vbuf);
     free(p->doc.s);
     free(p);
@@ -748,6 +747,21 @@ void ps_store_row_deinit(ps_store_row *row)
         return;
     free(row->mem);
     ps_store_row_init(row);
+}
+
+/* After a huge event, gives the scratch buffers back rather than keep one set of
+ * that size per worker for good. */
+static void prep_shrink(ps_store_prep *p)
+{
+    const size_t big = 1u << 20;
+    char **bufs[] = {(char **)&p->cbuf, &p->ebuf, &p->vbuf, &p->doc.s};
+    size_t *caps[] = {&p->ccap, &p->ecap, &p->vcap, &p->doc.cap};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (*caps[i] > big) {
+            free(*bufs[i]);
+            *bufs[i] = NULL;
+            *caps[i] = 0;
+        }
 }
 
 /* Copies the key and the typed values, cut to their columns, into p->vbuf as
@@ -788,7 +802,7 @@ ps_err ps_store_prepare(ps_store_prep *p, const ps_event *ev, const char *raw, s
                         ps_store_row *row, ps_errmsg *em)
 {
     const void *blob = NULL;
-    size_t blob_len = 0, enc_len = 0, check_len = 0;
+    size_t blob_len = 0, enc_len = 0;
     const char *key = NULL, *vals[PS_EF__COUNT];
     size_t lens[PS_EF__COUNT];
     ps_elide_list el;
@@ -813,15 +827,12 @@ ps_err ps_store_prepare(ps_store_prep *p, const ps_event *ev, const char *raw, s
     ps_store_elide_list(key, vals, &el);
     if (ps_store_elide(raw, raw_len, &el, &p->ebuf, &p->ecap, &enc_len, &elided) != PS_OK)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory preparing an event");
-    if (elided) {
-        /* Cheap insurance: the stored form must give back the exact bytes. */
-        if (ps_store_unelide(p->ebuf, enc_len, &el, &p->xbuf, &p->xcap, &check_len) == PS_OK &&
-            check_len == raw_len && memcmp(p->xbuf, raw, raw_len) == 0) {
-            payload = p->ebuf;
-            payload_len = enc_len;
-        } else {
-            elided = false;
-        }
+    /* Cheap insurance: the stored form must give back the exact bytes. */
+    if (elided && ps_store_unelide_equals(p->ebuf, enc_len, &el, raw, raw_len)) {
+        payload = p->ebuf;
+        payload_len = enc_len;
+    } else {
+        elided = false;
     }
     ps_store_codec_sample(&p->st->codec, ev->type, payload, payload_len);
     err =
@@ -859,6 +870,7 @@ ps_err ps_store_prepare(ps_store_prep *p, const ps_event *ev, const char *raw, s
     row->raw_len = raw_len;
     row->dict_id = dict_id;
     row->fmt = elided ? 1 : 0;
+    prep_shrink(p);
     return PS_OK;
 }
 

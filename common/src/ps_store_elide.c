@@ -78,43 +78,82 @@ static ps_err grow(char **buf, size_t *cap, size_t need)
     return PS_OK;
 }
 
-ps_err ps_store_unelide(const char *enc, size_t len, const ps_elide_list *l, char **buf,
-                        size_t *cap, size_t *out_len)
+/* Calls fn with each piece of the expansion of enc, in order, until fn returns
+ * false. PS_ERR_DB for a marker that names no value (checked before any call). */
+typedef bool (*piece_fn)(void *ctx, const char *p, size_t n);
+
+static ps_err expand(const char *enc, size_t len, const ps_elide_list *l, piece_fn fn, void *ctx)
 {
     const char *p = enc, *end = enc + len;
-    size_t need = len + 1, o = 0;
-    ps_err err;
-    /* Size first: one pass to measure, one to copy, no reallocation in the loop.
-     * memchr keeps both passes at memory speed. */
+    /* memchr keeps the walk at memory speed. */
     while ((p = memchr(p, ELIDE_MARK, (size_t)(end - p))) != NULL) {
-        unsigned idx;
-        if (p + 1 >= end || (unsigned char)p[1] < ELIDE_BASE)
+        if (p + 1 >= end || (unsigned char)p[1] < ELIDE_BASE ||
+            (unsigned)((unsigned char)p[1] - ELIDE_BASE) >= l->n)
             return PS_ERR_DB;
-        idx = (unsigned char)p[1] - ELIDE_BASE;
-        if (idx >= l->n)
-            return PS_ERR_DB;
-        need += l->len[idx];
         p += 2;
     }
-    if ((err = grow(buf, cap, need)) != PS_OK)
-        return err;
     p = enc;
     while (p < end) {
         const char *m = memchr(p, ELIDE_MARK, (size_t)(end - p));
         size_t run = m ? (size_t)(m - p) : (size_t)(end - p);
         unsigned idx;
-        memcpy(*buf + o, p, run);
-        o += run;
-        if (!m)
+        if (!fn(ctx, p, run) || !m)
             break;
         idx = (unsigned char)m[1] - ELIDE_BASE;
-        memcpy(*buf + o, l->v[idx], l->len[idx]);
-        o += l->len[idx];
+        if (!fn(ctx, l->v[idx], l->len[idx]))
+            break;
         p = m + 2;
     }
-    (*buf)[o] = '\0';
-    *out_len = o;
     return PS_OK;
+}
+
+typedef struct sink {
+    char *out; /* NULL: only count */
+    size_t n;
+    const char *want; /* compare instead of copy */
+    size_t want_len;
+    bool same;
+} sink;
+
+static bool put_piece(void *ctx, const char *p, size_t n)
+{
+    sink *k = ctx;
+    if (k->out)
+        memcpy(k->out + k->n, p, n);
+    k->n += n;
+    return true;
+}
+
+static bool cmp_piece(void *ctx, const char *p, size_t n)
+{
+    sink *k = ctx;
+    k->same = k->same && n <= k->want_len - k->n && memcmp(k->want + k->n, p, n) == 0;
+    k->n += n;
+    return k->same;
+}
+
+ps_err ps_store_unelide(const char *enc, size_t len, const ps_elide_list *l, char **buf,
+                        size_t *cap, size_t *out_len)
+{
+    sink k = {0};
+    ps_err err = expand(enc, len, l, put_piece, &k); /* measure, then copy */
+    if (err == PS_OK)
+        err = grow(buf, cap, k.n + 1);
+    if (err != PS_OK)
+        return err;
+    k.out = *buf;
+    k.n = 0;
+    (void)expand(enc, len, l, put_piece, &k);
+    (*buf)[k.n] = '\0';
+    *out_len = k.n;
+    return PS_OK;
+}
+
+bool ps_store_unelide_equals(const char *enc, size_t len, const ps_elide_list *l, const char *raw,
+                             size_t raw_len)
+{
+    sink k = {.want = raw, .want_len = raw_len, .same = true};
+    return expand(enc, len, l, cmp_piece, &k) == PS_OK && k.same && k.n == raw_len;
 }
 
 /* Replaces occurrences of value i in buf[0..*n) in place (the text only shrinks). */

@@ -101,8 +101,8 @@ struct ps_store_prep {
     ZSTD_CCtx *cctx;
     unsigned char *cbuf;
     size_t ccap;
-    char *ebuf, *xbuf; /* elided JSON, and its expansion for the check */
-    size_t ecap, xcap;
+    char *ebuf; /* the elided JSON */
+    size_t ecap;
     char *vbuf; /* the key and the values as stored, NUL-terminated */
     size_t vlen, vcap;
     ps_store_doc doc;
@@ -208,6 +208,9 @@ ps_err ps_store_elide(const char *raw, size_t len, const ps_elide_list *l, char 
 /* Expands markers; PS_ERR_DB for a marker that names no value. */
 ps_err ps_store_unelide(const char *enc, size_t len, const ps_elide_list *l, char **buf,
                         size_t *cap, size_t *out_len);
+/* True when enc expands to exactly raw[0..raw_len), without building the expansion. */
+bool ps_store_unelide_equals(const char *enc, size_t len, const ps_elide_list *l, const char *raw,
+                             size_t raw_len);
 
 /* Rows per chunk of the `chunks` table: ids id >> PS_CHUNK_SHIFT share a row that
  * bounds their ts, which lets a newest-first full-text query stop early. */

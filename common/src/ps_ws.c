@@ -22,7 +22,8 @@ struct ps_ws {
     /* message being assembled */
     char *buf;
     size_t len, cap;
-    size_t total; /* bytes of the message seen so far, kept or not */
+    size_t total;     /* bytes of the message seen so far, kept or not */
+    size_t frame_end; /* len at which the frame being read ends, when known; else 0 */
     bool in_message;
     bool binary;
     bool oversize;
@@ -56,7 +57,10 @@ static int progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl
     return abort_flag && atomic_load(abort_flag) ? 1 : 0;
 }
 
-static bool reserve(ps_ws *ws, size_t need)
+/* Grows the buffer to at least `need` bytes: by doubling, or to exactly `need`
+ * when that is the final size (a large frame then costs its size, not the next
+ * power of two). */
+static bool reserve(ps_ws *ws, size_t need, bool exact)
 {
     size_t ncap;
     char *n;
@@ -65,6 +69,8 @@ static bool reserve(ps_ws *ws, size_t need)
     ncap = ws->cap ? ws->cap : 16384;
     while (ncap < need)
         ncap *= 2;
+    if (exact)
+        ncap = need;
     n = realloc(ws->buf, ncap);
     if (!n)
         return false;
@@ -200,6 +206,7 @@ static void reset_message(ps_ws *ws)
 {
     ws->len = 0;
     ws->total = 0;
+    ws->frame_end = 0;
     ws->in_message = false;
     ws->binary = false;
     ws->oversize = false;
@@ -207,25 +214,29 @@ static void reset_message(ps_ws *ws)
 
 /* Hands the assembled message to the caller in a buffer of its own size. The
  * receive buffer stays for the next message: queued messages must not each pin a
- * buffer sized for reading, or a backlog of small events costs ten times its bytes. */
+ * buffer sized for reading, or a backlog of small events costs ten times its bytes.
+ * A huge message's buffer is handed over instead, so it is never held twice. */
 static ps_err deliver(ps_ws *ws, ps_ws_msg *msg, ps_errmsg *em)
 {
-    char *data = malloc(ws->len + 1);
-    if (!data)
-        return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
-    memcpy(data, ws->buf, ws->len);
+    char *data;
+    if (ws->cap > (1u << 20)) {
+        data = realloc(ws->buf, ws->len + 1); /* shrinks in place or moves */
+        if (!data)
+            data = ws->buf;
+        ws->buf = NULL;
+        ws->cap = 0;
+    } else {
+        data = malloc(ws->len + 1);
+        if (!data)
+            return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
+        memcpy(data, ws->buf, ws->len);
+    }
     data[ws->len] = '\0';
     msg->data = data;
     msg->len = ws->len;
     msg->total_len = ws->total;
     msg->binary = ws->binary;
     msg->oversize = ws->oversize;
-    /* After a huge message, give its buffer back rather than keep it for good. */
-    if (ws->cap > (1u << 20)) {
-        free(ws->buf);
-        ws->buf = NULL;
-        ws->cap = 0;
-    }
     reset_message(ws);
     return PS_OK;
 }
@@ -249,7 +260,11 @@ ps_err ps_ws_recv(ps_ws *ws, int timeout_ms, ps_ws_msg *msg, ps_errmsg *em)
             dst = scratch;
             room = sizeof scratch;
         } else {
-            if (!reserve(ws, ws->len + CONTROL_ROOM + 16384))
+            size_t want = ws->len + CONTROL_ROOM + 16384;
+            /* The rest of a frame of known size is all the room it needs. */
+            if (ws->frame_end > ws->len && ws->frame_end + CONTROL_ROOM + 1 < want)
+                want = ws->frame_end + CONTROL_ROOM + 1;
+            if (!reserve(ws, want, false))
                 return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
             dst = ws->buf + ws->len;
             room = ws->cap - ws->len - 1;
@@ -307,12 +322,13 @@ ps_err ps_ws_recv(ps_ws *ws, int timeout_ms, ps_ws_msg *msg, ps_errmsg *em)
                     ws->len = OVERSIZE_PREFIX;
             } else {
                 ws->len += got;
-                if (meta->bytesleft > 0 && !reserve(ws, expect + CONTROL_ROOM + 1))
+                ws->frame_end = meta->bytesleft > 0 ? expect : 0;
+                if (meta->bytesleft > 0 && !reserve(ws, expect + CONTROL_ROOM + 1, true))
                     return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
             }
         }
         if (meta->bytesleft == 0 && !(meta->flags & CURLWS_CONT)) {
-            if (!ws->buf && !reserve(ws, 1))
+            if (!ws->buf && !reserve(ws, 1, false))
                 return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
             return deliver(ws, msg, em);
         }

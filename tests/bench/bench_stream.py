@@ -2,6 +2,7 @@
 """End-to-end ingest benchmark: podsim over loopback wss:// to committed rows.
 
     tests/bench/bench_stream.py [--events N] [--message-share S] [--build DIR] [--no-raw]
+                                [--frame-mib M]
 
 podsim serves a backlog of N realistic events (--rate max: as fast as the client reads)
 to two devices on one token, `message` and `maillog`, in the share S. The service is
@@ -13,7 +14,10 @@ the real `podstream run`; the clock stops when the database holds all N events. 
     store's whole insert path on one thread, 1,000 events per transaction, no network
     and no parsing) and the ratio between the two,
   - the SQLite part of that alone (rows prepared beforehand: what the service's writer
-    thread runs while its workers compress and index in parallel), and the ratio.
+    thread runs while its workers compress and index in parallel), and the ratio,
+  - with --frame-mib, what one message of M MiB adds to the peak RSS of a live service
+    (podsim's oversize fault: an attachment carried whole, in base64), and what stays
+    once it is stored.
 
 It prints figures; it asserts nothing (timing on a shared machine is not a test)."""
 
@@ -28,28 +32,99 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 
 
-def count(db):
+def count(db, sql="SELECT count(*) FROM events"):
     try:
         con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
         try:
-            return con.execute("SELECT count(*) FROM events").fetchone()[0]
+            return con.execute(sql).fetchone()[0]
         finally:
             con.close()
     except sqlite3.OperationalError:
         return 0
 
 
-def vm_hwm_kb(pid):
+def vm_kb(pid, field):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def vm_hwm_kb(pid):
+    return vm_kb(pid, "VmHWM")
+
+
+def vm_rss_kb(pid):
+    return vm_kb(pid, "VmRSS")
+
+
+def start_podsim(podsim, work, certs, token, name, args):
+    """A podsim on a loopback wss port of its own; returns (process, ports)."""
+    pf = os.path.join(work, "ports.json." + name)
+    proc = subprocess.Popen(
+        [podsim, "--port", "off", "--tls-port", "0", "--port-file", pf,
+         "--cert", os.path.join(certs, "server.pem"), "--key", os.path.join(certs, "server.key"),
+         "--token", "bench:" + token, "-q"] + args)
+    for _ in range(100):
+        if os.path.exists(pf) and os.path.getsize(pf) > 0:
+            break
+        time.sleep(0.1)
+    with open(pf) as f:
+        return proc, json.load(f)
+
+
+def write_config(cfg, db, certs, devices):
+    """podstream.yml and one device file; devices is a list of (kind, wss port)."""
+    os.makedirs(os.path.join(cfg, "devices"), exist_ok=True)
+    with open(os.path.join(cfg, "podstream.yml"), "w") as f:
+        f.write("database: %s\ntls_ca_file: %s\nlog_level: warn\n"
+                % (db, os.path.join(certs, "ca.pem")))
+    with open(os.path.join(cfg, "devices", "bench.yml"), "w") as f:
+        f.write("devices:\n")
+        for i, (kind, port) in enumerate(devices, 1):
+            f.write("  - {id: %d, name: bench-%s, type: proofpoint, properties: "
+                    "{endpoint: 'wss://127.0.0.1:%d/v1/stream', cluster: bench, "
+                    "token: '${BENCH_TOKEN}', type: %s, workers: 2}}\n" % (i, kind, port, kind))
+
+
+def frame_cost(podstream, podsim, work, certs, token, mib, procs):
+    """Peak RSS of a live service before and after one message of `mib` MiB."""
+    sim, ports = start_podsim(podsim, work, certs, token, "frame",
+                              ["--control-port", "0", "--rate", "20", "--count", "100",
+                               "--history", "0", "--initial-backlog", "1h"])
+    procs.append(sim)
+    cfg = os.path.join(work, "cfg-frame")
+    db = os.path.join(work, "state-frame", "podstream.db")
+    write_config(cfg, db, certs, [("message", ports["wss"])])
+    svc = subprocess.Popen([podstream, "run", "-c", cfg],
+                           env=dict(os.environ, BENCH_TOKEN=token))
+    procs.append(svc)
+    while count(db) < 40:
+        if svc.poll() is not None:
+            sys.exit("bench_stream: the service exited early (%d)" % svc.returncode)
+        time.sleep(0.2)
+    before = vm_hwm_kb(svc.pid)
+    req = urllib.request.Request("http://127.0.0.1:%d/fault/oversize?bytes=%d"
+                                 % (ports["control"], mib << 20), method="POST")
+    urllib.request.urlopen(req, timeout=10).read()
+    while count(db, "SELECT count(*) FROM events WHERE raw_len >= %d" % (mib << 20)) < 1:
+        if svc.poll() is not None:
+            sys.exit("bench_stream: the service exited early (%d)" % svc.returncode)
+        time.sleep(0.2)
+    time.sleep(1.0)  # the writer trims the heap once the batch is gone
+    after, now = vm_hwm_kb(svc.pid), vm_rss_kb(svc.pid)
+    svc.send_signal(signal.SIGTERM)
+    svc.wait(30)
+    print("one %d MiB message: peak RSS %.1f MB -> %.1f MB (+%.1f MB, %.1f x the message); "
+          "%.1f MB once stored" % (mib, before / 1024.0, after / 1024.0, (after - before) / 1024.0,
+                                   (after - before) / 1024.0 / mib, now / 1024.0))
 
 
 def main():
@@ -58,6 +133,8 @@ def main():
     ap.add_argument("--message-share", type=float, default=0.33)
     ap.add_argument("--build", default=os.path.join(SRC, "build"))
     ap.add_argument("--no-raw", action="store_true", help="skip the raw insert comparison")
+    ap.add_argument("--frame-mib", type=int, default=0,
+                    help="also measure what one message of this many MiB costs in memory")
     args = ap.parse_args()
 
     podstream = os.path.join(args.build, "service", "podstream")
@@ -73,36 +150,17 @@ def main():
         subprocess.run(["bash", os.path.join(SRC, "tests", "podsim", "gen-certs.sh"), certs],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         token = "bench-token-0123456789"
-        ports = os.path.join(work, "ports.json")
         # Two podsims, so each stream ends at its own count.
-        endpoints = []
+        devices = []
         for kind, n in (("message", n_msg), ("maillog", n_log)):
-            pf = ports + "." + kind
-            procs.append(subprocess.Popen(
-                [podsim, "--port", "off", "--tls-port", "0", "--control-port", "off",
-                 "--port-file", pf, "--cert", os.path.join(certs, "server.pem"),
-                 "--key", os.path.join(certs, "server.key"), "--token", "bench:" + token,
-                 "--rate", "max", "--count", str(n), "--history", "0",
-                 "--initial-backlog", "1h", "-q"]))
-            for _ in range(100):
-                if os.path.exists(pf) and os.path.getsize(pf) > 0:
-                    break
-                time.sleep(0.1)
-            with open(pf) as f:
-                endpoints.append(json.load(f)["wss"])
+            sim, ports = start_podsim(podsim, work, certs, token, kind,
+                                      ["--control-port", "off", "--rate", "max", "--count",
+                                       str(n), "--history", "0", "--initial-backlog", "1h"])
+            procs.append(sim)
+            devices.append((kind, ports["wss"]))
         cfg = os.path.join(work, "cfg")
-        os.makedirs(os.path.join(cfg, "devices"))
         db = os.path.join(work, "state", "podstream.db")
-        with open(os.path.join(cfg, "podstream.yml"), "w") as f:
-            f.write("database: %s\ntls_ca_file: %s\nlog_level: warn\n"
-                    % (db, os.path.join(certs, "ca.pem")))
-        with open(os.path.join(cfg, "devices", "bench.yml"), "w") as f:
-            f.write("devices:\n")
-            for i, (kind, port) in enumerate(zip(("message", "maillog"), endpoints), 1):
-                f.write("  - {id: %d, name: bench-%s, type: proofpoint, properties: "
-                        "{endpoint: 'wss://127.0.0.1:%d/v1/stream', cluster: bench, "
-                        "token: '${BENCH_TOKEN}', type: %s, workers: 2}}\n"
-                        % (i, kind, port, kind))
+        write_config(cfg, db, certs, devices)
         env = dict(os.environ, BENCH_TOKEN=token)
         t0 = time.monotonic()
         svc = subprocess.Popen([podstream, "run", "-c", cfg], env=env)
@@ -140,6 +198,8 @@ def main():
                       % (sql, 100.0 * e2e / sql))
             else:
                 print("bench_store printed no raw insert rate:\n" + out)
+        if args.frame_mib > 0:
+            frame_cost(podstream, podsim, work, certs, token, args.frame_mib, procs)
     finally:
         for p in procs:
             if p.poll() is None:
