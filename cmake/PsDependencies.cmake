@@ -8,6 +8,9 @@ pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3>=3.37)
 pkg_check_modules(OPENSSL REQUIRED IMPORTED_TARGET openssl>=3.0)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+# CRC-32 of the spool records: zlib's runs at several GB/s where a byte-wise table
+# cost the receivers 2 us per event; libcurl already brings zlib into the process.
+pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
 # Conditions use `matches` with expr/Go-style regexps (\d, (?i), non-greedy); POSIX regex
 # lacks them and is absent on Windows. PCRE2 also gives JIT speed and match limits.
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)

@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 #include <limits.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "ps_platform.h"
 
@@ -31,27 +32,19 @@ struct ps_spool {
     uint64_t cur_size;
 };
 
-static uint32_t crc_table[256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
-}
-
+/* CRC-32 (IEEE 802.3, as zlib and gzip compute it): part of the record format. */
 static uint32_t crc32_of(const void *data, size_t len)
 {
-    const unsigned char *p = data;
-    uint32_t c = 0xFFFFFFFFu;
-    pthread_once(&crc_once, crc_init);
-    while (len--)
-        c = crc_table[(c ^ *p++) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
+    uLong c = crc32(0L, Z_NULL, 0);
+    const Bytef *p = data;
+    /* zlib takes lengths as uInt; a record is far below 4 GiB, but stay exact. */
+    while (len > 0) {
+        uInt n = len > 0x40000000u ? 0x40000000u : (uInt)len;
+        c = crc32(c, p, n);
+        p += n;
+        len -= n;
+    }
+    return (uint32_t)c;
 }
 
 static void put32(unsigned char *p, uint32_t v)

@@ -155,6 +155,37 @@ static void test_corrupt_payload_detected(void **state)
     (void)state;
 }
 
+/* The record header is an on-disk format that outlives a release: its checksum is
+ * the standard CRC-32, whose check value for "123456789" is 0xCBF43926. */
+static void test_record_checksum_is_crc32(void **state)
+{
+    char *dir = make_dir();
+    char path[512];
+    unsigned char h[24];
+    ps_spool *sp;
+    ps_spool_pos end;
+    ps_errmsg em;
+    FILE *f;
+
+    assert_int_equal(ps_spool_create(dir, "d", &sp, &em), PS_OK);
+    append_str(sp, "123456789", 0, false, &end);
+    ps_spool_destroy(sp, false);
+    snprintf(path, sizeof path, "%s/d.%08u.spool", dir, end.segment);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(h, 1, sizeof h, f), sizeof h);
+    fclose(f);
+    assert_int_equal(
+        (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24, 9);
+    assert_int_equal((uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 |
+                         (uint32_t)h[11] << 24,
+                     0xCBF43926u);
+    assert_int_equal(ps_spool_create(dir, "d", &sp, &em), PS_OK);
+    ps_spool_destroy(sp, true);
+    free(dir);
+    (void)state;
+}
+
 static void test_rotation_and_release(void **state)
 {
     char *dir = make_dir();
@@ -237,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_replay_after_crash),
         cmocka_unit_test(test_torn_tail_is_ignored),
         cmocka_unit_test(test_corrupt_payload_detected),
+        cmocka_unit_test(test_record_checksum_is_crc32),
         cmocka_unit_test(test_rotation_and_release),
         cmocka_unit_test(test_new_appends_after_old_segments),
         cmocka_unit_test(test_unwritable_dir_fails_clearly),
