@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ps_mem.h"
 #include "ps_platform.h"
 #include "ps_schema.h"
 
@@ -79,28 +80,13 @@ static void nomem(loader *l)
     l->err = PS_ERR_NOMEM;
 }
 
-/* Grows an array of `size`-byte elements to hold one more. */
-static bool grow(void **arr, size_t *cap, size_t used, size_t size)
-{
-    void *n;
-    size_t ncap;
-    if (used < *cap)
-        return true;
-    ncap = *cap ? *cap * 2 : 8;
-    n = realloc(*arr, ncap * size);
-    if (!n)
-        return false;
-    *arr = n;
-    *cap = ncap;
-    return true;
-}
-
 /* Keeps a copy of a file name for the lifetime of the config; positions point at it. */
 static const char *keep_file_name(loader *l, const char *name)
 {
     ps_config *cfg = l->cfg;
     char *copy;
-    if (!grow((void **)&cfg->files, &l->cap_files, cfg->nfiles, sizeof *cfg->files)) {
+    if (ps_mem_grow_array((void **)&cfg->files, &l->cap_files, cfg->nfiles, sizeof *cfg->files) !=
+        PS_OK) {
         nomem(l);
         return NULL;
     }
@@ -224,8 +210,10 @@ static void load_device(loader *l, const char *file, const ps_yaml_node *n, size
               ps_schema_describe(n));
         return;
     }
-    if (!grow((void **)&cfg->devices, &l->cap_devices, cfg->ndevices, sizeof *cfg->devices) ||
-        !grow((void **)&l->marks, &l->cap_marks, cfg->ndevices, sizeof *l->marks)) {
+    if (ps_mem_grow_array((void **)&cfg->devices, &l->cap_devices, cfg->ndevices,
+                          sizeof *cfg->devices) != PS_OK ||
+        ps_mem_grow_array((void **)&l->marks, &l->cap_marks, cfg->ndevices, sizeof *l->marks) !=
+            PS_OK) {
         nomem(l);
         return;
     }
@@ -256,8 +244,8 @@ static void load_device_list(loader *l, const char *file, const ps_yaml_node *li
 static bool keep_pipelines(loader *l, ps_yaml_doc *doc, const ps_yaml_node *list)
 {
     ps_config *cfg = l->cfg;
-    if (!grow((void **)&cfg->pipeline_files, &l->cap_pfiles, cfg->npipeline_files,
-              sizeof *cfg->pipeline_files)) {
+    if (ps_mem_grow_array((void **)&cfg->pipeline_files, &l->cap_pfiles, cfg->npipeline_files,
+                          sizeof *cfg->pipeline_files) != PS_OK) {
         nomem(l);
         return false;
     }

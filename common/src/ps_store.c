@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ps_mem.h"
 #include "ps_platform.h"
 #include "ps_store_internal.h"
 
@@ -572,22 +573,6 @@ static ps_err chunk_flush(ps_store *st, ps_errmsg *em)
     return err;
 }
 
-/* Makes room for element n of a growing array of `size`-byte elements. */
-static ps_err room_for_one(void **arr, size_t *cap, size_t n, size_t size)
-{
-    void *p;
-    size_t ncap;
-    if (*arr && n < *cap)
-        return PS_OK;
-    ncap = *cap ? *cap * 2 : 8;
-    p = realloc(*arr, ncap * size);
-    if (!p)
-        return PS_ERR_NOMEM;
-    *arr = p;
-    *cap = ncap;
-    return PS_OK;
-}
-
 /* Ids grow, so the chunk of a new event is the last one noted or a new one. */
 static ps_err chunk_note(ps_store *st, int64_t id, int64_t ts)
 {
@@ -600,7 +585,7 @@ static ps_err chunk_note(ps_store *st, int64_t id, int64_t ts)
             last->max_ts = ts;
         return PS_OK;
     }
-    if (room_for_one((void **)&st->cacc, &st->capcacc, st->ncacc, sizeof *st->cacc) != PS_OK)
+    if (ps_mem_grow_array((void **)&st->cacc, &st->capcacc, st->ncacc, sizeof *st->cacc) != PS_OK)
         return PS_ERR_NOMEM;
     st->cacc[st->ncacc++] = (ps_chunk_acc){c, ts, ts};
     return PS_OK;
@@ -617,7 +602,7 @@ static ps_err count_hour(ps_store *st, long long device_id, int type, int64_t ts
             return PS_OK;
         }
     }
-    if (room_for_one((void **)&st->hacc, &st->caphacc, st->nhacc, sizeof *st->hacc) != PS_OK)
+    if (ps_mem_grow_array((void **)&st->hacc, &st->caphacc, st->nhacc, sizeof *st->hacc) != PS_OK)
         return PS_ERR_NOMEM;
     st->hacc[st->nhacc++] = (ps_hour_acc){device_id, type, h, 1};
     return PS_OK;
@@ -632,7 +617,7 @@ static ps_err count_dict(ps_store *st, int64_t dict_id)
             st->dref[i].n++;
             return PS_OK;
         }
-    if (room_for_one((void **)&st->dref, &st->capdref, st->ndref, sizeof *st->dref) != PS_OK)
+    if (ps_mem_grow_array((void **)&st->dref, &st->capdref, st->ndref, sizeof *st->dref) != PS_OK)
         return PS_ERR_NOMEM;
     st->dref[st->ndref++] = (ps_dict_ref){dict_id, 1};
     return PS_OK;
@@ -775,13 +760,8 @@ static ps_err stage_values(ps_store_prep *p, const ps_event *ev, const char **ke
         lens[i] = ev->text[i] ? utf8_cut(ev->text[i], max) : 0;
         need += ev->text[i] ? lens[i] + 1 : 0;
     }
-    if (need > p->vcap) {
-        char *n = realloc(p->vbuf, need);
-        if (!n)
-            return PS_ERR_NOMEM;
-        p->vbuf = n;
-        p->vcap = need;
-    }
+    if (ps_mem_reserve((void **)&p->vbuf, &p->vcap, need) != PS_OK)
+        return PS_ERR_NOMEM;
     memcpy(p->vbuf, ev->key, key_len + 1);
     *key = p->vbuf;
     off = key_len + 1;

@@ -20,6 +20,7 @@
 #include <zdict.h>
 
 #include "ps_log.h"
+#include "ps_mem.h"
 #include "ps_platform.h"
 #include "ps_store_internal.h"
 
@@ -208,19 +209,6 @@ ps_err ps_store_codec_load(ps_store *st, ps_errmsg *em)
     return PS_OK;
 }
 
-static ps_err grow(void **buf, size_t *cap, size_t need)
-{
-    void *p;
-    if (*cap >= need)
-        return PS_OK;
-    p = realloc(*buf, need);
-    if (!p)
-        return PS_ERR_NOMEM;
-    *buf = p;
-    *cap = need;
-    return PS_OK;
-}
-
 ps_err ps_store_codec_compress(ps_store_prep *p, ps_data_type type, const char *raw, size_t len,
                                const void **out, size_t *out_len, int64_t *dict_id, ps_errmsg *em)
 {
@@ -228,7 +216,7 @@ ps_err ps_store_codec_compress(ps_store_prep *p, ps_data_type type, const char *
     ps_store_cdict *cd;
     size_t n;
     if (ensure_cctx(p) != PS_OK ||
-        grow((void **)&p->cbuf, &p->ccap, bound < 64 ? 64 : bound) != PS_OK)
+        ps_mem_reserve((void **)&p->cbuf, &p->ccap, bound < 64 ? 64 : bound) != PS_OK)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory compressing an event");
     cd = cdict_current(&p->st->codec, (int)type);
     ZSTD_CCtx_reset(p->cctx, ZSTD_reset_session_only);
@@ -307,7 +295,7 @@ ps_err ps_store_codec_decompress(ps_store *st, int64_t dict_id, const void *blob
     }
     if (!c->dctx && !(c->dctx = ZSTD_createDCtx()))
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory decompressing an event");
-    if (grow((void **)&c->dbuf, &c->dcap, (size_t)size + 1) != PS_OK)
+    if (ps_mem_reserve((void **)&c->dbuf, &c->dcap, (size_t)size + 1) != PS_OK)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory decompressing an event");
     n = ZSTD_decompress_usingDDict(c->dctx, c->dbuf, (size_t)size, blob, len, dd);
     if (ZSTD_isError(n) || n != size)
@@ -376,7 +364,7 @@ static size_t measure(const ps_store_train_job *job, const void *dict, size_t di
         size_t bound = ZSTD_compressBound(job->sizes[i]);
         if (i >= from) {
             size_t n;
-            if (grow(&buf, &cap, bound) != PS_OK) {
+            if (ps_mem_reserve(&buf, &cap, bound) != PS_OK) {
                 total = SIZE_MAX;
                 goto out;
             }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ps_mem.h"
 #include "ps_store_internal.h"
 
 #define ELIDE_MARK 0x01
@@ -63,19 +64,6 @@ void ps_store_elide_add(ps_elide_list *l, const char *v, size_t n)
     l->v[l->n] = v;
     l->len[l->n] = n;
     l->n++;
-}
-
-static ps_err grow(char **buf, size_t *cap, size_t need)
-{
-    char *p;
-    if (*cap >= need)
-        return PS_OK;
-    p = realloc(*buf, need);
-    if (!p)
-        return PS_ERR_NOMEM;
-    *buf = p;
-    *cap = need;
-    return PS_OK;
 }
 
 /* Calls fn with each piece of the expansion of enc, in order, until fn returns
@@ -138,7 +126,7 @@ ps_err ps_store_unelide(const char *enc, size_t len, const ps_elide_list *l, cha
     sink k = {0};
     ps_err err = expand(enc, len, l, put_piece, &k); /* measure, then copy */
     if (err == PS_OK)
-        err = grow(buf, cap, k.n + 1);
+        err = ps_mem_reserve((void **)buf, cap, k.n + 1);
     if (err != PS_OK)
         return err;
     k.out = *buf;
@@ -193,7 +181,7 @@ ps_err ps_store_elide(const char *raw, size_t len, const ps_elide_list *l, char 
     size_t n = len;
     ps_err err;
     *elided = false;
-    if ((err = grow(buf, cap, len + 1)) != PS_OK)
+    if ((err = ps_mem_reserve((void **)buf, cap, len + 1)) != PS_OK)
         return err;
     memcpy(*buf, raw, len);
     (*buf)[len] = '\0';
