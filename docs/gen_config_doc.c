@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ps_platform.h"
-#include "ps_schema.h"
+#include "podstream/ps_platform.h"
+#include "podstream/ps_schema.h"
 
 /* A growing output buffer: the check mode compares it with the file. */
 typedef struct out_buf {
@@ -224,7 +224,7 @@ static bool generate(out_buf *o, const char *src_dir)
         return false;
     }
     puts_(o, "<!-- Generated from docs/configuration.md.in and the schema tables in "
-             "common/src/ps_schema.c\n"
+             "common/src/config/ps_schema.c\n"
              "     by docs/gen_config_doc.c. Do not edit: edit those, then run\n"
              "     cmake --build <build dir> --target config-doc -->\n");
     for (char *p = tpl; ok && *p;) {

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ps_config.h"
-#include "ps_diag.h"
-#include "ps_platform.h"
+#include "podstream/ps_config.h"
+#include "podstream/ps_diag.h"
+#include "podstream/ps_platform.h"
 
 int ps_cli_exit_code(ps_err err)
 {

@@ -6,9 +6,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "ps_diag.h"
-#include "ps_error.h"
-#include "ps_pipeline.h"
+#include "podstream/ps_diag.h"
+#include "podstream/ps_error.h"
+#include "podstream/ps_pipeline.h"
 
 /* Exit codes, documented in docs/cli.md. */
 enum {

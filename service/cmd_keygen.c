@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "cli.h"
-#include "ps_config.h"
-#include "ps_diag.h"
-#include "ps_platform.h"
-#include "ps_secret.h"
+#include "podstream/ps_config.h"
+#include "podstream/ps_diag.h"
+#include "podstream/ps_platform.h"
+#include "podstream/ps_secret.h"
 
 static const char *const cmd = "keygen";
 

@@ -16,13 +16,13 @@
 #include <string.h>
 
 #include "cli.h"
-#include "ps_config.h"
-#include "ps_diag.h"
-#include "ps_event.h"
-#include "ps_pipeline.h"
-#include "ps_platform.h"
-#include "ps_secret.h"
-#include "ps_yaml.h"
+#include "podstream/ps_config.h"
+#include "podstream/ps_diag.h"
+#include "podstream/ps_event.h"
+#include "podstream/ps_pipeline.h"
+#include "podstream/ps_platform.h"
+#include "podstream/ps_secret.h"
+#include "podstream/ps_yaml.h"
 
 static const char *const cmd = "pipeline";
 

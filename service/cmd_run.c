@@ -7,10 +7,10 @@
 #include <time.h>
 
 #include "cli.h"
-#include "ps_config.h"
-#include "ps_engine.h"
-#include "ps_log.h"
-#include "ps_platform.h"
+#include "podstream/ps_config.h"
+#include "podstream/ps_engine.h"
+#include "podstream/ps_log.h"
+#include "podstream/ps_platform.h"
 
 /* How often the configuration files are checked for changes. */
 #define WATCH_INTERVAL_MS 2000

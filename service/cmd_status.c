@@ -10,9 +10,9 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "ps_event.h"
-#include "ps_platform.h"
-#include "ps_store.h"
+#include "podstream/ps_event.h"
+#include "podstream/ps_platform.h"
+#include "podstream/ps_store.h"
 
 static const char *const cmd = "status";
 

@@ -7,8 +7,8 @@
 #include <time.h>
 
 #include "cli.h"
-#include "ps_platform.h"
-#include "ps_store.h"
+#include "podstream/ps_platform.h"
+#include "podstream/ps_store.h"
 
 static const char *const cmd = "trace";
 

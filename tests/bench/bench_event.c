@@ -15,8 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "ps_event.h"
-#include "ps_platform.h"
+#include "podstream/ps_event.h"
+#include "podstream/ps_platform.h"
 
 #ifdef PS_HAVE_PODSIM_GEN
 #include "podsim_gen.h"

@@ -18,8 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "ps_pipeline.h"
-#include "ps_yaml.h"
+#include "podstream/ps_pipeline.h"
+#include "podstream/ps_yaml.h"
 
 #define VARIANTS 4096u
 #define TARGET   200000.0

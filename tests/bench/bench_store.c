@@ -37,9 +37,9 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
-#include "ps_event.h"
-#include "ps_platform.h"
-#include "ps_store.h"
+#include "podstream/ps_event.h"
+#include "podstream/ps_platform.h"
+#include "podstream/ps_store.h"
 
 #ifdef PS_HAVE_PODSIM_GEN
 #include "podsim_gen.h"

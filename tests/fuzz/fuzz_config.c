@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ps_config.h"
+#include "podstream/ps_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

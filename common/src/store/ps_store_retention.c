@@ -1,0 +1,252 @@
+/* ps_store retention: deleting old events a little at a time, and giving the
+ * space back.
+ *
+ * Each step is one short transaction that deletes at most `budget` events, oldest
+ * ts first, through the natural-key index, so a step costs about as much as
+ * storing `budget` events and the writer is never held up for longer than that.
+ * The database is created with auto_vacuum=INCREMENTAL: freed pages are returned
+ * to the file system a bounded number at a time, so the file shrinks without a
+ * VACUUM (which would rewrite everything under an exclusive lock). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/ps_store_internal.h"
+
+/* Pages given back per step: 2,048 x 4 KiB = 8 MiB, a few milliseconds of I/O. */
+#define RETENTION_VACUUM_PAGES 2048
+
+static ps_err pragma_int(ps_store *st, const char *sql, int64_t *out, ps_errmsg *em)
+{
+    sqlite3_stmt *s = NULL;
+    ps_err err = PS_OK;
+    *out = 0;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return ps_store_dberr(st, em, sql);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    else
+        err = ps_store_dberr(st, em, sql);
+    sqlite3_finalize(s);
+    return err;
+}
+
+ps_err ps_store_delete_oldest(ps_store *st, int64_t before_us, unsigned limit, uint64_t *deleted,
+                              ps_errmsg *em)
+{
+    char sql[1024];
+    size_t n;
+    sqlite3_stmt *sel = NULL, *del_fts = NULL, *del_ev = NULL, *deref = NULL;
+    ps_err err = PS_OK;
+    int rc;
+    *deleted = 0;
+    n = (size_t)snprintf(sql, sizeof sql, "SELECT id, type, key, dict_id");
+    for (int i = 0; i < PS_EF__COUNT; i++)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, ", %s", ps_store_field_col[i]);
+    snprintf(sql + n, sizeof sql - n,
+             " FROM events WHERE ts_us < ? ORDER BY ts_us, device_id, key_hash LIMIT ?");
+    if (sqlite3_prepare_v2(st->db, sql, -1, &sel, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db,
+                           "INSERT INTO events_fts(events_fts, rowid, doc) VALUES('delete', ?, ?)",
+                           -1, &del_fts, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, "DELETE FROM events WHERE id = ?", -1, &del_ev, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, "UPDATE dicts SET refs = refs - 1 WHERE id = ?", -1, &deref,
+                           NULL) != SQLITE_OK) {
+        err = ps_store_dberr(st, em, "preparing retention");
+        goto out;
+    }
+    sqlite3_bind_int64(sel, 1, before_us);
+    sqlite3_bind_int(sel, 2, (int)limit);
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        const char *text[PS_EF__COUNT];
+        int64_t id = sqlite3_column_int64(sel, 0);
+        int64_t dict = sqlite3_column_int64(sel, 3);
+        for (int i = 0; i < PS_EF__COUNT; i++)
+            text[i] = (const char *)sqlite3_column_text(sel, 4 + i);
+        /* A contentless index forgets a row only when told its exact text: the
+         * same document the insert built, from the same stored values. */
+        err = ps_store_fts_doc(&st->doc, (const char *)sqlite3_column_text(sel, 2), text, em);
+        if (err != PS_OK)
+            goto out;
+        sqlite3_bind_int64(del_fts, 1, id);
+        sqlite3_bind_text(del_fts, 2, st->doc.s, (int)st->doc.len, SQLITE_STATIC);
+        if (sqlite3_step(del_fts) != SQLITE_DONE) {
+            err = ps_store_dberr(st, em, "removing an event from the full-text index");
+            goto out;
+        }
+        sqlite3_reset(del_fts);
+        sqlite3_bind_int64(del_ev, 1, id);
+        if (sqlite3_step(del_ev) != SQLITE_DONE) {
+            err = ps_store_dberr(st, em, "deleting an event");
+            goto out;
+        }
+        sqlite3_reset(del_ev);
+        if (dict != 0) {
+            sqlite3_bind_int64(deref, 1, dict);
+            if (sqlite3_step(deref) != SQLITE_DONE) {
+                err = ps_store_dberr(st, em, "counting dictionary users");
+                goto out;
+            }
+            sqlite3_reset(deref);
+        }
+        (*deleted)++;
+    }
+    if (rc != SQLITE_DONE)
+        err = ps_store_dberr(st, em, "finding expired events");
+out:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(del_fts);
+    sqlite3_finalize(del_ev);
+    sqlite3_finalize(deref);
+    return err;
+}
+
+static ps_err used_bytes(ps_store *st, uint64_t *out, ps_errmsg *em)
+{
+    int64_t pages, freel, psize;
+    ps_err err;
+    if ((err = pragma_int(st, "PRAGMA page_count", &pages, em)) != PS_OK ||
+        (err = pragma_int(st, "PRAGMA freelist_count", &freel, em)) != PS_OK ||
+        (err = pragma_int(st, "PRAGMA page_size", &psize, em)) != PS_OK)
+        return err;
+    *out = (uint64_t)(pages - freel) * (uint64_t)psize;
+    return PS_OK;
+}
+
+static ps_err exec_changes(ps_store *st, sqlite3_stmt *s, uint64_t *n, ps_errmsg *em)
+{
+    ps_err err = PS_OK;
+    if (sqlite3_step(s) != SQLITE_DONE)
+        err = ps_store_dberr(st, em, "deleting expired rows");
+    else
+        *n += (uint64_t)sqlite3_changes(st->db);
+    sqlite3_finalize(s);
+    return err;
+}
+
+ps_err ps_store_retention_step(ps_store *st, int64_t now_us, const ps_retention_policy *policy,
+                               unsigned budget, ps_retention_result *res, ps_errmsg *em)
+{
+    ps_retention_result r;
+    uint64_t used = 0, n = 0;
+    int64_t freel = 0;
+    int64_t cutoff = INT64_MIN;
+    ps_err err = PS_OK;
+    memset(&r, 0, sizeof r);
+    if (res)
+        *res = r;
+    if (st->mode != PS_STORE_WRITER)
+        return ps_errmsg_set(em, PS_ERR_INTERNAL, "retention on a read-only store");
+    if (st->in_batch)
+        return ps_errmsg_set(em, PS_ERR_INTERNAL, "retention inside a batch");
+    if (!policy || (policy->days <= 0 && policy->max_bytes == 0))
+        return PS_OK;
+    if (budget == 0)
+        budget = 1000;
+    if ((err = ps_store_exec(st, "BEGIN IMMEDIATE", em)) != PS_OK)
+        return err;
+    if (policy->days > 0) {
+        sqlite3_stmt *s = NULL;
+        cutoff = now_us - (int64_t)policy->days * 86400LL * 1000000LL;
+        if ((err = ps_store_delete_oldest(st, cutoff, budget, &n, em)) != PS_OK)
+            goto fail;
+        r.deleted_age = n;
+        if (n == budget)
+            r.more = true;
+        /* Hourly counts and quarantined payloads age out with the events. */
+        if (sqlite3_prepare_v2(st->db, "DELETE FROM hourly WHERE hour_us < ?", -1, &s, NULL) !=
+            SQLITE_OK) {
+            err = ps_store_dberr(st, em, "preparing retention");
+            goto fail;
+        }
+        sqlite3_bind_int64(s, 1, cutoff - 3600LL * 1000000LL);
+        if ((err = exec_changes(st, s, &r.other_rows, em)) != PS_OK)
+            goto fail;
+        if (sqlite3_prepare_v2(st->db,
+                               "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine "
+                               "WHERE received_us < ? ORDER BY received_us LIMIT ?)",
+                               -1, &s, NULL) != SQLITE_OK) {
+            err = ps_store_dberr(st, em, "preparing retention");
+            goto fail;
+        }
+        sqlite3_bind_int64(s, 1, cutoff);
+        sqlite3_bind_int(s, 2, (int)budget);
+        if ((err = exec_changes(st, s, &r.other_rows, em)) != PS_OK)
+            goto fail;
+    }
+    if (policy->max_bytes > 0 && r.deleted_age < budget) {
+        if ((err = used_bytes(st, &used, em)) != PS_OK)
+            goto fail;
+        if (used > policy->max_bytes) {
+            if ((err = ps_store_delete_oldest(st, INT64_MAX, budget - (unsigned)r.deleted_age, &n,
+                                              em)) != PS_OK)
+                goto fail;
+            r.deleted_size = n;
+            /* Deleted rows become free pages only as their pages empty, and the
+             * full-text index shrinks when its segments merge: keep going until
+             * the used size is under the cap. */
+            r.more = n > 0;
+        }
+    }
+    /* Time bounds of id ranges that hold no event any more. */
+    {
+        char sql[128];
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM chunks WHERE id < (SELECT min(id) FROM events) >> %d",
+                 PS_CHUNK_SHIFT);
+        if ((err = ps_store_exec(st, sql, em)) != PS_OK)
+            goto fail;
+    }
+    if ((err = ps_store_exec(st, "COMMIT", em)) != PS_OK)
+        goto fail;
+    if ((err = pragma_int(st, "PRAGMA freelist_count", &freel, em)) != PS_OK)
+        goto done;
+    if (freel > 0) {
+        int64_t before = freel;
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)", RETENTION_VACUUM_PAGES);
+        if ((err = ps_store_exec(st, sql, em)) != PS_OK)
+            goto done;
+        if ((err = pragma_int(st, "PRAGMA freelist_count", &freel, em)) != PS_OK)
+            goto done;
+        r.pages_freed = (uint64_t)(before - freel);
+        if (freel > 0)
+            r.more = true;
+    }
+done:
+    if (res)
+        *res = r;
+    return err;
+fail:
+    (void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return err;
+}
+
+ps_err ps_store_size_get(ps_store *st, bool count, ps_store_size *out, ps_errmsg *em)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t pages, freel, psize;
+    ps_err err;
+    memset(out, 0, sizeof *out);
+    if ((err = pragma_int(st, "PRAGMA page_count", &pages, em)) != PS_OK ||
+        (err = pragma_int(st, "PRAGMA freelist_count", &freel, em)) != PS_OK ||
+        (err = pragma_int(st, "PRAGMA page_size", &psize, em)) != PS_OK)
+        return err;
+    out->file_bytes = (uint64_t)pages * (uint64_t)psize;
+    out->used_bytes = (uint64_t)(pages - freel) * (uint64_t)psize;
+    if (!count)
+        return PS_OK;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT count(*), total(raw_len), total(length(raw)) FROM events", -1,
+                           &s, NULL) != SQLITE_OK)
+        return ps_store_dberr(st, em, "measuring events");
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        out->events = (uint64_t)sqlite3_column_int64(s, 0);
+        out->raw_bytes = (uint64_t)sqlite3_column_double(s, 1);
+        out->stored_bytes = (uint64_t)sqlite3_column_double(s, 2);
+    } else {
+        err = ps_store_dberr(st, em, "measuring events");
+    }
+    sqlite3_finalize(s);
+    return err;
+}
