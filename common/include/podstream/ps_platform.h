@@ -101,14 +101,43 @@ void ps_plat_thread_background(void);
  * malloc_trim). Walks every heap: for after rare large allocations, not per event. */
 void ps_plat_heap_trim(void);
 
-/* Initialises a caller-owned condition variable whose timed waits run on the
- * monotonic clock; pair it with ps_plat_deadline_ms. A deadline read from one
- * clock and waited on with another is either long past (the wait turns into a busy
- * loop) or far off, so every timed wait in podstream goes through these two. */
-void ps_plat_cond_init(pthread_cond_t *cv);
+/* Threads, mutexes and condition variables. The types are opaque so that no
+ * pthread or Win32 type appears outside the platform layer; each is allocated by
+ * its _create and released by its _destroy (or, for a thread, by its join). */
+typedef struct ps_thread ps_thread;
+typedef struct ps_mutex ps_mutex;
+typedef struct ps_cond ps_cond;
+typedef void *(*ps_thread_fn)(void *arg);
 
-/* The absolute monotonic time `ms` milliseconds from now, for pthread_cond_timedwait
- * on a condition variable made by ps_plat_cond_init. */
+/* Starts `fn(arg)` on a new thread named `name` (at most 15 bytes are kept; the
+ * name shows in top -H and debuggers). *out is owned by the caller until joined. */
+ps_err ps_plat_thread_create(ps_thread **out, const char *name, ps_thread_fn fn, void *arg);
+/* Waits for the thread to end, frees it and returns what its function returned.
+ * Accepts NULL (returns NULL). */
+void *ps_plat_thread_join(ps_thread *t);
+
+/* A non-recursive mutex. */
+ps_err ps_plat_mutex_create(ps_mutex **out);
+void ps_plat_mutex_destroy(ps_mutex *m); /* accepts NULL; must be unlocked */
+void ps_plat_mutex_lock(ps_mutex *m);
+void ps_plat_mutex_unlock(ps_mutex *m);
+
+/* A condition variable whose timed waits run on the monotonic clock
+ * (ps_plat_mono_ms). A deadline read from one clock and waited on with another is
+ * either long past (the wait turns into a busy loop) or far off, so every timed
+ * wait in podstream takes a deadline from ps_plat_mono_ms. */
+ps_err ps_plat_cond_create(ps_cond **out);
+void ps_plat_cond_destroy(ps_cond *c); /* accepts NULL; no thread may be waiting */
+/* Releases `m` (held by the caller) while waiting and holds it again on return. */
+void ps_plat_cond_wait(ps_cond *c, ps_mutex *m);
+/* As ps_plat_cond_wait, until ps_plat_mono_ms() reaches deadline_ms at the latest.
+ * False when the deadline passed; wake-ups may be spurious either way. */
+bool ps_plat_cond_wait_until(ps_cond *c, ps_mutex *m, int64_t deadline_ms);
+void ps_plat_cond_signal(ps_cond *c);
+void ps_plat_cond_broadcast(ps_cond *c);
+
+/* TRANSITIONAL, removed once the engine and queues use ps_cond above. */
+void ps_plat_cond_init(pthread_cond_t *cv);
 void ps_plat_deadline_ms(struct timespec *ts, int64_t ms);
 
 /* Reads one line from the terminal with echo off (prompt on stderr), or from stdin
