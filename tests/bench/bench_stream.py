@@ -2,7 +2,7 @@
 """End-to-end ingest benchmark: podsim over loopback wss:// to committed rows.
 
     tests/bench/bench_stream.py [--events N] [--message-share S] [--build DIR] [--no-raw]
-                                [--frame-mib M]
+                                [--frame-mib M] [--compare OLD_BUILD_DIR]
 
 podsim serves a backlog of N realistic events (--rate max: as fast as the client reads)
 to two devices on one token, `message` and `maillog`, in the share S. The service is
@@ -10,11 +10,16 @@ the real `podstream run`; the clock stops when the database holds all N events. 
 
   - end-to-end events/s and the time for the whole backlog,
   - the service's peak RSS (VmHWM) while it worked through the backlog,
+  - CPU time per stored event, per thread group (writer, workers, receivers, the rest)
+    and in all, from /proc/<pid>/task/*/stat just before the stop: the figure that
+    other load on a shared machine does not distort, beside the machine's load average,
   - the raw batched insert rate of the same schema and event mix (bench_store: the
     store's whole insert path on one thread, 1,000 events per transaction, no network
     and no parsing) and the ratio between the two,
   - the SQLite part of that alone (rows prepared beforehand: what the service's writer
     thread runs while its workers compress and index in parallel), and the ratio,
+  - with --compare DIR, the same run with the binaries of another build right after,
+    so that "before" and "after" share one machine state,
   - with --frame-mib, what one message of M MiB adds to the peak RSS of a live service
     (podsim's oversize fault: an attachment carried whole, in base64), and what stays
     once it is stored.
@@ -63,6 +68,41 @@ def vm_hwm_kb(pid):
 
 def vm_rss_kb(pid):
     return vm_kb(pid, "VmRSS")
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid):
+    """CPU seconds (user + system) per thread name of process `pid`."""
+    out = {}
+    task = "/proc/%d/task" % pid
+    for tid in os.listdir(task):
+        try:
+            with open(os.path.join(task, tid, "stat")) as f:
+                st = f.read()
+        except OSError:
+            continue
+        name = st[st.index("(") + 1:st.rindex(")")]
+        fields = st[st.rindex(")") + 2:].split()
+        secs = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+        out[name] = out.get(name, 0.0) + secs
+    return out
+
+
+def cpu_groups(per_thread):
+    """Sums thread CPU into the engine's stages, by thread name prefix."""
+    groups = {"writer": 0.0, "workers": 0.0, "receivers": 0.0, "other": 0.0}
+    for name, secs in per_thread.items():
+        if name.startswith("ps-writer"):
+            groups["writer"] += secs
+        elif name.startswith("ps-work"):
+            groups["workers"] += secs
+        elif name.startswith("ps-rx"):
+            groups["receivers"] += secs
+        else:
+            groups["other"] += secs
+    return groups
 
 
 def start_podsim(podsim, work, certs, token, name, args):
@@ -133,13 +173,24 @@ def main():
     ap.add_argument("--message-share", type=float, default=0.33)
     ap.add_argument("--build", default=os.path.join(SRC, "build"))
     ap.add_argument("--no-raw", action="store_true", help="skip the raw insert comparison")
+    ap.add_argument("--compare", metavar="OLD_BUILD",
+                    help="then run the same benchmark with another build's binaries")
     ap.add_argument("--frame-mib", type=int, default=0,
                     help="also measure what one message of this many MiB costs in memory")
     args = ap.parse_args()
 
-    podstream = os.path.join(args.build, "service", "podstream")
-    podsim = os.path.join(args.build, "tests", "podsim", "podsim")
-    bench_store = os.path.join(args.build, "tests", "bench", "bench_store")
+    builds = [args.build] + ([args.compare] if args.compare else [])
+    for b in builds:
+        print("== build %s (load average before: %s)"
+              % (b, " ".join(open("/proc/loadavg").read().split()[:3])))
+        run_once(args, b)
+        sys.stdout.flush()
+
+
+def run_once(args, build):
+    podstream = os.path.join(build, "service", "podstream")
+    podsim = os.path.join(build, "tests", "podsim", "podsim")
+    bench_store = os.path.join(build, "tests", "bench", "bench_store")
     n_msg = int(args.events * args.message_share)
     n_log = args.events - n_msg
 
@@ -176,6 +227,8 @@ def main():
             time.sleep(0.25)
         took = time.monotonic() - t0
         peak = max(peak, vm_hwm_kb(svc.pid))
+        cpu = cpu_groups(thread_cpu(svc.pid))
+        sim_cpu = sum(sum(thread_cpu(p.pid).values()) for p in procs[:2])
         svc.send_signal(signal.SIGTERM)
         svc.wait(30)
         e2e = args.events / took
@@ -183,6 +236,11 @@ def main():
               "(podsim over loopback wss:// to committed rows)"
               % (args.events, args.message_share * 100, took, e2e))
         print("peak RSS of podstream run: %.1f MB" % (peak / 1024.0))
+        us = lambda secs: secs * 1e6 / args.events
+        print("CPU per stored event: %.1f us in all (writer %.1f, workers %.1f, receivers %.1f, "
+              "other %.1f); podsim %.1f us" % (us(sum(cpu.values())), us(cpu["writer"]),
+                                               us(cpu["workers"]), us(cpu["receivers"]),
+                                               us(cpu["other"]), us(sim_cpu)))
         if not args.no_raw:
             out = subprocess.run([bench_store, "-n", str(args.events), "-m",
                                   str(args.message_share), "-d", os.path.join(work, "raw.db"),
