@@ -20,6 +20,7 @@
 
 #include "podstream/ps_expr.h"
 #include "podstream/ps_platform.h"
+#include "podstream/ps_suggest.h"
 #include "podstream/ps_yaml.h"
 
 #define PATH_MAX_SEGS      64
@@ -784,46 +785,6 @@ static void pjoin(char *dst, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), row[64];
-    if (la >= 63 || lb >= 63)
-        return 99;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t prev = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cur = row[j];
-            size_t sub = prev + ((a[i - 1] | 0x20) != (b[j - 1] | 0x20));
-            size_t best = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
-            row[j] = sub < best ? sub : best;
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
-
-/* The closest of `cands` (NULL-terminated) to `word`, or NULL when none is close. */
-static const char *suggest(const char *word, const char *const *cands)
-{
-    const char *best = NULL;
-    size_t bd = 3, wl = strlen(word);
-    /* A shortened option ("target" for "target_field") is as good a hint as a typo. */
-    for (size_t i = 0; wl >= 4 && cands[i]; i++)
-        if (strncmp(cands[i], word, wl) == 0)
-            return cands[i];
-    for (size_t i = 0; cands[i]; i++) {
-        size_t d = edit_distance(word, cands[i]);
-        if (d < bd) {
-            bd = d;
-            best = cands[i];
-        }
-    }
-    return best;
-}
-
 /* "a, b, c" from the NULL-terminated lists a and then b (either may be NULL). */
 static void join_words(char *buf, size_t len, const char *const *a, const char *const *b)
 {
@@ -1411,7 +1372,7 @@ static bool compile_proc(cctx *c, const ps_yaml_node *item, const char *path, co
     }
     def = find_pdef(item->keys[0]->value);
     if (!def) {
-        const char *guess = suggest(item->keys[0]->value, names);
+        const char *guess = ps_suggest(item->keys[0]->value, names);
         join_words(list, sizeof list, names, NULL);
         if (guess)
             cerr(c, item->keys[0], path, "unknown processor \"%.60s\" (did you mean \"%s\"?)",
@@ -1443,9 +1404,9 @@ static bool compile_proc(cctx *c, const ps_yaml_node *item, const char *path, co
             known = strcmp(k, o_common[j]) == 0;
         if (known)
             continue;
-        const char *guess = suggest(k, def->opts);
+        const char *guess = ps_suggest(k, def->opts);
         if (!guess)
-            guess = suggest(k, o_common);
+            guess = ps_suggest(k, o_common);
         join_words(list, sizeof list, def->opts, o_common);
         pjoin(sub, sizeof sub, "%s.%s", ppath, k);
         if (guess)
@@ -1574,7 +1535,7 @@ static ps_pipeline *compile_pipeline(cctx *c, const ps_yaml_node *m, const char 
             known = strcmp(k, pipeline_keys[j]) == 0;
         if (known)
             continue;
-        const char *guess = suggest(k, pipeline_keys);
+        const char *guess = ps_suggest(k, pipeline_keys);
         pjoin(sub, sizeof sub, "%s.%s", path, k);
         join_words(list, sizeof list, pipeline_keys, NULL);
         if (guess)
@@ -1733,7 +1694,7 @@ ps_err ps_pipeline_set_compile(const ps_config_pipeline_file *files, size_t nfil
             for (size_t j = 0; names && j < set->n; j++)
                 names[j] = set->pipes[j]->name;
             if (names)
-                guess = suggest(dev->pipelines[k], names);
+                guess = ps_suggest(dev->pipelines[k], names);
             if (guess)
                 ps_diag_add(diag, PS_DIAG_ERROR, pos->file, pos->line, pos->col, path,
                             "unknown pipeline \"%.60s\" (did you mean \"%s\"?)", dev->pipelines[k],
