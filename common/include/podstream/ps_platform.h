@@ -140,6 +140,20 @@ void ps_plat_cond_broadcast(ps_cond *c);
 void ps_plat_cond_init(pthread_cond_t *cv);
 void ps_plat_deadline_ms(struct timespec *ts, int64_t ms);
 
+/* A socket as the OS names it: a file descriptor on POSIX, a SOCKET on Windows.
+ * Both are what libcurl's curl_socket_t is on that system. */
+#ifdef _WIN32
+typedef uintptr_t ps_socket;
+#else
+typedef int ps_socket;
+#endif
+
+/* Waits until `sock` is readable (want_read) or writable (want_write), for at most
+ * timeout_ms (negative: no limit). PS_OK when it is ready, has failed or was hung up
+ * (the next read or write says which), and when the wait was interrupted (callers
+ * loop on their own deadline); PS_ERR_AGAIN when the time ran out. */
+ps_err ps_plat_socket_wait(ps_socket sock, bool want_read, bool want_write, int timeout_ms);
+
 /* Reads one line from the terminal with echo off (prompt on stderr), or from stdin
  * when it is not a terminal. The trailing newline is removed. PS_ERR_RANGE when the
  * line does not fit in len-1 bytes. */

@@ -1,7 +1,6 @@
 #include "net/ps_ws.h"
 
 #include <curl/curl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,10 +273,9 @@ ps_err ps_ws_recv(ps_ws *ws, int timeout_ms, ps_ws_msg *msg, ps_errmsg *em)
         rc = curl_ws_recv(ws->curl, dst, room, &got, &meta);
         if (rc == CURLE_AGAIN) {
             int64_t left = deadline - ps_plat_mono_ms();
-            struct pollfd pfd = {.fd = ws->sock, .events = POLLIN};
             if (left <= 0)
                 return PS_ERR_AGAIN;
-            if (poll(&pfd, 1, (int)left) == 0)
+            if (ps_plat_socket_wait(ws->sock, true, false, (int)left) == PS_ERR_AGAIN)
                 return PS_ERR_AGAIN;
             continue;
         }
