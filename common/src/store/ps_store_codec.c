@@ -44,7 +44,7 @@ ps_err ps_store_codec_init(ps_store_codec *c)
     c->train_first = 2000;
     c->train_samples = 5000;
     c->retrain_every = 2000000;
-    if (mtx_init(&c->mu, mtx_plain) != thrd_success)
+    if (ps_plat_mutex_create(&c->mu) != PS_OK)
         return PS_ERR_NOMEM;
     c->mu_ready = true;
     return PS_OK;
@@ -77,11 +77,11 @@ static void cdict_release(ps_store_cdict *cd)
 static ps_store_cdict *cdict_current(ps_store_codec *c, int type)
 {
     ps_store_cdict *cd;
-    mtx_lock(&c->mu);
+    ps_plat_mutex_lock(c->mu);
     cd = c->t[type].cur;
     if (cd)
         atomic_fetch_add(&cd->refs, 1);
-    mtx_unlock(&c->mu);
+    ps_plat_mutex_unlock(c->mu);
     return cd;
 }
 
@@ -108,7 +108,7 @@ static void reservoir_clear(ps_store_typecodec *t)
 void ps_store_codec_deinit(ps_store_codec *c)
 {
     if (c->thread_running) {
-        thrd_join(c->thread, NULL);
+        (void)ps_plat_thread_join(c->thread);
         c->thread_running = false;
     }
     free_job(c->job);
@@ -126,7 +126,7 @@ void ps_store_codec_deinit(ps_store_codec *c)
     ZSTD_freeDCtx(c->dctx);
     free(c->dbuf);
     if (c->mu_ready)
-        mtx_destroy(&c->mu);
+        ps_plat_mutex_destroy(c->mu);
     memset(c, 0, sizeof *c);
 }
 
@@ -134,7 +134,7 @@ void ps_store_set_training(ps_store *st, unsigned first, unsigned samples, uint6
                            bool wait)
 {
     ps_store_codec *c = &st->codec;
-    mtx_lock(&c->mu);
+    ps_plat_mutex_lock(c->mu);
     c->train_first = first;
     c->train_samples = samples < 8 ? 8 : samples;
     c->retrain_every = retrain_every;
@@ -146,7 +146,7 @@ void ps_store_set_training(ps_store *st, unsigned first, unsigned samples, uint6
         else
             t->next_train = retrain_every ? t->seen + retrain_every : 0;
     }
-    mtx_unlock(&c->mu);
+    ps_plat_mutex_unlock(c->mu);
 }
 
 static ps_err ensure_cctx(ps_store_prep *p)
@@ -382,7 +382,7 @@ out:
     return total;
 }
 
-static int train_main(void *arg)
+static void *train_main(void *arg)
 {
     ps_store_train_job *job = arg;
     /* Train on the first 7/8, judge on the rest: a dictionary must help events it
@@ -421,7 +421,7 @@ static int train_main(void *arg)
     job->old_size = measure(job, job->old_dict, job->old_dict_len, ntrain);
 out:
     atomic_store(&job->done, true);
-    return 0;
+    return NULL;
 }
 
 /* Writer, with c->mu held: hands the reservoir of `type` to a training thread. */
@@ -474,7 +474,7 @@ static void start_training(ps_store *st, int type)
         off += t->res_len[i];
     }
     atomic_init(&job->done, false);
-    if (thrd_create(&c->thread, train_main, job) != thrd_success) {
+    if (ps_plat_thread_create(&c->thread, "ps-dict-train", train_main, job) != PS_OK) {
         free_job(job);
         return;
     }
@@ -533,11 +533,11 @@ void ps_store_codec_sample(ps_store_codec *c, ps_data_type type, const char *raw
     ps_store_typecodec *t = &c->t[type];
     if (!c->training_enabled)
         return;
-    mtx_lock(&c->mu);
+    ps_plat_mutex_lock(c->mu);
     t->seen++;
     if (t->next_train != 0 && !t->training && len >= 16 && len <= CODEC_SAMPLE_MAX)
         (void)reservoir_add(c, t, raw, len);
-    mtx_unlock(&c->mu);
+    ps_plat_mutex_unlock(c->mu);
 }
 
 /* Writer: starts the training of the first type that is due, if none runs. */
@@ -546,13 +546,13 @@ static void maybe_train(ps_store *st)
     ps_store_codec *c = &st->codec;
     if (c->job || c->thread_running)
         return;
-    mtx_lock(&c->mu);
+    ps_plat_mutex_lock(c->mu);
     for (int i = 0; i < PS_STORE_TYPES && !c->job; i++) {
         ps_store_typecodec *t = &c->t[i];
         if (t->next_train != 0 && !t->training && t->seen >= t->next_train && t->nres >= 8)
             start_training(st, i);
     }
-    mtx_unlock(&c->mu);
+    ps_plat_mutex_unlock(c->mu);
 }
 
 static ps_err install(ps_store *st, ps_store_train_job *job, ps_errmsg *em)
@@ -604,10 +604,10 @@ ps_err ps_store_codec_poll(ps_store *st, ps_errmsg *em)
         return PS_OK;
     if (!c->wait_training && !atomic_load(&job->done))
         return PS_OK;
-    thrd_join(c->thread, NULL);
+    (void)ps_plat_thread_join(c->thread);
     c->thread_running = false;
     c->job = NULL;
-    mtx_lock(&c->mu);
+    ps_plat_mutex_lock(c->mu);
     t = &c->t[job->type];
     t->training = false;
     if (!job->dict) {
@@ -633,7 +633,7 @@ ps_err ps_store_codec_poll(ps_store *st, ps_errmsg *em)
                 t->next_train = c->retrain_every ? t->seen + c->retrain_every : 0;
         }
     }
-    mtx_unlock(&c->mu);
+    ps_plat_mutex_unlock(c->mu);
     free_job(job);
     return err;
 }

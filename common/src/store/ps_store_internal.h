@@ -5,9 +5,9 @@
 
 #include <sqlite3.h>
 #include <stdatomic.h>
-#include <threads.h>
 #include <zstd.h>
 
+#include "podstream/ps_platform.h"
 #include "podstream/ps_store.h"
 
 #define PS_STORE_TYPES 3
@@ -66,7 +66,7 @@ typedef struct ps_store_typecodec {
  * on worker threads while the writer trains and installs dictionaries, so `mu`
  * guards t[] and rng; the training job and thread belong to the writer. */
 typedef struct ps_store_codec {
-    mtx_t mu;
+    ps_mutex *mu;
     bool mu_ready;
     ZSTD_DCtx *dctx;
     int level;
@@ -75,7 +75,7 @@ typedef struct ps_store_codec {
     size_t ndd, capdd;
     uint64_t rng;
     /* training thread: at most one job at a time */
-    thrd_t thread;
+    ps_thread *thread;
     bool thread_running;
     ps_store_train_job *job;
     /* reusable buffer for reading */
