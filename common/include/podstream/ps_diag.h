@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "ps_compiler.h"
 #include "ps_error.h"
 
 typedef enum ps_diag_sev { PS_DIAG_ERROR, PS_DIAG_WARNING } ps_diag_sev;
@@ -37,10 +38,9 @@ void ps_diag_deinit(ps_diag *d);
 /* Appends a copy of file/path and the formatted message. Never fails visibly: on
  * allocation failure it sets d->oom (and still counts an error). */
 void ps_diag_add(ps_diag *d, ps_diag_sev sev, const char *file, int line, int col, const char *path,
-                 const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+                 const char *fmt, ...) PS_PRINTF(7, 8);
 void ps_diag_addv(ps_diag *d, ps_diag_sev sev, const char *file, int line, int col,
-                  const char *path, const char *fmt, va_list ap)
-    __attribute__((format(printf, 7, 0)));
+                  const char *path, const char *fmt, va_list ap) PS_PRINTF(7, 0);
 
 /* Stable sort by file, line, column. */
 void ps_diag_sort(ps_diag *d);

@@ -8,6 +8,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include "ps_compiler.h"
+
 typedef enum ps_err {
     PS_OK = 0,
     PS_ERR_NOMEM,       /* allocation failed */
@@ -43,7 +45,6 @@ typedef struct ps_errmsg {
 
 /* Formats into `em` (no-op when em is NULL). Returns `err` so callers can write
  * `return ps_errmsg_set(em, PS_ERR_IO, "...", ...)`. */
-ps_err ps_errmsg_set(ps_errmsg *em, ps_err err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+ps_err ps_errmsg_set(ps_errmsg *em, ps_err err, const char *fmt, ...) PS_PRINTF(3, 4);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "ps_compiler.h"
 #include "ps_error.h"
 
 typedef enum ps_log_level {
@@ -31,8 +32,7 @@ const char *ps_log_level_name(ps_log_level level);
 void ps_log_set_stream(FILE *stream);
 
 /* Writes one line. `device_id` < 0 means the line is not about one device. */
-void ps_log(ps_log_level level, long long device_id, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void ps_log(ps_log_level level, long long device_id, const char *fmt, ...) PS_PRINTF(3, 4);
 
 #define PS_LOG_E(dev, ...) ps_log(PS_LOG_ERROR, (dev), __VA_ARGS__)
 #define PS_LOG_W(dev, ...) ps_log(PS_LOG_WARN, (dev), __VA_ARGS__)

@@ -154,6 +154,41 @@ typedef int ps_socket;
  * loop on their own deadline); PS_ERR_AGAIN when the time ran out. */
 ps_err ps_plat_socket_wait(ps_socket sock, bool want_read, bool want_write, int timeout_ms);
 
+/* Converts `len` bytes of text in `charset` (an IANA name such as "ISO-2022-JP")
+ * to UTF-8 in a new NUL-terminated buffer (*out, caller frees; *outlen excludes
+ * the NUL). PS_ERR_UNSUPPORTED when the system does not know the charset,
+ * PS_ERR_PARSE when the bytes are not text in it, PS_ERR_NOMEM. On failure *out is
+ * NULL. */
+ps_err ps_plat_charset_to_utf8(const char *charset, const char *in, size_t len, char **out,
+                               size_t *outlen);
+
+/* Requests from outside to stop or to reload: SIGTERM, SIGINT and SIGHUP on POSIX;
+ * later the Windows console control handler and the service control manager feed
+ * the same requests through ps_plat_signal_post. */
+typedef enum ps_signal {
+    PS_SIGNAL_NONE = 0, /* nothing arrived in time */
+    PS_SIGNAL_STOP,     /* finish what is in hand and exit */
+    PS_SIGNAL_RELOAD    /* read the configuration again */
+} ps_signal;
+
+/* Turns stop and reload requests from events that interrupt (and by default end)
+ * the process into ones that wait for ps_plat_signal_wait. Call once from the main
+ * thread before starting any other thread: threads inherit the setting. */
+void ps_plat_signals_block(void);
+
+/* Waits up to timeout_ms (negative: no limit) for a request blocked by
+ * ps_plat_signals_block. *what (may be NULL) names its source, a static string such
+ * as "SIGTERM", for the log; "" with PS_SIGNAL_NONE. */
+ps_signal ps_plat_signal_wait(int timeout_ms, const char **what);
+
+/* Delivers `sig` to this process as if it came from outside (POSIX: SIGTERM or
+ * SIGHUP to itself), for a service control handler or a test. */
+void ps_plat_signal_post(ps_signal sig);
+
+/* Makes a write to a closed socket or pipe fail with an error instead of ending the
+ * process (SIGPIPE on POSIX; nothing to do on Windows). */
+void ps_plat_ignore_broken_pipe(void);
+
 /* Reads one line from the terminal with echo off (prompt on stderr), or from stdin
  * when it is not a terminal. The trailing newline is removed. PS_ERR_RANGE when the
  * line does not fit in len-1 bytes. */

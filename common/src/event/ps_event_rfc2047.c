@@ -6,14 +6,13 @@
  * we cannot decode stays exactly as written rather than being lost or mangled. */
 #include "event/ps_event_internal.h"
 
-#include <errno.h>
-#include <iconv.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "podstream/ps_event.h"
+#include "podstream/ps_platform.h"
 
 /* Long enough for every IANA charset name in use; longer "names" are not charsets. */
 #define CHARSET_MAX 40
@@ -279,36 +278,19 @@ static void convert_latin1(const unsigned char *in, size_t n, buf *out)
     }
 }
 
-static bool convert_iconv(const char *charset, char *in, size_t n, buf *out)
+static bool convert_charset(const char *charset, const char *in, size_t n, buf *out)
 {
-    iconv_t cd = iconv_open("UTF-8", charset);
-    char *inp = in;
-    size_t inleft = n;
-    bool ok = false;
+    char *u = NULL;
+    size_t ulen = 0;
+    ps_err err = ps_plat_charset_to_utf8(charset, in, n, &u, &ulen);
 
-    if (cd == (iconv_t)-1) // NOLINT(performance-no-int-to-ptr): POSIX's failure value
+    if (err == PS_ERR_NOMEM)
+        out->oom = true;
+    if (err != PS_OK)
         return false;
-    for (;;) {
-        if (!buf_reserve(out, inleft * 4 + 16))
-            goto cleanup;
-        char *op = out->p + out->len;
-        size_t oleft = out->cap - out->len - 1;
-        size_t r = iconv(cd, inleft ? &inp : NULL, inleft ? &inleft : NULL, &op, &oleft);
-        out->len = (size_t)(op - out->p);
-        if (r != (size_t)-1) {
-            if (inleft == 0 && inp != NULL) {
-                inp = NULL; /* one more call with NULL input flushes a shift state */
-                continue;
-            }
-            break;
-        }
-        if (errno != E2BIG)
-            goto cleanup; /* EILSEQ or EINVAL: bytes that are not this charset */
-    }
-    ok = true;
-cleanup:
-    iconv_close(cd);
-    return ok;
+    buf_put(out, u, ulen);
+    free(u);
+    return true;
 }
 
 /* Appends bytes `in` of `charset` as UTF-8; on failure appends nothing. A NUL
@@ -330,7 +312,7 @@ static bool convert(const char *charset, char *in, size_t n, buf *out)
         convert_latin1((const unsigned char *)in, n, out);
         ok = true;
     } else {
-        ok = convert_iconv(charset, in, n, out);
+        ok = convert_charset(charset, in, n, out);
         if (ok && (!ps_event_utf8_valid(out->p + mark, out->len - mark, NULL) ||
                    memchr(out->p + mark, 0, out->len - mark)))
             ok = false;

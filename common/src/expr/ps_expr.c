@@ -339,8 +339,7 @@ static bool is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
-static void *perr(parser *p, ps_err rc, size_t offset, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void *perr(parser *p, ps_err rc, size_t offset, const char *fmt, ...) PS_PRINTF(4, 5);
 
 static void *perr(parser *p, ps_err rc, size_t offset, const char *fmt, ...)
 {
@@ -1368,7 +1367,7 @@ static const char *span_text(const ectx *c, const node *n)
     return n->end == n->start ? "#" : c->e->src + n->start;
 }
 
-static int rt_err(ectx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int rt_err(ectx *c, const char *fmt, ...) PS_PRINTF(2, 3);
 
 static int rt_err(ectx *c, const char *fmt, ...)
 {

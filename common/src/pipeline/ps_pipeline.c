@@ -734,9 +734,9 @@ typedef struct cctx {
 } cctx;
 
 static void cerr(cctx *c, const ps_yaml_node *n, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+    PS_PRINTF(4, 5);
 static void cwarn(cctx *c, const ps_yaml_node *n, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+    PS_PRINTF(4, 5);
 
 static void cerr(cctx *c, const ps_yaml_node *n, const char *path, const char *fmt, ...)
 {
@@ -774,8 +774,7 @@ static void cerr_in(cctx *c, const ps_yaml_node *n, size_t off, const char *path
 
 /* Formats a diagnostic field path. One too long for the buffer is cut, which only
  * shortens a message. */
-static void pjoin(char *dst, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void pjoin(char *dst, size_t len, const char *fmt, ...) PS_PRINTF(3, 4);
 
 static void pjoin(char *dst, size_t len, const char *fmt, ...)
 {
@@ -1875,7 +1874,7 @@ void ps_pipeline_result_deinit(ps_pipeline_result *res)
 /* Records why processor `p` (NULL: the pipeline's `if`) failed: `opt` and `path`
  * name the option and field at fault, when there is one. */
 static int fail(rctx *r, const proc *p, const char *opt, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+    PS_PRINTF(5, 6);
 
 static int fail(rctx *r, const proc *p, const char *opt, const char *path, const char *fmt, ...)
 {
