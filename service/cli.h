@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "podstream/ps_compiler.h"
 #include "podstream/ps_diag.h"
 #include "podstream/ps_error.h"
 #include "podstream/ps_pipeline.h"
@@ -44,7 +45,7 @@ int ps_cli_take_value(int argc, char **argv, int *i, const char *name, const cha
                       const char **out);
 
 /* Prints "podstream <cmd>: <message>" to stderr and returns PS_EXIT_USAGE. */
-int ps_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int ps_cli_usage_error(const char *cmd, const char *fmt, ...) PS_PRINTF(2, 3);
 
 /* Loads the configuration in `dir` and compiles its pipelines, appending every
  * problem to `diag`. With resolve_secrets false, pipeline redaction keys are

@@ -4,7 +4,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,20 +181,6 @@ static bool print_row(const ps_event_row *row, void *ctx)
     if (row->id > o->seen_max)
         o->seen_max = row->id;
     return o->err == PS_OK;
-}
-
-static volatile sig_atomic_t stop_follow;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_follow = 1;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* --follow starts like tail -f: the newest few, oldest first. The newest-first
@@ -405,8 +390,9 @@ int ps_cmd_query(int argc, char **argv)
         id_list ids = {NULL, 0, 0, 0, 0};
         void *pair[2] = {&ids, &oc};
         int64_t last = 0;
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
+        bool stop_follow = false;
+        /* Ctrl-C ends the wait for new events and lets the output finish cleanly. */
+        ps_plat_signals_block();
         setvbuf(stdout, NULL, _IOLBF, 0);
         err = ps_store_last_id(st, &last, &em);
         ids.max_id = last;
@@ -426,7 +412,11 @@ int ps_cmd_query(int argc, char **argv)
             err = ps_row_writer_finish(&w);
         while (err == PS_OK && oc.err == PS_OK && !stop_follow) {
             int64_t newest = 0;
-            sleep_ms(FOLLOW_POLL_MS);
+            /* A hangup (RELOAD) ends it too, as it did before signals were blocked. */
+            if (ps_plat_signal_wait(FOLLOW_POLL_MS, NULL) != PS_SIGNAL_NONE) {
+                stop_follow = true;
+                continue;
+            }
             if ((err = ps_store_last_id(st, &newest, &em)) != PS_OK || newest <= last)
                 continue;
             q.after_id = last;

@@ -50,9 +50,9 @@ typedef struct loader {
 #define SERVICE_FILE "podstream.yml"
 
 static void warn(loader *l, const char *file, int line, int col, const char *path, const char *fmt,
-                 ...) __attribute__((format(printf, 6, 7)));
+                 ...) PS_PRINTF(6, 7);
 static void error(loader *l, const char *file, int line, int col, const char *path, const char *fmt,
-                  ...) __attribute__((format(printf, 6, 7)));
+                  ...) PS_PRINTF(6, 7);
 
 static void warn(loader *l, const char *file, int line, int col, const char *path, const char *fmt,
                  ...)
