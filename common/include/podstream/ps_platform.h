@@ -1,8 +1,10 @@
 /* ps_platform: everything that differs between Linux and Windows.
  *
- * Files, permissions, randomness, clocks, default paths and terminal input live
- * here so that the rest of common/ is portable C11. Only ps_platform_posix.c is
- * built today; ps_platform_win32.c comes with the Windows build. */
+ * Files, permissions, randomness, clocks, default paths, threads, sockets, text
+ * encodings, stop/reload requests and terminal input live here so that the rest of
+ * common/ and service/ is portable C11 (scripts/check-platform.sh enforces it).
+ * Only posix/ps_plat_*_posix.c are built today; win32/ comes with the Windows
+ * build. */
 #ifndef PS_PLATFORM_H
 #define PS_PLATFORM_H
 
@@ -81,6 +83,30 @@ uint64_t ps_plat_file_stamp(const char *path);
  * holds it. *handle is released by ps_plat_unlock. */
 ps_err ps_plat_lock(const char *path, int *handle, ps_errmsg *em);
 void ps_plat_unlock(int handle);
+
+/* A file opened for appending: every write lands at its end, even when another
+ * handle has written meanwhile. */
+typedef struct ps_file ps_file;
+
+/* One piece of a gathered write. */
+typedef struct ps_iovec {
+    const void *base;
+    size_t len;
+} ps_iovec;
+
+/* Opens `path` for appending, creating it with `mode` when missing. *out belongs to
+ * the caller until ps_plat_file_close. */
+ps_err ps_plat_file_open_append(const char *path, unsigned mode, ps_file **out, ps_errmsg *em);
+/* Writes every byte of iov[0..cnt) in order, resuming after short writes. Up to 1024
+ * pieces go in one system call (POSIX writev), which the kernel keeps whole if the
+ * process dies; power loss can still tear it. */
+ps_err ps_plat_file_writev(ps_file *f, const ps_iovec *iov, size_t cnt, ps_errmsg *em);
+/* Waits until what was written is on the disk (fsync). */
+ps_err ps_plat_file_sync(ps_file *f, ps_errmsg *em);
+void ps_plat_file_close(ps_file *f); /* accepts NULL */
+
+/* Deletes the file at `path`. PS_ERR_NOTFOUND when there is none. */
+ps_err ps_plat_remove(const char *path, ps_errmsg *em);
 
 /* Platform default locations, as static strings:
  * Linux /etc/podstream and /var/lib/podstream; Windows %ProgramData%\podstream. */

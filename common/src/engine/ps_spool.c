@@ -1,16 +1,8 @@
 #include "engine/ps_spool.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
-#include <limits.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "podstream/ps_platform.h"
@@ -22,13 +14,13 @@
 #define MAX_RECORD    (1u << 30)
 
 struct ps_spool {
-    pthread_mutex_t mu;
+    ps_mutex *mu;
     char *dir;
     char *name;
     uint32_t first_old, end_old; /* segments [first_old, end_old) predate this run */
     uint32_t oldest;             /* oldest segment not yet deleted */
     uint32_t cur;                /* segment receiving appends */
-    int fd;
+    ps_file *f;
     uint64_t cur_size;
 };
 
@@ -70,22 +62,22 @@ static char *segment_path(const ps_spool *sp, uint32_t seg)
 /* Finds the range of existing segment numbers of this spool. */
 static ps_err scan_segments(ps_spool *sp, ps_errmsg *em)
 {
-    DIR *d = opendir(sp->dir);
-    struct dirent *de;
-    size_t nlen = strlen(sp->name);
+    static const char *const suffixes[] = {".spool", NULL};
+    char **names = NULL;
+    size_t count = 0, nlen = strlen(sp->name);
     bool any = false;
     uint32_t lo = 0, hi = 0;
+    ps_err err = ps_plat_list_dir(sp->dir, suffixes, &names, &count, em);
 
-    if (!d)
-        return ps_errmsg_set(em, PS_ERR_IO, "cannot open spool directory %s: %s", sp->dir,
-                             strerror(errno));
-    while ((de = readdir(d)) != NULL) {
+    if (err != PS_OK)
+        return err;
+    for (size_t i = 0; i < count; i++) {
+        const char *fname = names[i];
         unsigned seg;
         char tail[16];
-        if (strncmp(de->d_name, sp->name, nlen) != 0 || de->d_name[nlen] != '.')
+        if (strncmp(fname, sp->name, nlen) != 0 || fname[nlen] != '.')
             continue;
-        if (sscanf(de->d_name + nlen + 1, "%8u%15s", &seg, tail) != 2 ||
-            strcmp(tail, ".spool") != 0)
+        if (sscanf(fname + nlen + 1, "%8u%15s", &seg, tail) != 2 || strcmp(tail, ".spool") != 0)
             continue;
         if (!any || seg < lo)
             lo = seg;
@@ -93,7 +85,7 @@ static ps_err scan_segments(ps_spool *sp, ps_errmsg *em)
             hi = seg + 1;
         any = true;
     }
-    closedir(d);
+    ps_plat_free_list(names, count);
     sp->first_old = lo;
     sp->end_old = hi;
     sp->oldest = any ? lo : 0;
@@ -106,14 +98,10 @@ static ps_err open_segment(ps_spool *sp, ps_errmsg *em)
     char *path = segment_path(sp, sp->cur);
     if (!path)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
-    sp->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (sp->fd < 0) {
-        ps_err e = ps_errmsg_set(em, PS_ERR_IO, "cannot create spool segment %s: %s", path,
-                                 strerror(errno));
-        free(path);
-        return e;
-    }
+    ps_err err = ps_plat_file_open_append(path, 0640, &sp->f, em);
     free(path);
+    if (err != PS_OK)
+        return err;
     sp->cur_size = 0;
     return PS_OK;
 }
@@ -126,8 +114,10 @@ ps_err ps_spool_create(const char *dir, const char *name, ps_spool **out, ps_err
     *out = NULL;
     if (!sp)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
-    pthread_mutex_init(&sp->mu, NULL);
-    sp->fd = -1;
+    if (ps_plat_mutex_create(&sp->mu) != PS_OK) {
+        free(sp);
+        return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
+    }
     sp->dir = strdup(dir);
     sp->name = strdup(name);
     if (!sp->dir || !sp->name) {
@@ -225,50 +215,28 @@ static void fill_header(unsigned char *h, const ps_spool_record *rec)
     put32(h + 20, (uint32_t)((uint64_t)rec->total_len >> 32));
 }
 
-/* Writes every byte of iov[0..cnt), resuming after short writes. */
-static ps_err writev_all(int fd, struct iovec *iov, int cnt)
-{
-    while (cnt > 0) {
-        ssize_t n = writev(fd, iov, cnt > IOV_MAX ? IOV_MAX : cnt);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return PS_ERR_IO;
-        while (cnt > 0 && (size_t)n >= iov->iov_len) {
-            n -= (ssize_t)iov->iov_len;
-            iov++;
-            cnt--;
-        }
-        if (cnt > 0) {
-            iov->iov_base = (char *)iov->iov_base + n;
-            iov->iov_len -= (size_t)n;
-        }
-    }
-    return PS_OK;
-}
-
 #define APPEND_CHUNK 64
 
 ps_err ps_spool_append_many(ps_spool *sp, const ps_spool_record *recs, size_t n, ps_spool_pos *ends,
                             ps_errmsg *em)
 {
     unsigned char hdr[APPEND_CHUNK][HDR_BYTES];
-    struct iovec iov[2 * APPEND_CHUNK];
+    ps_iovec iov[2 * APPEND_CHUNK];
     ps_err err = PS_OK;
 
     for (size_t i = 0; i < n; i++)
         if (recs[i].len > MAX_RECORD)
             return ps_errmsg_set(em, PS_ERR_RANGE, "record of %zu bytes is too large to spool",
                                  recs[i].len);
-    pthread_mutex_lock(&sp->mu);
+    ps_plat_mutex_lock(sp->mu);
     for (size_t base = 0; base < n && err == PS_OK; base += APPEND_CHUNK) {
         size_t m = n - base < APPEND_CHUNK ? n - base : APPEND_CHUNK;
         uint64_t want = 0;
         for (size_t i = 0; i < m; i++)
             want += HDR_BYTES + recs[base + i].len;
         if (sp->cur_size > 0 && sp->cur_size + want > PS_SPOOL_SEGMENT_BYTES) {
-            close(sp->fd);
-            sp->fd = -1;
+            ps_plat_file_close(sp->f);
+            sp->f = NULL;
             sp->cur++;
             err = open_segment(sp, em);
             if (err != PS_OK)
@@ -277,19 +245,18 @@ ps_err ps_spool_append_many(ps_spool *sp, const ps_spool_record *recs, size_t n,
         for (size_t i = 0; i < m; i++) {
             const ps_spool_record *r = &recs[base + i];
             fill_header(hdr[i], r);
-            iov[2 * i].iov_base = hdr[i];
-            iov[2 * i].iov_len = HDR_BYTES;
-            iov[2 * i + 1].iov_base = (void *)r->data;
-            iov[2 * i + 1].iov_len = r->len;
+            iov[2 * i].base = hdr[i];
+            iov[2 * i].len = HDR_BYTES;
+            iov[2 * i + 1].base = r->data;
+            iov[2 * i + 1].len = r->len;
             sp->cur_size += HDR_BYTES + r->len;
             ends[base + i].segment = sp->cur;
             ends[base + i].offset = sp->cur_size;
         }
         /* One writev per chunk: the kernel keeps it whole if the process dies. */
-        if (writev_all(sp->fd, iov, (int)(2 * m)) != PS_OK)
-            err = ps_errmsg_set(em, PS_ERR_IO, "cannot write the spool: %s", strerror(errno));
+        err = ps_plat_file_writev(sp->f, iov, 2 * m, em);
     }
-    pthread_mutex_unlock(&sp->mu);
+    ps_plat_mutex_unlock(sp->mu);
     return err;
 }
 
@@ -302,34 +269,33 @@ static void unlink_segment(const ps_spool *sp, uint32_t seg)
 {
     char *path = segment_path(sp, seg);
     if (path) {
-        (void)unlink(path);
+        (void)ps_plat_remove(path, NULL);
         free(path);
     }
 }
 
 void ps_spool_release(ps_spool *sp, ps_spool_pos upto)
 {
-    pthread_mutex_lock(&sp->mu);
+    ps_plat_mutex_lock(sp->mu);
     /* Segments before upto's are complete and committed. The current segment also
      * goes once everything in it is committed and it is full enough to rotate. */
     while (sp->oldest < upto.segment && sp->oldest < sp->cur) {
         unlink_segment(sp, sp->oldest);
         sp->oldest++;
     }
-    pthread_mutex_unlock(&sp->mu);
+    ps_plat_mutex_unlock(sp->mu);
 }
 
 void ps_spool_destroy(ps_spool *sp, bool all_committed)
 {
     if (!sp)
         return;
-    if (sp->fd >= 0)
-        close(sp->fd);
+    ps_plat_file_close(sp->f);
     if (all_committed && sp->dir && sp->name) {
         for (uint32_t seg = sp->oldest; seg <= sp->cur; seg++)
             unlink_segment(sp, seg);
     }
-    pthread_mutex_destroy(&sp->mu);
+    ps_plat_mutex_destroy(sp->mu);
     free(sp->dir);
     free(sp->name);
     free(sp);

@@ -1,9 +1,10 @@
-/* ps_platform: timed waits and thread priority.
+/* ps_platform: threads, mutexes, timed waits and thread priority.
  *
  * A condition variable and a deadline read from different clocks turn a
  * "wait 200 ms" into a busy loop (the deadline is long past) that looked like
  * ordinary system time in every figure: these tests hold the pair to the wall
- * time it waits and the CPU time it burns. */
+ * time it waits and the CPU time it burns. This file alone may use pthreads
+ * directly, to compare with what the platform layer sets up. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -71,6 +73,120 @@ static void test_deadline_carries_nanoseconds(void **state)
     (void)state;
 }
 
+/* The ps_cond version of the test above: a timed wait neither returns early nor
+ * spins. */
+static void test_cond_wait_until_sleeps(void **state)
+{
+    ps_mutex *mu = NULL;
+    ps_cond *cv = NULL;
+    int64_t t0, deadline, waited;
+    double c0, burnt;
+    bool woke = true;
+    int wakeups = 0;
+
+    assert_int_equal(ps_plat_mutex_create(&mu), PS_OK);
+    assert_int_equal(ps_plat_cond_create(&cv), PS_OK);
+    ps_plat_mutex_lock(mu);
+    t0 = ps_plat_mono_ms();
+    c0 = thread_cpu_ms();
+    deadline = t0 + 300;
+    /* Nobody signals: every true return is a spurious wake-up. */
+    while (woke && wakeups < 1000000) {
+        woke = ps_plat_cond_wait_until(cv, mu, deadline);
+        wakeups++;
+    }
+    waited = ps_plat_mono_ms() - t0;
+    burnt = thread_cpu_ms() - c0;
+    ps_plat_mutex_unlock(mu);
+    ps_plat_cond_destroy(cv);
+    ps_plat_mutex_destroy(mu);
+    assert_false(woke);
+    assert_true(t0 + waited >= deadline); /* never reports a timeout early */
+    assert_true(waited < 5000);
+    assert_true(burnt < 60.0);
+    assert_true(wakeups < 10);
+    (void)state;
+}
+
+typedef struct shared {
+    ps_mutex *mu;
+    ps_cond *cv;
+    int flag;
+    long count;
+    char name[16];
+} shared;
+
+static void *signal_later(void *arg)
+{
+    shared *sh = arg;
+    ps_plat_mutex_lock(sh->mu);
+    sh->flag = 1;
+    ps_plat_cond_signal(sh->cv);
+    ps_plat_mutex_unlock(sh->mu);
+    return NULL;
+}
+
+static void test_cond_signal_wakes_waiter(void **state)
+{
+    shared sh = {0};
+    ps_thread *t = NULL;
+    int64_t t0;
+
+    assert_int_equal(ps_plat_mutex_create(&sh.mu), PS_OK);
+    assert_int_equal(ps_plat_cond_create(&sh.cv), PS_OK);
+    ps_plat_mutex_lock(sh.mu);
+    assert_int_equal(ps_plat_thread_create(&t, "ps-test-sig", signal_later, &sh), PS_OK);
+    t0 = ps_plat_mono_ms();
+    while (!sh.flag && ps_plat_cond_wait_until(sh.cv, sh.mu, t0 + 10000))
+        ;
+    ps_plat_mutex_unlock(sh.mu);
+    assert_int_equal(sh.flag, 1);
+    assert_true(ps_plat_mono_ms() - t0 < 5000);
+    assert_null(ps_plat_thread_join(t));
+    ps_plat_cond_destroy(sh.cv);
+    ps_plat_mutex_destroy(sh.mu);
+    (void)state;
+}
+
+static void *count_up(void *arg)
+{
+    shared *sh = arg;
+    for (int i = 0; i < 100000; i++) {
+        ps_plat_mutex_lock(sh->mu);
+        sh->count++;
+        ps_plat_mutex_unlock(sh->mu);
+    }
+    ps_plat_mutex_lock(sh->mu);
+    /* The name given to ps_plat_thread_create is what top -H shows. */
+    pthread_getname_np(pthread_self(), sh->name, sizeof sh->name);
+    ps_plat_cond_broadcast(sh->cv);
+    ps_plat_mutex_unlock(sh->mu);
+    return sh;
+}
+
+static void test_threads_join_and_exclude(void **state)
+{
+    shared sh = {0};
+    ps_thread *t[4] = {NULL};
+
+    assert_int_equal(ps_plat_mutex_create(&sh.mu), PS_OK);
+    assert_int_equal(ps_plat_cond_create(&sh.cv), PS_OK);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(ps_plat_thread_create(&t[i], "ps-test-a-long-thread-name", count_up, &sh),
+                         PS_OK);
+    for (int i = 0; i < 4; i++)
+        assert_ptr_equal(ps_plat_thread_join(t[i]), &sh);
+    assert_int_equal(sh.count, 400000);
+    assert_string_equal(sh.name, "ps-test-a-long-");
+    /* Each destroy and join accepts NULL. */
+    assert_null(ps_plat_thread_join(NULL));
+    ps_plat_cond_destroy(NULL);
+    ps_plat_mutex_destroy(NULL);
+    ps_plat_cond_destroy(sh.cv);
+    ps_plat_mutex_destroy(sh.mu);
+    (void)state;
+}
+
 static void *lowered(void *arg)
 {
     int *out = arg;
@@ -84,11 +200,11 @@ static void *lowered(void *arg)
 
 static void test_background_lowers_only_the_caller(void **state)
 {
-    pthread_t t;
+    ps_thread *t = NULL;
     int prio[2] = {0, 0};
     int mine = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
-    assert_int_equal(pthread_create(&t, NULL, lowered, prio), 0);
-    pthread_join(t, NULL);
+    assert_int_equal(ps_plat_thread_create(&t, "ps-test-nice", lowered, prio), PS_OK);
+    (void)ps_plat_thread_join(t);
     /* nice is capped at 19 */
     assert_int_equal(prio[1], prio[0] + 5 > 19 ? 19 : prio[0] + 5);
     assert_int_equal(getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid)), mine);
@@ -100,6 +216,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timed_wait_sleeps),
         cmocka_unit_test(test_deadline_carries_nanoseconds),
+        cmocka_unit_test(test_cond_wait_until_sleeps),
+        cmocka_unit_test(test_cond_signal_wakes_waiter),
+        cmocka_unit_test(test_threads_join_and_exclude),
         cmocka_unit_test(test_background_lowers_only_the_caller),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

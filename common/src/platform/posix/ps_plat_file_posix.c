@@ -1,0 +1,422 @@
+/* Files and directories on POSIX: whole-file reads and atomic replacement,
+ * permission checks, listings, locks, and append-only files. */
+#include "podstream/ps_platform.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+ps_err ps_plat_read_file(const char *path, size_t max_bytes, char **buf, size_t *len, ps_errmsg *em)
+{
+    ps_err err = PS_OK;
+    struct stat st;
+    char *data = NULL;
+    size_t used = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    *buf = NULL;
+    *len = 0;
+    if (fd < 0)
+        return ps_errmsg_set(em, errno == ENOENT ? PS_ERR_NOTFOUND : PS_ERR_IO,
+                             "cannot open %s: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        err = ps_errmsg_set(em, PS_ERR_IO, "%s is not a regular file", path);
+        goto out;
+    }
+    if ((size_t)st.st_size > max_bytes) {
+        err = ps_errmsg_set(em, PS_ERR_RANGE, "%s is larger than %zu bytes", path, max_bytes);
+        goto out;
+    }
+    data = malloc((size_t)st.st_size + 1);
+    if (!data) {
+        err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory reading %s", path);
+        goto out;
+    }
+    while (used < (size_t)st.st_size) {
+        ssize_t n = read(fd, data + used, (size_t)st.st_size - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err = ps_errmsg_set(em, PS_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        used += (size_t)n;
+    }
+    data[used] = '\0';
+    *buf = data;
+    *len = used;
+    data = NULL;
+out:
+    free(data);
+    close(fd);
+    return err;
+}
+
+static ps_err write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return PS_ERR_IO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return PS_OK;
+}
+
+static void fsync_dir_of(const char *path)
+{
+    char *dir = ps_plat_dir_name(path);
+    int fd;
+    if (!dir)
+        return;
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+ps_err ps_plat_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
+                                 bool backup, ps_errmsg *em)
+{
+    ps_err err = PS_OK;
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    char *bak = malloc(plen + 8);
+    int fd = -1;
+
+    if (!tmp || !bak) {
+        err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
+    snprintf(bak, plen + 8, "%s.bak", path);
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        err = ps_errmsg_set(em, PS_ERR_IO, "cannot create a temporary file beside %s: %s", path,
+                            strerror(errno));
+        goto out;
+    }
+    if (fchmod(fd, (mode_t)mode) != 0 || write_all(fd, data, len) != PS_OK || fsync(fd) != 0) {
+        err = ps_errmsg_set(em, PS_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    close(fd);
+    fd = -1;
+    if (backup && access(path, F_OK) == 0) {
+        /* A hard link keeps the old content as .bak without a window where `path`
+         * is missing; rename() below then swaps in the new file. */
+        (void)unlink(bak);
+        if (link(path, bak) != 0) {
+            err = ps_errmsg_set(em, PS_ERR_IO, "cannot keep a backup %s: %s", bak, strerror(errno));
+            goto out;
+        }
+    }
+    if (rename(tmp, path) != 0) {
+        err = ps_errmsg_set(em, PS_ERR_IO, "cannot replace %s: %s", path, strerror(errno));
+        goto out;
+    }
+    fsync_dir_of(path);
+out:
+    if (fd >= 0)
+        close(fd);
+    if (err != PS_OK && tmp)
+        (void)unlink(tmp);
+    free(tmp);
+    free(bak);
+    return err;
+}
+
+ps_err ps_plat_create_exclusive(const char *path, const void *data, size_t len, unsigned mode,
+                                ps_errmsg *em)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
+    if (fd < 0)
+        return ps_errmsg_set(em, errno == EEXIST ? PS_ERR_EXISTS : PS_ERR_IO,
+                             "cannot create %s: %s", path, strerror(errno));
+    /* The umask may have removed bits we asked for; set exactly `mode`. */
+    if (fchmod(fd, (mode_t)mode) != 0 || write_all(fd, data, len) != PS_OK || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        (void)unlink(path);
+        return ps_errmsg_set(em, PS_ERR_IO, "cannot write %s: %s", path, strerror(e));
+    }
+    close(fd);
+    fsync_dir_of(path);
+    return PS_OK;
+}
+
+ps_err ps_plat_check_private(const char *path, ps_errmsg *em)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return ps_errmsg_set(em, errno == ENOENT ? PS_ERR_NOTFOUND : PS_ERR_IO,
+                             "cannot stat %s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return ps_errmsg_set(em, PS_ERR_PERM, "%s is not a regular file", path);
+    if (st.st_mode & (S_IRWXG | S_IRWXO))
+        return ps_errmsg_set(em, PS_ERR_PERM,
+                             "%s has mode %04o: other users could read it; run 'chmod 600 %s'",
+                             path, (unsigned)(st.st_mode & 07777), path);
+    return PS_OK;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool has_suffix(const char *name, const char *const *suffixes)
+{
+    size_t n = strlen(name);
+    for (; *suffixes; suffixes++) {
+        size_t s = strlen(*suffixes);
+        if (n > s && strcmp(name + n - s, *suffixes) == 0)
+            return true;
+    }
+    return false;
+}
+
+ps_err ps_plat_list_dir(const char *dir, const char *const *suffixes, char ***names, size_t *count,
+                        ps_errmsg *em)
+{
+    ps_err err = PS_OK;
+    DIR *d = opendir(dir);
+    char **list = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+
+    *names = NULL;
+    *count = 0;
+    if (!d)
+        return ps_errmsg_set(em, errno == ENOENT ? PS_ERR_NOTFOUND : PS_ERR_IO,
+                             "cannot open directory %s: %s", dir, strerror(errno));
+    while ((de = readdir(d)) != NULL) {
+        char *full;
+        struct stat st;
+        if (de->d_name[0] == '.' || !has_suffix(de->d_name, suffixes))
+            continue;
+        full = ps_plat_path_join(dir, de->d_name);
+        if (!full || stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
+            free(full);
+            continue;
+        }
+        free(full);
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            char **l = realloc(list, ncap * sizeof *l);
+            if (!l) {
+                err = PS_ERR_NOMEM;
+                goto out;
+            }
+            list = l;
+            cap = ncap;
+        }
+        list[n] = strdup(de->d_name);
+        if (!list[n]) {
+            err = PS_ERR_NOMEM;
+            goto out;
+        }
+        n++;
+    }
+    if (n)
+        qsort(list, n, sizeof *list, cmp_names);
+out:
+    closedir(d);
+    if (err != PS_OK) {
+        ps_plat_free_list(list, n);
+        return ps_errmsg_set(em, err, "out of memory listing %s", dir);
+    }
+    *names = list;
+    *count = n;
+    return PS_OK;
+}
+
+void ps_plat_free_list(char **names, size_t count)
+{
+    if (!names)
+        return;
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+}
+
+bool ps_plat_file_exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+bool ps_plat_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+ps_err ps_plat_mkdirs(const char *dir, unsigned mode, ps_errmsg *em)
+{
+    char *p = strdup(dir);
+    ps_err err = PS_OK;
+    if (!p)
+        return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) {
+                err = ps_errmsg_set(em, PS_ERR_IO, "cannot create directory %s: %s", p,
+                                    strerror(errno));
+                break;
+            }
+            *s = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    free(p);
+    return err;
+}
+
+uint64_t ps_plat_file_stamp(const char *path)
+{
+    struct stat st;
+    uint64_t h = 1469598103934665603ull;
+    if (stat(path, &st) != 0)
+        return 0;
+    h = (h ^ (uint64_t)st.st_size) * 1099511628211ull;
+    h = (h ^ (uint64_t)st.st_mtim.tv_sec) * 1099511628211ull;
+    h = (h ^ (uint64_t)st.st_mtim.tv_nsec) * 1099511628211ull;
+    h = (h ^ (uint64_t)st.st_ino) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+ps_err ps_plat_lock(const char *path, int *handle, ps_errmsg *em)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    *handle = -1;
+    if (fd < 0)
+        return ps_errmsg_set(em, PS_ERR_IO, "cannot open lock file %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return ps_errmsg_set(em, PS_ERR_CONFLICT,
+                                 "another podstream is already running on this database (%s is "
+                                 "locked)",
+                                 path);
+        return ps_errmsg_set(em, PS_ERR_IO, "cannot lock %s: %s", path, strerror(e));
+    }
+    *handle = fd;
+    return PS_OK;
+}
+
+void ps_plat_unlock(int handle)
+{
+    if (handle >= 0)
+        close(handle);
+}
+
+struct ps_file {
+    int fd;
+    char *path; /* for messages */
+};
+
+ps_err ps_plat_file_open_append(const char *path, unsigned mode, ps_file **out, ps_errmsg *em)
+{
+    ps_file *f = calloc(1, sizeof *f);
+
+    *out = NULL;
+    if (!f || !(f->path = strdup(path))) {
+        free(f);
+        return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
+    }
+    f->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, (mode_t)mode);
+    if (f->fd < 0) {
+        ps_err e = ps_errmsg_set(em, errno == ENOENT ? PS_ERR_NOTFOUND : PS_ERR_IO,
+                                 "cannot create %s: %s", path, strerror(errno));
+        free(f->path);
+        free(f);
+        return e;
+    }
+    *out = f;
+    return PS_OK;
+}
+
+/* Copies what is left of iov[0..cnt), the first `skip` bytes already written, into
+ * at most `max` struct iovec. Returns how many it filled. */
+static int iov_fill(struct iovec *v, int max, const ps_iovec *iov, size_t cnt, size_t skip)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < cnt && n < max; i++) {
+        if (skip >= iov[i].len) {
+            skip -= iov[i].len;
+            continue;
+        }
+        v[n].iov_base = (char *)iov[i].base + skip; /* writev's prototype; not written */
+        v[n].iov_len = iov[i].len - skip;
+        skip = 0;
+        n++;
+    }
+    return n;
+}
+
+ps_err ps_plat_file_writev(ps_file *f, const ps_iovec *iov, size_t cnt, ps_errmsg *em)
+{
+    /* IOV_MAX pieces per call: the spool writes up to 128, and one writev per batch is
+     * what keeps a batch whole when the process dies. */
+    struct iovec v[IOV_MAX < 1024 ? IOV_MAX : 1024];
+    size_t total = 0, done = 0;
+
+    for (size_t i = 0; i < cnt; i++)
+        total += iov[i].len;
+    while (done < total) {
+        int n = iov_fill(v, (int)(sizeof v / sizeof v[0]), iov, cnt, done);
+        ssize_t w = writev(f->fd, v, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return ps_errmsg_set(em, PS_ERR_IO, "cannot write %s: %s", f->path, strerror(errno));
+        done += (size_t)w;
+    }
+    return PS_OK;
+}
+
+ps_err ps_plat_file_sync(ps_file *f, ps_errmsg *em)
+{
+    if (fsync(f->fd) != 0)
+        return ps_errmsg_set(em, PS_ERR_IO, "cannot flush %s to disk: %s", f->path,
+                             strerror(errno));
+    return PS_OK;
+}
+
+void ps_plat_file_close(ps_file *f)
+{
+    if (!f)
+        return;
+    close(f->fd);
+    free(f->path);
+    free(f);
+}
+
+ps_err ps_plat_remove(const char *path, ps_errmsg *em)
+{
+    if (unlink(path) != 0)
+        return ps_errmsg_set(em, errno == ENOENT ? PS_ERR_NOTFOUND : PS_ERR_IO,
+                             "cannot remove %s: %s", path, strerror(errno));
+    return PS_OK;
+}

@@ -1,0 +1,75 @@
+/* Randomness, clocks, scheduling, the heap and local time on POSIX. */
+#include "podstream/ps_platform.h"
+
+#include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+ps_err ps_plat_random(void *buf, size_t len)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t n = getrandom(p, len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return PS_ERR_IO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return PS_OK;
+}
+
+void ps_plat_wipe(void *p, size_t len)
+{
+    if (p)
+        explicit_bzero(p, len);
+}
+
+int64_t ps_plat_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t ps_plat_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ps_plat_thread_background(void)
+{
+#ifdef __linux__
+    /* Linux applies a thread id's nice value to that thread alone. Best effort: a
+     * failure only costs throughput. */
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+    if (errno == 0)
+        (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), now + 5);
+#endif
+}
+
+void ps_plat_heap_trim(void)
+{
+#ifdef __GLIBC__
+    (void)malloc_trim(0);
+#endif
+}
+
+bool ps_plat_localtime(int64_t unix_s, struct tm *out)
+{
+    time_t t = (time_t)unix_s;
+    if ((int64_t)t != unix_s)
+        return false;
+    return localtime_r(&t, out) != NULL;
+}
