@@ -4,15 +4,15 @@
  * accented subject arrives as "=?ISO-2022-JP?B?...?=" words, sometimes folded
  * over several lines. Admins search the decoded text, so we decode here; anything
  * we cannot decode stays exactly as written rather than being lost or mangled. */
-#include "event/ps_event_internal.h"
+#include "event/ps_event_rfc2047.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "podstream/ps_event.h"
 #include "podstream/ps_platform.h"
+#include "podstream/ps_utf8.h"
 
 /* Long enough for every IANA charset name in use; longer "names" are not charsets. */
 #define CHARSET_MAX 40
@@ -64,19 +64,9 @@ static void buf_putc(buf *b, unsigned char c)
 
 static void buf_put_cp(buf *b, uint32_t cp)
 {
-    unsigned char u[3];
-    if (cp < 0x80) {
-        buf_putc(b, (unsigned char)cp);
-    } else if (cp < 0x800) {
-        u[0] = (unsigned char)(0xC0 | (cp >> 6));
-        u[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        buf_put(b, u, 2);
-    } else {
-        u[0] = (unsigned char)(0xE0 | (cp >> 12));
-        u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        buf_put(b, u, 3);
-    }
+    char u[PS_UTF8_MAX];
+    size_t n = ps_utf8_encode(cp, u);
+    buf_put(b, u, n);
 }
 
 /* ---- encoded-word syntax ---------------------------------------------------- */
@@ -305,7 +295,7 @@ static bool convert(const char *charset, char *in, size_t n, buf *out)
     if (memchr(in, 0, n))
         return false;
     if (name_in(charset, utf8_names)) {
-        ok = ps_event_utf8_valid(in, n, NULL);
+        ok = ps_utf8_valid(in, n, NULL);
         if (ok)
             buf_put(out, in, n);
     } else if (name_in(charset, latin1_names)) {
@@ -313,7 +303,7 @@ static bool convert(const char *charset, char *in, size_t n, buf *out)
         ok = true;
     } else {
         ok = convert_charset(charset, in, n, out);
-        if (ok && (!ps_event_utf8_valid(out->p + mark, out->len - mark, NULL) ||
+        if (ok && (!ps_utf8_valid(out->p + mark, out->len - mark, NULL) ||
                    memchr(out->p + mark, 0, out->len - mark)))
             ok = false;
     }
@@ -421,13 +411,13 @@ static void sanitize_utf8(buf *b)
     size_t bad, off = 0;
     buf fixed = {0};
 
-    if (ps_event_utf8_valid(b->p, b->len, &bad))
+    if (ps_utf8_valid(b->p, b->len, &bad))
         return;
     do {
         buf_put(&fixed, b->p + off, bad);
         buf_put(&fixed, "\xEF\xBF\xBD", 3);
         off += bad + 1;
-    } while (off < b->len && !ps_event_utf8_valid(b->p + off, b->len - off, &bad));
+    } while (off < b->len && !ps_utf8_valid(b->p + off, b->len - off, &bad));
     if (off < b->len)
         buf_put(&fixed, b->p + off, b->len - off);
     if (fixed.oom) {

@@ -1,7 +1,7 @@
-/* ps_event internals shared between ps_event.c and ps_event_rfc2047.c; not part of
- * the public contract, so nothing outside ps_event_*.c includes it. */
-#ifndef PS_EVENT_INTERNAL_H
-#define PS_EVENT_INTERNAL_H
+/* RFC 2047 encoded words in header values (the message subject). Internal to
+ * common/src/event; depends on nothing else there. */
+#ifndef PS_EVENT_RFC2047_H
+#define PS_EVENT_RFC2047_H
 
 #include <stddef.h>
 
