@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <threads.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -463,7 +462,7 @@ typedef struct reader_ctx {
     ps_errmsg em;
 } reader_ctx;
 
-static int reader_main(void *arg)
+static void *reader_main(void *arg)
 {
     reader_ctx *rc = arg;
     ps_store *rd = NULL;
@@ -482,7 +481,7 @@ static int reader_main(void *arg)
         rc->queries++;
     }
     ps_store_destroy(rd);
-    return 0;
+    return NULL;
 }
 
 /* ---- whole process --------------------------------------------------------------- */
@@ -719,17 +718,18 @@ int main(int argc, char **argv)
 
     {
         reader_ctx rc;
-        thrd_t th;
+        ps_thread *th = NULL;
         ingest_stats is2;
         uint64_t more = total / 10 < 100000 ? total / 10 : 100000;
         memset(&rc, 0, sizeof rc);
         memset(&is2, 0, sizeof is2);
         rc.path = path;
         atomic_init(&rc.stop, false);
-        thrd_create(&th, reader_main, &rc);
+        if (ps_plat_thread_create(&th, "reader", reader_main, &rc) != PS_OK)
+            die("the concurrent reader", PS_ERR_INTERNAL, NULL);
         ingest(st, &src, more, is.events, &is2, false, false);
         atomic_store(&rc.stop, true);
-        thrd_join(th, NULL);
+        (void)ps_plat_thread_join(th);
         if (rc.err != PS_OK)
             die("the concurrent reader", rc.err, &rc.em);
         printf("\nwriting while a reader queries without pause:\n");

@@ -5,7 +5,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -87,7 +86,7 @@ static void *producer(void *p)
 static void test_threads_lose_nothing(void **state)
 {
     ps_queue *q;
-    pthread_t t[2];
+    ps_thread *t[2];
     static producer_arg a[2];
     static void *out[256];
     unsigned char *seen = calloc(10000, 1);
@@ -99,7 +98,7 @@ static void test_threads_lose_nothing(void **state)
     for (int i = 0; i < 2; i++) {
         a[i].q = q;
         a[i].base = i * 5000;
-        pthread_create(&t[i], NULL, producer, &a[i]);
+        assert_int_equal(ps_plat_thread_create(&t[i], "producer", producer, &a[i]), PS_OK);
     }
     while (total < 10000) {
         size_t n = ps_queue_pop_batch(q, out, 256, 1000, 5, &closed);
@@ -112,7 +111,7 @@ static void test_threads_lose_nothing(void **state)
         total += n;
     }
     for (int i = 0; i < 2; i++)
-        pthread_join(t[i], NULL);
+        (void)ps_plat_thread_join(t[i]);
     assert_int_equal(total, 10000);
     ps_queue_destroy(q);
     free(seen);

@@ -7,12 +7,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "podstream/ps_expr.h"
+#include "podstream/ps_platform.h"
 
 static const char *const EVENT_JSON =
     "{\"s\":\"Hello World\",\"e\":\"\",\"n\":42,\"f\":2.5,\"neg\":-3,\"t\":true,\"fl\":false,"
@@ -761,16 +761,16 @@ static void test_threads(void **state)
 {
     ps_expr *e = compile_ok("any(arr, lower(#) matches '@y\\\\.com$') && s matches '(?i)world' && "
                             "upper(s) == 'HELLO WORLD'");
-    pthread_t th[4];
+    ps_thread *th[4];
     job jobs[4];
     (void)state;
     for (int i = 0; i < 4; i++) {
         jobs[i].e = e;
         jobs[i].ok = 0;
-        assert_int_equal(pthread_create(&th[i], NULL, worker, &jobs[i]), 0);
+        assert_int_equal(ps_plat_thread_create(&th[i], "worker", worker, &jobs[i]), PS_OK);
     }
     for (int i = 0; i < 4; i++) {
-        pthread_join(th[i], NULL);
+        (void)ps_plat_thread_join(th[i]);
         assert_int_equal(jobs[i].ok, 2000);
     }
     ps_expr_destroy(e);

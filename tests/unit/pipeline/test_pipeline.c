@@ -7,7 +7,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "podstream/ps_pipeline.h"
+#include "podstream/ps_platform.h"
 #include "podstream/ps_yaml.h"
 
 #define TEST_KEY "test-redaction-key-0123456789"
@@ -1245,7 +1245,7 @@ static void test_threads(void **state)
     ps_pipeline_chain *chain = NULL;
     ps_pipeline_result res;
     const char *names[] = {"drop_cron_noise", "mask_recipients", "tag_vip_senders"};
-    pthread_t th[4];
+    ps_thread *th[4];
     job jobs[4];
     ps_errmsg em;
     (void)state;
@@ -1266,9 +1266,9 @@ static void test_threads(void **state)
     }
     ps_pipeline_result_deinit(&res);
     for (int t = 0; t < 4; t++)
-        assert_int_equal(pthread_create(&th[t], NULL, worker, &jobs[t]), 0);
+        assert_int_equal(ps_plat_thread_create(&th[t], "worker", worker, &jobs[t]), PS_OK);
     for (int t = 0; t < 4; t++) {
-        pthread_join(th[t], NULL);
+        (void)ps_plat_thread_join(th[t]);
         assert_int_equal(jobs[t].mismatches, 0);
         for (size_t i = 0; i < n; i++)
             free(jobs[t].want[i]);

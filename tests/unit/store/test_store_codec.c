@@ -3,7 +3,6 @@
  * readable, a restart keeps using it, and damage is reported, not hidden. */
 #include "test_store_util.h"
 
-#include <pthread.h>
 #include <time.h>
 
 #include "engine/ps_queue.h"
@@ -202,7 +201,7 @@ static void test_parallel_prepare_while_dictionaries_change(void **state)
     scratch s;
     ps_store *st = NULL, *rd = NULL;
     ps_queue *q = NULL;
-    pthread_t th[PAR_THREADS];
+    ps_thread *th[PAR_THREADS];
     par_ctx ctx[PAR_THREADS];
     ps_errmsg em;
     sqlite3 *db;
@@ -217,7 +216,7 @@ static void test_parallel_prepare_while_dictionaries_change(void **state)
     assert_int_equal(ps_queue_create(&q), PS_OK);
     for (int t = 0; t < PAR_THREADS; t++) {
         ctx[t] = (par_ctx){st, q, t};
-        assert_int_equal(pthread_create(&th[t], NULL, par_worker, &ctx[t]), 0);
+        assert_int_equal(ps_plat_thread_create(&th[t], "par_worker", par_worker, &ctx[t]), PS_OK);
     }
     while (stored < PAR_EVENTS) {
         void *batch[50];
@@ -242,7 +241,7 @@ static void test_parallel_prepare_while_dictionaries_change(void **state)
         stored += (int)n;
     }
     for (int t = 0; t < PAR_THREADS; t++)
-        pthread_join(th[t], NULL);
+        (void)ps_plat_thread_join(th[t]);
     ps_queue_destroy(q);
     ps_store_destroy(st);
 

@@ -2,7 +2,6 @@
  * ids through --search), ordering and limits (also when ts disagrees with arrival
  * order), trace, hourly counts, time parsing, output formats and a reader that
  * queries while a writer writes. */
-#include <threads.h>
 #include <time.h>
 
 #include "test_store_util.h"
@@ -674,7 +673,7 @@ typedef struct writer_job {
     char msg[512];
 } writer_job;
 
-static int writer_main(void *arg)
+static void *writer_main(void *arg)
 {
     writer_job *j = arg;
     ps_store *st = NULL;
@@ -705,21 +704,21 @@ static int writer_main(void *arg)
     if (j->err != PS_OK)
         snprintf(j->msg, sizeof j->msg, "%s", em.text);
     ps_store_destroy(st);
-    return 0;
+    return NULL;
 }
 
 static void test_reader_while_writing(void **state)
 {
     fixture *f = *state;
     writer_job j = {f->s.db, 40, PS_OK, ""};
-    thrd_t th;
+    ps_thread *th = NULL;
     int queries = 0;
     size_t last_n = 0;
     ps_errmsg em;
     /* Our own writer must let go: one writer at a time. */
     ps_store_destroy(f->st);
     f->st = NULL;
-    assert_int_equal(thrd_create(&th, writer_main, &j), thrd_success);
+    assert_int_equal(ps_plat_thread_create(&th, "writer", writer_main, &j), PS_OK);
     for (int i = 0; i < 400; i++) {
         ps_query q;
         got g;
@@ -734,7 +733,7 @@ static void test_reader_while_writing(void **state)
         last_n = g.n;
         queries++;
     }
-    thrd_join(th, NULL);
+    (void)ps_plat_thread_join(th);
     if (j.err != PS_OK)
         fail_msg("writer: %s", j.msg);
     assert_int_equal(queries, 400);
