@@ -229,5 +229,11 @@ int ps_plat_terminal_columns(FILE *stream);
 /* Local broken-down time (honours TZ) of Unix seconds, thread-safe. False when the
  * time cannot be represented. */
 bool ps_plat_localtime(int64_t unix_s, struct tm *out);
+/* UTC broken-down time of Unix seconds, thread-safe (gmtime_r; gmtime_s on Windows).
+ * False when the time cannot be represented. */
+bool ps_plat_gmtime(int64_t unix_s, struct tm *out);
+
+/* Sleeps for ms milliseconds (nothing when ms <= 0); a signal may end it early. */
+void ps_plat_sleep_ms(int64_t ms);
 
 #endif

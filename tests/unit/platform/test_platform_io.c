@@ -132,6 +132,25 @@ static void test_charset_to_utf8(void **state)
     (void)state;
 }
 
+static void test_gmtime_and_sleep(void **state)
+{
+    struct tm tm;
+    int64_t t0;
+
+    assert_true(ps_plat_gmtime(1717228800, &tm)); /* 2024-06-01 08:00:00 UTC */
+    assert_int_equal(tm.tm_year, 124);
+    assert_int_equal(tm.tm_mon, 5);
+    assert_int_equal(tm.tm_mday, 1);
+    assert_int_equal(tm.tm_hour, 8);
+    t0 = ps_plat_mono_ms();
+    ps_plat_sleep_ms(120);
+    assert_true(ps_plat_mono_ms() - t0 >= 110);
+    t0 = ps_plat_mono_ms();
+    ps_plat_sleep_ms(-5);
+    assert_true(ps_plat_mono_ms() - t0 < 100);
+    (void)state;
+}
+
 static void test_signal_wait(void **state)
 {
     const char *what = NULL;
@@ -174,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_append_file_reports_failure),
         cmocka_unit_test(test_socket_wait),
         cmocka_unit_test(test_charset_to_utf8),
+        cmocka_unit_test(test_gmtime_and_sleep),
         cmocka_unit_test(test_signal_wait),
         cmocka_unit_test(test_broken_pipe_is_an_error),
     };

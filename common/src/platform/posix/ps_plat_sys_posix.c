@@ -73,3 +73,21 @@ bool ps_plat_localtime(int64_t unix_s, struct tm *out)
         return false;
     return localtime_r(&t, out) != NULL;
 }
+
+bool ps_plat_gmtime(int64_t unix_s, struct tm *out)
+{
+    time_t t = (time_t)unix_s;
+    if ((int64_t)t != unix_s)
+        return false;
+    return gmtime_r(&t, out) != NULL;
+}
+
+void ps_plat_sleep_ms(int64_t ms)
+{
+    struct timespec ts;
+    if (ms <= 0)
+        return;
+    ts.tv_sec = (time_t)(ms / 1000);
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    (void)nanosleep(&ts, NULL);
+}
