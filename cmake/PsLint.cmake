@@ -28,5 +28,30 @@ if(CPPCHECK)
         --enable=warning,performance,portability --inline-suppr --error-exitcode=1 --quiet
         --suppress=missingIncludeSystem -i${PROJECT_SOURCE_DIR}/tests/fuzz)
 endif()
+# The platform rule (issue #10): OS headers and POSIX calls only in common/src/platform/,
+# and, where the MinGW-w64 cross compiler is installed, every public header compiles
+# for Windows. Run by `lint` and, with label lint, by ctest.
+find_program(PS_LINT_PYTHON3 NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+find_program(PS_MINGW_CC NAMES x86_64-w64-mingw32-gcc)
+if(PS_LINT_PYTHON3)
+    set(_platform_check ${PS_LINT_PYTHON3} ${PROJECT_SOURCE_DIR}/scripts/check-platform.py
+        --root ${PROJECT_SOURCE_DIR})
+    if(PS_MINGW_CC)
+        list(APPEND _platform_check --mingw ${PS_MINGW_CC})
+        foreach(_dir ${CJSON_INCLUDE_DIRS})
+            if(EXISTS ${_dir}/cJSON.h)
+                list(APPEND _platform_check --cjson ${_dir})
+                break()
+            endif()
+        endforeach()
+    else()
+        message(STATUS "x86_64-w64-mingw32-gcc not found: public headers are not checked for "
+                       "Windows (scripts/install-deps.sh installs it)")
+    endif()
+    list(APPEND _lint_cmds COMMAND ${_platform_check})
+    add_test(NAME check_platform COMMAND ${_platform_check})
+    set_tests_properties(check_platform PROPERTIES LABELS lint)
+endif()
+
 add_custom_target(lint ${_lint_cmds} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-    COMMENT "clang-format, clang-tidy, cppcheck" VERBATIM)
+    COMMENT "clang-format, clang-tidy, cppcheck, check-platform" VERBATIM)

@@ -43,4 +43,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     python3 python3-websockets python3-cryptography tinyproxy-bin \
     ca-certificates procps psmisc
 
+# The Windows cross compiler: scripts/check-platform.py compiles the public headers
+# with it, and the Windows build will use it.
+$SUDO apt-get install -y -qq --no-install-recommends gcc-mingw-w64-x86-64
+
 echo "install-deps: done ($(curl-config --version))"
