@@ -32,13 +32,14 @@ typedef enum ps_opt_type {
     PS_OPT_LIST,   /* a non-empty string, repeatable; all of them (ps_opt_list) */
 } ps_opt_type;
 
-/* One option. `offset` is where its value goes in the caller's struct
+/* One option, written {name, letter, type, arg, offset, help, section, min, max,
+ * choices}. `offset` is where its value goes in the caller's struct
  * (offsetof(struct, field)); the field's C type follows `type`, see above. */
 typedef struct ps_opt {
     const char *name;    /* long name without the dashes: "config" */
     char letter;         /* short letter, or 0 for none */
-    const char *arg;     /* name of the value in help ("DIR"); NULL for PS_OPT_FLAG */
     ps_opt_type type;    /* what the value is */
+    const char *arg;     /* name of the value in help ("DIR"); NULL for PS_OPT_FLAG */
     size_t offset;       /* where it goes in the caller's struct */
     const char *help;    /* help text; '\n' starts a line; "{key}" is substituted */
     const char *section; /* heading of the group it starts in --help; NULL: same as before */

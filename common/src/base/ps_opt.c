@@ -6,8 +6,8 @@
 #include <string.h>
 
 const ps_opt ps_opt_builtins[2] = {
-    {"help", 'h', NULL, PS_OPT_FLAG, 0, "show this help", NULL, 0, 0, NULL},
-    {"version", 'V', NULL, PS_OPT_FLAG, 0, "show the version and the library versions", NULL, 0, 0,
+    {"help", 'h', PS_OPT_FLAG, NULL, 0, "show this help", NULL, 0, 0, NULL},
+    {"version", 'V', PS_OPT_FLAG, NULL, 0, "show the version and the library versions", NULL, 0, 0,
      NULL},
 };
 

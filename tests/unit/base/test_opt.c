@@ -21,15 +21,15 @@ typedef struct vals {
 } vals;
 
 static const ps_opt opts[] = {
-    {"config", 'c', "DIR", PS_OPT_STRING, offsetof(vals, config), "directory\n(default: {dir})",
+    {"config", 'c', PS_OPT_STRING, "DIR", offsetof(vals, config), "directory\n(default: {dir})",
      NULL, 0, 0, NULL},
-    {"qid", 0, "QID", PS_OPT_STRING, offsetof(vals, qid), "queue id", "Filters", 0, 0, NULL},
-    {"limit", 'n', "N", PS_OPT_INT, offsetof(vals, limit), "at most N", NULL, -5, 100, NULL},
-    {"format", 0, "F", PS_OPT_CHOICE, offsetof(vals, format), "table, json or csv", NULL, 0, 0,
+    {"qid", 0, PS_OPT_STRING, "QID", offsetof(vals, qid), "queue id", "Filters", 0, 0, NULL},
+    {"limit", 'n', PS_OPT_INT, "N", offsetof(vals, limit), "at most N", NULL, -5, 100, NULL},
+    {"format", 0, PS_OPT_CHOICE, "F", offsetof(vals, format), "table, json or csv", NULL, 0, 0,
      "table|json|csv"},
-    {"file", 'F', "FILE", PS_OPT_LIST, offsetof(vals, files), "a file", "Input", 0, 0, NULL},
-    {"quiet", 'q', NULL, PS_OPT_FLAG, offsetof(vals, quiet), "quiet", NULL, 0, 0, NULL},
-    {"zap", 'z', NULL, PS_OPT_FLAG, offsetof(vals, zap), "zap", NULL, 0, 0, NULL},
+    {"file", 'F', PS_OPT_LIST, "FILE", offsetof(vals, files), "a file", "Input", 0, 0, NULL},
+    {"quiet", 'q', PS_OPT_FLAG, NULL, offsetof(vals, quiet), "quiet", NULL, 0, 0, NULL},
+    {"zap", 'z', PS_OPT_FLAG, NULL, offsetof(vals, zap), "zap", NULL, 0, 0, NULL},
 };
 
 static const ps_opt_cmd cmd = {
