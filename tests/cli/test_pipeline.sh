@@ -105,7 +105,7 @@ recipes="$PS_TEST_DATA/pipelines/recipes.yml"
 run drop_cron 0 /dev/null -- pipeline test -f "$recipes" --secrets-dir "$secrets" \
     --pipeline drop_cron_noise "$msgs"
 cat >"$out/want" <<'TXT'
-line 1: dropped by drop_cron_noise (processor 0: drop, tag cron)
+line 1: dropped by drop_cron_noise (processor 1: drop, tag cron)
 line 2: kept, unchanged
 line 3: kept, unchanged
 line 4: kept, unchanged
@@ -126,7 +126,7 @@ run chain 0 "$msgs" -- pipeline test -f "$recipes" --secrets-dir "$secrets" \
     --pipeline drop_cron_noise --pipeline mask_recipients --pipeline tag_vip_senders
 status "$last.stdout" >"$last.status"
 expect "$last.status" <<'TXT'
-line 1: dropped by drop_cron_noise (processor 0: drop, tag cron)
+line 1: dropped by drop_cron_noise (processor 1: drop, tag cron)
 line 2: kept, changed, tags ["vip"]
 line 3: kept, changed
 line 4: kept, changed
@@ -156,11 +156,11 @@ run maillog 0 /dev/null -- pipeline test -f "$recipes" --secrets-dir "$secrets" 
     --type maillog "$logs"
 status "$last.stdout" >"$last.status"
 expect "$last.status" <<'TXT'
-line 1: dropped by drop_delivered_maillog (processor 0: drop)
-line 2: dropped by drop_delivered_maillog (processor 0: drop)
+line 1: dropped by drop_delivered_maillog (processor 1: drop)
+line 2: dropped by drop_delivered_maillog (processor 1: drop)
 line 3: kept, unchanged
-line 4: dropped by drop_delivered_maillog (processor 0: drop)
-line 5: dropped by drop_delivered_maillog (processor 0: drop)
+line 4: dropped by drop_delivered_maillog (processor 1: drop)
+line 5: dropped by drop_delivered_maillog (processor 1: drop)
 5 events: 1 kept (0 changed), 4 dropped, 0 failed
 TXT
 
@@ -168,7 +168,7 @@ TXT
 run device 0 "$msgs" -- pipeline test -c "$cfg" --device 1
 status "$last.stdout" >"$last.status"
 expect "$last.status" <<'TXT'
-line 1: dropped by drop_cron_noise (processor 0: drop, tag cron)
+line 1: dropped by drop_cron_noise (processor 1: drop, tag cron)
 line 2: kept, changed, tags ["email","vip"]
 line 3: kept, changed, tags ["email","vip"]
 line 4: kept, changed, tags ["email","vip"]
@@ -203,7 +203,7 @@ status "$last.stdout" >"$last.status"
 expect "$last.status" <<'TXT'
 line 1: failed: the changed event cannot be stored: no id
 line 2: failed: the changed event cannot be stored: no id
-line 3: failed: pipeline strict, processor 0 (convert), field sm.pri: not found
+line 3: failed: pipeline strict, processor 1 (convert), field sm.pri: not found
 line 4: failed: the changed event cannot be stored: no id
 line 5: failed: the changed event cannot be stored: no id
 5 events: 0 kept (0 changed), 0 dropped, 5 failed
@@ -236,16 +236,16 @@ pipelines:
 YML
 run invalid 3 /dev/null -- pipeline test -f "$tmp/bad.yml" --pipeline bad "$msgs"
 expect "$last.stderr" <<TXT
-$tmp/bad.yml:4:43: error: pipelines[0].processors[0].drop.if: invalid condition: '=' is not an operator; use '==' to compare
-$tmp/bad.yml:5:9: error: pipelines[0].processors[1]: unknown processor "sett" (did you mean "set"?)
-$tmp/bad.yml:6:9: error: pipelines[0].processors[2].redact: redact with mode: hash needs a key (e.g. key: "\$secret{redact}"); without one the hashes could be reversed by hashing guesses
+$tmp/bad.yml:4:43: error: pipelines[0].processors[1].drop.if: invalid condition: '=' is not an operator; use '==' to compare
+$tmp/bad.yml:5:9: error: pipelines[0].processors[2]: unknown processor "sett" (did you mean "set"?)
+$tmp/bad.yml:6:9: error: pipelines[0].processors[3].redact: redact with mode: hash needs a key (e.g. key: "\$secret{redact}"); without one the hashes could be reversed by hashing guesses
 podstream pipeline: 3 errors; fix the pipeline files first
 TXT
 [ -s "$last.stdout" ] && fail "invalid: unexpected stdout"
 
 # A key that does not resolve is a configuration error, named but never shown.
 run no_secret 3 /dev/null -- pipeline test -f "$recipes" --pipeline mask_recipients "$msgs"
-grep -q 'pipelines\[1\].processors\[0\].redact.key: ' "$last.stderr" ||
+grep -q 'pipelines\[1\].processors\[1\].redact.key: ' "$last.stderr" ||
     fail "no_secret: $(cat "$last.stderr")"
 
 # ---- usage ---------------------------------------------------------------------------

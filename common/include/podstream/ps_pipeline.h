@@ -30,6 +30,7 @@
 #include "ps_config.h"
 #include "ps_diag.h"
 #include "ps_error.h"
+#include "ps_schema.h"
 #include "ps_secret.h"
 
 typedef struct ps_pipeline_set ps_pipeline_set;
@@ -121,6 +122,24 @@ ps_err ps_pipeline_chain_run(const ps_pipeline_chain *chain, cJSON *event, ps_pi
  * when there are no pipelines). */
 ps_err ps_pipeline_run(const ps_pipeline_set *set, const ps_device *dev, cJSON *event,
                        ps_pipeline_result *res);
+
+/* ---- the processor reference ---------------------------------------------------- */
+
+/* A processor type as the reference and the GUI show it. Static data. */
+typedef struct ps_processor_doc {
+    const char *name;               /* "set" */
+    const char *summary;            /* one or two sentences */
+    const ps_schema_table *options; /* its own options, besides the common ones */
+} ps_processor_doc;
+
+/* Processor type i in reference order, or NULL past the last. Static, never freed. */
+const ps_processor_doc *ps_pipeline_processor_doc(size_t i);
+/* The options every processor takes (if, ignore_failure, on_failure, tag,
+ * description), and the keys of a pipeline mapping. Static tables. Only their
+ * names, kinds (check_doc), defaults and descriptions are meant to be read: the
+ * pipeline compiler, not ps_schema_parse, checks them. */
+const ps_schema_table *ps_pipeline_common_options(void);
+const ps_schema_table *ps_pipeline_options(void);
 
 /* The JSON array text stored with an event: device tags, then res->tags not already
  * among them. A new string (free()), or NULL when out of memory. "[]" when empty. */

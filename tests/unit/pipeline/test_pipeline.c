@@ -259,15 +259,15 @@ static void test_set(void **state)
                 "\"c\":{\"k\":\"v\"}}");
     expect_kept(set, "same", in, in);
     expect_failed(set, "bad", in,
-                  "pipeline bad, processor 0 (set), field n.x: n is a number, not a mapping");
+                  "pipeline bad, processor 1 (set), field n.x: n is a number, not a mapping");
     expect_failed(set, "bad_index", in,
-                  "pipeline bad_index, processor 0 (set), field arr[5]: index 5 is out of range: "
+                  "pipeline bad_index, processor 1 (set), field arr[5]: index 5 is out of range: "
                   "arr has 2 elements");
     expect_failed(set, "bad_create", in,
-                  "pipeline bad_create, processor 0 (set), field new.list[0]: new.list does not "
+                  "pipeline bad_create, processor 1 (set), field new.list[0]: new.list does not "
                   "exist, so new.list[0] cannot be set");
     expect_failed(set, "bad_copy", in,
-                  "pipeline bad_copy, processor 0 (set), copy_from missing: not found");
+                  "pipeline bad_copy, processor 1 (set), copy_from missing: not found");
     ps_pipeline_set_destroy(set);
 }
 
@@ -294,14 +294,14 @@ static void test_remove(void **state)
     expect_kept(set, "rm", in, "{\"b\":{\"d\":3},\"arr\":[2],\"o\":{\"x\":2},\"z\":null}");
     /* A missing field fails the processor before anything is removed. */
     expect_failed(set, "rm_missing", in,
-                  "pipeline rm_missing, processor 0 (remove), field nope: "
+                  "pipeline rm_missing, processor 1 (remove), field nope: "
                   "not found");
     expect_kept(set, "rm_ignore", in,
                 "{\"b\":{\"c\":2,\"d\":3},\"arr\":[1,2],\"o\":{\"x.y\":1,\"x\":2}}");
     expect_kept(set, "rm_nested", in,
                 "{\"a\":1,\"arr\":[1,2],\"o\":{\"x.y\":1,\"x\":2},\"z\":null}");
     expect_failed(set, "rm_bad", in,
-                  "pipeline rm_bad, processor 0 (remove), field a.x: a is a number, not a "
+                  "pipeline rm_bad, processor 1 (remove), field a.x: a is a number, not a "
                   "mapping");
     expect_kept(set, "rm_ignore", "{\"q\":1}", "{\"q\":1}");
     ps_pipeline_set_destroy(set);
@@ -347,20 +347,20 @@ static void test_rename_copy(void **state)
     expect_kept(set, "mv_over", in, "{\"b\":1,\"o\":{\"k\":\"v\"}}");
     expect_kept(set, "mv_up", in, "{\"a\":1,\"b\":2,\"o\":\"v\"}");
     expect_failed(set, "mv_exists", in,
-                  "pipeline mv_exists, processor 0 (rename), target_field b: already exists (set "
+                  "pipeline mv_exists, processor 1 (rename), target_field b: already exists (set "
                   "override: true to replace it)");
     expect_failed(set, "mv_missing", in,
-                  "pipeline mv_missing, processor 0 (rename), field nope: not found");
+                  "pipeline mv_missing, processor 1 (rename), field nope: not found");
     expect_kept(set, "mv_ignore", in, in);
     /* Checked before the source is detached: the event is untouched. */
     expect_failed(set, "mv_bad_target", in,
-                  "pipeline mv_bad_target, processor 0 (rename), target_field b.c: b is a "
+                  "pipeline mv_bad_target, processor 1 (rename), target_field b.c: b is a "
                   "number, not a mapping");
     expect_kept(
         set, "cp", in,
         "{\"a\":1,\"b\":2,\"o\":{\"k\":\"v\",\"inner\":{\"k\":\"v\"}},\"o2\":{\"k\":\"v\"}}");
     expect_failed(set, "cp_exists", in,
-                  "pipeline cp_exists, processor 0 (copy), target_field b: already exists (set "
+                  "pipeline cp_exists, processor 1 (copy), target_field b: already exists (set "
                   "override: true to replace it)");
     expect_kept(set, "cp_over", in, "{\"a\":1,\"b\":1,\"o\":{\"k\":\"v\"}}");
     ps_pipeline_set_destroy(set);
@@ -387,7 +387,7 @@ static void test_append(void **state)
                 "{\"n\":3,\"l\":[\"a\",\"b\",\"3\"],\"s\":[\"one\",\"two\"],\"new\":[1]}");
     expect_kept(set, "ap_unique", in, "{\"n\":3,\"l\":[\"a\",\"c\"],\"s\":[\"one\"]}");
     expect_failed(set, "ap_bad", in,
-                  "pipeline ap_bad, processor 0 (append), field s.x: s is a string, not a "
+                  "pipeline ap_bad, processor 1 (append), field s.x: s is a string, not a "
                   "mapping");
     ps_pipeline_set_destroy(set);
 }
@@ -427,12 +427,12 @@ static void test_text(void **state)
                 "\"mixed\":[\"a\",2],\"z\":null,\"s_lower\":\"mixed \xc3\x89\",\"t\":{\"l\":"
                 "[\"a\",\"b\"]}}");
     expect_failed(set, "lc_num", in,
-                  "pipeline lc_num, processor 0 (lowercase), field n: is a number, not a string");
+                  "pipeline lc_num, processor 1 (lowercase), field n: is a number, not a string");
     expect_failed(set, "lc_list", in,
-                  "pipeline lc_list, processor 0 (uppercase), field mixed: element 1 is a "
+                  "pipeline lc_list, processor 1 (uppercase), field mixed: element 1 is a "
                   "number, not a string");
     expect_failed(set, "lc_missing", in,
-                  "pipeline lc_missing, processor 0 (trim), field nope: not found");
+                  "pipeline lc_missing, processor 1 (trim), field nope: not found");
     expect_kept(set, "lc_ignore", in, in);
     /* Already lower case: nothing changes, so the original bytes would be stored. */
     expect_kept(set, "lc", "{\"s\":\"low\",\"l\":[\"UP\"],\"p\":\"x\"}",
@@ -481,22 +481,22 @@ static void test_convert(void **state)
                 "\"b\":\"false\",\"list\":[1,2],\"already\":7,\"d\":\"3\",\"word\":\"12a\","
                 "\"o\":{},\"mixed\":[\"1\",\"x\"],\"inf\":\"inf\",\"d2\":3}");
     expect_failed(set, "bad_int", in,
-                  "pipeline bad_int, processor 0 (convert), field word: cannot convert a string "
+                  "pipeline bad_int, processor 1 (convert), field word: cannot convert a string "
                   "to int: the string is not a whole number");
     expect_failed(set, "bad_frac", in,
-                  "pipeline bad_frac, processor 0 (convert), field fr: cannot convert a number "
+                  "pipeline bad_frac, processor 1 (convert), field fr: cannot convert a number "
                   "to int: a number with a fraction is not a whole number");
     expect_failed(set, "bad_bool", in,
-                  "pipeline bad_bool, processor 0 (convert), field n: cannot convert a number to "
+                  "pipeline bad_bool, processor 1 (convert), field n: cannot convert a number to "
                   "bool: this type cannot be converted");
     expect_failed(set, "bad_obj", in,
-                  "pipeline bad_obj, processor 0 (convert), field o: cannot convert a mapping to "
+                  "pipeline bad_obj, processor 1 (convert), field o: cannot convert a mapping to "
                   "string: lists and mappings cannot be converted");
     expect_failed(set, "bad_elem", in,
-                  "pipeline bad_elem, processor 0 (convert), field mixed: cannot convert element "
+                  "pipeline bad_elem, processor 1 (convert), field mixed: cannot convert element "
                   "1 (a string) to int: the string is not a whole number");
     expect_failed(set, "bad_float", in,
-                  "pipeline bad_float, processor 0 (convert), field inf: cannot convert a string "
+                  "pipeline bad_float, processor 1 (convert), field inf: cannot convert a string "
                   "to float: the string is not a number");
     ps_pipeline_set_destroy(set);
 }
@@ -522,18 +522,18 @@ static void test_drop(void **state)
     const char *other = "{\"filter\":{\"routeDirection\":\"inbound\"},\"msg\":{\"header\":"
                         "{\"subject\":[\"Cron <x> job\"]}}}";
     (void)state;
-    expect_dropped(set, "cron", cron, "dropped by cron (processor 0: drop, tag cron_noise)");
+    expect_dropped(set, "cron", cron, "dropped by cron (processor 1: drop, tag cron_noise)");
     expect_kept(set, "cron", other,
                 "{\"filter\":{\"routeDirection\":\"inbound\"},\"msg\":{\"header\":{\"subject\":"
                 "[\"Cron <x> job\"]}},\"seen\":true}");
     /* A drop ends the chain: later pipelines do not run. */
-    expect_dropped(set, "always,after", "{}", "dropped by always (processor 0: drop)");
+    expect_dropped(set, "always,after", "{}", "dropped by always (processor 1: drop)");
     expect_kept(set, "after,cron", other,
                 "{\"filter\":{\"routeDirection\":\"inbound\"},\"msg\":{\"header\":{\"subject\":"
                 "[\"Cron <x> job\"]}},\"after\":1,\"seen\":true}");
     /* Without ?., a condition that reads through a missing field fails the event. */
     expect_failed(set, "cron", "{\"sm\":{}}",
-                  "pipeline cron, processor 0 (drop, tag cron_noise), if: filter is nil, so "
+                  "pipeline cron, processor 1 (drop, tag cron_noise), if: filter is nil, so "
                   ".routeDirection cannot be read (write filter?.routeDirection if it may be "
                   "missing)");
     ps_pipeline_set_destroy(set);
@@ -588,7 +588,7 @@ static void test_redact(void **state)
                 "\"***@m0000123.ppops.net\"]},\"msg\":{\"header\":{\"from\":[\"\\\"(Cron "
                 "Daemon)\\\" <pps@m0000123.ppops.net>\"]}},\"note\":\"[redacted]\",\"n\":1}");
     expect_failed(set, "bad", in,
-                  "pipeline bad, processor 0 (redact), field n: is a number, not a string");
+                  "pipeline bad, processor 1 (redact), field n: is a number, not a string");
     ps_pipeline_set_destroy(set);
     unsetenv("PS_TEST_REDACT_KEY");
 }
@@ -612,24 +612,24 @@ static void test_redact_keys(void **state)
                    "    - redact: {field: a, mode: hash, replacement: x, key: "
                    "'0123456789abcdef'}\n"
                    "    - redact: {field: a, mode: crypt, part: user, length: 4}\n",
-                   "pipelines/test.yml:3:7: error: pipelines[0].processors[0].redact: redact "
+                   "pipelines/test.yml:3:7: error: pipelines[0].processors[1].redact: redact "
                    "with mode: hash needs a key (e.g. key: \"$secret{redact}\"); without one the "
                    "hashes could be reversed by hashing guesses\n"
-                   "pipelines/test.yml:4:31: error: pipelines[0].processors[1].redact.key: the "
+                   "pipelines/test.yml:4:31: error: pipelines[0].processors[2].redact.key: the "
                    "key must be at least 16 bytes long\n"
-                   "pipelines/test.yml:5:31: error: pipelines[0].processors[2].redact.key: "
+                   "pipelines/test.yml:5:31: error: pipelines[0].processors[3].redact.key: "
                    "encrypted (enc:v1:) keys are not supported here; use $secret{name} or "
                    "${VAR}\n"
-                   "pipelines/test.yml:6:31: error: pipelines[0].processors[3].redact.key: "
+                   "pipelines/test.yml:6:31: error: pipelines[0].processors[4].redact.key: "
                    "environment variable PS_TEST_REDACT_KEY is not set\n"
-                   "pipelines/test.yml:7:43: error: pipelines[0].processors[4].redact.key: key is "
+                   "pipelines/test.yml:7:43: error: pipelines[0].processors[5].redact.key: key is "
                    "only used with mode: hash\n"
-                   "pipelines/test.yml:8:51: error: pipelines[0].processors[5].redact.replacement: "
+                   "pipelines/test.yml:8:51: error: pipelines[0].processors[6].redact.replacement: "
                    "replacement is only used with mode: mask\n"
-                   "pipelines/test.yml:8:59: warning: pipelines[0].processors[5].redact.key: the "
+                   "pipelines/test.yml:8:59: warning: pipelines[0].processors[6].redact.key: the "
                    "key is written in the file; keep it out of the configuration with "
                    "$secret{name} or ${VAR}\n"
-                   "pipelines/test.yml:9:32: error: pipelines[0].processors[6].redact.mode: "
+                   "pipelines/test.yml:9:32: error: pipelines[0].processors[7].redact.mode: "
                    "unknown value \"crypt\"; expected one of: hash, mask\n");
 
     /* A key written in the file works but is warned about. */
@@ -641,7 +641,7 @@ static void test_redact_keys(void **state)
                                    END),
                      PS_OK);
     assert_string_equal(diag_text(&diag),
-                        "pipelines/test.yml:3:31: warning: pipelines[0].processors[0].redact.key: "
+                        "pipelines/test.yml:3:31: warning: pipelines[0].processors[1].redact.key: "
                         "the key is written in the file; keep it out of the configuration with "
                         "$secret{name} or ${VAR}\n");
     ps_pipeline_set_destroy(set);
@@ -654,7 +654,7 @@ static void test_redact_keys(void **state)
                      PS_OK);
     assert_int_equal(diag.count, 0);
     expect_failed(set, "r", "{\"a\":\"x@y.z\"}",
-                  "pipeline r, processor 0 (redact): the key was not resolved (pipelines "
+                  "pipeline r, processor 1 (redact): the key was not resolved (pipelines "
                   "compiled without secrets)");
     ps_pipeline_set_destroy(set);
     ps_diag_deinit(&diag);
@@ -711,7 +711,7 @@ static void test_fail(void **state)
                                  "        tag: need_status\n");
     (void)state;
     expect_failed(set, "guard", "{\"id\":\"abc\",\"sm\":{\"qid\":\"Q1\"}}",
-                  "pipeline guard, processor 0 (fail, tag need_status): no status in abc (Q1)");
+                  "pipeline guard, processor 1 (fail, tag need_status): no status in abc (Q1)");
     expect_kept(set, "guard", "{\"sm\":{\"stat\":\"Sent\"}}", "{\"sm\":{\"stat\":\"Sent\"}}");
     ps_pipeline_set_destroy(set);
 }
@@ -802,10 +802,10 @@ static void test_on_failure(void **state)
                 "a string to int: the string is not a whole number\",\"next\":1}");
     expect_kept(set, "pipeline_ignore,next", in, "{\"pri\":\"12x\",\"before\":1,\"next\":1}");
     expect_failed(set, "handler_fails", in,
-                  "pipeline handler_fails, processor 0.on_failure[0] (rename), field nope: not "
+                  "pipeline handler_fails, processor 1.on_failure[1] (rename), field nope: not "
                   "found");
     expect_dropped(set, "handler_drops", in,
-                   "dropped by handler_drops (processor 0.on_failure[0]: drop)");
+                   "dropped by handler_drops (processor 1.on_failure[1]: drop)");
     /* A failing processor handler is a failure of its processor: the pipeline's
      * handler sees the handler's failure. */
     expect_kept(set, "nested", in, "{\"pri\":\"12x\",\"caught\":\"field nope: not found\"}");
@@ -816,7 +816,7 @@ static void test_on_failure(void **state)
                   "it may be missing)");
     /* A failure in an earlier pipeline stops the chain. */
     expect_failed(set, "handler_fails,next", in,
-                  "pipeline handler_fails, processor 0.on_failure[0] (rename), field nope: not "
+                  "pipeline handler_fails, processor 1.on_failure[1] (rename), field nope: not "
                   "found");
     ps_pipeline_set_destroy(set);
 }
@@ -885,48 +885,48 @@ static void test_validation(void **state)
                 /* 32 */ "    if: \"(\"\n",
         "pipelines/test.yml:3:5: error: pipelines[0].procesors: unknown pipeline option "
         "\"procesors\" (did you mean \"processors\"?)\n"
-        "pipelines/test.yml:5:9: error: pipelines[0].processors[0]: unknown processor \"sett\" "
+        "pipelines/test.yml:5:9: error: pipelines[0].processors[1]: unknown processor \"sett\" "
         "(did you mean \"set\"?)\n"
-        "pipelines/test.yml:6:9: error: pipelines[0].processors[1].set: set needs the option "
+        "pipelines/test.yml:6:9: error: pipelines[0].processors[2].set: set needs the option "
         "value (or copy_from)\n"
-        "pipelines/test.yml:6:25: error: pipelines[0].processors[1].set.vaule: unknown option "
+        "pipelines/test.yml:6:25: error: pipelines[0].processors[2].set.vaule: unknown option "
         "\"vaule\" for set (did you mean \"value\"?)\n"
-        "pipelines/test.yml:7:9: error: pipelines[0].processors[2].set: set needs the option "
+        "pipelines/test.yml:7:9: error: pipelines[0].processors[3].set: set needs the option "
         "field\n"
-        "pipelines/test.yml:8:9: error: pipelines[0].processors[3]: a processor is a mapping with "
+        "pipelines/test.yml:8:9: error: pipelines[0].processors[4]: a processor is a mapping with "
         "one key, the processor type, but this one has 2 (set, drop); indent the options under "
         "the type\n"
-        "pipelines/test.yml:10:25: error: pipelines[0].processors[4].drop.if: invalid condition: "
+        "pipelines/test.yml:10:25: error: pipelines[0].processors[5].drop.if: invalid condition: "
         "unexpected end of condition; expected a value\n"
-        "pipelines/test.yml:11:30: error: pipelines[0].processors[5].drop.if: invalid condition: "
+        "pipelines/test.yml:11:30: error: pipelines[0].processors[6].drop.if: invalid condition: "
         "'=' is not an operator; use '==' to compare\n"
-        "pipelines/test.yml:12:25: error: pipelines[0].processors[6].set.field: invalid field "
+        "pipelines/test.yml:12:25: error: pipelines[0].processors[7].set.field: invalid field "
         "path: empty field name before '.'\n"
-        "pipelines/test.yml:13:33: error: pipelines[0].processors[7].set.value: invalid "
+        "pipelines/test.yml:13:33: error: pipelines[0].processors[8].set.value: invalid "
         "template: {{ without a closing }}\n"
-        "pipelines/test.yml:14:35: error: pipelines[0].processors[8].convert.type: unknown value "
+        "pipelines/test.yml:14:35: error: pipelines[0].processors[9].convert.type: unknown value "
         "\"number\"; expected one of: string, int, integer, long, float, double, boolean, bool\n"
-        "pipelines/test.yml:15:45: error: pipelines[0].processors[9].set.override: expected true "
+        "pipelines/test.yml:15:45: error: pipelines[0].processors[10].set.override: expected true "
         "or false, found string\n"
-        "pipelines/test.yml:16:31: error: pipelines[0].processors[10].remove.field[1]: invalid "
+        "pipelines/test.yml:16:31: error: pipelines[0].processors[11].remove.field[1]: invalid "
         "field path: unexpected space; quote keys with spaces like a[\"k k\"]\n"
-        "pipelines/test.yml:17:42: error: pipelines[0].processors[11].rename.target_field: "
+        "pipelines/test.yml:17:42: error: pipelines[0].processors[12].rename.target_field: "
         "target_field lies inside field, which rename removes\n"
-        "pipelines/test.yml:18:22: error: pipelines[0].processors[12].set.field: _ingest fields "
+        "pipelines/test.yml:18:22: error: pipelines[0].processors[13].set.field: _ingest fields "
         "are read-only\n"
-        "pipelines/test.yml:19:21: error: pipelines[0].processors[13].tag.tags: expected a tag or "
+        "pipelines/test.yml:19:21: error: pipelines[0].processors[14].tag.tags: expected a tag or "
         "a list of tags, found an empty list\n"
-        "pipelines/test.yml:20:9: error: pipelines[0].processors[14].fail: fail needs the option "
+        "pipelines/test.yml:20:9: error: pipelines[0].processors[15].fail: fail needs the option "
         "message\n"
-        "pipelines/test.yml:21:28: error: pipelines[0].processors[15].drop.on_failure: expected a "
+        "pipelines/test.yml:21:28: error: pipelines[0].processors[16].drop.on_failure: expected a "
         "list of processors, found mapping\n"
-        "pipelines/test.yml:22:15: error: pipelines[0].processors[16].drop: expected the options "
+        "pipelines/test.yml:22:15: error: pipelines[0].processors[17].drop: expected the options "
         "of drop as a mapping, found list\n"
-        "pipelines/test.yml:23:9: error: pipelines[0].processors[17]: expected a processor (a "
+        "pipelines/test.yml:23:9: error: pipelines[0].processors[18]: expected a processor (a "
         "mapping such as `set: {field: a, value: b}`), found string\n"
-        "pipelines/test.yml:24:35: error: pipelines[0].processors[18].set.value: invalid "
+        "pipelines/test.yml:24:35: error: pipelines[0].processors[19].set.value: invalid "
         "template: mustache sections and partials are not supported; write {{field.path}}\n"
-        "pipelines/test.yml:25:46: error: pipelines[0].processors[19].set: set takes value or "
+        "pipelines/test.yml:25:46: error: pipelines[0].processors[20].set: set takes value or "
         "copy_from, not both\n"
         "pipelines/test.yml:26:11: error: duplicate pipeline name \"bad\" (first defined at "
         "pipelines/test.yml:2:11)\n"
@@ -945,7 +945,7 @@ static void test_validation_shapes(void **state)
     expect_invalid("name: lone\n"
                    "processors:\n"
                    "  - uppercase: {field: a, target: b}\n",
-                   "pipelines/test.yml:3:27: error: pipeline.processors[0].uppercase.target: "
+                   "pipelines/test.yml:3:27: error: pipeline.processors[1].uppercase.target: "
                    "unknown option \"target\" for uppercase (did you mean \"target_field\"?)\n");
     expect_invalid("just text\n", "pipelines/test.yml:1:1: error: expected a list of pipelines or "
                                   "one pipeline, found string\n");
@@ -958,13 +958,13 @@ static void test_validation_shapes(void **state)
                    "        if: |\n"
                    "          a == 1 &&\n"
                    "          b ==\n",
-                   "pipelines/test.yml:4:13: error: pipelines[0].processors[0].drop.if: invalid "
+                   "pipelines/test.yml:4:13: error: pipelines[0].processors[1].drop.if: invalid "
                    "condition: unexpected end of condition; expected a value (at character 16)\n");
     /* Options that do not belong to the processor are named with the valid ones. */
     expect_invalid("- name: o\n"
                    "  processors:\n"
                    "    - drop: {zzz: 1}\n",
-                   "pipelines/test.yml:3:14: error: pipelines[0].processors[0].drop.zzz: unknown "
+                   "pipelines/test.yml:3:14: error: pipelines[0].processors[1].drop.zzz: unknown "
                    "option \"zzz\" for drop; options are: if, ignore_failure, on_failure, tag, "
                    "description\n");
 }

@@ -1,0 +1,22 @@
+/* trim: Removes spaces, tabs, carriage returns and newlines at both ends of a string or of each
+ * string of a list. */
+#include "pipeline/ps_pipeline_internal.h"
+
+static const ps_schema_table table = {"trim", pl_text_fields, PL_TEXT_NFIELDS, NULL};
+
+static int run(rctx *r, const proc *p)
+{
+    return pl_text_run(r, p, TEXT_TRIM);
+}
+
+const ps_processor_def pl_proc_trim = {
+    {"trim",
+     "Removes spaces, tabs, carriage returns and newlines at both ends of a string or of each "
+     "string of a list.",
+     &table},
+    sizeof(text_state),
+    NULL,
+    pl_text_compile,
+    run,
+    pl_text_free,
+};
