@@ -224,7 +224,7 @@ static bool generate(out_buf *o, const char *src_dir)
         return false;
     }
     puts_(o, "<!-- Generated from docs/configuration.md.in and the schema tables in "
-             "common/src/config/ps_schema.c\n"
+             "common/src/config/ps_schema_tables.c\n"
              "     by docs/gen_config_doc.c. Do not edit: edit those, then run\n"
              "     cmake --build <build dir> --target config-doc -->\n");
     for (char *p = tpl; ok && *p;) {

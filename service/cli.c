@@ -58,20 +58,6 @@ int ps_cli_usage_error(const char *cmd, const char *fmt, ...)
     return PS_EXIT_USAGE;
 }
 
-ps_err ps_cli_load_config(const char *dir, bool resolve_secrets, ps_config **cfg,
-                          ps_pipeline_set **pipes, ps_diag *diag)
-{
-    ps_err err;
-    *pipes = NULL;
-    err = ps_config_load(dir, cfg, diag);
-    if (err != PS_OK)
-        return err;
-    if (resolve_secrets)
-        return ps_pipeline_set_create(*cfg, pipes, diag);
-    return ps_pipeline_set_compile((*cfg)->pipeline_files, (*cfg)->npipeline_files, (*cfg)->devices,
-                                   (*cfg)->ndevices, NULL, pipes, diag);
-}
-
 char *ps_cli_database_path(const char *cmd, const char *db_option, const char *config_option,
                            int *rc)
 {

@@ -47,13 +47,6 @@ int ps_cli_take_value(int argc, char **argv, int *i, const char *name, const cha
 /* Prints "podstream <cmd>: <message>" to stderr and returns PS_EXIT_USAGE. */
 int ps_cli_usage_error(const char *cmd, const char *fmt, ...) PS_PRINTF(2, 3);
 
-/* Loads the configuration in `dir` and compiles its pipelines, appending every
- * problem to `diag`. With resolve_secrets false, pipeline redaction keys are
- * checked for presence only. *cfg is set whenever the files loaded (even when the
- * pipelines then fail) and *pipes on full success; the caller destroys both. */
-ps_err ps_cli_load_config(const char *dir, bool resolve_secrets, ps_config **cfg,
-                          ps_pipeline_set **pipes, ps_diag *diag);
-
 /* The database a reading command opens: `db_option` (--db) when given, else the
  * `database` setting of the configuration in ps_cli_config_dir(config_option).
  * Returns a new string (caller frees); on failure prints why to stderr, naming the

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "podstream/ps_config.h"
 #include "podstream/ps_engine.h"
+#include "podstream/ps_loader.h"
 #include "podstream/ps_log.h"
 #include "podstream/ps_platform.h"
 
@@ -71,7 +72,7 @@ static bool load_logged(const char *dir, ps_config **cfg, ps_pipeline_set **pipe
     ps_diag diag;
     bool ok;
     ps_diag_init(&diag);
-    ok = ps_cli_load_config(dir, true, cfg, pipes, &diag) == PS_OK;
+    ok = ps_loader_load(dir, PS_LOADER_RESOLVE, cfg, pipes, &diag) == PS_OK;
     if (!ok || diag.count) {
         char line[2048];
         ps_diag_sort(&diag);

@@ -1,7 +1,8 @@
-/* podstream validate: loads the configuration directory the way the service does,
- * checks that every token resolves, and prints every problem at once with its
- * file:line:column and field path. When nothing is wrong it prints a short summary
- * of what the service would run. Never prints a token: only where it comes from. */
+/* podstream validate: loads the configuration directory the way the service does
+ * (ps_loader), checks that every token resolves, and prints every problem of every
+ * phase at once with its file:line:column and field path. When nothing is wrong it
+ * prints a short summary of what the service would run. Never prints a token: only
+ * where it comes from. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,14 +11,13 @@
 #include "cli.h"
 #include "podstream/ps_config.h"
 #include "podstream/ps_diag.h"
+#include "podstream/ps_loader.h"
 #include "podstream/ps_pipeline.h"
 #include "podstream/ps_platform.h"
 #include "podstream/ps_schema.h"
 #include "podstream/ps_secret.h"
 
 static const char *const cmd = "validate";
-
-#define TOKEN_FIELD "properties.token"
 
 static void usage(FILE *out)
 {
@@ -46,91 +46,10 @@ static void usage(FILE *out)
             ps_plat_default_config_dir());
 }
 
-/* ---- tokens ----------------------------------------------------------------- */
-
-/* True when all of `s` is one ${NAME} or $secret{name} reference. */
-static bool whole_reference(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 4 || s[n - 1] != '}' || strchr(s, '}') != s + n - 1)
-        return false;
-    return strncmp(s, "${", 2) == 0 || (strncmp(s, "$secret{", 8) == 0 && n > 9);
-}
-
-static bool has_reference(const char *s)
-{
-    return strstr(s, "${") || strstr(s, "$secret{");
-}
-
 /* Where a token comes from, safe to print: the reference itself, never a value. */
 static const char *token_source(const ps_device *d)
 {
-    if (d->props.secure)
-        return "encrypted";
-    if (whole_reference(d->props.token))
-        return d->props.token;
-    if (has_reference(d->props.token))
-        return "reference";
-    return "in the file";
-}
-
-/* ps_secret's messages start with the field name; the diagnostic carries the full
- * field path instead. */
-static const char *without_field(const char *msg, const char *field)
-{
-    size_t n = strlen(field);
-    if (strncmp(msg, field, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
-        return msg + n + 2;
-    return msg;
-}
-
-static void resolve_one(ps_secret_ctx *sctx, ps_diag *diag, const char *raw, bool secure,
-                        long long device_id, const char *field, const char *path,
-                        const ps_config_pos *pos, bool disabled)
-{
-    char *plain = NULL;
-    ps_errmsg em;
-    ps_err err;
-
-    em.text[0] = '\0';
-    err = ps_secret_resolve(sctx, raw, secure, device_id, field, &plain, &em);
-    ps_secret_free(plain);
-    if (err == PS_OK)
-        return;
-    if (disabled)
-        ps_diag_add(diag, PS_DIAG_WARNING, pos->file, pos->line, pos->col, path,
-                    "%s (the device is disabled)", without_field(em.text, field));
-    else
-        ps_diag_add(diag, PS_DIAG_ERROR, pos->file, pos->line, pos->col, path, "%s",
-                    without_field(em.text, field));
-}
-
-static void check_tokens(const ps_config *cfg, bool resolve, ps_diag *diag)
-{
-    ps_secret_ctx sctx;
-    ps_secret_ctx_init(&sctx, cfg->service.secrets_dir, cfg->service.key_file);
-    for (size_t i = 0; i < cfg->ndevices; i++) {
-        const ps_device *d = &cfg->devices[i];
-        const ps_config_pos *pos = &d->props.token_pos;
-        char path[128];
-        snprintf(path, sizeof path, "%s.%s", d->path, TOKEN_FIELD);
-        if (!d->props.secure && !has_reference(d->props.token))
-            ps_diag_add(diag, PS_DIAG_WARNING, pos->file, pos->line, pos->col, path,
-                        "the token is written in clear text; use ${ENV_VAR}, $secret{name} or "
-                        "secure: true (see docs/security.md)");
-        if (resolve)
-            resolve_one(&sctx, diag, d->props.token, d->props.secure, d->id, TOKEN_FIELD, path, pos,
-                        !d->status);
-    }
-    if (resolve && cfg->service.proxy) {
-        if (cfg->service.proxy_username)
-            resolve_one(&sctx, diag, cfg->service.proxy_username, false, 0, "proxy_username",
-                        "proxy_username", &cfg->service.proxy_username_pos, false);
-        if (cfg->service.proxy_password)
-            resolve_one(&sctx, diag, cfg->service.proxy_password, false, 0, "proxy_password",
-                        "proxy_password", &cfg->service.proxy_password_pos, false);
-    }
-    ps_secret_ctx_deinit(&sctx);
+    return ps_secret_source(d->props.token, d->props.secure);
 }
 
 /* ---- the summary ------------------------------------------------------------ */
@@ -245,9 +164,8 @@ int ps_cmd_validate(int argc, char **argv)
 
     dir = ps_cli_config_dir(opt_dir);
     ps_diag_init(&diag);
-    err = ps_cli_load_config(dir, resolve, &cfg, &set, &diag);
-    if (cfg)
-        check_tokens(cfg, resolve, &diag);
+    err = ps_loader_load(dir, PS_LOADER_TOKENS | (resolve ? PS_LOADER_RESOLVE : 0), &cfg, &set,
+                         &diag);
     ps_diag_sort(&diag);
     ps_diag_print(&diag, stderr);
 
@@ -259,7 +177,7 @@ int ps_cmd_validate(int argc, char **argv)
                 diag.errors == 1 ? "" : "s");
         if (warnings)
             fprintf(stderr, " and %zu warning%s", warnings, warnings == 1 ? "" : "s");
-        fprintf(stderr, "; the configuration in %s is not valid\n", cfg ? cfg->dir : dir);
+        fprintf(stderr, "; the configuration in %s is not valid\n", dir);
         rc = PS_EXIT_CONFIG;
     } else {
         if (!quiet)

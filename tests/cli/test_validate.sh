@@ -13,7 +13,7 @@ tmp=$(mktemp -d /tmp/ps_cli_validate.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 out="$tmp/out"
 mkdir "$out"
-unset PODSTREAM_CONFIG_DIR CREDENTIALS_DIRECTORY POD_TOKEN
+unset PODSTREAM_CONFIG_DIR CREDENTIALS_DIRECTORY POD_TOKEN PS_VALIDATE_UNSET_TOKEN
 TOKEN="eyJhbGciOiJIUzUxMiJ9.dmFsaWRhdGU.$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 
 n=0
@@ -122,10 +122,12 @@ expect_contains "--no-secrets" "$(stdout)" "Tokens:         not checked (--no-se
 # ---- where the directory comes from: -c, else $PODSTREAM_CONFIG_DIR -------------
 PODSTREAM_CONFIG_DIR="$ex" run env-dir 0 validate --no-secrets
 expect_contains "PODSTREAM_CONFIG_DIR" "$(stdout)" "$ex: the configuration is valid"
+# The token is checked too although the device has an error: every phase reports.
 PODSTREAM_CONFIG_DIR="$ex" run option-wins 3 validate --config "$data/invalid/workers-range"
 expect_eq "-c wins over the environment" "$(stderr)" \
-    "devices/bad.yml:9:16: error: devices[0].properties.workers: 0 is out of range (1..64)
-podstream validate: 1 error; the configuration in $data/invalid/workers-range is not valid"
+    "devices/bad.yml:7:14: error: devices[0].properties.token: environment variable POD_TOKEN is not set
+devices/bad.yml:9:16: error: devices[0].properties.workers: 0 is out of range (1..64)
+podstream validate: 2 errors; the configuration in $data/invalid/workers-range is not valid"
 run missing-dir 3 validate -c "$tmp/nowhere"
 expect_eq "missing directory" "$(stderr)" "error: configuration directory $tmp/nowhere does not exist
 podstream validate: 1 error; the configuration in $tmp/nowhere is not valid"
@@ -142,17 +144,50 @@ expect_eq "duplicate ids" "$(stderr)" \
 devices/b.yml:6:9: error: devices[1].id: duplicate id 1 (also in devices/a.yml:2:9)
 podstream validate: 2 errors; the configuration in $data/invalid/duplicate-id is not valid"
 
+# Sixteen from the files, and the pipeline phase's unknown "normalize" on line 6.
 run types 3 validate --no-secrets -c "$data/invalid/types"
-expect_eq "sixteen errors in one run" "$(grep -c ': error: ' "$last.stderr")" "16"
+expect_eq "seventeen errors in one run" "$(grep -c ': error: ' "$last.stderr")" "17"
 expect_eq "errors sorted by line" "$(grep -o '^devices/bad.yml:[0-9]*' "$last.stderr" | cut -d: -f2 | tr '\n' ' ')" \
-    "2 3 4 5 6 6 7 9 10 11 12 14 15 16 17 18 "
+    "2 3 4 5 6 6 6 7 9 10 11 12 14 15 16 17 18 "
 expect_contains "types summary" "$(stderr)" \
-    "podstream validate: 16 errors; the configuration in $data/invalid/types is not valid"
+    "podstream validate: 17 errors; the configuration in $data/invalid/types is not valid"
 
 run service 3 validate --no-secrets -c "$data/invalid/service"
 expect_contains "service settings" "$(stderr)" \
     "podstream.yml:5:17: error: max_frame_size: 512KiB is out of range (1MiB..1GiB)"
 expect_contains "service settings count" "$(stderr)" "podstream validate: 12 errors;"
+
+# A typo in podstream.yml does not hide the pipelines' mistakes or a token that does
+# not resolve: every phase reports (the example of docs/pipelines.md).
+run every-phase 3 validate -c "$data/invalid/every-phase"
+expect_eq "every phase at once" "$(stderr)" \
+    "devices/pod.yml:5:34: error: devices[0].pipelines[1]: unknown pipeline \"drop_delivered_mailog\" (did you mean \"drop_delivered_maillog\"?)
+devices/pod.yml:8:14: error: devices[0].properties.token: environment variable PS_VALIDATE_UNSET_TOKEN is not set
+pipelines/new.yml:5:35: error: pipelines[0].processors[0].tag.if: invalid condition: '=' is not an operator; use '==' to compare
+pipelines/new.yml:7:9: error: pipelines[0].processors[1].set: set needs the option value (or copy_from)
+pipelines/new.yml:9:11: error: pipelines[0].processors[1].set.vaule: unknown option \"vaule\" for set (did you mean \"value\"?)
+pipelines/new.yml:10:46: error: pipelines[0].processors[2].lowercase.field: invalid field path: expected ']'
+pipelines/new.yml:11:40: error: pipelines[0].processors[3].convert.type: unknown value \"number\"; expected one of: string, int, integer, long, float, double, boolean, bool
+podstream.yml:1:1: error: log_levle: unknown key \"log_levle\" (did you mean \"log_level\"?)
+podstream validate: 8 errors; the configuration in $data/invalid/every-phase is not valid"
+run every-phase-no-secrets 3 validate --no-secrets -c "$data/invalid/every-phase"
+expect_contains "every phase without tokens" "$(stderr)" \
+    "podstream validate: 7 errors; the configuration in $data/invalid/every-phase is not valid"
+
+run tab 3 validate --no-secrets -c "$data/invalid/tab"
+expect_eq "a tab in the indentation" "$(stderr)" \
+    "devices/bad.yml:6:1: error: tab used for indentation; YAML allows only spaces
+podstream validate: 1 error; the configuration in $data/invalid/tab is not valid"
+
+run utf8 3 validate --no-secrets -c "$data/invalid/utf8"
+expect_eq "invalid UTF-8 at its line and column" "$(stderr)" \
+    "devices/bad.yml:3:13: error: not valid UTF-8 (invalid leading UTF-8 octet); save the file as UTF-8
+podstream validate: 1 error; the configuration in $data/invalid/utf8 is not valid"
+
+run float-int 3 validate --no-secrets -c "$data/invalid/float-int"
+expect_eq "a whole number in float syntax" "$(stderr)" \
+    "devices/bad.yml:8:16: error: devices[0].properties.workers: 1e9 must be a whole number from 1 to 64
+podstream validate: 1 error; the configuration in $data/invalid/float-int is not valid"
 
 # ---- tokens: each form resolves, or fails at the token's position ---------------
 cfg="$tmp/tokens"

@@ -1,4 +1,6 @@
-/* libFuzzer target for the configuration loader: YAML text -> ps_config.
+/* libFuzzer target for the configuration loader: YAML text -> ps_config and the
+ * compiled pipelines, through ps_loader as the service and validate load it (every
+ * phase runs on what loaded, also when an earlier one found errors).
  *
  * The input is cut at each line "%%" into up to four in-memory files, in this
  * order: devices/a.yml, podstream.yml, devices/b.yml, pipelines/p.yml. One part is
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "podstream/ps_config.h"
+#include "podstream/ps_loader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -51,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *p = (const char *)data, *end = p + size;
     size_t n = 0;
     ps_config *cfg = NULL;
+    ps_pipeline_set *pipes = NULL;
     ps_diag diag;
     ps_err err;
 
@@ -72,9 +76,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     ps_diag_init(&diag);
-    err = ps_config_load_sources("/etc/podstream", src, n, &cfg, &diag);
+    /* Tokens are checked but not resolved: a fuzzer has no environment to trust. */
+    err = ps_loader_load_sources("/etc/podstream", src, n, PS_LOADER_TOKENS, &cfg, &pipes, &diag);
     check(err == PS_OK || err == PS_ERR_INVALID || err == PS_ERR_NOMEM);
     check((err == PS_OK) == (cfg != NULL));
+    check((err == PS_OK) == (pipes != NULL));
     check((err == PS_OK) == !ps_diag_has_errors(&diag));
     if (cfg) {
         check(cfg->service.database && cfg->service.key_file && cfg->service.secrets_dir);
@@ -95,6 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ps_diag_format(&diag.items[i], line, sizeof line);
         check(line[0] != '\0');
     }
+    ps_pipeline_set_destroy(pipes);
     ps_config_destroy(cfg);
     ps_diag_deinit(&diag);
     return 0;

@@ -133,6 +133,17 @@ typedef struct ps_config_source {
 ps_err ps_config_load_sources(const char *dir, const ps_config_source *sources, size_t count,
                               ps_config **out, ps_diag *diag);
 
+/* ps_config_load and ps_config_load_sources that keep what loaded when there are
+ * errors, so that later checks (pipelines, tokens) can still run on it: *out is set
+ * (caller destroys) whenever the files could be walked, and the result says whether
+ * the configuration is valid (PS_OK) or not (PS_ERR_INVALID). A configuration with
+ * errors holds every device and pipeline file that parsed; values that were refused
+ * are left unset (NULL, 0, false) without their defaults. Check with it, never run it.
+ * *out is NULL for PS_ERR_NOTFOUND, a path that is not a directory, and PS_ERR_NOMEM. */
+ps_err ps_config_load_partial(const char *dir, ps_config **out, ps_diag *diag);
+ps_err ps_config_load_sources_partial(const char *dir, const ps_config_source *sources,
+                                      size_t count, ps_config **out, ps_diag *diag);
+
 /* Frees everything. Accepts NULL. */
 void ps_config_destroy(ps_config *cfg);
 

@@ -146,13 +146,6 @@ ps_err ps_schema_parse_duration(const char *text, int64_t *out_ms);
 /* 90000 -> "1m30s", 500 -> "500ms", 0 -> "0s". */
 void ps_schema_format_duration(int64_t ms, char *buf, size_t len);
 
-/* Levenshtein distance, ASCII case-insensitive. */
-size_t ps_schema_edit_distance(const char *a, const char *b);
-
-/* The candidate (NULL-terminated list) close enough to `word` to be what was
- * meant, or NULL. Borrowed from `candidates`. */
-const char *ps_schema_suggest(const char *word, const char *const *candidates);
-
 /* Checks used by the tables, exposed for the GUI and the CLI. */
 bool ps_schema_check_ws_url(const char *value, char *why, size_t whylen);
 bool ps_schema_check_proxy_url(const char *value, char *why, size_t whylen);

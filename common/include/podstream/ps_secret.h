@@ -39,6 +39,14 @@ void ps_secret_ctx_deinit(ps_secret_ctx *ctx);
 ps_err ps_secret_resolve(ps_secret_ctx *ctx, const char *raw, bool secure, long long device_id,
                          const char *field, char **plain, ps_errmsg *em);
 
+/* True when `raw` holds a ${VAR} or $secret{name} reference. */
+bool ps_secret_has_reference(const char *raw);
+
+/* Where a token comes from, safe to print instead of it: "encrypted" when `secure`,
+ * `raw` itself when all of it is one reference ("${POD_TOKEN}"), "reference" when it
+ * mixes references and text, else "in the file". Static text or borrowed `raw`. */
+const char *ps_secret_source(const char *raw, bool secure);
+
 /* Wipes and frees a string from ps_secret_resolve/ps_secret_encrypt. Accepts NULL. */
 void ps_secret_free(char *s);
 

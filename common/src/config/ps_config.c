@@ -8,6 +8,7 @@
 #include "podstream/ps_mem.h"
 #include "podstream/ps_platform.h"
 #include "podstream/ps_schema.h"
+#include "podstream/ps_suggest.h"
 
 static const char *const data_type_names[] = {"message", "maillog", "audit"};
 
@@ -282,7 +283,7 @@ static void load_wrapper(loader *l, const char *file, const ps_yaml_node *root,
             }
             *pipelines = v;
         } else {
-            const char *guess = ps_schema_suggest(k->value, keys);
+            const char *guess = ps_suggest(k->value, keys);
             if (guess)
                 error(l, file, k->line, k->col, k->value,
                       "unknown key \"%.200s\" (did you mean \"%s\"?)", k->value, guess);
@@ -310,7 +311,7 @@ static bool looks_like_wrapper(const ps_yaml_node *root)
     if (ps_yaml_map_get(root, "pipelines"))
         return true;
     for (size_t i = 0; i < root->count; i++)
-        if (root->items[i]->kind == PS_YAML_SEQ && ps_schema_suggest(root->keys[i]->value, keys))
+        if (root->items[i]->kind == PS_YAML_SEQ && ps_suggest(root->keys[i]->value, keys))
             return true;
     return false;
 }
@@ -445,8 +446,9 @@ static char *trimmed_dir(const char *dir)
     return d;
 }
 
-ps_err ps_config_load_sources(const char *dir, const ps_config_source *sources, size_t count,
-                              ps_config **out, ps_diag *diag)
+/* With `keep`, a config with errors is handed out too (see ps_config_load_partial). */
+static ps_err load_sources(const char *dir, const ps_config_source *sources, size_t count,
+                           bool keep, ps_config **out, ps_diag *diag)
 {
     loader l;
     size_t errors_before = diag->errors;
@@ -495,12 +497,24 @@ ps_err ps_config_load_sources(const char *dir, const ps_config_source *sources, 
              PS_PATH_SEP);
 out:
     free(l.marks);
-    if (l.err != PS_OK || diag->errors > errors_before || diag->oom) {
+    if (l.err != PS_OK || (!keep && (diag->errors > errors_before || diag->oom))) {
         ps_config_destroy(l.cfg);
         return l.err != PS_OK ? l.err : PS_ERR_INVALID;
     }
     *out = l.cfg;
-    return PS_OK;
+    return diag->errors > errors_before || diag->oom ? PS_ERR_INVALID : PS_OK;
+}
+
+ps_err ps_config_load_sources(const char *dir, const ps_config_source *sources, size_t count,
+                              ps_config **out, ps_diag *diag)
+{
+    return load_sources(dir, sources, count, false, out, diag);
+}
+
+ps_err ps_config_load_sources_partial(const char *dir, const ps_config_source *sources,
+                                      size_t count, ps_config **out, ps_diag *diag)
+{
+    return load_sources(dir, sources, count, true, out, diag);
 }
 
 /* Appends one file read from disk to the source list. */
@@ -601,7 +615,7 @@ static ps_err sources_add_dir(source_list *s, const char *dir, const char *sub, 
     return err;
 }
 
-ps_err ps_config_load(const char *dir, ps_config **out, ps_diag *diag)
+static ps_err load_dir(const char *dir, bool keep, ps_config **out, ps_diag *diag)
 {
     size_t errors_before = diag->errors;
     source_list s;
@@ -653,12 +667,14 @@ ps_err ps_config_load(const char *dir, ps_config **out, ps_diag *diag)
     if (err == PS_OK)
         err = sources_add_dir(&s, abs, "pipelines", diag);
     if (err == PS_OK)
-        err = ps_config_load_sources(abs, s.items, s.count, out, diag);
+        err = load_sources(abs, s.items, s.count, keep, out, diag);
     if (err == PS_OK && (diag->errors > errors_before || diag->oom)) {
         /* A file that could not be read failed the load too. */
-        ps_config_destroy(*out);
-        *out = NULL;
         err = PS_ERR_INVALID;
+        if (!keep) {
+            ps_config_destroy(*out);
+            *out = NULL;
+        }
     }
 out:
     if (err == PS_ERR_NOMEM)
@@ -667,6 +683,16 @@ out:
     sources_free(&s);
     free(abs);
     return err;
+}
+
+ps_err ps_config_load(const char *dir, ps_config **out, ps_diag *diag)
+{
+    return load_dir(dir, false, out, diag);
+}
+
+ps_err ps_config_load_partial(const char *dir, ps_config **out, ps_diag *diag)
+{
+    return load_dir(dir, true, out, diag);
 }
 
 void ps_config_destroy(ps_config *cfg)

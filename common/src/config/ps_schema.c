@@ -1,385 +1,21 @@
+/* ps_schema engine: parses a YAML mapping against a table, fills defaults, frees and
+ * compares the structs (see ps_schema.h). The tables themselves are in
+ * ps_schema_tables.c, value syntax (sizes, durations, URLs) in ps_schema_values.c. */
 #include "podstream/ps_schema.h"
 
-#include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "podstream/ps_config.h"
 #include "podstream/ps_platform.h"
-
-/* Enums are stored through an int pointer. */
-_Static_assert(sizeof(ps_data_type) == sizeof(int), "ps_data_type must be int-sized");
-_Static_assert(sizeof(ps_log_level) == sizeof(int), "ps_log_level must be int-sized");
-_Static_assert(sizeof(ps_resume_policy) == sizeof(int), "ps_resume_policy must be int-sized");
+#include "podstream/ps_suggest.h"
 
 /* No table has more fields than this; parse keeps a seen-flag per field. */
 #define MAX_FIELDS   64
 #define PATH_MAX_LEN 512
-
-/* ---- the tables ----------------------------------------------------------- */
-
-#define MEMBER(T, m) .offset = offsetof(T, m), .size = sizeof(((T *)0)->m)
-
-static const char *const device_types[] = {"proofpoint", NULL};
-static const char *const data_types[] = {"message", "maillog", "audit", NULL};
-static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
-static const char *const resume_policies[] = {"auto", "live-only", NULL};
-
-static const ps_schema_field properties_fields[] = {
-    {.name = "endpoint",
-     .type = PS_SCHEMA_STRING,
-     .group = "Connection",
-     .def = "wss://logstream.proofpoint.com:443/v1/stream",
-     .check = ps_schema_check_ws_url,
-     .check_doc = "a ws:// or wss:// URL with a host",
-     .flags = PS_SCHEMA_F_NONEMPTY,
-     .description = "WebSocket URL of the POD log stream. Change it only for a regional "
-                    "endpoint or a test server; `cid` and `type` are added to it.",
-     MEMBER(ps_device_props, endpoint)},
-    {.name = "cluster",
-     .type = PS_SCHEMA_STRING,
-     .group = "Connection",
-     .required = true,
-     .flags = PS_SCHEMA_F_NONEMPTY,
-     .description = "Proofpoint cluster ID (the `cid` of the stream), as shown in the "
-                    "Proofpoint admin portal.",
-     MEMBER(ps_device_props, cluster)},
-    {.name = "token",
-     .type = PS_SCHEMA_STRING,
-     .group = "Connection",
-     .required = true,
-     .flags = PS_SCHEMA_F_NONEMPTY | PS_SCHEMA_F_SECRET | PS_SCHEMA_F_POS,
-     .description = "API token of the Remote Syslog licence, sent as a Bearer token. Write "
-                    "`${ENV_VAR}` or `$secret{name}` to keep it out of the file, or an "
-                    "`enc:v1:` value with `secure: true`.",
-     MEMBER(ps_device_props, token),
-     .pos_offset = offsetof(ps_device_props, token_pos)},
-    {.name = "type",
-     .type = PS_SCHEMA_ENUM,
-     .group = "Connection",
-     .def = "message",
-     .enum_values = data_types,
-     .description = "Data type to stream: `message` (one event per processed message), "
-                    "`maillog` (MTA log lines) or `audit` (admin audit events). Use one "
-                    "device per type.",
-     MEMBER(ps_device_props, type)},
-    {.name = "secure",
-     .type = PS_SCHEMA_BOOL,
-     .group = "Connection",
-     .def = "false",
-     .description = "When true, the token (after `${}`/`$secret{}` expansion) is an "
-                    "`enc:v1:` value decrypted with the service shared key.",
-     MEMBER(ps_device_props, secure)},
-    {.name = "workers",
-     .type = PS_SCHEMA_INT,
-     .group = "Performance",
-     .def = "1",
-     .has_min = true,
-     .min = 1,
-     .has_max = true,
-     .max = 64,
-     .description = "Number of threads that run this device's pipelines and parse its "
-                    "events. The device always has one connection.",
-     MEMBER(ps_device_props, workers)},
-    {.name = "reuse",
-     .type = PS_SCHEMA_BOOL,
-     .group = "Performance",
-     .def = "true",
-     .description = "Multi-worker mode: when false, `workers` is ignored and one worker is "
-                    "used.",
-     MEMBER(ps_device_props, reuse)},
-};
-
-static const ps_schema_table properties_table = {
-    .name = "properties",
-    .fields = properties_fields,
-    .count = sizeof properties_fields / sizeof properties_fields[0],
-};
-
-static const ps_schema_field device_fields[] = {
-    {.name = "id",
-     .type = PS_SCHEMA_INT,
-     .group = "Device",
-     .required = true,
-     .has_min = true,
-     .min = 1,
-     .has_max = true,
-     .max = INT32_MAX,
-     .description = "Unique numeric identifier, across all device files. Stored with every "
-                    "event: do not reuse the id of a removed device for another one.",
-     MEMBER(ps_device, id)},
-    {.name = "name",
-     .type = PS_SCHEMA_STRING,
-     .group = "Device",
-     .required = true,
-     .flags = PS_SCHEMA_F_NONEMPTY,
-     .description = "Device name, shown in logs, `podstream status` and queries.",
-     MEMBER(ps_device, name)},
-    {.name = "description",
-     .type = PS_SCHEMA_STRING,
-     .group = "Device",
-     .description = "Optional description.",
-     MEMBER(ps_device, description)},
-    {.name = "type",
-     .type = PS_SCHEMA_ENUM,
-     .group = "Device",
-     .required = true,
-     .enum_values = device_types,
-     .flags = PS_SCHEMA_F_ENUM_STRING,
-     .description = "Device type; must be `proofpoint`.",
-     MEMBER(ps_device, type)},
-    {.name = "tags",
-     .type = PS_SCHEMA_STRLIST,
-     .group = "Device",
-     .flags = PS_SCHEMA_F_NONEMPTY,
-     .description = "Labels stored with every event of this device, for filtering queries.",
-     MEMBER(ps_device, tags),
-     .count_offset = offsetof(ps_device, ntags)},
-    {.name = "pipelines",
-     .type = PS_SCHEMA_STRLIST,
-     .group = "Device",
-     .flags = PS_SCHEMA_F_NONEMPTY | PS_SCHEMA_F_ITEMS_POS,
-     .description = "Names of pipelines (from `pipelines/*.yml`) that process each event, "
-                    "in order, before it is stored.",
-     MEMBER(ps_device, pipelines),
-     .count_offset = offsetof(ps_device, npipelines),
-     .items_pos_offset = offsetof(ps_device, pipeline_pos)},
-    {.name = "status",
-     .type = PS_SCHEMA_BOOL,
-     .group = "Device",
-     .def = "true",
-     .description = "`false` keeps the device configured but not connected.",
-     MEMBER(ps_device, status)},
-    {.name = "properties",
-     .type = PS_SCHEMA_OBJECT,
-     .group = "Device",
-     .required = true,
-     .object = &properties_table,
-     .description = "Connection and performance settings; see below.",
-     MEMBER(ps_device, props)},
-};
-
-static const ps_schema_table device_table = {
-    .name = "device",
-    .fields = device_fields,
-    .count = sizeof device_fields / sizeof device_fields[0],
-};
-
-static const char *service_hint(const char *key)
-{
-    if (strcmp(key, "devices") == 0 || strcmp(key, "device") == 0)
-        return "devices go in files under devices/, not in podstream.yml";
-    if (strcmp(key, "pipelines") == 0 || strcmp(key, "pipeline") == 0)
-        return "pipelines go in files under pipelines/, not in podstream.yml";
-    return NULL;
-}
-
-#define MS_S 1000LL
-#define MS_M (60 * MS_S)
-#define MS_H (60 * MS_M)
-#define MIB  (1024LL * 1024LL)
-
-static const ps_schema_field service_fields[] = {
-    {.name = "database",
-     .type = PS_SCHEMA_PATH,
-     .group = "Storage",
-     .def = "podstream.db",
-     .flags = PS_SCHEMA_F_STATE_DEFAULT,
-     .description = "SQLite database of events, resume state and counters.",
-     MEMBER(ps_service_settings, database)},
-    {.name = "retention_days",
-     .type = PS_SCHEMA_INT,
-     .group = "Storage",
-     .def = "30",
-     .has_min = true,
-     .min = 0,
-     .has_max = true,
-     .max = 3650,
-     .description = "Events older than this many days are deleted; 0 keeps them forever.",
-     MEMBER(ps_service_settings, retention_days)},
-    {.name = "retention_max_db_size",
-     .type = PS_SCHEMA_SIZE,
-     .group = "Storage",
-     .def = "0",
-     .has_min = true,
-     .min = 0,
-     .description = "When the database grows past this size the oldest events are deleted; "
-                    "0 means no size limit.",
-     MEMBER(ps_service_settings, retention_max_bytes)},
-    {.name = "key_file",
-     .type = PS_SCHEMA_PATH,
-     .group = "Secrets",
-     .def = "podstream.key",
-     .description = "Shared key that decrypts `secure: true` tokens. Must be readable by "
-                    "its owner only (mode 0600).",
-     MEMBER(ps_service_settings, key_file)},
-    {.name = "secrets_dir",
-     .type = PS_SCHEMA_PATH,
-     .group = "Secrets",
-     .def = "secrets",
-     .description = "Directory of `$secret{name}` files (one secret per file).",
-     MEMBER(ps_service_settings, secrets_dir)},
-    {.name = "log_level",
-     .type = PS_SCHEMA_ENUM,
-     .group = "Logging",
-     .def = "info",
-     .enum_values = log_levels,
-     .description = "Least severe level that is logged.",
-     MEMBER(ps_service_settings, log_level)},
-    {.name = "tls_ca_file",
-     .type = PS_SCHEMA_PATH,
-     .group = "Network",
-     .description = "PEM file of CA certificates to trust instead of the system store (for "
-                    "a TLS-inspecting proxy or a test server).",
-     MEMBER(ps_service_settings, tls_ca_file)},
-    {.name = "proxy",
-     .type = PS_SCHEMA_STRING,
-     .group = "Network",
-     .check = ps_schema_check_proxy_url,
-     .check_doc = "an http://, https://, socks5:// or socks5h:// URL",
-     .flags = PS_SCHEMA_F_NONEMPTY,
-     .description = "Proxy for the connections to Proofpoint; the WebSocket is tunnelled "
-                    "through it (HTTP CONNECT or SOCKS).",
-     MEMBER(ps_service_settings, proxy)},
-    {.name = "proxy_username",
-     .type = PS_SCHEMA_STRING,
-     .group = "Network",
-     .flags = PS_SCHEMA_F_SECRET | PS_SCHEMA_F_POS,
-     .description = "Proxy user name; may be `${ENV_VAR}` or `$secret{name}`.",
-     MEMBER(ps_service_settings, proxy_username),
-     .pos_offset = offsetof(ps_service_settings, proxy_username_pos)},
-    {.name = "proxy_password",
-     .type = PS_SCHEMA_STRING,
-     .group = "Network",
-     .flags = PS_SCHEMA_F_SECRET | PS_SCHEMA_F_POS,
-     .description = "Proxy password; may be `${ENV_VAR}` or `$secret{name}`.",
-     MEMBER(ps_service_settings, proxy_password),
-     .pos_offset = offsetof(ps_service_settings, proxy_password_pos)},
-    {.name = "connect_timeout",
-     .type = PS_SCHEMA_DURATION,
-     .group = "Network",
-     .def = "30s",
-     .has_min = true,
-     .min = 1 * MS_S,
-     .has_max = true,
-     .max = 10 * MS_M,
-     .description = "Time allowed for TCP, TLS and the WebSocket upgrade.",
-     MEMBER(ps_service_settings, connect_timeout_ms)},
-    {.name = "keepalive",
-     .type = PS_SCHEMA_DURATION,
-     .group = "Network",
-     .def = "30s",
-     .has_min = true,
-     .min = 1 * MS_S,
-     .has_max = true,
-     .max = 10 * MS_M,
-     .description = "Interval of WebSocket pings; POD closes connections idle for about "
-                    "5 minutes.",
-     MEMBER(ps_service_settings, keepalive_ms)},
-    {.name = "dead_after",
-     .type = PS_SCHEMA_DURATION,
-     .group = "Network",
-     .def = "90s",
-     .has_min = true,
-     .min = 2 * MS_S,
-     .has_max = true,
-     .max = 1 * MS_H,
-     .description = "A connection with no frame and no pong for this long is dropped and "
-                    "reconnected. Must be longer than `keepalive`.",
-     MEMBER(ps_service_settings, dead_after_ms)},
-    {.name = "backoff_initial",
-     .type = PS_SCHEMA_DURATION,
-     .group = "Network",
-     .def = "1s",
-     .has_min = true,
-     .min = 100,
-     .has_max = true,
-     .max = 10 * MS_M,
-     .description = "Delay before reconnecting after a failure. It doubles with each "
-                    "further failure up to `backoff_max`; the actual wait is random below it, "
-                    "so that devices do not reconnect in step.",
-     MEMBER(ps_service_settings, backoff_initial_ms)},
-    {.name = "backoff_max",
-     .type = PS_SCHEMA_DURATION,
-     .group = "Network",
-     .def = "5m",
-     .has_min = true,
-     .min = 1 * MS_S,
-     .has_max = true,
-     .max = 24 * MS_H,
-     .description = "Longest delay between reconnection attempts. Must not be shorter than "
-                    "`backoff_initial`.",
-     MEMBER(ps_service_settings, backoff_max_ms)},
-    {.name = "unauthorised_retry",
-     .type = PS_SCHEMA_DURATION,
-     .group = "Network",
-     .def = "5m",
-     .has_min = true,
-     .min = 1 * MS_S,
-     .has_max = true,
-     .max = 24 * MS_H,
-     .description = "Delay before retrying a device whose token was refused (HTTP 401).",
-     MEMBER(ps_service_settings, unauthorised_retry_ms)},
-    {.name = "max_frame_size",
-     .type = PS_SCHEMA_SIZE,
-     .group = "Network",
-     .def = "64MiB",
-     .has_min = true,
-     .min = 1 * MIB,
-     .has_max = true,
-     .max = 1024 * MIB,
-     .description = "Largest event frame accepted. POD sends frames over 1 MiB for "
-                    "messages with many parts; a smaller limit loses those events.",
-     MEMBER(ps_service_settings, max_frame_bytes)},
-    {.name = "resume_policy",
-     .type = PS_SCHEMA_ENUM,
-     .group = "Streaming",
-     .def = "auto",
-     .enum_values = resume_policies,
-     .description = "`auto`: after a restart or a long outage, fetch the events missed "
-                    "meanwhile from the POD archive (it reaches back 30 days). `live-only`: "
-                    "always start with live events; what was missed is not fetched.",
-     MEMBER(ps_service_settings, resume_policy)},
-    {.name = "archive_delay",
-     .type = PS_SCHEMA_DURATION,
-     .group = "Streaming",
-     .def = "35m",
-     .has_min = true,
-     .min = 1 * MS_S,
-     .has_max = true,
-     .max = 24 * MS_H,
-     .description = "How long the POD archive takes to hold an event (POD documents at "
-                    "least 30 minutes). After a crash or a dropped connection, events that "
-                    "were in flight are fetched again from the archive this long after the "
-                    "drop (with `resume_policy: auto`).",
-     MEMBER(ps_service_settings, archive_delay_ms)},
-};
-
-static const ps_schema_table service_table = {
-    .name = "service",
-    .fields = service_fields,
-    .count = sizeof service_fields / sizeof service_fields[0],
-    .unknown_hint = service_hint,
-};
-
-const ps_schema_table *ps_schema_device(void)
-{
-    return &device_table;
-}
-
-const ps_schema_table *ps_schema_properties(void)
-{
-    return &properties_table;
-}
-
-const ps_schema_table *ps_schema_service(void)
-{
-    return &service_table;
-}
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -469,259 +105,7 @@ static const void *cat(const void *base, size_t off)
     return (const char *)base + off;
 }
 
-/* ---- sizes and durations -------------------------------------------------- */
-
-typedef struct unit {
-    const char *name;
-    uint64_t mult;
-} unit;
-
-#define KIB 1024ULL
-static const unit size_units[] = {
-    {"", 1},
-    {"b", 1},
-    {"k", KIB},
-    {"kib", KIB},
-    {"kb", 1000ULL},
-    {"m", KIB *KIB},
-    {"mib", KIB *KIB},
-    {"mb", 1000000ULL},
-    {"g", KIB *KIB *KIB},
-    {"gib", KIB *KIB *KIB},
-    {"gb", 1000000000ULL},
-    {"t", KIB *KIB *KIB *KIB},
-    {"tib", KIB *KIB *KIB *KIB},
-    {"tb", 1000000000000ULL},
-};
-
-/* Reads decimal digits into *out. Returns the end, or NULL on overflow or when
- * there is no digit. */
-static const char *read_u64(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    const char *p = s;
-    while (*p >= '0' && *p <= '9') {
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return NULL;
-        v = v * 10 + d;
-        p++;
-    }
-    if (p == s)
-        return NULL;
-    *out = v;
-    return p;
-}
-
-ps_err ps_schema_parse_size(const char *text, uint64_t *out)
-{
-    uint64_t v;
-    const char *p;
-    if (!text || !(text[0] >= '0' && text[0] <= '9'))
-        return PS_ERR_INVALID;
-    p = read_u64(text, &v);
-    if (!p)
-        return PS_ERR_RANGE; /* it starts with a digit, so only overflow gets here */
-    while (*p == ' ')
-        p++;
-    for (size_t i = 0; i < sizeof size_units / sizeof size_units[0]; i++) {
-        if (strcasecmp(p, size_units[i].name) == 0) {
-            if (v > UINT64_MAX / size_units[i].mult)
-                return PS_ERR_RANGE;
-            *out = v * size_units[i].mult;
-            return PS_OK;
-        }
-    }
-    return PS_ERR_INVALID;
-}
-
-void ps_schema_format_size(uint64_t bytes, char *buf, size_t len)
-{
-    static const unit order[] = {
-        {"TiB", KIB * KIB * KIB * KIB},
-        {"GiB", KIB * KIB * KIB},
-        {"MiB", KIB * KIB},
-        {"KiB", KIB},
-        {"TB", 1000000000000ULL},
-        {"GB", 1000000000ULL},
-        {"MB", 1000000ULL},
-        {"KB", 1000ULL},
-    };
-    const unit *best = NULL;
-    if (bytes == 0) {
-        snprintf(buf, len, "0");
-        return;
-    }
-    /* The largest unit that divides exactly gives the shortest number. */
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
-        if (bytes % order[i].mult == 0 && (!best || order[i].mult > best->mult))
-            best = &order[i];
-    if (best)
-        snprintf(buf, len, "%llu%s", (unsigned long long)(bytes / best->mult), best->name);
-    else
-        snprintf(buf, len, "%lluB", (unsigned long long)bytes);
-}
-
-static const unit duration_units[] = {
-    {"d", 24ULL * 3600 * 1000}, {"h", 3600ULL * 1000}, {"m", 60ULL * 1000}, {"s", 1000}, {"ms", 1},
-};
-#define NDURATION_UNITS (sizeof duration_units / sizeof duration_units[0])
-
-ps_err ps_schema_parse_duration(const char *text, int64_t *out_ms)
-{
-    const char *p = text;
-    uint64_t total = 0;
-    size_t next_unit = 0; /* units must come largest first, each at most once */
-
-    if (!text || !(text[0] >= '0' && text[0] <= '9'))
-        return PS_ERR_INVALID;
-    while (*p) {
-        uint64_t v;
-        size_t u, ulen = 0;
-        const char *q = read_u64(p, &v);
-        if (!q)
-            return (*p >= '0' && *p <= '9') ? PS_ERR_RANGE : PS_ERR_INVALID;
-        if (*q == '\0' && p == text) {
-            /* A bare number is seconds, like sleep(1) and most config files. */
-            if (v > (uint64_t)INT64_MAX / 1000)
-                return PS_ERR_RANGE;
-            *out_ms = (int64_t)(v * 1000);
-            return PS_OK;
-        }
-        while (q[ulen] >= 'a' && q[ulen] <= 'z')
-            ulen++;
-        for (u = next_unit; u < NDURATION_UNITS; u++)
-            if (strlen(duration_units[u].name) == ulen &&
-                strncmp(q, duration_units[u].name, ulen) == 0)
-                break;
-        if (ulen == 0 || u == NDURATION_UNITS)
-            return PS_ERR_INVALID;
-        if (v > ((uint64_t)INT64_MAX - total) / duration_units[u].mult)
-            return PS_ERR_RANGE;
-        total += v * duration_units[u].mult;
-        next_unit = u + 1;
-        p = q + ulen;
-    }
-    *out_ms = (int64_t)total;
-    return PS_OK;
-}
-
-void ps_schema_format_duration(int64_t ms, char *buf, size_t len)
-{
-    size_t used = 0;
-    uint64_t rest;
-    if (ms <= 0) {
-        snprintf(buf, len, ms == 0 ? "0s" : "%lldms", (long long)ms);
-        return;
-    }
-    rest = (uint64_t)ms;
-    buf[0] = '\0';
-    for (size_t u = 0; u < NDURATION_UNITS && rest > 0; u++) {
-        uint64_t n = rest / duration_units[u].mult;
-        if (n == 0)
-            continue;
-        rest -= n * duration_units[u].mult;
-        if (used < len) {
-            int w = snprintf(buf + used, len - used, "%llu%s", (unsigned long long)n,
-                             duration_units[u].name);
-            if (w > 0)
-                used += (size_t)w;
-        }
-    }
-}
-
-void ps_schema_format_bounds(const ps_schema_field *f, char *buf, size_t len)
-{
-    char lo[32], hi[32];
-    buf[0] = '\0';
-    if (!f->has_min && !f->has_max)
-        return;
-    switch (f->type) {
-    case PS_SCHEMA_SIZE:
-        ps_schema_format_size((uint64_t)f->min, lo, sizeof lo);
-        ps_schema_format_size((uint64_t)f->max, hi, sizeof hi);
-        break;
-    case PS_SCHEMA_DURATION:
-        ps_schema_format_duration(f->min, lo, sizeof lo);
-        ps_schema_format_duration(f->max, hi, sizeof hi);
-        break;
-    default:
-        snprintf(lo, sizeof lo, "%lld", f->min);
-        snprintf(hi, sizeof hi, "%lld", f->max);
-        break;
-    }
-    if (f->has_min && f->has_max)
-        snprintf(buf, len, "%s..%s", lo, hi);
-    else if (f->has_min)
-        snprintf(buf, len, ">= %s", lo);
-    else
-        snprintf(buf, len, "<= %s", hi);
-}
-
 /* ---- did-you-mean --------------------------------------------------------- */
-
-#define DIST_MAX_LEN 64
-
-size_t ps_schema_edit_distance(const char *a, const char *b)
-{
-    /* Optimal string alignment: a swapped pair of letters ("tyep") counts once. */
-    size_t la = strlen(a), lb = strlen(b);
-    size_t d[DIST_MAX_LEN + 1][DIST_MAX_LEN + 1];
-    if (la > DIST_MAX_LEN || lb > DIST_MAX_LEN)
-        return la > lb ? la : lb;
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        for (size_t j = 1; j <= lb; j++) {
-            int ca = tolower((unsigned char)a[i - 1]);
-            int cb = tolower((unsigned char)b[j - 1]);
-            size_t cost = ca == cb ? 0 : 1;
-            size_t best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (d[i - 1][j - 1] + cost < best)
-                best = d[i - 1][j - 1] + cost;
-            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
-                tolower((unsigned char)a[i - 2]) == cb && d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    }
-    return d[la][lb];
-}
-
-static size_t suggest_limit(size_t len)
-{
-    if (len <= 4)
-        return 1;
-    if (len <= 8)
-        return 2;
-    return 3;
-}
-
-const char *ps_schema_suggest(const char *word, const char *const *candidates)
-{
-    const char *best = NULL, *prefix = NULL;
-    size_t best_d = SIZE_MAX, prefix_len = 0, wlen = strlen(word);
-    for (const char *const *c = candidates; *c; c++) {
-        size_t d = ps_schema_edit_distance(word, *c), clen = strlen(*c);
-        size_t common = wlen < clen ? wlen : clen;
-        if (d < best_d && d <= suggest_limit(clen) && d < wlen) {
-            best = *c;
-            best_d = d;
-        }
-        /* A shortened or lengthened name ("proxy_user", "warning") is too far by
-         * edits but plainly meant; the longest shared prefix wins. */
-        if (common >= 4 && wlen != clen && common > prefix_len &&
-            strncasecmp(word, *c, common) == 0) {
-            prefix = *c;
-            prefix_len = common;
-        }
-    }
-    return best ? best : prefix;
-}
 
 static const char *suggest_field(const ps_schema_table *t, const char *word)
 {
@@ -730,111 +114,7 @@ static const char *suggest_field(const ps_schema_table *t, const char *word)
     for (size_t i = 0; i < t->count && n < MAX_FIELDS; i++)
         names[n++] = t->fields[i].name;
     names[n] = NULL;
-    return ps_schema_suggest(word, names);
-}
-
-/* ---- URL checks ----------------------------------------------------------- */
-
-/* Checks "host[:port][/rest]" after the scheme. */
-static bool check_authority(const char *p, bool allow_path, char *why, size_t whylen,
-                            const char *what)
-{
-    const char *host = p, *end;
-    size_t hlen;
-    if (memchr(p, '@', strcspn(p, "/?#"))) {
-        snprintf(why, whylen, "must not contain a user name or password");
-        return false;
-    }
-    if (*p == '[') {
-        end = strchr(p, ']');
-        if (!end || end == p + 1) {
-            snprintf(why, whylen, "must be %s with a host", what);
-            return false;
-        }
-        end++;
-    } else {
-        end = p + strcspn(p, ":/?#");
-    }
-    hlen = (size_t)(end - host);
-    if (hlen == 0) {
-        snprintf(why, whylen, "must be %s with a host", what);
-        return false;
-    }
-    if (*end == ':') {
-        uint64_t port = 0;
-        const char *q = read_u64(end + 1, &port);
-        if (!q || port == 0 || port > 65535 || (*q && *q != '/' && *q != '?' && *q != '#')) {
-            snprintf(why, whylen, "has an invalid port (must be 1..65535)");
-            return false;
-        }
-        end = q;
-    }
-    if (!allow_path && *end && strcmp(end, "/") != 0) {
-        snprintf(why, whylen, "must be %s without a path", what);
-        return false;
-    }
-    return true;
-}
-
-static bool has_space(const char *s)
-{
-    for (; *s; s++)
-        if (isspace((unsigned char)*s) || iscntrl((unsigned char)*s))
-            return true;
-    return false;
-}
-
-bool ps_schema_check_ws_url(const char *value, char *why, size_t whylen)
-{
-    static const char what[] = "a ws:// or wss:// URL";
-    const char *rest;
-    if (strncasecmp(value, "wss://", 6) == 0) {
-        rest = value + 6;
-    } else if (strncasecmp(value, "ws://", 5) == 0) {
-        rest = value + 5;
-    } else {
-        if (strncasecmp(value, "https://", 8) == 0)
-            snprintf(why, whylen, "must be %s (write wss:// instead of https://)", what);
-        else if (strncasecmp(value, "http://", 7) == 0)
-            snprintf(why, whylen, "must be %s (write ws:// instead of http://)", what);
-        else
-            snprintf(why, whylen, "must be %s", what);
-        return false;
-    }
-    if (has_space(value)) {
-        snprintf(why, whylen, "must not contain spaces or control characters");
-        return false;
-    }
-    return check_authority(rest, true, why, whylen, what);
-}
-
-bool ps_schema_check_proxy_url(const char *value, char *why, size_t whylen)
-{
-    static const char *const schemes[] = {"http://", "https://", "socks5://", "socks5h://"};
-    static const char what[] = "an http://, https://, socks5:// or socks5h:// URL";
-    const char *rest = NULL;
-    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
-        size_t n = strlen(schemes[i]);
-        if (strncasecmp(value, schemes[i], n) == 0) {
-            rest = value + n;
-            break;
-        }
-    }
-    if (!rest) {
-        snprintf(why, whylen, "must be %s", what);
-        return false;
-    }
-    if (has_space(value)) {
-        snprintf(why, whylen, "must not contain spaces or control characters");
-        return false;
-    }
-    if (strchr(rest, '@')) {
-        snprintf(why, whylen,
-                 "must not contain a user name or password; use proxy_username and "
-                 "proxy_password");
-        return false;
-    }
-    return check_authority(rest, false, why, whylen, what);
+    return ps_suggest(word, names);
 }
 
 /* ---- the parser ----------------------------------------------------------- */
@@ -947,6 +227,37 @@ static bool want_scalar(walk *w, const ps_schema_field *f, const ps_yaml_node *v
     return true;
 }
 
+static void out_of_range(walk *w, const ps_schema_field *f, const ps_yaml_node *v, const char *path)
+{
+    char b[64];
+    ps_schema_format_bounds(f, b, sizeof b);
+    report(w, v->line, v->col, path, "%.64s is out of range (%s)", v->value, *b ? b : "too large");
+}
+
+/* 1e9, 2.0: a whole number, but written the way floats are. Whether it fits or not,
+ * what helps is the range ("must be a whole number from 1 to 64"), not "1e9 is not a
+ * whole number", which is wrong. Doubles from 2^53 up have no fraction. */
+static bool whole_in_float_syntax(const ps_yaml_node *v)
+{
+    double d;
+    if (ps_yaml_to_double(v, &d) != PS_OK)
+        return false;
+    return d >= 9e15 || d <= -9e15 || d == (double)(long long)d;
+}
+
+/* "a whole number from 1 to 64", or with the one bound the field has. */
+static void whole_number_text(const ps_schema_field *f, char *buf, size_t len)
+{
+    if (f->has_min && f->has_max)
+        snprintf(buf, len, "a whole number from %lld to %lld", f->min, f->max);
+    else if (f->has_min)
+        snprintf(buf, len, "a whole number of at least %lld", f->min);
+    else if (f->has_max)
+        snprintf(buf, len, "a whole number of at most %lld", f->max);
+    else
+        snprintf(buf, len, "a whole number");
+}
+
 static void parse_int(walk *w, const ps_schema_field *f, const ps_yaml_node *v, void *base,
                       const char *path)
 {
@@ -956,13 +267,15 @@ static void parse_int(walk *w, const ps_schema_field *f, const ps_yaml_node *v, 
         return;
     e = ps_yaml_to_int(v, &n);
     if (e == PS_ERR_RANGE || (e == PS_OK && !in_bounds(f, n))) {
-        char b[64];
-        ps_schema_format_bounds(f, b, sizeof b);
-        report(w, v->line, v->col, path, "%.64s is out of range (%s)", v->value, b);
+        out_of_range(w, f, v, path);
         return;
     }
     if (e != PS_OK) {
-        if (v->plain && strcmp(ps_yaml_describe(v), "number") == 0)
+        char range[96];
+        if (whole_in_float_syntax(v)) {
+            whole_number_text(f, range, sizeof range);
+            report(w, v->line, v->col, path, "%.64s must be %s", v->value, range);
+        } else if (v->plain && strcmp(ps_yaml_describe(v), "number") == 0)
             report(w, v->line, v->col, path, "%.64s is not a whole number", v->value);
         else
             report(w, v->line, v->col, path, "expected a number, got %s", ps_schema_describe(v));
@@ -1047,7 +360,7 @@ static void parse_enum(walk *w, const ps_schema_field *f, const ps_yaml_node *v,
         }
     }
     enum_list(f, list, sizeof list);
-    guess = ps_schema_suggest(v->value, f->enum_values);
+    guess = ps_suggest(v->value, f->enum_values);
     if (guess)
         report(w, v->line, v->col, path, "\"%.64s\" must be %s%s (did you mean \"%s\"?)", v->value,
                f->enum_values[1] ? "one of " : "", list, guess);
@@ -1072,10 +385,7 @@ static void parse_size(walk *w, const ps_schema_field *f, const ps_yaml_node *v,
         return;
     }
     if (e == PS_ERR_RANGE || n > (uint64_t)LLONG_MAX || !in_bounds(f, (long long)n)) {
-        char b[64];
-        ps_schema_format_bounds(f, b, sizeof b);
-        report(w, v->line, v->col, path, "%.64s is out of range (%s)", v->value,
-               *b ? b : "too large");
+        out_of_range(w, f, v, path);
         return;
     }
     memcpy(at(base, f->offset), &n, sizeof n);
@@ -1097,10 +407,7 @@ static void parse_duration(walk *w, const ps_schema_field *f, const ps_yaml_node
         return;
     }
     if (e == PS_ERR_RANGE || !in_bounds(f, ms)) {
-        char b[64];
-        ps_schema_format_bounds(f, b, sizeof b);
-        report(w, v->line, v->col, path, "%.64s is out of range (%s)", v->value,
-               *b ? b : "too large");
+        out_of_range(w, f, v, path);
         return;
     }
     memcpy(at(base, f->offset), &ms, sizeof ms);

@@ -89,6 +89,8 @@ typedef struct anchor {
 typedef struct builder {
     ps_yaml_doc *doc;
     ps_diag *diag;
+    const char *buf; /* the text, to place errors libyaml gives as a byte offset */
+    size_t len;
     frame stack[PS_YAML_MAX_DEPTH + 1];
     int depth;
     anchor *anchors;
@@ -299,6 +301,95 @@ static bool on_alias(builder *b, const yaml_event_t *ev)
     return attach(b, a->node, a->weight, &ev->start_mark);
 }
 
+/* ---- syntax errors ------------------------------------------------------- */
+
+/* The line and column (1-based, the column in characters as libyaml counts them) of
+ * byte `off`. Line breaks are LF, CRLF or a lone CR, as in YAML. */
+static void place_offset(const builder *b, size_t off, int *line, int *col)
+{
+    int l = 1, c = 1;
+    for (size_t i = 0; i < off && i < b->len; i++) {
+        unsigned char ch = (unsigned char)b->buf[i];
+        if (ch == '\n' || (ch == '\r' && (i + 1 >= b->len || b->buf[i + 1] != '\n'))) {
+            l++;
+            c = 1;
+        } else if ((ch & 0xC0) != 0x80 && ch != '\r') {
+            c++; /* continuation bytes belong to the character before */
+        }
+    }
+    *line = l;
+    *col = c;
+}
+
+/* libyaml reports a bad byte sequence by offset only (its line and column are not
+ * kept up to date by the reader), and a bad trailing byte at the trailing byte:
+ * point at the character that starts the sequence instead. */
+static void reader_error(builder *b, const yaml_parser_t *p)
+{
+    size_t off = p->problem_offset;
+    const char *problem = p->problem ? p->problem : "unknown problem";
+    char msg[300];
+    yaml_mark_t m;
+    int line, col;
+
+    if (strcmp(problem, "invalid trailing UTF-8 octet") == 0)
+        for (int k = 0; k < 3 && off > 0 && off <= b->len; k++)
+            if (((unsigned char)b->buf[--off] & 0xC0) != 0x80)
+                break;
+    place_offset(b, off, &line, &col);
+    memset(&m, 0, sizeof m);
+    m.line = (size_t)line - 1;
+    m.column = (size_t)col - 1;
+    if (strstr(problem, "UTF-8"))
+        snprintf(msg, sizeof msg, "not valid UTF-8 (%s); save the file as UTF-8", problem);
+    else
+        snprintf(msg, sizeof msg, "YAML syntax error: %s", problem);
+    fail(b, PS_ERR_PARSE, &m, msg);
+}
+
+/* The column of the first tab in the indentation of line `line` (0-based) when the
+ * error at `column` lies within that indentation, else 0. libyaml's own words for
+ * it ("found character that cannot start any token") do not say what is wrong. */
+static size_t indent_tab_at(const builder *b, size_t line, size_t column)
+{
+    size_t i = 0, tab = 0, width = 0;
+    for (size_t l = 0; l < line && i < b->len; i++)
+        if (b->buf[i] == '\n' || (b->buf[i] == '\r' && (i + 1 >= b->len || b->buf[i + 1] != '\n')))
+            l++;
+    for (; i < b->len && (b->buf[i] == ' ' || b->buf[i] == '\t'); i++) {
+        width++;
+        if (b->buf[i] == '\t' && !tab)
+            tab = width;
+    }
+    return tab && column < width + 1 ? tab : 0;
+}
+
+static void syntax_error(builder *b, const yaml_parser_t *p)
+{
+    char msg[400], where[64] = "";
+    size_t tab;
+    if (p->error == YAML_READER_ERROR) {
+        reader_error(b, p);
+        return;
+    }
+    tab = indent_tab_at(b, p->problem_mark.line, p->problem_mark.column);
+    if (tab) {
+        yaml_mark_t m = p->problem_mark;
+        m.column = tab - 1;
+        fail(b, PS_ERR_PARSE, &m, "tab used for indentation; YAML allows only spaces");
+        return;
+    }
+    /* The problem is often found far from its cause (an unclosed quote is noticed at
+     * the end of the file): say where the construct began. */
+    if (p->context && p->context_mark.line != p->problem_mark.line)
+        snprintf(where, sizeof where, " that starts at line %d, column %d",
+                 (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+    snprintf(msg, sizeof msg, "YAML syntax error: %s%s%s%s",
+             p->problem ? p->problem : "unknown problem", p->context ? " " : "",
+             p->context ? p->context : "", where);
+    fail(b, PS_ERR_PARSE, &p->problem_mark, msg);
+}
+
 /* Start events carry their anchor; end events do not, so keep it per depth. */
 static ps_err build(builder *b, yaml_parser_t *p)
 {
@@ -310,16 +401,7 @@ static ps_err build(builder *b, yaml_parser_t *p)
         yaml_event_t ev;
         bool ok = true;
         if (!yaml_parser_parse(p, &ev)) {
-            char msg[400], where[64] = "";
-            /* The problem is often found far from its cause (an unclosed quote is
-             * noticed at the end of the file): say where the construct began. */
-            if (p->context && p->context_mark.line != p->problem_mark.line)
-                snprintf(where, sizeof where, " that starts at line %d, column %d",
-                         (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
-            snprintf(msg, sizeof msg, "YAML syntax error: %s%s%s%s",
-                     p->problem ? p->problem : "unknown problem", p->context ? " " : "",
-                     p->context ? p->context : "", where);
-            fail(b, PS_ERR_PARSE, &p->problem_mark, msg);
+            syntax_error(b, p);
             break;
         }
         switch (ev.type) {
@@ -392,6 +474,8 @@ ps_err ps_yaml_load_buffer(const char *name, const char *buf, size_t len, ps_yam
     *out = NULL;
     memset(&b, 0, sizeof b);
     b.diag = diag;
+    b.buf = buf;
+    b.len = len;
     b.doc = calloc(1, sizeof *b.doc);
     if (!b.doc)
         return PS_ERR_NOMEM;

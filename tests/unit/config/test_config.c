@@ -68,26 +68,10 @@ static void expect_invalid(const char *rel, const char *want)
 
 /* ---- the valid tree: three file shapes, pipelines, every service setting --- */
 
-static void test_valid_tree(void **state)
+/* Every field of the valid devices, defaults included. */
+static void check_valid_devices(const ps_config *cfg)
 {
-    (void)state;
-    ps_config *cfg = NULL;
-    char msgs[4096], want[2048];
-    const ps_device *d;
-
-    assert_int_equal(load("valid", &cfg, msgs, sizeof msgs), PS_OK);
-    assert_string_equal(msgs, "");
-    snprintf(want, sizeof want, "%s/valid", data_dir);
-    assert_string_equal(cfg->dir, want);
-
-    /* Files in name order: the Director file, the bare list, the lone mapping. */
-    assert_int_equal(cfg->ndevices, 4);
-    assert_int_equal(cfg->devices[0].id, 1);
-    assert_int_equal(cfg->devices[1].id, 2);
-    assert_int_equal(cfg->devices[2].id, 3);
-    assert_int_equal(cfg->devices[3].id, 40);
-
-    d = &cfg->devices[0];
+    const ps_device *d = &cfg->devices[0];
     assert_string_equal(d->name, "proofpoint-message");
     assert_string_equal(d->description, "Message events");
     assert_string_equal(d->type, "proofpoint");
@@ -142,8 +126,12 @@ static void test_valid_tree(void **state)
     assert_null(d->description); /* written but empty */
     assert_true(d->props.secure);
     assert_string_equal(d->props.token, "enc:v1:AAAA");
+}
 
-    /* Service settings, relative paths made absolute against the directory. */
+/* Service settings, relative paths made absolute against the directory. */
+static void check_valid_service(const ps_config *cfg)
+{
+    char want[2048];
     snprintf(want, sizeof want, "%s/valid/data/events.db", data_dir);
     assert_string_equal(cfg->service.database, want);
     snprintf(want, sizeof want, "%s/valid/creds", data_dir);
@@ -167,6 +155,25 @@ static void test_valid_tree(void **state)
     assert_int_equal(cfg->service.backoff_initial_ms, 500);
     assert_int_equal(cfg->service.backoff_max_ms, 120000);
     assert_int_equal(cfg->service.unauthorised_retry_ms, 3600000);
+}
+
+static void test_valid_tree(void **state)
+{
+    (void)state;
+    ps_config *cfg = NULL;
+    char msgs[4096], want[2048];
+
+    assert_int_equal(load("valid", &cfg, msgs, sizeof msgs), PS_OK);
+    assert_string_equal(msgs, "");
+    snprintf(want, sizeof want, "%s/valid", data_dir);
+    assert_string_equal(cfg->dir, want);
+
+    /* Files in name order: the Director file, the bare list, the lone mapping. */
+    assert_int_equal(cfg->ndevices, 4);
+    assert_int_equal(cfg->devices[0].id, 1);
+    assert_int_equal(cfg->devices[1].id, 2);
+    assert_int_equal(cfg->devices[2].id, 3);
+    assert_int_equal(cfg->devices[3].id, 40);
 
     /* Pipelines: the list beside devices:, a pipelines: file, a lone mapping. */
     assert_int_equal(cfg->npipeline_files, 3);
@@ -186,6 +193,8 @@ static void test_valid_tree(void **state)
     assert_string_equal(cfg->files[3], "devices/30-single.yaml");
     assert_string_equal(cfg->files[5], "pipelines/lone.yml");
 
+    check_valid_devices(cfg);
+    check_valid_service(cfg);
     assert_ptr_equal(ps_config_find_device(cfg, 40), &cfg->devices[3]);
     assert_null(ps_config_find_device(cfg, 41));
     assert_null(ps_config_find_device(NULL, 1));
@@ -324,6 +333,44 @@ static void test_yaml_syntax_error(void **state)
     expect_invalid("invalid/syntax",
                    "devices/bad.yml:6:7: error: YAML syntax error: did not find expected ',' or "
                    "'}' while parsing a flow mapping that starts at line 5, column 17");
+}
+
+/* The three messages an admin could not act on: where a bad byte is, that a tab is
+ * the problem, and the range of a whole number written like a float. */
+static void test_messages_that_say_what_is_wrong(void **state)
+{
+    (void)state;
+    expect_invalid("invalid/tab",
+                   "devices/bad.yml:6:1: error: tab used for indentation; YAML allows only spaces");
+    expect_invalid("invalid/utf8", "devices/bad.yml:3:13: error: not valid UTF-8 (invalid leading "
+                                   "UTF-8 octet); save the file as UTF-8");
+    expect_invalid("invalid/float-int", "devices/bad.yml:8:16: error: "
+                                        "devices[0].properties.workers: 1e9 must be a whole "
+                                        "number from 1 to 64");
+}
+
+/* What loads beside an error is kept for the later checks (ps_loader): here the
+ * device and the pipeline file next to a typo in podstream.yml. */
+static void test_partial_load(void **state)
+{
+    (void)state;
+    char dir[1200], msgs[2048];
+    ps_config *cfg = NULL;
+    ps_diag d;
+    snprintf(dir, sizeof dir, "%s/invalid/every-phase", data_dir);
+    ps_diag_init(&d);
+    assert_int_equal(ps_config_load_partial(dir, &cfg, &d), PS_ERR_INVALID);
+    format_diag(&d, msgs, sizeof msgs);
+    assert_string_equal(msgs, "podstream.yml:1:1: error: log_levle: unknown key \"log_levle\" "
+                              "(did you mean \"log_level\"?)");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->ndevices, 1);
+    assert_int_equal(cfg->devices[0].npipelines, 2);
+    assert_int_equal(cfg->npipeline_files, 1);
+    ps_config_destroy(cfg);
+    assert_int_equal(ps_config_load_partial("/nonexistent/podstream", &cfg, &d), PS_ERR_NOTFOUND);
+    assert_null(cfg);
+    ps_diag_deinit(&d);
 }
 
 static void test_file_shapes(void **state)
@@ -690,6 +737,8 @@ int main(void)
         cmocka_unit_test(test_wrong_level),
         cmocka_unit_test(test_every_error_at_once),
         cmocka_unit_test(test_yaml_syntax_error),
+        cmocka_unit_test(test_messages_that_say_what_is_wrong),
+        cmocka_unit_test(test_partial_load),
         cmocka_unit_test(test_file_shapes),
         cmocka_unit_test(test_service_settings),
         cmocka_unit_test(test_service_ordering_against_defaults),

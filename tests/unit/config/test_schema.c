@@ -12,6 +12,7 @@
 
 #include "podstream/ps_config.h"
 #include "podstream/ps_schema.h"
+#include "podstream/ps_suggest.h"
 
 #define CONFIG_DIR "/etc/podstream"
 #define STATE_DIR  "/var/lib/podstream"
@@ -312,30 +313,32 @@ static void test_durations(void **state)
     assert_string_equal(buf, "1d1ms");
 }
 
+/* The schema's suggestions come from ps_suggest since it replaced the schema's own
+ * edit distance; these are the cases the schema relied on. */
 static void test_did_you_mean(void **state)
 {
     (void)state;
     static const char *const keys[] = {"properties", "pipelines", "type", "id", NULL};
     static const char *const types[] = {"message", "maillog", "audit", NULL};
 
-    assert_int_equal(ps_schema_edit_distance("", ""), 0);
-    assert_int_equal(ps_schema_edit_distance("abc", ""), 3);
-    assert_int_equal(ps_schema_edit_distance("propertes", "properties"), 1);
-    assert_int_equal(ps_schema_edit_distance("tyep", "type"), 1); /* a swap counts once */
-    assert_int_equal(ps_schema_edit_distance("TYPE", "type"), 0);
-    assert_int_equal(ps_schema_edit_distance("kitten", "sitting"), 3);
+    assert_int_equal(ps_suggest_distance("", ""), 0);
+    assert_int_equal(ps_suggest_distance("abc", ""), 3);
+    assert_int_equal(ps_suggest_distance("propertes", "properties"), 1);
+    assert_int_equal(ps_suggest_distance("tyep", "type"), 1); /* a swap counts once */
+    assert_int_equal(ps_suggest_distance("TYPE", "type"), 0);
+    assert_int_equal(ps_suggest_distance("kitten", "sitting"), 3);
 
-    assert_string_equal(ps_schema_suggest("propertes", keys), "properties");
-    assert_string_equal(ps_schema_suggest("pipeline", keys), "pipelines");
-    assert_string_equal(ps_schema_suggest("tyep", keys), "type");
-    assert_string_equal(ps_schema_suggest("Type", keys), "type");
-    assert_string_equal(ps_schema_suggest("mesage", types), "message");
-    assert_string_equal(ps_schema_suggest("maillogs", types), "maillog");
-    assert_string_equal(ps_schema_suggest("propert", keys), "properties"); /* a prefix */
-    assert_string_equal(ps_schema_suggest("messages-all", types), "message");
-    assert_null(ps_schema_suggest("cluster", keys));
-    assert_null(ps_schema_suggest("x", keys)); /* one letter is no evidence */
-    assert_null(ps_schema_suggest("tags", keys));
+    assert_string_equal(ps_suggest("propertes", keys), "properties");
+    assert_string_equal(ps_suggest("pipeline", keys), "pipelines");
+    assert_string_equal(ps_suggest("tyep", keys), "type");
+    assert_string_equal(ps_suggest("Type", keys), "type");
+    assert_string_equal(ps_suggest("mesage", types), "message");
+    assert_string_equal(ps_suggest("maillogs", types), "maillog");
+    assert_string_equal(ps_suggest("propert", keys), "properties"); /* a prefix */
+    assert_string_equal(ps_suggest("messages-all", types), "message");
+    assert_null(ps_suggest("cluster", keys));
+    assert_null(ps_suggest("x", keys)); /* one letter is no evidence */
+    assert_null(ps_suggest("tags", keys));
 }
 
 static void test_url_checks(void **state)
@@ -524,6 +527,19 @@ static void test_bounds(void **state)
                   "properties: {cluster: a, token: t}\n",
                   "t.yml:1:5: error: devices[0].id: 99999999999999999999 is out of range "
                   "(1..2147483647)");
+    /* A whole number in float syntax gets the range, not "is not a whole number". */
+    expect_device(DEVICE_OK "properties: {cluster: a, token: t, workers: 1e9}\n",
+                  "t.yml:4:45: error: devices[0].properties.workers: 1e9 must be a whole number "
+                  "from 1 to 64");
+    expect_device(DEVICE_OK "properties: {cluster: a, token: t, workers: 2.0}\n",
+                  "t.yml:4:45: error: devices[0].properties.workers: 2.0 must be a whole number "
+                  "from 1 to 64");
+    expect_device("id: 1e30\nname: pod\ntype: proofpoint\nproperties: {cluster: a, token: t}\n",
+                  "t.yml:1:5: error: devices[0].id: 1e30 must be a whole number from 1 to "
+                  "2147483647");
+    expect_service("retention_days: -1.0e2\n",
+                   "t.yml:1:17: error: retention_days: -1.0e2 must be a whole number from 0 to "
+                   "3650");
     expect_service("retention_days: 3651\nmax_frame_size: 2GiB\nbackoff_initial: 50ms\n"
                    "retention_max_db_size: 99999999999999999999\nkeepalive: 1d\n",
                    "t.yml:1:17: error: retention_days: 3651 is out of range (0..3650)\n"

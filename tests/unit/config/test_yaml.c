@@ -344,8 +344,39 @@ static void test_syntax_errors(void **state)
                  "t.yml:2:1: error: YAML syntax error: did not find expected ',' or ']' while "
                  "parsing a flow sequence that starts at line 1, column 4");
     expect_error("a:\n\tb: 1\n", PS_ERR_PARSE,
-                 "t.yml:2:1: error: YAML syntax error: found character that cannot start any "
-                 "token while scanning for the next token");
+                 "t.yml:2:1: error: tab used for indentation; YAML allows only spaces");
+}
+
+/* libyaml's words for a tab in the indentation do not say "tab"; ours do, at the tab. */
+static void test_tab_indentation(void **state)
+{
+    (void)state;
+    expect_error("devices:\n  - id: 1\n    properties:\n  \t  cluster: c\n", PS_ERR_PARSE,
+                 "t.yml:4:3: error: tab used for indentation; YAML allows only spaces");
+    expect_error("devices:\n\t- id: 1\n", PS_ERR_PARSE,
+                 "t.yml:2:1: error: tab used for indentation; YAML allows only spaces");
+    expect_error("a:\r\n\tb: 1\r\n", PS_ERR_PARSE,
+                 "t.yml:2:1: error: tab used for indentation; YAML allows only spaces");
+    /* A tab between a key and its value is a separator, not indentation. */
+    ps_yaml_doc_destroy(parse_ok("a:\t1\nb: \t2\n"));
+}
+
+/* libyaml reports a bad byte by its offset alone; the error names its line and column
+ * (in characters, so "é" before it counts once). */
+static void test_invalid_utf8_position(void **state)
+{
+    (void)state;
+    expect_error("a: 1\nname: \"caf\xe9\"\n", PS_ERR_PARSE,
+                 "t.yml:2:11: error: not valid UTF-8 (invalid trailing UTF-8 octet); save the "
+                 "file as UTF-8");
+    expect_error("a: 1\nb: 2\n  # caf\xc3\xa9 \xff\n", PS_ERR_PARSE,
+                 "t.yml:3:10: error: not valid UTF-8 (invalid leading UTF-8 octet); save the "
+                 "file as UTF-8");
+    expect_error("a: x\xe2\x82", PS_ERR_PARSE,
+                 "t.yml:1:5: error: not valid UTF-8 (incomplete UTF-8 octet sequence); save "
+                 "the file as UTF-8");
+    expect_error("a: 1\nb: \x01\n", PS_ERR_PARSE,
+                 "t.yml:2:4: error: YAML syntax error: control characters are not allowed");
 }
 
 static void test_collection_keys_refused(void **state)
@@ -423,14 +454,23 @@ static void test_load_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_positions_and_kinds), cmocka_unit_test(test_empty_documents),
-        cmocka_unit_test(test_quoted_and_plain),    cmocka_unit_test(test_typed_scalars),
-        cmocka_unit_test(test_aliases_share_nodes), cmocka_unit_test(test_alias_errors),
-        cmocka_unit_test(test_alias_bomb),          cmocka_unit_test(test_depth_limit),
-        cmocka_unit_test(test_duplicate_keys),      cmocka_unit_test(test_multi_document_refused),
-        cmocka_unit_test(test_syntax_errors),       cmocka_unit_test(test_collection_keys_refused),
-        cmocka_unit_test(test_key_count_limit),     cmocka_unit_test(test_size_limit),
+        cmocka_unit_test(test_positions_and_kinds),
+        cmocka_unit_test(test_empty_documents),
+        cmocka_unit_test(test_quoted_and_plain),
+        cmocka_unit_test(test_typed_scalars),
+        cmocka_unit_test(test_aliases_share_nodes),
+        cmocka_unit_test(test_alias_errors),
+        cmocka_unit_test(test_alias_bomb),
+        cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_duplicate_keys),
+        cmocka_unit_test(test_multi_document_refused),
+        cmocka_unit_test(test_syntax_errors),
+        cmocka_unit_test(test_collection_keys_refused),
+        cmocka_unit_test(test_key_count_limit),
+        cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_tab_indentation),
+        cmocka_unit_test(test_invalid_utf8_position),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
