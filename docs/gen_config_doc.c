@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "podstream/ps_pipeline.h"
 #include "podstream/ps_platform.h"
 #include "podstream/ps_schema.h"
 
@@ -276,6 +277,76 @@ static int check(const out_buf *o, const char *file, const char *build_dir)
     return 1;
 }
 
+/* ---- docs/processors.md: the pipeline processor reference ---------------------------
+ * Written instead of configuration.md when the output (or checked) file is called
+ * processors.md: every processor's options from the tables the pipeline compiler
+ * checks options against (ps_pipeline_processor_doc). */
+
+static void processor_row(out_buf *o, const ps_schema_field *f)
+{
+    char bounds[64];
+    printf_(o, "| `%s` | ", f->name);
+    if (f->enum_values) {
+        puts_(o, "one of ");
+        for (size_t i = 0; f->enum_values[i]; i++)
+            printf_(o, "%s`%s`", i ? ", " : "", f->enum_values[i]);
+    } else {
+        puts_(o, f->check_doc ? f->check_doc : ps_schema_type_name(f->type));
+    }
+    ps_schema_format_bounds(f, bounds, sizeof bounds);
+    if (*bounds)
+        printf_(o, ", %s", bounds);
+    printf_(o, " | %s | %s%s%s | %s |\n", f->required ? "yes" : "no", f->def ? "`" : "",
+            f->def ? f->def : "-", f->def ? "`" : "", f->description);
+}
+
+static bool processor_table(out_buf *o, const ps_schema_table *t)
+{
+    if (t->count == 0) {
+        puts_(o, "No options of its own.\n");
+        return true;
+    }
+    puts_(o, "| Option | Type | Required | Default | Description |\n|---|---|---|---|---|\n");
+    for (size_t i = 0; i < t->count; i++) {
+        if (strchr(t->fields[i].description, '|')) {
+            fprintf(stderr, "gen_config_doc: the description of %s.%s contains '|'\n", t->name,
+                    t->fields[i].name);
+            return false;
+        }
+        processor_row(o, &t->fields[i]);
+    }
+    return true;
+}
+
+static bool write_processors(out_buf *o)
+{
+    const ps_processor_doc *d;
+    bool ok;
+    puts_(o, "<!-- Generated from the processor tables (common/src/pipeline/processors/*.c,\n"
+             "     common/src/pipeline/ps_processors.c) by docs/gen_config_doc.c. Do not edit:\n"
+             "     edit those, then run cmake --build <build dir> --target config-doc -->\n"
+             "# Processor reference\n\n"
+             "Every option of every pipeline processor, from the tables the pipeline compiler\n"
+             "checks options against. [Pipelines](pipelines.md) explains how pipelines run,\n"
+             "field paths, templates, conditions and failures.\n\n"
+             "## Pipeline options\n\n");
+    ok = processor_table(o, ps_pipeline_options());
+    puts_(o, "\n## Options every processor takes\n\n");
+    ok = ok && processor_table(o, ps_pipeline_common_options());
+    for (size_t i = 0; ok && (d = ps_pipeline_processor_doc(i)); i++) {
+        printf_(o, "\n## %s\n\n%s\n\n", d->name, d->summary);
+        ok = processor_table(o, d->options);
+    }
+    return ok && !o->oom;
+}
+
+static bool wants_processors(const char *output, const char *check_file)
+{
+    const char *f = output ? output : check_file;
+    size_t n = f ? strlen(f) : 0;
+    return n >= 13 && strcmp(f + n - 13, "processors.md") == 0;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: gen_config_doc --source-dir DIR [--output FILE | --check FILE "
@@ -305,7 +376,7 @@ int main(int argc, char **argv)
     }
     if (!src_dir || (output && check_file))
         return usage();
-    if (!generate(&o, src_dir)) {
+    if (!(wants_processors(output, check_file) ? write_processors(&o) : generate(&o, src_dir))) {
         free(o.data);
         return 1;
     }

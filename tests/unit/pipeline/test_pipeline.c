@@ -969,6 +969,59 @@ static void test_validation_shapes(void **state)
                    "description\n");
 }
 
+/* The processor tables are what the compiler checks options against, and what the
+ * reference (docs/processors.md) is generated from: every documented option is
+ * accepted, anything else is not, and typed options are checked from the table. */
+static void test_processor_tables(void **state)
+{
+    const ps_processor_doc *d;
+    const ps_schema_table *common = ps_pipeline_common_options();
+    size_t n = 0;
+    (void)state;
+    assert_non_null(common);
+    assert_non_null(ps_schema_find(common, "on_failure"));
+    assert_non_null(ps_schema_find(ps_pipeline_options(), "processors"));
+    for (size_t i = 0; (d = ps_pipeline_processor_doc(i)); i++, n++) {
+        assert_non_null(d->options);
+        assert_true(d->summary && *d->summary);
+        assert_string_equal(d->options->name, d->name);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(ps_pipeline_processor_doc(j)->name, d->name);
+        for (size_t k = 0; k <= d->options->count; k++) {
+            const char *opt = k < d->options->count ? d->options->fields[k].name : "no_such";
+            char yaml[256];
+            ps_pipeline_set *set = NULL;
+            ps_diag diag;
+            if (k < d->options->count)
+                assert_non_null(d->options->fields[k].description);
+            snprintf(yaml, sizeof yaml, "- name: t\n  processors:\n    - %s: {%s: x}\n", d->name,
+                     opt);
+            ps_diag_init(&diag);
+            compile_files(&set, &diag, NULL, 0, false, "pipelines/test.yml", yaml, END);
+            if ((strstr(diag_text(&diag), "unknown option") != NULL) != (k == d->options->count))
+                fail_msg("%s.%s:\n%s", d->name, opt, diag_text(&diag));
+            ps_pipeline_set_destroy(set);
+            ps_diag_deinit(&diag);
+        }
+    }
+    assert_int_equal(n, 13);
+    assert_null(ps_pipeline_processor_doc(n));
+    /* Bounds, enums and booleans come from the table, with its defaults. */
+    expect_invalid("- name: r\n"
+                   "  processors:\n"
+                   "    - redact: {field: a, key: '${PS_TEST_NO_SUCH_KEY}', length: 4}\n"
+                   "    - redact: {field: a, mode: mask, part: user}\n"
+                   "    - append: {field: a, value: 1, allow_duplicates: 2}\n",
+                   "pipelines/test.yml:3:31: error: pipelines[0].processors[1].redact.key: "
+                   "environment variable PS_TEST_NO_SUCH_KEY is not set\n"
+                   "pipelines/test.yml:3:65: error: pipelines[0].processors[1].redact.length: "
+                   "expected a whole number from 8 to 64\n"
+                   "pipelines/test.yml:4:44: error: pipelines[0].processors[2].redact.part: "
+                   "unknown value \"user\"; expected one of: all, local, domain\n"
+                   "pipelines/test.yml:5:54: error: pipelines[0].processors[3].append."
+                   "allow_duplicates: expected true or false, found number\n");
+}
+
 static void test_devices(void **state)
 {
     ps_device devs[2];
@@ -1310,6 +1363,7 @@ int main(void)
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_validation_shapes),
+        cmocka_unit_test(test_processor_tables),
         cmocka_unit_test(test_devices),
         cmocka_unit_test(test_samples),
         cmocka_unit_test(test_threads),

@@ -35,7 +35,7 @@ static const ps_schema_field fields[] = {
                 "joined; mask: replace with replacement."),
     PL_OPT_ENUM("part", false, redact_state, rpart, parts, "all",
                 "all: the whole value; local: the part before @ of every address in the value; "
-                "domain: the part after it. Parts are lower-cased before hashing."),
+                "domain: the part after it (lower-cased before hashing)."),
     PL_OPT_TEXT("key", false, "secret", NULL,
                 "With mode hash (and needed by it): the key, at least 16 bytes, as "
                 "$secret{name} or ${ENV_VAR}."),
