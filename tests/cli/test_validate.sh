@@ -163,11 +163,11 @@ run every-phase 3 validate -c "$data/invalid/every-phase"
 expect_eq "every phase at once" "$(stderr)" \
     "devices/pod.yml:5:34: error: devices[0].pipelines[1]: unknown pipeline \"drop_delivered_mailog\" (did you mean \"drop_delivered_maillog\"?)
 devices/pod.yml:8:14: error: devices[0].properties.token: environment variable PS_VALIDATE_UNSET_TOKEN is not set
-pipelines/new.yml:5:35: error: pipelines[0].processors[0].tag.if: invalid condition: '=' is not an operator; use '==' to compare
-pipelines/new.yml:7:9: error: pipelines[0].processors[1].set: set needs the option value (or copy_from)
-pipelines/new.yml:9:11: error: pipelines[0].processors[1].set.vaule: unknown option \"vaule\" for set (did you mean \"value\"?)
-pipelines/new.yml:10:46: error: pipelines[0].processors[2].lowercase.field: invalid field path: expected ']'
-pipelines/new.yml:11:40: error: pipelines[0].processors[3].convert.type: unknown value \"number\"; expected one of: string, int, integer, long, float, double, boolean, bool
+pipelines/new.yml:5:35: error: pipelines[0].processors[1].tag.if: invalid condition: '=' is not an operator; use '==' to compare
+pipelines/new.yml:7:9: error: pipelines[0].processors[2].set: set needs the option value (or copy_from)
+pipelines/new.yml:9:11: error: pipelines[0].processors[2].set.vaule: unknown option \"vaule\" for set (did you mean \"value\"?)
+pipelines/new.yml:10:46: error: pipelines[0].processors[3].lowercase.field: invalid field path: expected ']'
+pipelines/new.yml:11:40: error: pipelines[0].processors[4].convert.type: unknown value \"number\"; expected one of: string, int, integer, long, float, double, boolean, bool
 podstream.yml:1:1: error: log_levle: unknown key \"log_levle\" (did you mean \"log_level\"?)
 podstream validate: 8 errors; the configuration in $data/invalid/every-phase is not valid"
 run every-phase-no-secrets 3 validate --no-secrets -c "$data/invalid/every-phase"
