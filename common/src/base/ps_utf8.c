@@ -25,7 +25,7 @@ static size_t skip_ascii(const unsigned char *s, size_t len, size_t i)
 }
 
 /* Length of the valid multi-byte sequence at s[i] (a byte >= 0x80), 0 if none. */
-static size_t seq_len(const unsigned char *s, size_t len, size_t i)
+static inline size_t seq_len(const unsigned char *s, size_t len, size_t i)
 {
     unsigned c = s[i];
     size_t need;
