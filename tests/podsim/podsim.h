@@ -71,7 +71,8 @@ typedef enum psim_conn_state { CS_TLS, CS_HTTP, CS_STREAM, CS_CLOSING, CS_DONE }
 
 /* An event written to `out` whose bytes may not have reached the socket yet. */
 typedef struct psim_pending {
-    uint64_t end_off; /* stream offset just past the event's last byte */
+    uint64_t start_off; /* stream offset of the event's first byte */
+    uint64_t end_off;   /* stream offset just past the event's last byte */
     uint64_t index;
     bool dup;
     psim_event_info info;
@@ -100,6 +101,7 @@ typedef struct psim_conn {
     uint64_t dups_written;
     int64_t idle_until_ms; /* idle fault: send nothing until then */
     size_t pad_next;       /* oversize fault: grow the next event to this size */
+    size_t close_drop;     /* close-drop fault: the newest events held back, unwritten */
     psim_pending *pend;
     size_t pend_head;
     size_t pend_len;

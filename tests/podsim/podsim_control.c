@@ -438,6 +438,14 @@ static void handle_fault(psim_server *s, psim_conn *rc, const char *what, args *
         for (size_t k = 0; k < sel.n; k++) {
             sel.c[k]->pad_next = (size_t)num;
         }
+    } else if (strcmp(what, "close-drop") == 0) {
+        if (!arg_double(a, "events", 1, 100000, &num) || num != floor(num)) {
+            snprintf(a->err, sizeof a->err, "events must be a count from 1 to 100000");
+            goto bad;
+        }
+        for (size_t k = 0; k < sel.n; k++) {
+            sel.c[k]->close_drop = (size_t)num;
+        }
     } else if (strcmp(what, "ping") == 0) {
         for (size_t k = 0; k < sel.n; k++) {
             psim_ws_frame(sel.c[k], 9, true, "podsim", 6);
@@ -445,7 +453,7 @@ static void handle_fault(psim_server *s, psim_conn *rc, const char *what, args *
     } else {
         respond_error(rc, 404,
                       "unknown fault: use drop, idle, close, frame, utf8, badjson, "
-                      "oversize or ping");
+                      "oversize, close-drop or ping");
         return;
     }
     (void)cfg;

@@ -322,10 +322,43 @@ void psim_conn_abort(psim_server *s, psim_conn *c, bool reset, int64_t hold_ms, 
     conn_close_now(s, c, reset);
 }
 
+/* Where writing stops: the end of `out`, or under the close-drop fault the first
+ * byte of the newest events it holds back (they stay queued, as if still in the
+ * network, until the client closes). */
+static size_t flush_end(const psim_conn *c)
+{
+    if (c->close_drop == 0 || c->pend_len == 0) {
+        return c->out.len;
+    }
+    size_t first = c->pend_len > c->close_drop ? c->pend_len - c->close_drop : 0;
+    uint64_t start = c->pend[(c->pend_head + first) % c->pend_cap].start_off;
+    if (start <= c->written_total) {
+        return c->out_off;
+    }
+    uint64_t end = c->out_off + (start - c->written_total);
+    return end < c->out.len ? (size_t)end : c->out.len;
+}
+
+/* The close-drop fault at the client's close: every event still queued counts as
+ * written (sent-log, live position), and its frames are dropped, as a server
+ * does with what it had handed to the network when the client went away. */
+static void drop_queued(psim_server *s, psim_conn *c)
+{
+    size_t n = c->pend_len;
+    c->written_total += c->out.len - c->out_off;
+    c->out.len = 0;
+    c->out_off = 0;
+    c->close_drop = 0;
+    retire_written(s, c);
+    psim_log(s, 1, "session %u: close-drop: %zu queued event(s) dropped at the client's close",
+             c->id, n);
+}
+
 static void conn_flush(psim_server *s, psim_conn *c)
 {
-    while (c->fd >= 0 && c->out_off < c->out.len) {
-        long w = conn_write(c, c->out.data + c->out_off, c->out.len - c->out_off);
+    size_t end = flush_end(c);
+    while (c->fd >= 0 && c->out_off < end) {
+        long w = conn_write(c, c->out.data + c->out_off, end - c->out_off);
         if (w > 0) {
             c->out_off += (size_t)w;
             c->written_total += (uint64_t)w;
@@ -352,7 +385,7 @@ static void conn_flush(psim_server *s, psim_conn *c)
     if (c->fd < 0) {
         return;
     }
-    set_want_out(s, c, c->out.len > 0);
+    set_want_out(s, c, flush_end(c) > c->out_off);
     if (c->out.len == 0 && c->close_after_flush) {
         session_end(s, c, 0, "closed");
         conn_close_now(s, c, false);
@@ -426,6 +459,7 @@ static bool emit_event(psim_server *s, psim_conn *c, uint64_t idx, bool dup)
     unsigned op = s->cfg->binary ? 2 : 1;
     size_t frag = s->cfg->fragment;
     size_t known = pad ? 0 : psim_pool_cached_len(c->pool, idx);
+    p.start_off = c->queued_total;
     if (known > 0 && (frag == 0 || known <= frag)) {
         /* The hot path: the size is known, so the event goes straight behind its
          * header instead of through the scratch buffer. */
@@ -834,6 +868,9 @@ static void ws_read_frames(psim_server *s, psim_conn *c)
             }
         } else if (op == 8) {
             unsigned code = len >= 2 ? (unsigned)pl[0] << 8 | pl[1] : 1005;
+            if (c->close_drop > 0) {
+                drop_queued(s, c);
+            }
             if (!c->sent_close) {
                 psim_ws_frame(c, 8, true, pl, len >= 2 ? 2 : 0);
                 c->sent_close = true;
@@ -896,6 +933,11 @@ static void conn_on_readable(psim_server *s, psim_conn *c)
             break;
         }
         if (r < 0) {
+            if (c->state == CS_STREAM && c->in.len > 0) {
+                /* A client that closes sends its close frame and hangs up at once:
+                 * the frame arrives with the end of the stream. */
+                ws_read_frames(s, c);
+            }
             if (c->state == CS_STREAM) {
                 psim_conn_abort(s, c, false, s->cfg->hold_ms,
                                 "client vanished without a close frame");

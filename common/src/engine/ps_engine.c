@@ -127,6 +127,9 @@ struct device {
      * from the live stream; the archive holds them archive_delay later. This window
      * is fetched again then. Guarded by err_mu. */
     int64_t repair_from_us, repair_to_us;
+    /* The smallest start added since the receiver took the window for a trip
+     * (0: none): what the trip leaves to fetch later. */
+    int64_t repair_added_from_us;
 
     writer_view w;
     bool resume_clean_at_start;
@@ -463,17 +466,24 @@ static void repair_add(device *d, int64_t from, int64_t to)
         d->repair_from_us = from;
     if (to > d->repair_to_us)
         d->repair_to_us = to;
+    if (!d->repair_added_from_us || from < d->repair_added_from_us)
+        d->repair_added_from_us = from;
     pthread_mutex_unlock(&d->err_mu);
 }
 
-/* The repair window when the archive should hold all of it by now, else false. */
-static bool repair_due(device *d, int64_t now, int64_t *from, int64_t *to)
+/* Takes the repair window for a trip when the archive should hold all of it by
+ * now, else false. What a close adds from now on is left for a later trip
+ * (repair_done). */
+static bool repair_take(device *d, int64_t now, int64_t *from, int64_t *to)
 {
     bool due;
     pthread_mutex_lock(&d->err_mu);
     due = d->repair_to_us && now >= d->repair_to_us + d->svc->archive_delay_ms * 1000;
-    *from = d->repair_from_us;
-    *to = d->repair_to_us;
+    if (due) {
+        *from = d->repair_from_us;
+        *to = d->repair_to_us;
+        d->repair_added_from_us = 0;
+    }
     pthread_mutex_unlock(&d->err_mu);
     return due;
 }
@@ -492,12 +502,16 @@ static ps_resume_state resume_snapshot(device *d, bool clean)
     return r;
 }
 
-/* Clears the window if nothing widened it while it was being fetched. */
+/* After [from, to] was fetched: clears the window, or when a close widened it
+ * meanwhile (the trip's own close does), keeps only what was added since. */
 static void repair_done(device *d, int64_t from, int64_t to)
 {
     pthread_mutex_lock(&d->err_mu);
     if (d->repair_from_us == from && d->repair_to_us == to)
         d->repair_from_us = d->repair_to_us = 0;
+    else if (d->repair_added_from_us > d->repair_from_us)
+        d->repair_from_us = d->repair_added_from_us;
+    d->repair_added_from_us = 0;
     pthread_mutex_unlock(&d->err_mu);
 }
 
@@ -519,8 +533,8 @@ static void archive_window(device *d, int64_t from, int64_t to, int64_t *since, 
 /* Chooses the next session. For MODE_REPAIR, rfrom and rto get the repair window as
  * recorded (to clear it once fetched); since/until are what is asked of the archive. */
 static session_mode decide_mode(device *d, bool first, bool just_backfilled,
-                                int64_t backfill_began_us, int64_t *since, int64_t *until,
-                                int64_t *rfrom, int64_t *rto)
+                                int64_t backfill_began_us, bool repair_taken, int64_t *since,
+                                int64_t *until, int64_t *rfrom, int64_t *rto)
 {
     const ps_service_settings *s = d->svc;
     int64_t now = ps_plat_now_us();
@@ -529,7 +543,7 @@ static session_mode decide_mode(device *d, bool first, bool just_backfilled,
 
     if (s->resume_policy == PS_RESUME_LIVE_ONLY || last_ts == 0)
         return MODE_LIVE;
-    if (repair_due(d, now, rfrom, rto)) {
+    if (repair_taken || repair_take(d, now, rfrom, rto)) {
         archive_window(d, *rfrom, *rto, since, until);
         return MODE_REPAIR;
     }
@@ -551,7 +565,8 @@ typedef enum session_end {
 } session_end;
 
 /* Reads one session until it ends. */
-static session_end run_session(device *d, ps_ws *ws, session_mode mode, bool *healthy)
+static session_end run_session(device *d, ps_ws *ws, session_mode mode, bool *healthy,
+                               int64_t *rfrom, int64_t *rto)
 {
     const ps_service_settings *s = d->svc;
     int64_t started = ps_plat_mono_ms();
@@ -629,9 +644,10 @@ static session_end run_session(device *d, ps_ws *ws, session_mode mode, bool *he
             return END_WINDOW;
         }
         if (mode == MODE_LIVE && now - last_repair_check >= 10000) {
-            int64_t rfrom, rto;
             last_repair_check = now;
-            if (repair_due(d, ps_plat_now_us(), &rfrom, &rto)) {
+            /* Taken before the close: the trip fetches this window, and what its
+             * own close abandons is left for the next one. */
+            if (repair_take(d, ps_plat_now_us(), rfrom, rto)) {
                 PS_LOG_I(id, "leaving the live stream briefly to fetch events that were in "
                              "flight at an earlier drop");
                 return END_REPAIR;
@@ -661,13 +677,26 @@ static void name_thread(const char *role, long long id)
     pthread_setname_np(pthread_self(), name);
 }
 
+/* Ends a session. Closing a live session abandons what the server had already
+ * written to the network, whatever the reason for the close (a drop, a stop, a
+ * reload that restarts the device, a repair trip): every close of a live session
+ * widens the repair window from the newest committed ts (minus the margin) to now,
+ * so that a later trip fetches it from the archive. */
+static void session_close(device *d, ps_ws *ws, session_mode mode)
+{
+    int64_t last = atomic_load(&d->last_committed_ts);
+    ps_ws_destroy(ws, 1000);
+    if (mode == MODE_LIVE && last && d->svc->resume_policy == PS_RESUME_AUTO)
+        repair_add(d, last - BACKFILL_MARGIN_US, ps_plat_now_us());
+}
+
 static void *rx_main(void *arg)
 {
     device *d = arg;
     const ps_service_settings *s = d->svc;
     long long id = d->cfg->id;
-    bool first = true, just_backfilled = false, ever_connected = false;
-    int64_t backfill_began = 0;
+    bool first = true, just_backfilled = false, ever_connected = false, repair_taken = false;
+    int64_t backfill_began = 0, rfrom = 0, rto = 0;
     int attempt = 0;
 
     name_thread("rx", id);
@@ -680,9 +709,9 @@ static void *rx_main(void *arg)
                      "archive");
     }
     while (!atomic_load(&d->stop)) {
-        int64_t since = 0, to = 0, delay = 0, rfrom = 0, rto = 0;
-        session_mode mode =
-            decide_mode(d, first, just_backfilled, backfill_began, &since, &to, &rfrom, &rto);
+        int64_t since = 0, to = 0, delay = 0;
+        session_mode mode = decide_mode(d, first, just_backfilled, backfill_began, repair_taken,
+                                        &since, &to, &rfrom, &rto);
         ps_secret_ctx sctx;
         ps_ws_opts o;
         ps_errmsg em;
@@ -790,39 +819,31 @@ static void *rx_main(void *arg)
         set_state(d, mode == MODE_LIVE ? PS_STATE_LIVE : PS_STATE_BACKFILL);
         if (mode == MODE_LIVE)
             atomic_store(&d->last_alive_us, ps_plat_now_us());
-        session_end how = run_session(d, ws, mode, &healthy);
+        session_end how = run_session(d, ws, mode, &healthy, &rfrom, &rto);
         rx_flush(d);
+        session_close(d, ws, mode);
+        ws = NULL;
         switch (how) {
         case END_STOP:
-            ps_ws_destroy(ws, 1000);
-            /* Closing abandons what the server had already written to the socket;
-             * the next run fetches it once the archive holds it. */
-            if (mode == MODE_LIVE && atomic_load(&d->last_committed_ts) &&
-                s->resume_policy == PS_RESUME_AUTO)
-                repair_add(d, atomic_load(&d->last_committed_ts) - BACKFILL_MARGIN_US,
-                           ps_plat_now_us());
             goto done;
         case END_WINDOW:
             if (mode == MODE_REPAIR)
                 repair_done(d, rfrom, rto);
+            repair_taken = false;
             just_backfilled = mode == MODE_BACKFILL;
             attempt = 0;
             break;
         case END_REPAIR:
+            /* Fetch the window taken now, even though the close just widened it. */
+            repair_taken = true;
             break;
         case END_RETRY:
             if (healthy)
                 attempt = 0;
-            if (mode == MODE_LIVE && atomic_load(&d->last_committed_ts) &&
-                s->resume_policy == PS_RESUME_AUTO)
-                repair_add(d, atomic_load(&d->last_committed_ts) - BACKFILL_MARGIN_US,
-                           ps_plat_now_us());
             delay = backoff_ms(s, attempt++);
             set_state(d, PS_STATE_BACKOFF);
             break;
         }
-        ps_ws_destroy(ws, 1000);
-        ws = NULL;
     next:
         free(url);
         url = NULL;
