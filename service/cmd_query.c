@@ -11,7 +11,9 @@
 
 #include "cli.h"
 #include "podstream/ps_platform.h"
+#include "podstream/ps_report.h"
 #include "podstream/ps_store.h"
+#include "podstream/ps_time.h"
 
 static const char *const cmd = "query";
 
@@ -166,7 +168,7 @@ static bool parse_count(const char *s, long long max, long long *out)
 }
 
 typedef struct out_ctx {
-    ps_row_writer *w;
+    ps_report_writer *w;
     ps_err err;
     int64_t max_id;   /* rows above it belong to the next poll */
     int64_t seen_max; /* highest id printed */
@@ -177,7 +179,7 @@ static bool print_row(const ps_event_row *row, void *ctx)
     out_ctx *o = ctx;
     if (o->max_id > 0 && row->id > o->max_id)
         return true;
-    o->err = ps_row_writer_row(o->w, row);
+    o->err = ps_report_writer_row(o->w, row);
     if (row->id > o->seen_max)
         o->seen_max = row->id;
     return o->err == PS_OK;
@@ -234,8 +236,8 @@ int ps_cmd_query(int argc, char **argv)
     const char *since = NULL, *until = NULL;
     long long limit = -1, width = 0, dev_id = -1;
     bool follow = false, utc = false;
-    ps_row_format fmt;
-    ps_row_writer w;
+    ps_report_format fmt;
+    ps_report_writer w;
     ps_store *st = NULL;
     devices devs = {NULL, 0};
     char *path = NULL;
@@ -331,11 +333,11 @@ int ps_cmd_query(int argc, char **argv)
                                   "unexpected argument '%s' (filters are options, e.g. "
                                   "--search WORDS)",
                                   argv[optind]);
-    if (ps_row_format_parse(format, &fmt) != PS_OK)
+    if (ps_report_format_parse(format, &fmt) != PS_OK)
         return ps_cli_usage_error(cmd, "--format: '%s' is not table, json or csv", format);
-    if (since && ps_query_parse_time(since, now, &q.since_us, &em) != PS_OK)
+    if (since && ps_time_parse_when(since, now, &q.since_us, &em) != PS_OK)
         return ps_cli_usage_error(cmd, "--since: %s", em.text);
-    if (until && ps_query_parse_time(until, now, &q.until_us, &em) != PS_OK)
+    if (until && ps_time_parse_when(until, now, &q.until_us, &em) != PS_OK)
         return ps_cli_usage_error(cmd, "--until: %s", em.text);
     if (since && until && q.since_us >= q.until_us)
         return ps_cli_usage_error(cmd, "--since %s is not before --until %s", since, until);
@@ -345,7 +347,7 @@ int ps_cmd_query(int argc, char **argv)
     if (follow && until)
         return ps_cli_usage_error(cmd, "--follow waits for new events; it cannot have --until");
     q.limit = limit >= 0 ? (size_t)limit : (follow ? 10 : 100);
-    q.want_raw = fmt == PS_ROW_JSON;
+    q.want_raw = fmt == PS_REPORT_JSON;
 
     path = ps_cli_database_path(cmd, db_opt, config, &rc);
     if (!path)
@@ -375,7 +377,7 @@ int ps_cmd_query(int argc, char **argv)
         if (width < 60)
             width = 120;
     }
-    ps_row_writer_init(&w, stdout, fmt, (int)width, utc);
+    ps_report_writer_init(&w, stdout, fmt, (int)width, utc);
     w.device_name = device_name;
     w.device_name_ctx = &devs;
     memset(&oc, 0, sizeof oc);
@@ -409,7 +411,7 @@ int ps_cmd_query(int argc, char **argv)
         }
         free(ids.v);
         if (err == PS_OK && oc.err == PS_OK)
-            err = ps_row_writer_finish(&w);
+            err = ps_report_writer_finish(&w);
         while (err == PS_OK && oc.err == PS_OK && !stop_follow) {
             int64_t newest = 0;
             /* A hangup (RELOAD) ends it too, as it did before signals were blocked. */
@@ -430,7 +432,7 @@ int ps_cmd_query(int argc, char **argv)
     if (err == PS_OK && oc.err != PS_OK)
         err = oc.err;
     if (err == PS_OK)
-        err = ps_row_writer_finish(&w);
+        err = ps_report_writer_finish(&w);
     if (err == PS_ERR_IO) {
         /* The reader went away (a closed pipe): not worth a message. */
         rc = PS_EXIT_FAILURE;
@@ -439,7 +441,7 @@ int ps_cmd_query(int argc, char **argv)
     } else if (err != PS_OK) {
         fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
         rc = PS_EXIT_FAILURE;
-    } else if (w.rows == 0 && !follow && fmt == PS_ROW_TABLE) {
+    } else if (w.rows == 0 && !follow && fmt == PS_REPORT_TABLE) {
         fprintf(stderr, "podstream %s: no events match\n", cmd);
     }
 out:

@@ -4,11 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "podstream/ps_platform.h"
+#include "podstream/ps_report.h"
 #include "podstream/ps_store.h"
+#include "podstream/ps_time.h"
 
 static const char *const cmd = "trace";
 
@@ -52,7 +53,7 @@ static const struct option options[] = {
 
 /* What the summary says, gathered while the rows are printed. */
 typedef struct summary {
-    ps_row_writer *w;
+    ps_report_writer *w;
     ps_err err;
     size_t rows;
     int64_t first_us, last_us;
@@ -64,7 +65,7 @@ static bool on_row(const ps_event_row *r, void *ctx)
 {
     summary *s = ctx;
     const char *const *t = r->text;
-    s->err = ps_row_writer_row(s->w, r);
+    s->err = ps_report_writer_row(s->w, r);
     if (s->rows == 0)
         s->first_us = r->ts_us;
     s->last_us = r->ts_us;
@@ -109,25 +110,12 @@ static const char *device_name(long long id, void *ctx)
     return NULL;
 }
 
-static void format_time(int64_t us, bool utc, char *buf, size_t len)
-{
-    struct tm tm;
-    time_t secs = (time_t)(us / 1000000);
-    const struct tm *g = utc ? gmtime(&secs) : NULL; /* one thread: gmtime is fine */
-    if (g)
-        tm = *g;
-    if (utc ? g == NULL : !ps_plat_localtime(secs, &tm))
-        snprintf(buf, len, "?");
-    else
-        strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
 static void print_summary(const summary *s, bool utc)
 {
     char a[40], b[40], zone[80];
-    format_time(s->first_us, utc, a, sizeof a);
-    format_time(s->last_us, utc, b, sizeof b);
-    ps_row_zone_label(utc, zone, sizeof zone);
+    ps_time_format_local(s->first_us, utc, true, a, sizeof a);
+    ps_time_format_local(s->last_us, utc, true, b, sizeof b);
+    ps_report_zone_label(utc, zone, sizeof zone);
     printf("\n%zu event%s from %s to %s (%s):\n", s->rows, s->rows == 1 ? "" : "s", a, b, zone);
     if (s->messages)
         printf("  filtered:  %s%s\n", s->filtered,
@@ -147,8 +135,8 @@ int ps_cmd_trace(int argc, char **argv)
     const char *config = NULL, *db_opt = NULL, *format = "table", *id;
     long width = 0;
     bool utc = false;
-    ps_row_format fmt;
-    ps_row_writer w;
+    ps_report_format fmt;
+    ps_report_writer w;
     ps_store *st = NULL;
     ps_device_counters *devs = NULL;
     size_t ndevs = 0;
@@ -197,7 +185,7 @@ int ps_cmd_trace(int argc, char **argv)
     if (optind + 1 < argc)
         return ps_cli_usage_error(cmd, "one id at a time ('%s' is extra)", argv[optind + 1]);
     id = argv[optind];
-    if (ps_row_format_parse(format, &fmt) != PS_OK)
+    if (ps_report_format_parse(format, &fmt) != PS_OK)
         return ps_cli_usage_error(cmd, "--format: '%s' is not table, json or csv", format);
 
     path = ps_cli_database_path(cmd, db_opt, config, &rc);
@@ -217,20 +205,20 @@ int ps_cmd_trace(int argc, char **argv)
         if (width < 60)
             width = 120;
     }
-    ps_row_writer_init(&w, stdout, fmt, (int)width, utc);
+    ps_report_writer_init(&w, stdout, fmt, (int)width, utc);
     nm.c = devs;
     nm.n = ndevs;
     w.device_name = device_name;
     w.device_name_ctx = &nm;
     memset(&sum, 0, sizeof sum);
     sum.w = &w;
-    err = ps_store_trace(st, id, fmt == PS_ROW_JSON, 0, on_row, &sum, NULL, &em);
+    err = ps_store_trace(st, id, fmt == PS_REPORT_JSON, 0, on_row, &sum, NULL, &em);
     if (err == PS_OK && sum.err != PS_OK)
         err = sum.err;
     if (err == PS_OK)
-        err = ps_row_writer_finish(&w);
+        err = ps_report_writer_finish(&w);
     if (err == PS_OK) {
-        if (fmt == PS_ROW_TABLE)
+        if (fmt == PS_REPORT_TABLE)
             print_summary(&sum, utc);
     } else if (err == PS_ERR_NOTFOUND) {
         fprintf(stderr, "podstream %s: %s\n", cmd, em.text);

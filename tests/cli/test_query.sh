@@ -11,7 +11,7 @@ set -euo pipefail
 : "${PODSTREAM:?set PODSTREAM to the podstream binary}"
 : "${PS_BINARY_DIR:?set PS_BINARY_DIR to the build directory}"
 : "${PS_SAMPLES:?set PS_SAMPLES to the shared samples directory}"
-FIXTURE="$PS_BINARY_DIR/tests/test_store_fixture"
+FIXTURE="$PS_BINARY_DIR/tests/unit/store/test_store_fixture"
 [ -x "$FIXTURE" ] || { echo "FAIL: $FIXTURE is missing (build the tests)" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/ps_cli_query.XXXXXX)
@@ -206,6 +206,27 @@ expect "$last.stderr" <<'OUT'
 podstream query: --since: '3days' is not a time: use a duration before now (30s, 15m, 2h, 7d, 2w), now, today, yesterday, or a date and time such as 2024-05-22, "2024-05-22 14:30" or 2024-05-22T14:30:05Z
 Run 'podstream query --help' for usage.
 OUT
+# A day the month does not have is named, not read as the next month's.
+run since_feb31 2 query --db "$db" --since 2024-02-31
+expect "$last.stderr" <<'OUT'
+podstream query: --since: '2024-02-31' is not a date: February 2024 has 29 days
+Run 'podstream query --help' for usage.
+OUT
+run until_feb29_2023 2 query --db "$db" --until 2023-02-29
+expect "$last.stderr" <<'OUT'
+podstream query: --until: '2023-02-29' is not a date: February 2023 has 28 days
+Run 'podstream query --help' for usage.
+OUT
+run since_feb29 0 query --db "$db" --since 2024-02-29 --until 2024-03-01 --format csv
+[ "$(wc -l <"$last.stdout")" -eq 1 ] || fail "since 2024-02-29: expected the header only"
+# Durations as the configuration writes them: 1h30m is 90 minutes ago, so the
+# event stored 90 minutes before the fixture ran is just outside, 1h31m takes it.
+run since_1h30m 0 query --db "$db" --since 1h30m --format csv
+[ "$(tail -n +2 "$last.stdout" | cut -d, -f4 | tr -d '\r')" = "recent-2" ] ||
+    fail "since 1h30m: $(cat "$last.stdout")"
+run since_1h31m 0 query --db "$db" --since 1h31m --format csv --oldest-first
+[ "$(tail -n +2 "$last.stdout" | cut -d, -f4 | tr -d '\r' | tr '\n' ' ')" = "recent-1 recent-2 " ] ||
+    fail "since 1h31m: $(cat "$last.stdout")"
 run bad_range 2 query --db "$db" --since 2024-06-02 --until 2024-06-01
 expect "$last.stderr" <<'OUT'
 podstream query: --since 2024-06-02 is not before --until 2024-06-01

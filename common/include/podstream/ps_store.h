@@ -13,7 +13,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "ps_config.h"
 #include "ps_error.h"
@@ -317,62 +316,7 @@ typedef struct ps_hourly_count {
 ps_err ps_store_hourly_list(ps_store *st, int64_t since_us, ps_hourly_count **out, size_t *count,
                             ps_errmsg *em);
 
-/* Parses a time as an admin writes it on the command line, relative to now_us:
- *   "30s", "15m", "2h", "7d", "2w"      that long before now
- *   "now", "today", "yesterday"         local midnight for the last two
- *   "2024-05-22", "2024-05-22 14:30", "2024-05-22T14:30:05.123"  local time
- *   the same followed by "Z", "+02:00", "-0700"                 that offset
- * PS_ERR_INVALID with the accepted forms in `em` otherwise. */
-ps_err ps_query_parse_time(const char *s, int64_t now_us, int64_t *out_us, ps_errmsg *em);
-
-/* ---- output formats (CLI today, GUI export later) ------------------------------- */
-
-typedef enum ps_row_format {
-    PS_ROW_TABLE = 0, /* aligned columns in local time, fitted to a width */
-    PS_ROW_JSON,      /* the original event JSON, one per line */
-    PS_ROW_CSV        /* RFC 4180: header, CRLF, quoted where needed, UTC times */
-} ps_row_format;
-
-/* "table", "json", "csv". PS_ERR_INVALID otherwise. */
-ps_err ps_row_format_parse(const char *name, ps_row_format *out);
-
-/* Writes rows one by one as they arrive (so --follow can stream). Caller-owned;
- * ps_row_writer_init sets it up; nothing to free. */
-typedef struct ps_row_writer {
-    FILE *out;
-    ps_row_format format;
-    int width; /* table: total columns to fit (>= 60) */
-    bool utc;  /* table: show UTC instead of local time */
-    bool header_done;
-    int col_w[8]; /* table: computed column widths (0: column hidden) */
-    uint64_t rows;
-    /* Device names for the table, by id; borrowed, may be NULL. */
-    const char *(*device_name)(long long device_id, void *ctx);
-    void *device_name_ctx;
-} ps_row_writer;
-
-/* Sets up `w` to write to `out` (borrowed, not closed). Table columns are fitted to
- * `width` (60 at least), the queue id shown from 100 columns, the device from 140. */
-void ps_row_writer_init(ps_row_writer *w, FILE *out, ps_row_format format, int width, bool utc);
-
-/* Writes one row (the header first when needed). JSON needs row->raw.
- * PS_ERR_IO when the stream fails (e.g. a closed pipe). */
-ps_err ps_row_writer_row(ps_row_writer *w, const ps_event_row *row);
-
-/* Writes the header even when there were no rows (table and csv), and flushes. */
-ps_err ps_row_writer_finish(ps_row_writer *w);
-
-/* The time zone the table shows: "UTC" with `utc`, else the local zone's
- * abbreviation, both when it has summer time ("CET/CEST"), or "local". */
-void ps_row_zone_label(bool utc, char *buf, size_t len);
-
-/* Terminal-cell width of UTF-8 text (wide East Asian characters count two,
- * combining marks zero, control characters one as they are shown as '?'). */
-size_t ps_text_width(const char *s);
-
-/* Copies `s` into buf so that it takes at most `cells` terminal cells, ending in
- * "…" when cut, with control characters shown as '?', and pads with spaces to
- * exactly `cells` when `pad`. Never splits a UTF-8 sequence. Returns buf. */
-char *ps_text_fit(const char *s, size_t cells, bool pad, char *buf, size_t buflen);
+/* Parsing --since/--until (ps_time_parse_when) and writing rows as a table, CSV
+ * or JSON Lines (ps_report) belong to the programs, not the store. */
 
 #endif

@@ -22,7 +22,8 @@
 #include "podstream/ps_log.h"
 #include "podstream/ps_mem.h"
 #include "podstream/ps_platform.h"
-#include "store/ps_store_internal.h"
+#include "store/ps_store_codec.h"
+#include "store/ps_store_elide.h"
 
 #define CODEC_LEVEL               3
 #define CODEC_DICT_MAX            (64u * 1024u)
@@ -125,15 +126,15 @@ void ps_store_codec_deinit(ps_store_codec *c)
     free(c->dd);
     ZSTD_freeDCtx(c->dctx);
     free(c->dbuf);
+    free(c->xbuf);
     if (c->mu_ready)
         ps_plat_mutex_destroy(c->mu);
     memset(c, 0, sizeof *c);
 }
 
-void ps_store_set_training(ps_store *st, unsigned first, unsigned samples, uint64_t retrain_every,
-                           bool wait)
+void ps_store_codec_set_training(ps_store_codec *c, unsigned first, unsigned samples,
+                                 uint64_t retrain_every, bool wait)
 {
-    ps_store_codec *c = &st->codec;
     ps_plat_mutex_lock(c->mu);
     c->train_first = first;
     c->train_samples = samples < 8 ? 8 : samples;
@@ -149,7 +150,14 @@ void ps_store_set_training(ps_store *st, unsigned first, unsigned samples, uint6
     ps_plat_mutex_unlock(c->mu);
 }
 
-static ps_err ensure_cctx(ps_store_prep *p)
+void ps_store_cscratch_deinit(ps_store_cscratch *z)
+{
+    ZSTD_freeCCtx(z->cctx);
+    free(z->cbuf);
+    memset(z, 0, sizeof *z);
+}
+
+static ps_err ensure_cctx(ps_store_cscratch *p, int level)
 {
     if (p->cctx)
         return PS_OK;
@@ -160,23 +168,23 @@ static ps_err ensure_cctx(ps_store_prep *p)
      * checksum (SQLite pages are what could rot, and the JSON parse on read would
      * notice). A few bytes per event add up. The content size stays: it sizes
      * the buffer on read. */
-    ZSTD_CCtx_setParameter(p->cctx, ZSTD_c_compressionLevel, p->st->codec.level);
+    ZSTD_CCtx_setParameter(p->cctx, ZSTD_c_compressionLevel, level);
     ZSTD_CCtx_setParameter(p->cctx, ZSTD_c_contentSizeFlag, 1);
     ZSTD_CCtx_setParameter(p->cctx, ZSTD_c_checksumFlag, 0);
     ZSTD_CCtx_setParameter(p->cctx, ZSTD_c_dictIDFlag, 0);
     return PS_OK;
 }
 
-static ps_err load_latest(ps_store *st, int type, ps_errmsg *em)
+static ps_err load_latest(ps_store_codec *c, ps_store_db *db, int type, ps_errmsg *em)
 {
-    ps_store_typecodec *t = &st->codec.t[type];
+    ps_store_typecodec *t = &c->t[type];
     sqlite3_stmt *s = NULL;
     ps_err err = PS_OK;
     int rc;
-    if (sqlite3_prepare_v2(st->db,
+    if (sqlite3_prepare_v2(db->db,
                            "SELECT id, dict FROM dicts WHERE type = ? ORDER BY id DESC LIMIT 1", -1,
                            &s, NULL) != SQLITE_OK)
-        return ps_store_dberr(st, em, "reading compression dictionaries");
+        return ps_store_dberr(db, em, "reading compression dictionaries");
     sqlite3_bind_int(s, 1, type);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -184,24 +192,23 @@ static ps_err load_latest(ps_store *st, int type, ps_errmsg *em)
         size_t n = (size_t)sqlite3_column_bytes(s, 1);
         int64_t id = sqlite3_column_int64(s, 0);
         cdict_release(t->cur);
-        t->cur = cdict_create(d, n, id, st->codec.level);
+        t->cur = cdict_create(d, n, id, c->level);
         if (!t->cur)
             err = ps_errmsg_set(em, PS_ERR_NOMEM, "loading compression dictionary %lld",
                                 (long long)id);
     } else if (rc != SQLITE_DONE) {
-        err = ps_store_dberr(st, em, "reading compression dictionaries");
+        err = ps_store_dberr(db, em, "reading compression dictionaries");
     }
     sqlite3_finalize(s);
     return err;
 }
 
-ps_err ps_store_codec_load(ps_store *st, ps_errmsg *em)
+ps_err ps_store_codec_load(ps_store_codec *c, ps_store_db *db, ps_errmsg *em)
 {
-    ps_store_codec *c = &st->codec;
-    if (st->mode != PS_STORE_WRITER)
+    if (db->mode != PS_STORE_WRITER)
         return PS_OK; /* readers load dictionaries when a row needs one */
     for (int i = 0; i < PS_STORE_TYPES; i++) {
-        ps_err err = load_latest(st, i, em);
+        ps_err err = load_latest(c, db, i, em);
         if (err != PS_OK)
             return err;
         c->t[i].next_train = c->t[i].cur ? c->retrain_every : c->train_first;
@@ -209,16 +216,17 @@ ps_err ps_store_codec_load(ps_store *st, ps_errmsg *em)
     return PS_OK;
 }
 
-ps_err ps_store_codec_compress(ps_store_prep *p, ps_data_type type, const char *raw, size_t len,
-                               const void **out, size_t *out_len, int64_t *dict_id, ps_errmsg *em)
+ps_err ps_store_codec_compress(ps_store_codec *c, ps_store_cscratch *p, ps_data_type type,
+                               const char *raw, size_t len, const void **out, size_t *out_len,
+                               int64_t *dict_id, ps_errmsg *em)
 {
     size_t bound = ZSTD_compressBound(len);
     ps_store_cdict *cd;
     size_t n;
-    if (ensure_cctx(p) != PS_OK ||
+    if (ensure_cctx(p, c->level) != PS_OK ||
         ps_mem_reserve((void **)&p->cbuf, &p->ccap, bound < 64 ? 64 : bound) != PS_OK)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory compressing an event");
-    cd = cdict_current(&p->st->codec, (int)type);
+    cd = cdict_current(c, (int)type);
     ZSTD_CCtx_reset(p->cctx, ZSTD_reset_session_only);
     ZSTD_CCtx_refCDict(p->cctx, cd ? cd->cdict : NULL);
     n = ZSTD_compress2(p->cctx, p->cbuf, p->ccap, raw, len);
@@ -233,18 +241,18 @@ ps_err ps_store_codec_compress(ps_store_prep *p, ps_data_type type, const char *
     return PS_OK;
 }
 
-static ZSTD_DDict *find_ddict(ps_store *st, int64_t id, ps_errmsg *em, ps_err *err)
+static ZSTD_DDict *find_ddict(ps_store_codec *c, ps_store_db *db, int64_t id, ps_errmsg *em,
+                              ps_err *err)
 {
-    ps_store_codec *c = &st->codec;
     sqlite3_stmt *s = NULL;
     ZSTD_DDict *dd = NULL;
     *err = PS_OK;
     for (size_t i = 0; i < c->ndd; i++)
         if (c->dd[i].id == id)
             return c->dd[i].ddict;
-    if (sqlite3_prepare_v2(st->db, "SELECT dict FROM dicts WHERE id = ?", -1, &s, NULL) !=
+    if (sqlite3_prepare_v2(db->db, "SELECT dict FROM dicts WHERE id = ?", -1, &s, NULL) !=
         SQLITE_OK) {
-        *err = ps_store_dberr(st, em, "reading a compression dictionary");
+        *err = ps_store_dberr(db, em, "reading a compression dictionary");
         return NULL;
     }
     sqlite3_bind_int64(s, 1, id);
@@ -256,7 +264,7 @@ static ZSTD_DDict *find_ddict(ps_store *st, int64_t id, ps_errmsg *em, ps_err *e
         *err = ps_errmsg_set(em, PS_ERR_DB,
                              "%s: compression dictionary %lld is missing; the database is "
                              "damaged",
-                             st->path, (long long)id);
+                             db->path, (long long)id);
     }
     sqlite3_finalize(s);
     if (!dd)
@@ -276,10 +284,10 @@ static ZSTD_DDict *find_ddict(ps_store *st, int64_t id, ps_errmsg *em, ps_err *e
     return dd;
 }
 
-ps_err ps_store_codec_decompress(ps_store *st, int64_t dict_id, const void *blob, size_t len,
-                                 const char **out, size_t *out_len, ps_errmsg *em)
+ps_err ps_store_codec_decompress(ps_store_codec *c, ps_store_db *db, int64_t dict_id,
+                                 const void *blob, size_t len, const char **out, size_t *out_len,
+                                 ps_errmsg *em)
 {
-    ps_store_codec *c = &st->codec;
     ZSTD_DDict *dd = NULL;
     ps_err err = PS_OK;
     unsigned long long size = ZSTD_getFrameContentSize(blob, len);
@@ -287,9 +295,9 @@ ps_err ps_store_codec_decompress(ps_store *st, int64_t dict_id, const void *blob
     if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
         size > (unsigned long long)INT32_MAX)
         return ps_errmsg_set(em, PS_ERR_DB, "%s: a stored event is damaged (no zstd frame)",
-                             st->path);
+                             db->path);
     if (dict_id != 0) {
-        dd = find_ddict(st, dict_id, em, &err);
+        dd = find_ddict(c, db, dict_id, em, &err);
         if (!dd)
             return err;
     }
@@ -299,7 +307,7 @@ ps_err ps_store_codec_decompress(ps_store *st, int64_t dict_id, const void *blob
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory decompressing an event");
     n = ZSTD_decompress_usingDDict(c->dctx, c->dbuf, (size_t)size, blob, len, dd);
     if (ZSTD_isError(n) || n != size)
-        return ps_errmsg_set(em, PS_ERR_DB, "%s: a stored event does not decompress (%s)", st->path,
+        return ps_errmsg_set(em, PS_ERR_DB, "%s: a stored event does not decompress (%s)", db->path,
                              ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong length");
     c->dbuf[n] = '\0';
     *out = c->dbuf;
@@ -307,14 +315,15 @@ ps_err ps_store_codec_decompress(ps_store *st, int64_t dict_id, const void *blob
     return PS_OK;
 }
 
-ps_err ps_store_row_json(ps_store *st, int64_t dict_id, int fmt, const void *blob, size_t blob_len,
-                         size_t raw_len, const char *key, const char *const text[PS_EF__COUNT],
-                         const char **out, size_t *out_len, ps_errmsg *em)
+ps_err ps_store_row_json(ps_store_codec *c, ps_store_db *db, int64_t dict_id, int fmt,
+                         const void *blob, size_t blob_len, size_t raw_len, const char *key,
+                         const char *const text[PS_EF__COUNT], const char **out, size_t *out_len,
+                         ps_errmsg *em)
 {
     const char *plain = NULL;
     size_t plain_len = 0;
     ps_elide_list el;
-    ps_err err = ps_store_codec_decompress(st, dict_id, blob, blob_len, &plain, &plain_len, em);
+    ps_err err = ps_store_codec_decompress(c, db, dict_id, blob, blob_len, &plain, &plain_len, em);
     if (err != PS_OK)
         return err;
     if (fmt == 0) {
@@ -322,21 +331,21 @@ ps_err ps_store_row_json(ps_store *st, int64_t dict_id, int fmt, const void *blo
         *out_len = plain_len;
     } else if (fmt == 1) {
         ps_store_elide_list(key, text, &el);
-        err = ps_store_unelide(plain, plain_len, &el, &st->xbuf, &st->xcap, out_len);
+        err = ps_store_unelide(plain, plain_len, &el, &c->xbuf, &c->xcap, out_len);
         if (err == PS_ERR_NOMEM)
             return ps_errmsg_set(em, err, "out of memory reading an event");
         if (err != PS_OK)
-            return ps_errmsg_set(em, err, "%s: a stored event is damaged (bad marker)", st->path);
-        *out = st->xbuf;
+            return ps_errmsg_set(em, err, "%s: a stored event is damaged (bad marker)", db->path);
+        *out = c->xbuf;
     } else {
         return ps_errmsg_set(em, PS_ERR_UNSUPPORTED,
                              "%s: a stored event has format %d, which this podstream does not "
                              "know",
-                             st->path, fmt);
+                             db->path, fmt);
     }
     if (*out_len != raw_len)
         return ps_errmsg_set(em, PS_ERR_DB,
-                             "%s: a stored event is damaged (%zu bytes instead of %zu)", st->path,
+                             "%s: a stored event is damaged (%zu bytes instead of %zu)", db->path,
                              *out_len, raw_len);
     return PS_OK;
 }
@@ -425,9 +434,8 @@ out:
 }
 
 /* Writer, with c->mu held: hands the reservoir of `type` to a training thread. */
-static void start_training(ps_store *st, int type)
+static void start_training(ps_store_codec *c, ps_store_db *db, int type)
 {
-    ps_store_codec *c = &st->codec;
     ps_store_typecodec *t = &c->t[type];
     ps_store_train_job *job;
     size_t off = 0;
@@ -448,7 +456,7 @@ static void start_training(ps_store *st, int type)
         job->dict_cap = CODEC_DICT_MIN;
     if (t->cur) {
         sqlite3_stmt *s = NULL;
-        if (sqlite3_prepare_v2(st->db, "SELECT dict FROM dicts WHERE id = ?", -1, &s, NULL) ==
+        if (sqlite3_prepare_v2(db->db, "SELECT dict FROM dicts WHERE id = ?", -1, &s, NULL) ==
             SQLITE_OK) {
             sqlite3_bind_int64(s, 1, t->cur->id);
             if (sqlite3_step(s) == SQLITE_ROW) {
@@ -541,23 +549,21 @@ void ps_store_codec_sample(ps_store_codec *c, ps_data_type type, const char *raw
 }
 
 /* Writer: starts the training of the first type that is due, if none runs. */
-static void maybe_train(ps_store *st)
+static void maybe_train(ps_store_codec *c, ps_store_db *db)
 {
-    ps_store_codec *c = &st->codec;
     if (c->job || c->thread_running)
         return;
     ps_plat_mutex_lock(c->mu);
     for (int i = 0; i < PS_STORE_TYPES && !c->job; i++) {
         ps_store_typecodec *t = &c->t[i];
         if (t->next_train != 0 && !t->training && t->seen >= t->next_train && t->nres >= 8)
-            start_training(st, i);
+            start_training(c, db, i);
     }
     ps_plat_mutex_unlock(c->mu);
 }
 
-static ps_err install(ps_store *st, ps_store_train_job *job, ps_errmsg *em)
+static ps_err install(ps_store_codec *c, ps_store_db *db, ps_store_train_job *job, ps_errmsg *em)
 {
-    ps_store_codec *c = &st->codec;
     ps_store_typecodec *t = &c->t[job->type];
     sqlite3_stmt *s = NULL;
     ps_store_cdict *cd, *old;
@@ -566,25 +572,25 @@ static ps_err install(ps_store *st, ps_store_train_job *job, ps_errmsg *em)
     cd = cdict_create(job->dict, job->dict_len, 0, c->level);
     if (!cd)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory loading a new dictionary");
-    if (sqlite3_prepare_v2(st->db,
+    if (sqlite3_prepare_v2(db->db,
                            "INSERT INTO dicts(type, created_us, samples, refs, dict) "
                            "VALUES(?, ?, ?, 0, ?)",
                            -1, &s, NULL) != SQLITE_OK) {
         cdict_release(cd);
-        return ps_store_dberr(st, em, "storing a compression dictionary");
+        return ps_store_dberr(db, em, "storing a compression dictionary");
     }
     sqlite3_bind_int(s, 1, (int)job->type);
     sqlite3_bind_int64(s, 2, ps_plat_now_us());
     sqlite3_bind_int64(s, 3, job->nsamples);
     sqlite3_bind_blob(s, 4, job->dict, (int)job->dict_len, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE) {
-        err = ps_store_dberr(st, em, "storing a compression dictionary");
+        err = ps_store_dberr(db, em, "storing a compression dictionary");
         sqlite3_finalize(s);
         cdict_release(cd);
         return err;
     }
     sqlite3_finalize(s);
-    cd->id = sqlite3_last_insert_rowid(st->db);
+    cd->id = sqlite3_last_insert_rowid(db->db);
     /* Workers that took the old one finish with it; the last of them frees it. */
     old = t->cur;
     t->cur = cd;
@@ -592,13 +598,12 @@ static ps_err install(ps_store *st, ps_store_train_job *job, ps_errmsg *em)
     return PS_OK;
 }
 
-ps_err ps_store_codec_poll(ps_store *st, ps_errmsg *em)
+ps_err ps_store_codec_poll(ps_store_codec *c, ps_store_db *db, ps_errmsg *em)
 {
-    ps_store_codec *c = &st->codec;
     ps_store_train_job *job;
     ps_store_typecodec *t;
     ps_err err = PS_OK;
-    maybe_train(st);
+    maybe_train(c, db);
     job = c->job;
     if (!job)
         return PS_OK;
@@ -622,7 +627,7 @@ ps_err ps_store_codec_poll(ps_store *st, ps_errmsg *em)
     } else if (t->cur && job->new_size >= job->old_size) {
         t->next_train = c->retrain_every ? t->seen + c->retrain_every : 0;
     } else {
-        err = install(st, job, em);
+        err = install(c, db, job, em);
         if (err == PS_OK) {
             uint64_t second = (uint64_t)c->train_first * CODEC_SECOND_TRAIN_FACTOR;
             /* The first dictionary comes from the first minutes of traffic; a second

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "podstream/ps_mem.h"
-#include "store/ps_store_internal.h"
+#include "store/ps_store_elide.h"
 
 #define ELIDE_MARK 0x01
 #define ELIDE_BASE 0x20

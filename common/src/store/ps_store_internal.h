@@ -1,106 +1,37 @@
 /* ps_store internals shared by ps_store*.c; not part of the public contract, so
- * nothing outside ps_store*.c includes it. */
+ * nothing outside common/src/store includes it.
+ *
+ * The store is built in layers, and a file only uses the layers below its own,
+ * so no two files depend on each other:
+ *
+ *   ps_store_sql.h      the connection, SQL errors, exec, prepare, step
+ *   ps_store_text.h     column names, normalisation, hashed tokens, full-text entry
+ *   ps_store_elide.h    typed values out of the JSON and back
+ *   ps_store_codec.h    zstd and its dictionaries        (uses sql, elide)
+ *   ps_store_migrate.h  the schema and its upgrades      (uses sql)
+ *   ps_store_internal.h struct ps_store, and what the files on top share:
+ *       ps_store_write.c      batches, prepare/put, quarantine      (codec, text, elide)
+ *       ps_store_match.c      full-text plans, confirming rows      (text)
+ *       ps_store_query.c      queries and small reads               (match, codec)
+ *       ps_store_trace.c      one mail across events                (query)
+ *       ps_store_retention.c  deleting by age and size              (text)
+ *       ps_store.c            open and close, resume, counters      (migrate, codec, write)
+ *
+ * The pieces below this header take a ps_store_db (and their own state), never a
+ * ps_store, so they cannot reach up; this header includes them, not the reverse. */
 #ifndef PS_STORE_INTERNAL_H
 #define PS_STORE_INTERNAL_H
 
-#include <sqlite3.h>
-#include <stdatomic.h>
-#include <zstd.h>
-
-#include "podstream/ps_platform.h"
 #include "podstream/ps_store.h"
-
-#define PS_STORE_TYPES 3
-
-/* ---- compression (ps_store_codec.c) ----------------------------------------------
- *
- * Raw JSON is stored as a zstd frame. Each type gets its own dictionary, trained
- * from that type's own traffic on a background thread and kept in the `dicts`
- * table; a row records the dictionary it was compressed with (0: none), so rows
- * stay readable after a retraining. */
-
-typedef struct ps_store_ddict {
-    int64_t id;
-    ZSTD_DDict *ddict;
-} ps_store_ddict;
-
-/* A training job handed to the background thread. */
-typedef struct ps_store_train_job {
-    ps_data_type type;
-    char *samples; /* concatenated sample bytes */
-    size_t *sizes; /* nsamples sizes */
-    unsigned nsamples;
-    size_t dict_cap;
-    void *old_dict; /* the dictionary in use, to compare against; NULL: none */
-    size_t old_dict_len;
-    /* result, valid once done is set */
-    void *dict;
-    size_t dict_len;
-    size_t new_size, old_size; /* held-back samples compressed with each */
-    char error[160];
-    atomic_bool done;
-} ps_store_train_job;
-
-/* A compression dictionary ready for compressing. Workers compress with it while
- * the writer may install a newer one, so whoever drops the last reference frees it. */
-typedef struct ps_store_cdict {
-    ZSTD_CDict *cdict;
-    int64_t id;
-    atomic_uint refs;
-} ps_store_cdict;
-
-typedef struct ps_store_typecodec {
-    ps_store_cdict *cur; /* the dictionary new rows use; NULL: none yet */
-    uint64_t seen;       /* events of this type offered since this process started */
-    uint64_t next_train; /* train when `seen` reaches this (0: never) */
-    /* reservoir of samples for the next training */
-    char **res;
-    size_t *res_len;
-    unsigned nres, res_cap;
-    size_t res_bytes;
-    uint64_t res_seen; /* samples offered to the reservoir since it was emptied */
-    bool training;
-} ps_store_typecodec;
-
-/* Compression state of a writer store. Rows are prepared (compressed, sampled)
- * on worker threads while the writer trains and installs dictionaries, so `mu`
- * guards t[] and rng; the training job and thread belong to the writer. */
-typedef struct ps_store_codec {
-    ps_mutex *mu;
-    bool mu_ready;
-    ZSTD_DCtx *dctx;
-    int level;
-    ps_store_typecodec t[PS_STORE_TYPES];
-    ps_store_ddict *dd;
-    size_t ndd, capdd;
-    uint64_t rng;
-    /* training thread: at most one job at a time */
-    ps_thread *thread;
-    bool thread_running;
-    ps_store_train_job *job;
-    /* reusable buffer for reading */
-    char *dbuf;
-    size_t dcap;
-    bool training_enabled;
-    bool wait_training; /* ps_store_begin waits for a running training (tests) */
-    /* tunables (tests lower them) */
-    unsigned train_first;   /* samples before the first dictionary */
-    unsigned train_samples; /* reservoir size */
-    uint64_t retrain_every; /* events between later retrainings */
-} ps_store_codec;
-
-/* A growing text buffer (the full-text document). */
-typedef struct ps_store_doc {
-    char *s;
-    size_t len, cap;
-} ps_store_doc;
+#include "store/ps_store_codec.h"
+#include "store/ps_store_elide.h"
+#include "store/ps_store_sql.h"
+#include "store/ps_store_text.h"
 
 /* Per-thread scratch for ps_store_prepare: one per worker, never shared. */
 struct ps_store_prep {
-    ps_store *st; /* borrowed; only its codec is touched, under codec.mu */
-    ZSTD_CCtx *cctx;
-    unsigned char *cbuf;
-    size_t ccap;
+    ps_store_codec *codec; /* borrowed from the store; touched under codec->mu only */
+    ps_store_cscratch z;
     char *ebuf; /* the elided JSON */
     size_t ecap;
     char *vbuf; /* the key and the values as stored, NUL-terminated */
@@ -127,16 +58,6 @@ typedef struct ps_dict_ref {
     int64_t n;
 } ps_dict_ref;
 
-/* The values elided from an event's JSON (ps_store_elide.c), in index order:
- * the key, then the typed fields in ps_event_field order with the recipients one
- * by one. Borrowed pointers. */
-#define PS_ELIDE_MAX 96
-typedef struct ps_elide_list {
-    const char *v[PS_ELIDE_MAX];
-    size_t len[PS_ELIDE_MAX];
-    unsigned n;
-} ps_elide_list;
-
 /* Word tokens of a piece of text as the full-text index sees them. */
 typedef struct ps_tokens {
     char **tok;
@@ -144,9 +65,7 @@ typedef struct ps_tokens {
 } ps_tokens;
 
 struct ps_store {
-    sqlite3 *db;
-    ps_store_mode mode;
-    char *path;
+    ps_store_db conn;
     bool in_batch;
     /* writer statements, prepared once */
     sqlite3_stmt *st_begin, *st_commit, *st_rollback;
@@ -161,9 +80,6 @@ struct ps_store {
     /* scratch of ps_store_insert and of retention's full-text deletes */
     ps_store_prep *prep;
     ps_store_doc doc;
-    /* scratch for expanding elided JSON on read */
-    char *xbuf;
-    size_t xcap;
     /* time bounds of the chunks the open batch touched, written at commit */
     ps_chunk_acc *cacc;
     size_t ncacc, capcacc;
@@ -175,83 +91,67 @@ struct ps_store {
     void *tokenizer_mod; /* fts5_tokenizer */
 };
 
-/* Sets em from the connection's last error: "<what>: <sqlite message>". */
-ps_err ps_store_dberr(ps_store *st, ps_errmsg *em, const char *what);
-
-/* Runs SQL without results. */
-ps_err ps_store_exec(ps_store *st, const char *sql, ps_errmsg *em);
-
-/* Column names of the typed fields, in ps_event_field order. Part of the schema. */
-extern const char *const ps_store_field_col[PS_EF__COUNT];
-
-/* The text the full-text index holds for one event: its typed fields plus hashed
- * exact-match tokens. Built the same way at insert and at delete, from the same
- * values, because a contentless FTS5 table can only delete what it is told. */
-ps_err ps_store_fts_doc(ps_store_doc *doc, const char *key, const char *const text[PS_EF__COUNT],
-                        ps_errmsg *em);
-
-/* Hashed exact-match token ("f" sender, "t" recipient, "m" message-id, "q" qid,
- * "g" key) of an already normalised value, into buf (>= 8 bytes): the prefix and
- * 4 base32 characters, i.e. one of 2^20 buckets per kind. */
-#define PS_HASH_TOKEN_LEN 5
-void ps_store_hash_token(char prefix, const char *value, size_t len, char *buf);
-/* The 64-bit hash behind the tokens and the natural-key index. Part of the schema. */
-uint64_t ps_store_hash64(const char *s, size_t len);
-
-/* Elision (ps_store_elide.c). */
-void ps_store_elide_list(const char *key, const char *const text[PS_EF__COUNT], ps_elide_list *l);
-void ps_store_elide_add(ps_elide_list *l, const char *v, size_t n);
-/* Copies raw into *buf with the list's values replaced by markers; *elided says
- * whether anything was replaced. */
-ps_err ps_store_elide(const char *raw, size_t len, const ps_elide_list *l, char **buf, size_t *cap,
-                      size_t *out_len, bool *elided);
-/* Expands markers; PS_ERR_DB for a marker that names no value. */
-ps_err ps_store_unelide(const char *enc, size_t len, const ps_elide_list *l, char **buf,
-                        size_t *cap, size_t *out_len);
-/* True when enc expands to exactly raw[0..raw_len), without building the expansion. */
-bool ps_store_unelide_equals(const char *enc, size_t len, const ps_elide_list *l, const char *raw,
-                             size_t raw_len);
-
 /* Rows per chunk of the `chunks` table: ids id >> PS_CHUNK_SHIFT share a row that
  * bounds their ts, which lets a newest-first full-text query stop early. */
 #define PS_CHUNK_SHIFT 10
 
-/* Address normalisation for matching: trims spaces, drops enclosing <>, ASCII
- * lowercase. Into buf; returns the length, or (size_t)-1 when it does not fit. */
-size_t ps_store_norm_addr(const char *s, size_t len, char *buf, size_t buflen);
-/* Message-id normalisation: trims spaces and enclosing <>. */
-size_t ps_store_norm_msgid(const char *s, size_t len, char *buf, size_t buflen);
+/* ---- write path (ps_store_write.c) -------------------------------------------------- */
 
-/* Schema creation and upgrades (ps_store_migrate.c). */
-ps_err ps_store_migrate(ps_store *st, ps_errmsg *em);
-ps_err ps_store_read_version(ps_store *st, int *out, ps_errmsg *em);
+/* Prepares the writer's statements, once, after the schema is in place. */
+ps_err ps_store_write_prepare(ps_store *st, ps_errmsg *em);
+/* Finalizes them and frees the batch accumulators. */
+void ps_store_write_close(ps_store *st);
 
-/* Codec (ps_store_codec.c). */
-ps_err ps_store_codec_init(ps_store_codec *c);
-void ps_store_codec_deinit(ps_store_codec *c);
-ps_err ps_store_codec_load(ps_store *st, ps_errmsg *em);
-/* Compresses with the type's current dictionary into p->cbuf; *out points into it
- * until the next call. Any thread, with its own prep. */
-ps_err ps_store_codec_compress(ps_store_prep *p, ps_data_type type, const char *raw, size_t len,
-                               const void **out, size_t *out_len, int64_t *dict_id, ps_errmsg *em);
-/* Decompresses into c->dbuf (NUL-terminated); *out valid until the next call. */
-ps_err ps_store_codec_decompress(ps_store *st, int64_t dict_id, const void *blob, size_t len,
-                                 const char **out, size_t *out_len, ps_errmsg *em);
+/* ---- full text (ps_store_match.c) ---------------------------------------------------- */
 
-/* The JSON of a stored row: decompressed and, for fmt 1, expanded with the row's
- * own key and typed values. *out is valid until the next call on this store. */
-ps_err ps_store_row_json(ps_store *st, int64_t dict_id, int fmt, const void *blob, size_t blob_len,
-                         size_t raw_len, const char *key, const char *const text[PS_EF__COUNT],
-                         const char **out, size_t *out_len, ps_errmsg *em);
-/* Offers an event (as it will be compressed) as a training sample. Any thread. */
-void ps_store_codec_sample(ps_store_codec *c, ps_data_type type, const char *raw, size_t len);
-/* Writer, between batches: starts a training that is due, and installs a finished
- * one (with `wait_training`, waits for it). */
-ps_err ps_store_codec_poll(ps_store *st, ps_errmsg *em);
-
-/* Tokenizer (ps_store_query.c). */
+/* Splits text into words as events_fts does (the same tokenizer and options). */
 ps_err ps_store_tokenize(ps_store *st, const char *text, size_t len, ps_tokens *out, ps_errmsg *em);
 void ps_tokens_clear(ps_tokens *t);
+/* Frees the tokenizer of this connection. */
+void ps_store_tokenizer_close(ps_store *st);
+
+/* One word of --search or the --subject text: a run of tokens that must appear in
+ * sequence in one field; the last may be a prefix. */
+typedef struct ps_phrase {
+    ps_tokens toks;
+    bool prefix;
+    char *word; /* the word as typed, for the id alternatives of --search */
+} ps_phrase;
+
+/* A query's full-text part: the FTS5 expression, and what confirms a candidate. */
+typedef struct ps_plan {
+    char *match; /* FTS5 expression, NULL: no full-text part */
+    size_t mlen, mcap;
+    ps_phrase *search;
+    size_t nsearch;
+    ps_phrase subject;
+    bool has_subject;
+    char from[512], to[512], msgid[1024];
+    ps_tokens rowtoks; /* scratch for confirming rows */
+} ps_plan;
+
+/* Builds the plan of q into a zeroed *p; PS_ERR_INVALID naming the filter. */
+ps_err ps_plan_compile(ps_store *st, const ps_query *q, ps_plan *p, ps_errmsg *em);
+/* *ok when row r meets every filter of the plan exactly. */
+ps_err ps_plan_confirm(ps_store *st, const ps_query *q, ps_plan *p, const ps_event_row *r, bool *ok,
+                       ps_errmsg *em);
+void ps_plan_free(ps_plan *p);
+
+/* ---- rows kept beyond a step (ps_store_query.c) ---------------------------------------- */
+
+typedef struct ps_row_copy {
+    ps_event_row r;
+    char *strings; /* one allocation holding key, tags and the typed values */
+} ps_row_copy;
+
+/* Copies r's strings (not its raw JSON) into dst. PS_ERR_NOMEM. */
+ps_err ps_row_copy_make(ps_row_copy *dst, const ps_event_row *r);
+/* Delivers owned rows in order, fetching the JSON of each when asked; a row
+ * deleted meanwhile is skipped. *delivered (may be NULL) counts the rows. */
+ps_err ps_row_copy_deliver(ps_store *st, ps_row_copy *rows, size_t n, bool want_raw,
+                           ps_store_row_fn fn, void *ctx, size_t *delivered, ps_errmsg *em);
+
+/* ---- retention (ps_store_retention.c) ------------------------------------------------- */
 
 /* Deletes events (and their full-text entries) in the current transaction:
  * the `limit` oldest by ts, among those with ts < before_us (INT64_MAX: any). */

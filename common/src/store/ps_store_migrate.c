@@ -5,7 +5,7 @@
  * version intact. Shipped steps are never edited: a change is a new step. */
 #include <string.h>
 
-#include "store/ps_store_internal.h"
+#include "store/ps_store_migrate.h"
 
 /* Version 1, the first release.
  *
@@ -132,67 +132,67 @@ static const ps_migration migrations[] = {
 _Static_assert(sizeof migrations / sizeof migrations[0] == PS_STORE_SCHEMA_VERSION,
                "one migration per schema version");
 
-ps_err ps_store_read_version(ps_store *st, int *out, ps_errmsg *em)
+ps_err ps_store_read_version(ps_store_db *db, int *out, ps_errmsg *em)
 {
     sqlite3_stmt *s = NULL;
     ps_err err = PS_OK;
     *out = 0;
-    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
-        return ps_store_dberr(st, em, "reading the schema version");
+    if (sqlite3_prepare_v2(db->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+        return ps_store_dberr(db, em, "reading the schema version");
     if (sqlite3_step(s) == SQLITE_ROW)
         *out = sqlite3_column_int(s, 0);
     else
-        err = ps_store_dberr(st, em, "reading the schema version");
+        err = ps_store_dberr(db, em, "reading the schema version");
     sqlite3_finalize(s);
     return err;
 }
 
-static ps_err apply(ps_store *st, const ps_migration *m, ps_errmsg *em)
+static ps_err apply(ps_store_db *db, const ps_migration *m, ps_errmsg *em)
 {
     char sql[64];
-    ps_err err = ps_store_exec(st, "BEGIN IMMEDIATE", em);
+    ps_err err = ps_store_exec(db, "BEGIN IMMEDIATE", em);
     if (err != PS_OK)
         return err;
-    if (sqlite3_exec(st->db, m->sql, NULL, NULL, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(db->db, m->sql, NULL, NULL, NULL) != SQLITE_OK) {
         char what[64];
         snprintf(what, sizeof what, "upgrading the schema to version %d", m->version);
-        err = ps_store_dberr(st, em, what);
-        (void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        err = ps_store_dberr(db, em, what);
+        (void)sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
         return err;
     }
     snprintf(sql, sizeof sql, "PRAGMA user_version=%d", m->version);
-    if ((err = ps_store_exec(st, sql, em)) != PS_OK ||
-        (err = ps_store_exec(st, "COMMIT", em)) != PS_OK) {
-        (void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    if ((err = ps_store_exec(db, sql, em)) != PS_OK ||
+        (err = ps_store_exec(db, "COMMIT", em)) != PS_OK) {
+        (void)sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
         return err;
     }
     return PS_OK;
 }
 
-ps_err ps_store_migrate(ps_store *st, ps_errmsg *em)
+ps_err ps_store_migrate(ps_store_db *db, ps_errmsg *em)
 {
     int version = 0;
-    ps_err err = ps_store_read_version(st, &version, em);
+    ps_err err = ps_store_read_version(db, &version, em);
     if (err != PS_OK)
         return err;
     if (version > PS_STORE_SCHEMA_VERSION)
         return ps_errmsg_set(em, PS_ERR_UNSUPPORTED,
                              "%s: database schema version %d is newer than this podstream "
                              "understands (%d); use the podstream release that wrote it",
-                             st->path, version, PS_STORE_SCHEMA_VERSION);
+                             db->path, version, PS_STORE_SCHEMA_VERSION);
     if (version < 0)
         return ps_errmsg_set(em, PS_ERR_INVALID,
                              "%s: database schema version %d is not one podstream writes; is "
                              "this a podstream database?",
-                             st->path, version);
+                             db->path, version);
     if (version == 0) {
         /* An empty user_version on a file that already has tables is some other
          * program's database: refuse rather than add ours beside it. */
         sqlite3_stmt *s = NULL;
         int tables = 0;
-        if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_schema", -1, &s, NULL) !=
+        if (sqlite3_prepare_v2(db->db, "SELECT count(*) FROM sqlite_schema", -1, &s, NULL) !=
             SQLITE_OK)
-            return ps_store_dberr(st, em, "reading the schema");
+            return ps_store_dberr(db, em, "reading the schema");
         if (sqlite3_step(s) == SQLITE_ROW)
             tables = sqlite3_column_int(s, 0);
         sqlite3_finalize(s);
@@ -200,12 +200,12 @@ ps_err ps_store_migrate(ps_store *st, ps_errmsg *em)
             return ps_errmsg_set(em, PS_ERR_INVALID,
                                  "%s: the file has tables but no podstream schema version; is "
                                  "this a podstream database?",
-                                 st->path);
+                                 db->path);
     }
     for (size_t i = 0; i < sizeof migrations / sizeof migrations[0]; i++) {
         if (migrations[i].version <= version)
             continue;
-        if ((err = apply(st, &migrations[i], em)) != PS_OK)
+        if ((err = apply(db, &migrations[i], em)) != PS_OK)
             return err;
     }
     return PS_OK;

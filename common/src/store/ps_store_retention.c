@@ -20,12 +20,12 @@ static ps_err pragma_int(ps_store *st, const char *sql, int64_t *out, ps_errmsg 
     sqlite3_stmt *s = NULL;
     ps_err err = PS_OK;
     *out = 0;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return ps_store_dberr(st, em, sql);
+    if (sqlite3_prepare_v2(st->conn.db, sql, -1, &s, NULL) != SQLITE_OK)
+        return ps_store_dberr(&st->conn, em, sql);
     if (sqlite3_step(s) == SQLITE_ROW)
         *out = sqlite3_column_int64(s, 0);
     else
-        err = ps_store_dberr(st, em, sql);
+        err = ps_store_dberr(&st->conn, em, sql);
     sqlite3_finalize(s);
     return err;
 }
@@ -44,15 +44,15 @@ ps_err ps_store_delete_oldest(ps_store *st, int64_t before_us, unsigned limit, u
         n += (size_t)snprintf(sql + n, sizeof sql - n, ", %s", ps_store_field_col[i]);
     snprintf(sql + n, sizeof sql - n,
              " FROM events WHERE ts_us < ? ORDER BY ts_us, device_id, key_hash LIMIT ?");
-    if (sqlite3_prepare_v2(st->db, sql, -1, &sel, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db,
+    if (sqlite3_prepare_v2(st->conn.db, sql, -1, &sel, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->conn.db,
                            "INSERT INTO events_fts(events_fts, rowid, doc) VALUES('delete', ?, ?)",
                            -1, &del_fts, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db, "DELETE FROM events WHERE id = ?", -1, &del_ev, NULL) !=
+        sqlite3_prepare_v2(st->conn.db, "DELETE FROM events WHERE id = ?", -1, &del_ev, NULL) !=
             SQLITE_OK ||
-        sqlite3_prepare_v2(st->db, "UPDATE dicts SET refs = refs - 1 WHERE id = ?", -1, &deref,
+        sqlite3_prepare_v2(st->conn.db, "UPDATE dicts SET refs = refs - 1 WHERE id = ?", -1, &deref,
                            NULL) != SQLITE_OK) {
-        err = ps_store_dberr(st, em, "preparing retention");
+        err = ps_store_dberr(&st->conn, em, "preparing retention");
         goto out;
     }
     sqlite3_bind_int64(sel, 1, before_us);
@@ -71,20 +71,20 @@ ps_err ps_store_delete_oldest(ps_store *st, int64_t before_us, unsigned limit, u
         sqlite3_bind_int64(del_fts, 1, id);
         sqlite3_bind_text(del_fts, 2, st->doc.s, (int)st->doc.len, SQLITE_STATIC);
         if (sqlite3_step(del_fts) != SQLITE_DONE) {
-            err = ps_store_dberr(st, em, "removing an event from the full-text index");
+            err = ps_store_dberr(&st->conn, em, "removing an event from the full-text index");
             goto out;
         }
         sqlite3_reset(del_fts);
         sqlite3_bind_int64(del_ev, 1, id);
         if (sqlite3_step(del_ev) != SQLITE_DONE) {
-            err = ps_store_dberr(st, em, "deleting an event");
+            err = ps_store_dberr(&st->conn, em, "deleting an event");
             goto out;
         }
         sqlite3_reset(del_ev);
         if (dict != 0) {
             sqlite3_bind_int64(deref, 1, dict);
             if (sqlite3_step(deref) != SQLITE_DONE) {
-                err = ps_store_dberr(st, em, "counting dictionary users");
+                err = ps_store_dberr(&st->conn, em, "counting dictionary users");
                 goto out;
             }
             sqlite3_reset(deref);
@@ -92,7 +92,7 @@ ps_err ps_store_delete_oldest(ps_store *st, int64_t before_us, unsigned limit, u
         (*deleted)++;
     }
     if (rc != SQLITE_DONE)
-        err = ps_store_dberr(st, em, "finding expired events");
+        err = ps_store_dberr(&st->conn, em, "finding expired events");
 out:
     sqlite3_finalize(sel);
     sqlite3_finalize(del_fts);
@@ -117,25 +117,94 @@ static ps_err exec_changes(ps_store *st, sqlite3_stmt *s, uint64_t *n, ps_errmsg
 {
     ps_err err = PS_OK;
     if (sqlite3_step(s) != SQLITE_DONE)
-        err = ps_store_dberr(st, em, "deleting expired rows");
+        err = ps_store_dberr(&st->conn, em, "deleting expired rows");
     else
-        *n += (uint64_t)sqlite3_changes(st->db);
+        *n += (uint64_t)sqlite3_changes(st->conn.db);
     sqlite3_finalize(s);
     return err;
+}
+
+/* Runs a DELETE with one bound time (and a limit when `limit` > 0), counting rows. */
+static ps_err delete_before(ps_store *st, const char *sql, int64_t before, unsigned limit,
+                            uint64_t *n, ps_errmsg *em)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->conn.db, sql, -1, &s, NULL) != SQLITE_OK)
+        return ps_store_dberr(&st->conn, em, "preparing retention");
+    sqlite3_bind_int64(s, 1, before);
+    if (limit > 0)
+        sqlite3_bind_int(s, 2, (int)limit);
+    return exec_changes(st, s, n, em);
+}
+
+/* Events past `days`, and the hourly counts and quarantined payloads with them. */
+static ps_err expire_by_age(ps_store *st, int64_t now_us, int days, unsigned budget,
+                            ps_retention_result *r, ps_errmsg *em)
+{
+    int64_t cutoff = now_us - (int64_t)days * 86400LL * 1000000LL;
+    uint64_t n = 0;
+    ps_err err = ps_store_delete_oldest(st, cutoff, budget, &n, em);
+    if (err != PS_OK)
+        return err;
+    r->deleted_age = n;
+    if (n == budget)
+        r->more = true;
+    if ((err = delete_before(st, "DELETE FROM hourly WHERE hour_us < ?",
+                             cutoff - 3600LL * 1000000LL, 0, &r->other_rows, em)) != PS_OK)
+        return err;
+    return delete_before(st,
+                         "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine "
+                         "WHERE received_us < ? ORDER BY received_us LIMIT ?)",
+                         cutoff, budget, &r->other_rows, em);
+}
+
+/* The oldest events, while the database is over `max_bytes`. */
+static ps_err trim_to_size(ps_store *st, uint64_t max_bytes, unsigned budget,
+                           ps_retention_result *r, ps_errmsg *em)
+{
+    uint64_t used = 0, n = 0;
+    ps_err err = used_bytes(st, &used, em);
+    if (err != PS_OK || used <= max_bytes)
+        return err;
+    if ((err = ps_store_delete_oldest(st, INT64_MAX, budget, &n, em)) != PS_OK)
+        return err;
+    r->deleted_size = n;
+    /* Deleted rows become free pages only as their pages empty, and the full-text
+     * index shrinks when its segments merge: keep going until the used size is
+     * under the cap. */
+    r->more = n > 0;
+    return PS_OK;
+}
+
+/* Gives up to RETENTION_VACUUM_PAGES free pages back to the file system. */
+static ps_err give_back_pages(ps_store *st, ps_retention_result *r, ps_errmsg *em)
+{
+    int64_t freel = 0, before;
+    char sql[64];
+    ps_err err = pragma_int(st, "PRAGMA freelist_count", &freel, em);
+    if (err != PS_OK || freel <= 0)
+        return err;
+    before = freel;
+    snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)", RETENTION_VACUUM_PAGES);
+    if ((err = ps_store_exec(&st->conn, sql, em)) != PS_OK ||
+        (err = pragma_int(st, "PRAGMA freelist_count", &freel, em)) != PS_OK)
+        return err;
+    r->pages_freed = (uint64_t)(before - freel);
+    if (freel > 0)
+        r->more = true;
+    return PS_OK;
 }
 
 ps_err ps_store_retention_step(ps_store *st, int64_t now_us, const ps_retention_policy *policy,
                                unsigned budget, ps_retention_result *res, ps_errmsg *em)
 {
     ps_retention_result r;
-    uint64_t used = 0, n = 0;
-    int64_t freel = 0;
-    int64_t cutoff = INT64_MIN;
+    char sql[128];
     ps_err err = PS_OK;
     memset(&r, 0, sizeof r);
     if (res)
         *res = r;
-    if (st->mode != PS_STORE_WRITER)
+    if (st->conn.mode != PS_STORE_WRITER)
         return ps_errmsg_set(em, PS_ERR_INTERNAL, "retention on a read-only store");
     if (st->in_batch)
         return ps_errmsg_set(em, PS_ERR_INTERNAL, "retention inside a batch");
@@ -143,82 +212,27 @@ ps_err ps_store_retention_step(ps_store *st, int64_t now_us, const ps_retention_
         return PS_OK;
     if (budget == 0)
         budget = 1000;
-    if ((err = ps_store_exec(st, "BEGIN IMMEDIATE", em)) != PS_OK)
+    if ((err = ps_store_exec(&st->conn, "BEGIN IMMEDIATE", em)) != PS_OK)
         return err;
-    if (policy->days > 0) {
-        sqlite3_stmt *s = NULL;
-        cutoff = now_us - (int64_t)policy->days * 86400LL * 1000000LL;
-        if ((err = ps_store_delete_oldest(st, cutoff, budget, &n, em)) != PS_OK)
-            goto fail;
-        r.deleted_age = n;
-        if (n == budget)
-            r.more = true;
-        /* Hourly counts and quarantined payloads age out with the events. */
-        if (sqlite3_prepare_v2(st->db, "DELETE FROM hourly WHERE hour_us < ?", -1, &s, NULL) !=
-            SQLITE_OK) {
-            err = ps_store_dberr(st, em, "preparing retention");
-            goto fail;
-        }
-        sqlite3_bind_int64(s, 1, cutoff - 3600LL * 1000000LL);
-        if ((err = exec_changes(st, s, &r.other_rows, em)) != PS_OK)
-            goto fail;
-        if (sqlite3_prepare_v2(st->db,
-                               "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine "
-                               "WHERE received_us < ? ORDER BY received_us LIMIT ?)",
-                               -1, &s, NULL) != SQLITE_OK) {
-            err = ps_store_dberr(st, em, "preparing retention");
-            goto fail;
-        }
-        sqlite3_bind_int64(s, 1, cutoff);
-        sqlite3_bind_int(s, 2, (int)budget);
-        if ((err = exec_changes(st, s, &r.other_rows, em)) != PS_OK)
-            goto fail;
-    }
-    if (policy->max_bytes > 0 && r.deleted_age < budget) {
-        if ((err = used_bytes(st, &used, em)) != PS_OK)
-            goto fail;
-        if (used > policy->max_bytes) {
-            if ((err = ps_store_delete_oldest(st, INT64_MAX, budget - (unsigned)r.deleted_age, &n,
-                                              em)) != PS_OK)
-                goto fail;
-            r.deleted_size = n;
-            /* Deleted rows become free pages only as their pages empty, and the
-             * full-text index shrinks when its segments merge: keep going until
-             * the used size is under the cap. */
-            r.more = n > 0;
-        }
-    }
-    /* Time bounds of id ranges that hold no event any more. */
-    {
-        char sql[128];
-        snprintf(sql, sizeof sql,
-                 "DELETE FROM chunks WHERE id < (SELECT min(id) FROM events) >> %d",
-                 PS_CHUNK_SHIFT);
-        if ((err = ps_store_exec(st, sql, em)) != PS_OK)
-            goto fail;
-    }
-    if ((err = ps_store_exec(st, "COMMIT", em)) != PS_OK)
+    if (policy->days > 0 &&
+        (err = expire_by_age(st, now_us, policy->days, budget, &r, em)) != PS_OK)
         goto fail;
-    if ((err = pragma_int(st, "PRAGMA freelist_count", &freel, em)) != PS_OK)
-        goto done;
-    if (freel > 0) {
-        int64_t before = freel;
-        char sql[64];
-        snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)", RETENTION_VACUUM_PAGES);
-        if ((err = ps_store_exec(st, sql, em)) != PS_OK)
-            goto done;
-        if ((err = pragma_int(st, "PRAGMA freelist_count", &freel, em)) != PS_OK)
-            goto done;
-        r.pages_freed = (uint64_t)(before - freel);
-        if (freel > 0)
-            r.more = true;
-    }
-done:
+    if (policy->max_bytes > 0 && r.deleted_age < budget &&
+        (err = trim_to_size(st, policy->max_bytes, budget - (unsigned)r.deleted_age, &r, em)) !=
+            PS_OK)
+        goto fail;
+    /* Time bounds of id ranges that hold no event any more. */
+    snprintf(sql, sizeof sql, "DELETE FROM chunks WHERE id < (SELECT min(id) FROM events) >> %d",
+             PS_CHUNK_SHIFT);
+    if ((err = ps_store_exec(&st->conn, sql, em)) != PS_OK ||
+        (err = ps_store_exec(&st->conn, "COMMIT", em)) != PS_OK)
+        goto fail;
+    err = give_back_pages(st, &r, em);
     if (res)
         *res = r;
     return err;
 fail:
-    (void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    (void)sqlite3_exec(st->conn.db, "ROLLBACK", NULL, NULL, NULL);
     return err;
 }
 
@@ -236,16 +250,16 @@ ps_err ps_store_size_get(ps_store *st, bool count, ps_store_size *out, ps_errmsg
     out->used_bytes = (uint64_t)(pages - freel) * (uint64_t)psize;
     if (!count)
         return PS_OK;
-    if (sqlite3_prepare_v2(st->db,
+    if (sqlite3_prepare_v2(st->conn.db,
                            "SELECT count(*), total(raw_len), total(length(raw)) FROM events", -1,
                            &s, NULL) != SQLITE_OK)
-        return ps_store_dberr(st, em, "measuring events");
+        return ps_store_dberr(&st->conn, em, "measuring events");
     if (sqlite3_step(s) == SQLITE_ROW) {
         out->events = (uint64_t)sqlite3_column_int64(s, 0);
         out->raw_bytes = (uint64_t)sqlite3_column_double(s, 1);
         out->stored_bytes = (uint64_t)sqlite3_column_double(s, 2);
     } else {
-        err = ps_store_dberr(st, em, "measuring events");
+        err = ps_store_dberr(&st->conn, em, "measuring events");
     }
     sqlite3_finalize(s);
     return err;

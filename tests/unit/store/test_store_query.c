@@ -1,9 +1,10 @@
 /* ps_store, read side: every filter (exactness, case, <>, word starts, phrases,
  * ids through --search), ordering and limits (also when ts disagrees with arrival
- * order), trace, hourly counts, time parsing, output formats and a reader that
+ * order), trace, hourly counts, output formats and a reader that
  * queries while a writer writes. */
 #include <time.h>
 
+#include "podstream/ps_report.h"
 #include "test_store_util.h"
 
 #define T0  1716372000000000LL /* 2024-05-22T10:00:00Z */
@@ -467,94 +468,38 @@ static void test_hourly(void **state)
     assert_null(h);
 }
 
-/* ---- time parsing ------------------------------------------------------------------ */
-
 static void set_tz(const char *tz)
 {
     setenv("TZ", tz, 1);
     tzset();
 }
 
-static void test_parse_time(void **state)
-{
-    const int64_t now = 1716387005123456LL; /* 2024-05-22T14:10:05.123456Z */
-    int64_t t = 0;
-    ps_errmsg em;
-    (void)state;
-    set_tz("UTC");
-    assert_int_equal(ps_query_parse_time("2h", now, &t, &em), PS_OK);
-    assert_int_equal(t, now - 7200 * SEC);
-    assert_int_equal(ps_query_parse_time("90m", now, &t, &em), PS_OK);
-    assert_int_equal(t, now - 5400 * SEC);
-    assert_int_equal(ps_query_parse_time("7d", now, &t, &em), PS_OK);
-    assert_int_equal(t, now - 7 * 86400 * SEC);
-    assert_int_equal(ps_query_parse_time("2w", now, &t, &em), PS_OK);
-    assert_int_equal(t, now - 14 * 86400 * SEC);
-    assert_int_equal(ps_query_parse_time("30s", now, &t, &em), PS_OK);
-    assert_int_equal(t, now - 30 * SEC);
-    assert_int_equal(ps_query_parse_time("now", now, &t, &em), PS_OK);
-    assert_int_equal(t, now);
-    assert_int_equal(ps_query_parse_time("today", now, &t, &em), PS_OK);
-    assert_int_equal(t, 1716336000LL * SEC);
-    assert_int_equal(ps_query_parse_time("yesterday", now, &t, &em), PS_OK);
-    assert_int_equal(t, (1716336000LL - 86400) * SEC);
-    assert_int_equal(ps_query_parse_time("2024-05-22", now, &t, &em), PS_OK);
-    assert_int_equal(t, 1716336000LL * SEC);
-    assert_int_equal(ps_query_parse_time("2024-05-22 14:30", now, &t, &em), PS_OK);
-    assert_int_equal(t, (1716336000LL + 14 * 3600 + 1800) * SEC);
-    assert_int_equal(ps_query_parse_time("2024-05-22T14:30:05.25Z", now, &t, &em), PS_OK);
-    assert_int_equal(t, (1716336000LL + 14 * 3600 + 1805) * SEC + 250000);
-    assert_int_equal(ps_query_parse_time("2024-05-22T14:30:05+02:00", now, &t, &em), PS_OK);
-    assert_int_equal(t, (1716336000LL + 12 * 3600 + 1805) * SEC);
-    assert_int_equal(ps_query_parse_time("2024-05-22T14:30:05-0700", now, &t, &em), PS_OK);
-    assert_int_equal(t, (1716336000LL + 21 * 3600 + 1805) * SEC);
-    /* Local time follows TZ, summer time included. */
-    set_tz("CET-1CEST,M3.5.0,M10.5.0/3");
-    assert_int_equal(ps_query_parse_time("2024-05-22 14:30", now, &t, &em), PS_OK);
-    assert_int_equal(t, (1716336000LL + 12 * 3600 + 1800) * SEC);
-    assert_int_equal(ps_query_parse_time("2024-01-22 14:30", now, &t, &em), PS_OK);
-    assert_int_equal(t, (1705881600LL + 13 * 3600 + 1800) * SEC);
-    assert_int_equal(ps_query_parse_time("today", now, &t, &em), PS_OK);
-    assert_int_equal(t, (1716336000LL - 2 * 3600) * SEC);
-    set_tz("UTC");
-    assert_int_equal(ps_query_parse_time("2 hours", now, &t, &em), PS_ERR_INVALID);
-    assert_string_equal(em.text,
-                        "'2 hours' is not a time: use a duration before now (30s, 15m, 2h, 7d, "
-                        "2w), now, today, yesterday, or a date and time such as 2024-05-22, "
-                        "\"2024-05-22 14:30\" or 2024-05-22T14:30:05Z");
-    assert_int_equal(ps_query_parse_time("2024-13-01", now, &t, &em), PS_ERR_INVALID);
-    assert_int_equal(ps_query_parse_time("2024-05-22T25:00", now, &t, &em), PS_ERR_INVALID);
-    assert_int_equal(ps_query_parse_time("2024-05-22T10:00+5", now, &t, &em), PS_ERR_INVALID);
-    assert_int_equal(ps_query_parse_time("", now, &t, &em), PS_ERR_INVALID);
-    assert_int_equal(ps_query_parse_time("5y", now, &t, &em), PS_ERR_INVALID);
-}
-
 /* ---- output formats ---------------------------------------------------------------- */
 
 typedef struct writer_ctx {
-    ps_row_writer *w;
+    ps_report_writer *w;
 } writer_ctx;
 
 static bool write_row(const ps_event_row *r, void *ctx)
 {
     writer_ctx *c = ctx;
-    assert_int_equal(ps_row_writer_row(c->w, r), PS_OK);
+    assert_int_equal(ps_report_writer_row(c->w, r), PS_OK);
     return true;
 }
 
-static char *format_rows(fixture *f, ps_row_format fmt, int width, ps_query *q)
+static char *format_rows(fixture *f, ps_report_format fmt, int width, ps_query *q)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
-    ps_row_writer w;
+    ps_report_writer w;
     writer_ctx c = {&w};
     ps_errmsg em;
     assert_non_null(out);
-    ps_row_writer_init(&w, out, fmt, width, false);
-    q->want_raw = fmt == PS_ROW_JSON;
+    ps_report_writer_init(&w, out, fmt, width, false);
+    q->want_raw = fmt == PS_REPORT_JSON;
     assert_int_equal(ps_store_query(f->rd, q, write_row, &c, &em), PS_OK);
-    assert_int_equal(ps_row_writer_finish(&w), PS_OK);
+    assert_int_equal(ps_report_writer_finish(&w), PS_OK);
     fclose(out);
     return buf;
 }
@@ -567,7 +512,7 @@ static void test_table_format(void **state)
     set_tz("UTC");
     ps_query_init(&q);
     q.since_us = T0;
-    s = format_rows(f, PS_ROW_TABLE, 80, &q);
+    s = format_rows(f, PS_REPORT_TABLE, 80, &q);
     /* 80 cells exactly: time 19, type 4, status 10, and the rest shared 3:3:4. */
     assert_string_equal(
         s, "TIME (UTC)          TYPE FROM         TO           STATUS     SUBJECT / DETAIL\n"
@@ -584,7 +529,7 @@ static void test_table_format(void **state)
     for (char *line = s; *line;) {
         char *nl = strchr(line, '\n');
         *nl = '\0';
-        assert_true(ps_text_width(line) <= 80);
+        assert_true(ps_report_text_width(line) <= 80);
         line = nl + 1;
     }
     free(s);
@@ -592,7 +537,7 @@ static void test_table_format(void **state)
     set_tz("CET-1CEST,M3.5.0,M10.5.0/3");
     ps_query_init(&q);
     q.key = "g-two";
-    s = format_rows(f, PS_ROW_TABLE, 120, &q);
+    s = format_rows(f, PS_REPORT_TABLE, 120, &q);
     assert_string_equal(s, "TIME (CET/CEST)     TYPE QID            FROM                 TO     "
                            "              STATUS     SUBJECT / DETAIL\n"
                            "2024-05-22 13:00:00 msg  4AbCd0002      carol@spam.example   "
@@ -602,7 +547,7 @@ static void test_table_format(void **state)
     /* No rows: the header alone. */
     ps_query_init(&q);
     q.key = "absent";
-    s = format_rows(f, PS_ROW_TABLE, 80, &q);
+    s = format_rows(f, PS_REPORT_TABLE, 80, &q);
     assert_string_equal(
         s, "TIME (UTC)          TYPE FROM         TO           STATUS     SUBJECT / DETAIL\n");
     free(s);
@@ -618,7 +563,7 @@ static void test_csv_and_json_formats(void **state)
     assert_false(store_one(f->st, 1, PS_DATA_MESSAGE, m));
     ps_query_init(&q);
     q.key = "g-csv";
-    s = format_rows(f, PS_ROW_CSV, 80, &q);
+    s = format_rows(f, PS_REPORT_CSV, 80, &q);
     assert_string_equal(
         s, "time,device_id,type,key,sender,recipients,subject,disposition,action,module,rule,"
            "direction,qid,message_id,client_ip,client_host,country,stat,dsn,relay,spam_score,"
@@ -627,41 +572,19 @@ static void test_csv_and_json_formats(void **state)
            "\"a, \"\"quoted\"\" subject\",accept,accept,spam,inbound_spam,inbound,QCSV0001,"
            "<c@example.com>,192.0.2.10,mx.sender.example,de,,,,87,2048,\"[\"\"test\"\"]\"\r\n");
     free(s);
-    s = format_rows(f, PS_ROW_JSON, 80, &q);
+    s = format_rows(f, PS_REPORT_JSON, 80, &q);
     assert_int_equal(strlen(s), strlen(m) + 1);
     assert_memory_equal(s, m, strlen(m));
     assert_int_equal(s[strlen(m)], '\n');
     free(s);
     /* CSV without rows: the header only. */
     q.key = "absent";
-    s = format_rows(f, PS_ROW_CSV, 80, &q);
+    s = format_rows(f, PS_REPORT_CSV, 80, &q);
     assert_int_equal(strncmp(s, "time,device_id,", 15), 0);
     assert_non_null(strstr(s, "tags\r\n"));
     assert_int_equal(strlen(strstr(s, "tags\r\n")), 6);
     free(s);
     free(m);
-}
-
-static void test_text_width(void **state)
-{
-    char buf[128];
-    (void)state;
-    assert_int_equal(ps_text_width("abc"), 3);
-    assert_int_equal(ps_text_width("\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E"), 6); /* 日本語 */
-    assert_int_equal(ps_text_width("e\xCC\x81"), 1);                            /* e + ◌́ */
-    assert_int_equal(ps_text_width("\xF0\x9F\x8E\x89"), 2);                     /* 🎉 */
-    assert_int_equal(ps_text_width("a\tb"), 3);
-    assert_int_equal(ps_text_width("\xFF"), 1);
-    assert_string_equal(ps_text_fit("abcdef", 4, false, buf, sizeof buf), "abc\xE2\x80\xA6");
-    assert_string_equal(ps_text_fit("abc", 5, true, buf, sizeof buf), "abc  ");
-    assert_string_equal(ps_text_fit("abc", 3, true, buf, sizeof buf), "abc");
-    /* A wide character that does not fit whole is left out, never split. */
-    assert_string_equal(
-        ps_text_fit("\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E\xE6\x96\x87", 6, true, buf, sizeof buf),
-        "\xE6\x97\xA5\xE6\x9C\xAC\xE2\x80\xA6 ");
-    assert_string_equal(ps_text_fit("a\tb\nc", 10, false, buf, sizeof buf), "a?b?c");
-    assert_string_equal(ps_text_fit("x\xFFy", 10, false, buf, sizeof buf), "x?y");
-    assert_string_equal(ps_text_fit(NULL, 2, true, buf, sizeof buf), "  ");
 }
 
 /* ---- a reader while the writer writes --------------------------------------------- */
@@ -765,10 +688,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trace_follows_requeue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newest_first_out_of_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hourly, setup, teardown),
-        cmocka_unit_test(test_parse_time),
         cmocka_unit_test_setup_teardown(test_table_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_and_json_formats, setup, teardown),
-        cmocka_unit_test(test_text_width),
         cmocka_unit_test_setup_teardown(test_reader_while_writing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

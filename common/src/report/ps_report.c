@@ -1,28 +1,25 @@
-/* ps_store output: events as an aligned table, as JSON lines or as CSV.
+/* ps_report: aligned tables, and events as a table, as JSON lines or as CSV.
  *
- * The table streams (for --follow), so its column widths come from the terminal
- * width alone, never from the data; text is cut by terminal cells, not bytes, so
- * that a Japanese subject does not push the columns after it out of line. */
+ * The event table streams (for --follow), so its column widths come from the
+ * terminal width alone, never from the data; text is cut by terminal cells, not
+ * bytes, so that a Japanese subject does not push the columns after it out of
+ * line. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "podstream/ps_platform.h"
-#include "store/ps_store_internal.h"
+#include "podstream/ps_report.h"
+#include "podstream/ps_time.h"
 
-enum { C_TIME, C_DEVICE, C_TYPE, C_QID, C_FROM, C_TO, C_STATUS, C_DETAIL, C__COUNT };
-
-static const char *const col_title[C__COUNT] = {"TIME", "DEVICE", "TYPE",   "QID",
-                                                "FROM", "TO",     "STATUS", "SUBJECT / DETAIL"};
-
-ps_err ps_row_format_parse(const char *name, ps_row_format *out)
+ps_err ps_report_format_parse(const char *name, ps_report_format *out)
 {
     if (name && strcmp(name, "table") == 0)
-        *out = PS_ROW_TABLE;
+        *out = PS_REPORT_TABLE;
     else if (name && strcmp(name, "json") == 0)
-        *out = PS_ROW_JSON;
+        *out = PS_REPORT_JSON;
     else if (name && strcmp(name, "csv") == 0)
-        *out = PS_ROW_CSV;
+        *out = PS_REPORT_CSV;
     else
         return PS_ERR_INVALID;
     return PS_OK;
@@ -96,7 +93,7 @@ static int cp_width(uint32_t cp)
     return 1;
 }
 
-size_t ps_text_width(const char *s)
+size_t ps_report_text_width(const char *s)
 {
     size_t w = 0;
     const unsigned char *p = (const unsigned char *)s;
@@ -108,11 +105,11 @@ size_t ps_text_width(const char *s)
     return w;
 }
 
-char *ps_text_fit(const char *s, size_t cells, bool pad, char *buf, size_t buflen)
+char *ps_report_text_fit(const char *s, size_t cells, bool pad, char *buf, size_t buflen)
 {
     static const char ell[] = "\xE2\x80\xA6"; /* U+2026 */
     const unsigned char *p = (const unsigned char *)(s ? s : "");
-    size_t total = ps_text_width((const char *)p);
+    size_t total = ps_report_text_width((const char *)p);
     size_t limit = total <= cells ? cells : (cells > 0 ? cells - 1 : 0);
     size_t w = 0, o = 0;
     if (buflen == 0)
@@ -147,100 +144,9 @@ char *ps_text_fit(const char *s, size_t cells, bool pad, char *buf, size_t bufle
     return buf;
 }
 
-/* ---- times ---------------------------------------------------------------------- */
+/* ---- zone ----------------------------------------------------------------------- */
 
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-    int64_t era, doe, yoe, doy, mp;
-    z += 719468;
-    era = (z >= 0 ? z : z - 146096) / 146097;
-    doe = z - era * 146097;
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-static void format_utc(int64_t us, char *buf, size_t len)
-{
-    int64_t secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
-    int64_t frac = us - secs * 1000000;
-    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-    int64_t rem = secs - days * 86400;
-    int y, m, d;
-    civil_from_days(days, &y, &m, &d);
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", y, m, d, (int)(rem / 3600),
-             (int)(rem / 60 % 60), (int)(rem % 60), (int)frac);
-}
-
-static void format_table_time(const ps_row_writer *w, int64_t us, char *buf, size_t len)
-{
-    struct tm tm;
-    int64_t secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
-    if (w->utc || !ps_plat_localtime(secs, &tm)) {
-        char iso[40];
-        format_utc(us, iso, sizeof iso);
-        iso[10] = ' ';
-        iso[19] = '\0';
-        snprintf(buf, len, "%s", iso);
-        return;
-    }
-    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
-/* ---- writer ---------------------------------------------------------------------- */
-
-void ps_row_writer_init(ps_row_writer *w, FILE *out, ps_row_format format, int width, bool utc)
-{
-    int flex, fixed = 0, gaps = -1;
-    memset(w, 0, sizeof *w);
-    w->out = out;
-    w->format = format;
-    w->utc = utc;
-    w->width = width < 60 ? 60 : width;
-    w->col_w[C_TIME] = 19;
-    w->col_w[C_TYPE] = 4;
-    w->col_w[C_STATUS] = 10;
-    w->col_w[C_QID] = w->width >= 100 ? 14 : 0;
-    w->col_w[C_DEVICE] = w->width >= 140 ? 12 : 0;
-    for (int i = 0; i < C__COUNT; i++)
-        if (w->col_w[i] > 0 || i == C_FROM || i == C_TO || i == C_DETAIL) {
-            fixed += w->col_w[i];
-            gaps++;
-        }
-    flex = w->width - fixed - gaps;
-    w->col_w[C_FROM] = flex * 3 / 10;
-    w->col_w[C_TO] = flex * 3 / 10;
-    w->col_w[C_DETAIL] = flex - w->col_w[C_FROM] - w->col_w[C_TO];
-}
-
-static ps_err io_check(ps_row_writer *w)
-{
-    return ferror(w->out) ? PS_ERR_IO : PS_OK;
-}
-
-static void table_cells(ps_row_writer *w, const char *const cells[C__COUNT])
-{
-    char buf[1024];
-    bool first = true;
-    int last = C__COUNT - 1;
-    while (last > 0 && w->col_w[last] == 0)
-        last--;
-    for (int i = 0; i < C__COUNT; i++) {
-        if (w->col_w[i] == 0)
-            continue;
-        if (!first)
-            fputc(' ', w->out);
-        first = false;
-        /* No padding after the last column: no trailing blanks in the output. */
-        fputs(ps_text_fit(cells[i], (size_t)w->col_w[i], i != last, buf, sizeof buf), w->out);
-    }
-    fputc('\n', w->out);
-}
-
-void ps_row_zone_label(bool utc, char *buf, size_t len)
+void ps_report_zone_label(bool utc, char *buf, size_t len)
 {
     struct tm now, jan, jul;
     char a[32] = "", b[32] = "";
@@ -269,17 +175,119 @@ void ps_row_zone_label(bool utc, char *buf, size_t len)
         snprintf(buf, len, "%s/%s", a, b);
 }
 
-static void table_header(ps_row_writer *w)
+/* ---- aligned tables --------------------------------------------------------------- */
+
+void ps_report_table_init(ps_report_table *t, FILE *out, const ps_report_col *cols, int ncols)
 {
-    const char *cells[C__COUNT];
-    char tz[80];
-    char time_title[96];
-    ps_row_zone_label(w->utc, tz, sizeof tz);
-    snprintf(time_title, sizeof time_title, "TIME (%s)", tz);
+    t->out = out;
+    t->cols = cols;
+    t->ncols = ncols;
+}
+
+static void pad(FILE *out, size_t n)
+{
+    while (n-- > 0)
+        fputc(' ', out);
+}
+
+/* One cell: fitted when the column clips, padded to the width unless it is the
+ * last one and left-aligned (no trailing blanks in the output). */
+static void table_cell(FILE *out, const ps_report_col *c, const char *v, bool last)
+{
+    char buf[1024];
+    size_t width = (size_t)c->width, w;
+    if (!v)
+        v = "";
+    if (c->clip)
+        v = ps_report_text_fit(v, width, false, buf, sizeof buf);
+    w = ps_report_text_width(v);
+    if (c->right && w < width)
+        pad(out, width - w);
+    fputs(v, out);
+    if (!c->right && !last && w < width)
+        pad(out, width - w);
+}
+
+void ps_report_table_row(const ps_report_table *t, const char *const *cells)
+{
+    bool first = true;
+    int last = t->ncols - 1;
+    while (last > 0 && t->cols[last].width == 0)
+        last--;
+    for (int i = 0; i < t->ncols; i++) {
+        if (t->cols[i].width == 0)
+            continue;
+        if (!first)
+            fputc(' ', t->out);
+        first = false;
+        table_cell(t->out, &t->cols[i], cells[i], i == last);
+    }
+    fputc('\n', t->out);
+}
+
+void ps_report_table_header(const ps_report_table *t)
+{
+    const char *titles[64];
+    int n = t->ncols < 64 ? t->ncols : 64;
+    for (int i = 0; i < n; i++)
+        titles[i] = t->cols[i].title;
+    ps_report_table cut = *t;
+    cut.ncols = n;
+    ps_report_table_row(&cut, titles);
+}
+
+/* ---- events ------------------------------------------------------------------------ */
+
+enum { C_TIME, C_DEVICE, C_TYPE, C_QID, C_FROM, C_TO, C_STATUS, C_DETAIL, C__COUNT };
+
+static const char *const col_title[C__COUNT] = {"TIME", "DEVICE", "TYPE",   "QID",
+                                                "FROM", "TO",     "STATUS", "SUBJECT / DETAIL"};
+
+void ps_report_writer_init(ps_report_writer *w, FILE *out, ps_report_format format, int width,
+                           bool utc)
+{
+    int flex, fixed = 0, gaps = -1;
+    int *cw[C__COUNT];
+    memset(w, 0, sizeof *w);
+    w->out = out;
+    w->format = format;
+    w->utc = utc;
+    w->width = width < 60 ? 60 : width;
+    for (int i = 0; i < C__COUNT; i++) {
+        w->cols[i].title = col_title[i];
+        w->cols[i].clip = true;
+        cw[i] = &w->cols[i].width;
+    }
+    *cw[C_TIME] = 19;
+    *cw[C_TYPE] = 4;
+    *cw[C_STATUS] = 10;
+    *cw[C_QID] = w->width >= 100 ? 14 : 0;
+    *cw[C_DEVICE] = w->width >= 140 ? 12 : 0;
     for (int i = 0; i < C__COUNT; i++)
-        cells[i] = col_title[i];
-    cells[C_TIME] = time_title;
-    table_cells(w, cells);
+        if (*cw[i] > 0 || i == C_FROM || i == C_TO || i == C_DETAIL) {
+            fixed += *cw[i];
+            gaps++;
+        }
+    flex = w->width - fixed - gaps;
+    *cw[C_FROM] = flex * 3 / 10;
+    *cw[C_TO] = flex * 3 / 10;
+    *cw[C_DETAIL] = flex - *cw[C_FROM] - *cw[C_TO];
+}
+
+static ps_err io_check(ps_report_writer *w)
+{
+    return ferror(w->out) ? PS_ERR_IO : PS_OK;
+}
+
+static void table_header(ps_report_writer *w)
+{
+    ps_report_table t;
+    char tz[80];
+    ps_report_zone_label(w->utc, tz, sizeof tz);
+    snprintf(w->time_title, sizeof w->time_title, "TIME (%s)", tz);
+    w->cols[C_TIME].title = w->time_title;
+    ps_report_table_init(&t, w->out, w->cols, C__COUNT);
+    ps_report_table_header(&t);
 }
 
 static const char *type_label(ps_data_type t)
@@ -295,12 +303,13 @@ static const char *type_label(ps_data_type t)
     return "?";
 }
 
-static void table_row(ps_row_writer *w, const ps_event_row *r)
+static void table_row(ps_report_writer *w, const ps_event_row *r)
 {
     const char *cells[C__COUNT];
     char when[40], dev[160], status[64], detail[1200];
     const char *const *t = r->text;
-    format_table_time(w, r->ts_us, when, sizeof when);
+    ps_report_table tab;
+    ps_time_format_local(r->ts_us, w->utc, true, when, sizeof when);
     if (w->device_name && w->device_name(r->device_id, w->device_name_ctx))
         snprintf(dev, sizeof dev, "%s", w->device_name(r->device_id, w->device_name_ctx));
     else
@@ -335,7 +344,8 @@ static void table_row(ps_row_writer *w, const ps_event_row *r)
     }
     cells[C_STATUS] = status;
     cells[C_DETAIL] = detail;
-    table_cells(w, cells);
+    ps_report_table_init(&tab, w->out, w->cols, C__COUNT);
+    ps_report_table_row(&tab, cells);
 }
 
 static void csv_field(FILE *out, const char *v, bool last)
@@ -356,18 +366,18 @@ static void csv_field(FILE *out, const char *v, bool last)
 
 /* CSV columns: time first, then what identifies the event, then the typed fields
  * in schema order. */
-static void csv_header(ps_row_writer *w)
+static void csv_header(ps_report_writer *w)
 {
     fputs("time,device_id,type,key", w->out);
     for (int i = 0; i < PS_EF__COUNT; i++)
-        fprintf(w->out, ",%s", ps_store_field_col[i]);
+        fprintf(w->out, ",%s", ps_event_field_name((ps_event_field)i));
     fputs(",spam_score,size_bytes,tags\r\n", w->out);
 }
 
-static void csv_row(ps_row_writer *w, const ps_event_row *r)
+static void csv_row(ps_report_writer *w, const ps_event_row *r)
 {
     char buf[64];
-    format_utc(r->ts_us, buf, sizeof buf);
+    ps_time_format_iso(r->ts_us, buf, sizeof buf);
     csv_field(w->out, buf, false);
     snprintf(buf, sizeof buf, "%lld", r->device_id);
     csv_field(w->out, buf, false);
@@ -394,22 +404,22 @@ static void csv_row(ps_row_writer *w, const ps_event_row *r)
     csv_field(w->out, r->tags, true);
 }
 
-ps_err ps_row_writer_row(ps_row_writer *w, const ps_event_row *row)
+ps_err ps_report_writer_row(ps_report_writer *w, const ps_event_row *row)
 {
     switch (w->format) {
-    case PS_ROW_TABLE:
+    case PS_REPORT_TABLE:
         if (!w->header_done)
             table_header(w);
         w->header_done = true;
         table_row(w, row);
         break;
-    case PS_ROW_CSV:
+    case PS_REPORT_CSV:
         if (!w->header_done)
             csv_header(w);
         w->header_done = true;
         csv_row(w, row);
         break;
-    case PS_ROW_JSON:
+    case PS_REPORT_JSON:
         if (!row->raw)
             return PS_ERR_INTERNAL;
         fwrite(row->raw, 1, row->raw_len, w->out);
@@ -420,11 +430,11 @@ ps_err ps_row_writer_row(ps_row_writer *w, const ps_event_row *row)
     return io_check(w);
 }
 
-ps_err ps_row_writer_finish(ps_row_writer *w)
+ps_err ps_report_writer_finish(ps_report_writer *w)
 {
-    if (!w->header_done && w->format == PS_ROW_TABLE)
+    if (!w->header_done && w->format == PS_REPORT_TABLE)
         table_header(w);
-    else if (!w->header_done && w->format == PS_ROW_CSV)
+    else if (!w->header_done && w->format == PS_REPORT_CSV)
         csv_header(w);
     w->header_done = true;
     if (fflush(w->out) != 0)
