@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include "podstream/ps_config.h"
 #include "podstream/ps_diag.h"
 #include "podstream/ps_platform.h"
+#include "podstream/ps_schema.h"
 
 int ps_cli_exit_code(ps_err err)
 {
@@ -102,20 +104,96 @@ char *ps_cli_database_path(const char *cmd, const char *db_option, const char *c
     return path;
 }
 
-int ps_cli_take_value(int argc, char **argv, int *i, const char *name, const char *alias,
-                      const char **out)
+void ps_cli_print_help(const ps_opt_cmd *cmd, FILE *out)
 {
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) == 0 && a[n] == '=') {
-        *out = a + n + 1;
-        return 1;
+    const ps_opt_subst subst[] = {{"{config_dir}", ps_plat_default_config_dir()}};
+    ps_opt_print_help(cmd, "podstream", subst, sizeof subst / sizeof subst[0], out);
+}
+
+int ps_cli_parse(const ps_opt_cmd *cmd, int argc, char **argv, void *dst, ps_opt_list *positional)
+{
+    ps_opt_action action;
+    ps_errmsg em;
+    ps_err err = ps_opt_parse(cmd, argc, argv, dst, positional, &action, &em);
+    if (err == PS_ERR_USAGE)
+        return ps_cli_usage_error(cmd->name, "%s", em.text);
+    if (err != PS_OK) {
+        fprintf(stderr, "podstream %s: %s\n", cmd->name, em.text);
+        return PS_EXIT_FAILURE;
     }
-    if (strcmp(a, name) != 0 && !(alias && strcmp(a, alias) == 0))
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *i += 1;
-    *out = argv[*i];
-    return 1;
+    if (action == PS_OPT_HELP) {
+        ps_cli_print_help(cmd, stdout);
+        return PS_EXIT_OK;
+    }
+    if (action == PS_OPT_VERSION) {
+        ps_cli_print_version(stdout);
+        return PS_EXIT_OK;
+    }
+    return PS_CLI_RUN;
+}
+
+bool ps_cli_device_id(const char *s, long long *out, long long *min, long long *max)
+{
+    /* The schema's bounds, so that a command refuses exactly the ids the
+     * configuration loader would. */
+    const ps_schema_table *t = ps_schema_device();
+    char *end = NULL;
+    long long v;
+    *min = 1;
+    *max = 2147483647LL;
+    for (size_t i = 0; i < t->count; i++) {
+        if (strcmp(t->fields[i].name, "id") != 0)
+            continue;
+        if (t->fields[i].has_min)
+            *min = t->fields[i].min;
+        if (t->fields[i].has_max)
+            *max = t->fields[i].max;
+    }
+    if (!((*s >= '0' && *s <= '9') || *s == '-'))
+        return false;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < *min || v > *max)
+        return false;
+    *out = v;
+    return true;
+}
+
+int ps_cli_table_width(long long option)
+{
+    const char *cols = getenv("COLUMNS");
+    long width = option;
+    if (width == 0)
+        width = ps_plat_terminal_columns(stdout);
+    if (width == 0 && cols && *cols)
+        width = strtol(cols, NULL, 10);
+    if (width < 60)
+        width = 120;
+    return (int)width;
+}
+
+const char *ps_cli_device_name(long long id, void *ctx)
+{
+    const ps_cli_devices *d = ctx;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->c[i].device_id == id && d->c[i].name[0])
+            return d->c[i].name;
+    return NULL;
+}
+
+int ps_cli_open_reader(const char *cmd, const char *db_option, const char *config_option,
+                       ps_store **st)
+{
+    int rc = PS_EXIT_OK;
+    char *path = ps_cli_database_path(cmd, db_option, config_option, &rc);
+    ps_errmsg em;
+    *st = NULL;
+    if (!path)
+        return rc;
+    if (ps_store_create(path, PS_STORE_READER, st, &em) != PS_OK) {
+        fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
+        rc = PS_EXIT_FAILURE;
+    }
+    free(path);
+    return rc;
 }

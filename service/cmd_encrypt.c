@@ -7,6 +7,7 @@
  * encrypted value. */
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,6 @@
 #include "podstream/ps_config.h"
 #include "podstream/ps_diag.h"
 #include "podstream/ps_platform.h"
-#include "podstream/ps_schema.h"
 #include "podstream/ps_secret.h"
 
 static const char *const cmd = "encrypt";
@@ -24,99 +24,69 @@ static const char *const cmd = "encrypt";
 /* As in ps_secret: far above any real token, low enough to stop a wrong file. */
 #define TOKEN_MAX 65536
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: podstream encrypt --device ID [--field FIELD] [-c DIR] [--key-file PATH]\n"
-            "                         [--no-config]\n"
-            "\n"
-            "Encrypts a token with the service shared key and prints the enc:v1: value to\n"
-            "paste into the device's file together with \"secure: true\". The token is read\n"
-            "from standard input, or typed at a prompt that does not echo when standard\n"
-            "input is a terminal; there is deliberately no option that takes the token.\n"
-            "The value only decrypts for this device id and field.\n"
-            "\n"
-            "Options:\n"
-            "  --device ID       id of the device the token belongs to (required)\n"
-            "  --field FIELD     the field the value goes into (default: " DEFAULT_FIELD ")\n"
-            "  -c, --config DIR  configuration directory (default: $PODSTREAM_CONFIG_DIR,\n"
-            "                    else %s); the device must exist there, and its\n"
-            "                    key_file setting names the key\n"
-            "  --key-file PATH   use this key file instead of the key_file setting\n"
-            "  --no-config       do not read the configuration (e.g. on a workstation, or for\n"
-            "                    a device not added yet); the key is --key-file, else\n"
-            "                    DIR/podstream.key\n"
-            "  -h, --help        show this help\n"
-            "  -V, --version     show the version\n"
-            "\n"
-            "Examples:\n"
-            "  podstream encrypt --device 7                  (type or paste the token)\n"
-            "  podstream encrypt --device 7 < token.txt\n"
-            "  value=$(podstream encrypt --device 7 < token.txt)\n"
-            "\n"
-            "Exit codes: 0 ok, 1 failure (unknown device, empty or multi-line token),\n"
-            "2 usage error, 3 invalid configuration, 4 key refused or missing.\n",
-            ps_plat_default_config_dir());
-}
+typedef struct encrypt_opts {
+    const char *device, *field, *config, *key_file;
+    bool no_config;
+} encrypt_opts;
 
-/* An unknown argument may be the token typed in the wrong place, so at most the
- * option name before any '=' is repeated, and only when it looks like one. */
-static int unknown_argument(const char *a)
+static const ps_opt options[] = {
+    {"device", 0, PS_OPT_STRING, "ID", offsetof(encrypt_opts, device),
+     "id of the device the token belongs to (required)", NULL, 0, 0, NULL},
+    {"field", 0, PS_OPT_STRING, "FIELD", offsetof(encrypt_opts, field),
+     "the field the value goes into (default: " DEFAULT_FIELD ")", NULL, 0, 0, NULL},
+    {"config", 'c', PS_OPT_STRING, "DIR", offsetof(encrypt_opts, config),
+     "configuration directory (default: $PODSTREAM_CONFIG_DIR,\n"
+     "else {config_dir}); the device must exist there,\n"
+     "and its key_file setting names the key",
+     NULL, 0, 0, NULL},
+    {"key-file", 0, PS_OPT_STRING, "PATH", offsetof(encrypt_opts, key_file),
+     "use this key file instead of the key_file setting", NULL, 0, 0, NULL},
+    {"no-config", 0, PS_OPT_FLAG, NULL, offsetof(encrypt_opts, no_config),
+     "do not read the configuration (e.g. on a workstation,\n"
+     "or for a device not added yet); the key is --key-file,\n"
+     "else DIR/podstream.key",
+     NULL, 0, 0, NULL},
+};
+
+const ps_opt_cmd ps_cmd_encrypt_opts = {
+    "encrypt",
+    "encrypt a token for secure: true (reads it from stdin)",
+    "--device ID [--field FIELD] [-c DIR] [--key-file PATH]\n  [--no-config]",
+    "Encrypts a token with the service shared key and prints the enc:v1: value to\n"
+    "paste into the device's file together with \"secure: true\". The token is read\n"
+    "from standard input, or typed at a prompt that does not echo when standard\n"
+    "input is a terminal; there is deliberately no option that takes the token.\n"
+    "The value only decrypts for this device id and field.",
+    options,
+    sizeof options / sizeof options[0],
+    "Examples:\n"
+    "  podstream encrypt --device 7                  (type or paste the token)\n"
+    "  podstream encrypt --device 7 < token.txt\n"
+    "  value=$(podstream encrypt --device 7 < token.txt)\n"
+    "\n"
+    "Exit codes: 0 ok, 1 failure (unknown device, empty or multi-line token),\n"
+    "2 usage error, 3 invalid configuration, 4 key refused or missing.",
+    PS_OPT_CMD_SECRET_ARGS,
+};
+
+/* A token typed as an option value (`--token=...`) gets its own message before
+ * the options are parsed, which says why there is no such option. Only the name
+ * before any '=' is looked at or repeated. */
+static int token_option(int argc, char **argv)
 {
     static const char *const token_opts[] = {"--token", "--value", "--secret", "--password", NULL};
-    size_t n = strcspn(a, "=");
-    bool looks_like_option = a[0] == '-' && n <= 32;
-
-    for (size_t i = 0; looks_like_option && i < n; i++)
-        if (!((a[i] >= 'a' && a[i] <= 'z') || a[i] == '-'))
-            looks_like_option = false;
-    for (size_t i = 0; looks_like_option && token_opts[i]; i++)
-        if (strlen(token_opts[i]) == n && strncmp(a, token_opts[i], n) == 0)
-            return ps_cli_usage_error(
-                cmd,
-                "there is no %.*s option: a token on the command line is visible to every "
-                "local user and stays in the shell history; pipe it on standard input or type "
-                "it at the prompt",
-                (int)n, a);
-    if (looks_like_option)
-        return ps_cli_usage_error(cmd, "unknown option '%.*s'", (int)n, a);
-    return ps_cli_usage_error(cmd, "unexpected argument (not shown, in case it is a token); "
-                                   "the token is read from standard input");
-}
-
-/* The bounds the configuration schema puts on device ids, so that --no-config
- * rejects the same ids the loader would. */
-static void device_id_bounds(long long *min, long long *max)
-{
-    const ps_schema_table *t = ps_schema_device();
-    *min = 1;
-    *max = 2147483647LL;
-    for (size_t i = 0; i < t->count; i++) {
-        if (strcmp(t->fields[i].name, "id") != 0)
-            continue;
-        if (t->fields[i].has_min)
-            *min = t->fields[i].min;
-        if (t->fields[i].has_max)
-            *max = t->fields[i].max;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        size_t n = strcspn(argv[i], "=");
+        for (size_t k = 0; token_opts[k]; k++)
+            if (strlen(token_opts[k]) == n && strncmp(argv[i], token_opts[k], n) == 0)
+                return ps_cli_usage_error(
+                    cmd,
+                    "there is no %s option: a token on the command line is visible to every "
+                    "local user and stays in the shell history; pipe it on standard input or "
+                    "type it at the prompt",
+                    token_opts[k]);
     }
-}
-
-static bool parse_device_id(const char *s, long long *out)
-{
-    long long min, max, v;
-    char *end = NULL;
-
-    if (!*s || !((*s >= '0' && *s <= '9') || *s == '-'))
-        return false;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return false;
-    device_id_bounds(&min, &max);
-    if (v < min || v > max)
-        return false;
-    *out = v;
-    return true;
+    return PS_CLI_RUN;
 }
 
 /* Field paths as the configuration spells them ("properties.token"). They are part
@@ -244,112 +214,31 @@ out:
     return rc;
 }
 
-int ps_cmd_encrypt(int argc, char **argv)
+/* Checks what the options cannot say by themselves. Returns PS_CLI_RUN with the
+ * device id in *id, or the exit code of a usage error (printed). */
+static int check_options(const encrypt_opts *o, const ps_opt_list *args, long long *id)
 {
-    const char *config_opt = NULL, *key_opt = NULL, *device_opt = NULL, *field = DEFAULT_FIELD;
-    const char *config_dir;
-    bool no_config = false;
-    long long id = 0;
-    ps_config *cfg = NULL;
-    const ps_device *dev = NULL;
-    char *key_path = NULL, *token = NULL, *value = NULL;
-    unsigned char key[PS_SECRET_KEY_BYTES];
-    ps_errmsg em;
-    ps_err err;
-    int rc = PS_EXIT_OK;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return PS_EXIT_OK;
-        }
-        if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
-            ps_cli_print_version(stdout);
-            return PS_EXIT_OK;
-        }
-        if (strcmp(a, "--no-config") == 0) {
-            no_config = true;
-            continue;
-        }
-        r = ps_cli_take_value(argc, argv, &i, "--config", "-c", &config_opt);
-        if (r == 0)
-            r = ps_cli_take_value(argc, argv, &i, "--key-file", NULL, &key_opt);
-        if (r == 0)
-            r = ps_cli_take_value(argc, argv, &i, "--device", NULL, &device_opt);
-        if (r == 0)
-            r = ps_cli_take_value(argc, argv, &i, "--field", NULL, &field);
-        if (r < 0)
-            return ps_cli_usage_error(cmd, "%s needs a value", a);
-        if (r == 0)
-            return unknown_argument(a);
-    }
-    if (!device_opt)
+    long long min, max;
+    if (args->n)
+        return ps_cli_usage_error(cmd, "unexpected argument (not shown, in case it is a token); "
+                                       "the token is read from standard input");
+    if (!o->device)
         return ps_cli_usage_error(cmd, "--device ID is required: a value only decrypts for the "
                                        "device it was encrypted for");
-    if (!parse_device_id(device_opt, &id)) {
-        long long min, max;
-        device_id_bounds(&min, &max);
+    if (!ps_cli_device_id(o->device, id, &min, &max))
         return ps_cli_usage_error(cmd,
                                   "--device: '%s' is not a device id (a whole number from "
                                   "%lld to %lld)",
-                                  device_opt, min, max);
-    }
-    if (!field_ok(field))
+                                  o->device, min, max);
+    if (!field_ok(o->field))
         return ps_cli_usage_error(cmd, "--field: '%s' is not a field path such as " DEFAULT_FIELD,
-                                  field);
-    if (key_opt && !*key_opt)
-        return ps_cli_usage_error(cmd, "--key-file needs a path");
-    config_dir = ps_cli_config_dir(config_opt);
+                                  o->field);
+    return PS_CLI_RUN;
+}
 
-    if (!no_config) {
-        rc = load_config(config_dir, id, &cfg, &dev);
-        if (rc != PS_EXIT_OK)
-            goto out;
-    }
-    if (key_opt)
-        key_path = strdup(key_opt);
-    else if (cfg)
-        key_path = strdup(cfg->service.key_file);
-    else
-        key_path = ps_plat_path_join(config_dir, "podstream.key");
-    if (!key_path) {
-        fprintf(stderr, "podstream %s: out of memory\n", cmd);
-        rc = PS_EXIT_FAILURE;
-        goto out;
-    }
-
-    /* The key first: a refused key should not cost the admin a paste. */
-    err = ps_secret_key_load(key_path, key, &em);
-    if (err != PS_OK) {
-        fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
-        rc = (err == PS_ERR_NOMEM || err == PS_ERR_IO) ? PS_EXIT_FAILURE : PS_EXIT_SECURITY;
-        goto out;
-    }
-
-    token = malloc(TOKEN_MAX + 2);
-    if (!token) {
-        fprintf(stderr, "podstream %s: out of memory\n", cmd);
-        rc = PS_EXIT_FAILURE;
-        goto out;
-    }
-    rc = read_token(id, token, TOKEN_MAX + 2);
-    if (rc != PS_EXIT_OK)
-        goto out;
-
-    err = ps_secret_encrypt(key, id, field, token, &value, &em);
-    if (err != PS_OK) {
-        fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
-        rc = PS_EXIT_FAILURE;
-        goto out;
-    }
-    printf("%s\n", value);
-    if (fflush(stdout) != 0) {
-        fprintf(stderr, "podstream %s: cannot write standard output: %s\n", cmd, strerror(errno));
-        rc = PS_EXIT_FAILURE;
-        goto out;
-    }
+/* After the value: where it goes, and whether the device must change. */
+static void print_hints(const char *field, long long id, const ps_device *dev)
+{
     if (strcmp(field, DEFAULT_FIELD) == 0)
         fprintf(stderr,
                 "podstream %s: paste it as the token of device %lld with \"secure: true\"\n", cmd,
@@ -365,13 +254,88 @@ int ps_cmd_encrypt(int argc, char **argv)
                 "you paste the value\n",
                 cmd, id, dev->name, dev->pos.file ? " in " : "",
                 dev->pos.file ? dev->pos.file : "");
+}
+
+/* Reads the token, encrypts it under `key` and prints the value. Returns the
+ * exit code. */
+static int encrypt_token(const unsigned char *key, long long id, const char *field)
+{
+    char *token = malloc(TOKEN_MAX + 2), *value = NULL;
+    ps_errmsg em;
+    int rc;
+
+    if (!token) {
+        fprintf(stderr, "podstream %s: out of memory\n", cmd);
+        return PS_EXIT_FAILURE;
+    }
+    rc = read_token(id, token, TOKEN_MAX + 2);
+    if (rc == PS_EXIT_OK && ps_secret_encrypt(key, id, field, token, &value, &em) != PS_OK) {
+        fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
+        rc = PS_EXIT_FAILURE;
+    }
+    ps_plat_wipe(token, TOKEN_MAX + 2);
+    free(token);
+    if (rc != PS_EXIT_OK)
+        return rc;
+    printf("%s\n", value);
+    ps_secret_free(value);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "podstream %s: cannot write standard output: %s\n", cmd, strerror(errno));
+        return PS_EXIT_FAILURE;
+    }
+    return PS_EXIT_OK;
+}
+
+int ps_cmd_encrypt(int argc, char **argv)
+{
+    encrypt_opts o = {NULL, DEFAULT_FIELD, NULL, NULL, false};
+    ps_opt_list args = {NULL, 0};
+    const char *config_dir;
+    long long id = 0;
+    ps_config *cfg = NULL;
+    const ps_device *dev = NULL;
+    char *key_path = NULL;
+    unsigned char key[PS_SECRET_KEY_BYTES];
+    ps_errmsg em;
+    ps_err err;
+    int rc = token_option(argc, argv);
+
+    if (rc == PS_CLI_RUN)
+        rc = ps_cli_parse(&ps_cmd_encrypt_opts, argc, argv, &o, &args);
+    if (rc == PS_CLI_RUN)
+        rc = check_options(&o, &args, &id);
+    ps_opt_list_free(&args);
+    if (rc != PS_CLI_RUN)
+        return rc;
+    config_dir = ps_cli_config_dir(o.config);
+    if (!o.no_config) {
+        rc = load_config(config_dir, id, &cfg, &dev);
+        if (rc != PS_EXIT_OK)
+            goto out;
+    }
+    if (o.key_file)
+        key_path = strdup(o.key_file);
+    else if (cfg)
+        key_path = strdup(cfg->service.key_file);
+    else
+        key_path = ps_plat_path_join(config_dir, "podstream.key");
+    if (!key_path) {
+        fprintf(stderr, "podstream %s: out of memory\n", cmd);
+        rc = PS_EXIT_FAILURE;
+        goto out;
+    }
+    /* The key first: a refused key should not cost the admin a paste. */
+    err = ps_secret_key_load(key_path, key, &em);
+    if (err != PS_OK) {
+        fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
+        rc = (err == PS_ERR_NOMEM || err == PS_ERR_IO) ? PS_EXIT_FAILURE : PS_EXIT_SECURITY;
+        goto out;
+    }
+    rc = encrypt_token(key, id, o.field);
+    if (rc == PS_EXIT_OK)
+        print_hints(o.field, id, dev);
 out:
     ps_plat_wipe(key, sizeof key);
-    if (token) {
-        ps_plat_wipe(token, TOKEN_MAX + 2);
-        free(token);
-    }
-    ps_secret_free(value);
     free(key_path);
     ps_config_destroy(cfg);
     return rc;

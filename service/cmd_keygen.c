@@ -1,6 +1,7 @@
 /* podstream keygen: creates the service shared key that `secure: true` tokens are
  * encrypted under. The key itself is never printed: it only goes to the file. */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,30 +14,40 @@
 
 static const char *const cmd = "keygen";
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: podstream keygen [-c DIR] [--key-file PATH] [--force]\n"
-            "\n"
-            "Creates the shared key that decrypts tokens written with \"secure: true\".\n"
-            "The key file is created with mode 0600 and never overwritten without --force.\n"
-            "The key is not printed.\n"
-            "\n"
-            "Options:\n"
-            "  -c, --config DIR  configuration directory (default: $PODSTREAM_CONFIG_DIR,\n"
-            "                    else %s); the key is written where its key_file\n"
-            "                    setting says (default: DIR/podstream.key)\n"
-            "  --key-file PATH   write the key here instead; the configuration is not read\n"
-            "  --force           replace an existing key; the old one is kept as PATH.bak\n"
-            "                    (mode 0600). Tokens encrypted under the old key must then be\n"
-            "                    encrypted again with 'podstream encrypt'.\n"
-            "  -h, --help        show this help\n"
-            "  -V, --version     show the version\n"
-            "\n"
-            "Exit codes: 0 key written, 1 failure (including: a key exists and --force was\n"
-            "not given), 2 usage error, 3 invalid configuration, 4 key refused.\n",
-            ps_plat_default_config_dir());
-}
+typedef struct keygen_opts {
+    const char *config, *key_file;
+    bool force;
+} keygen_opts;
+
+static const ps_opt options[] = {
+    {"config", 'c', PS_OPT_STRING, "DIR", offsetof(keygen_opts, config),
+     "configuration directory (default: $PODSTREAM_CONFIG_DIR,\n"
+     "else {config_dir}); the key is written where its\n"
+     "key_file setting says (default: DIR/podstream.key)",
+     NULL, 0, 0, NULL},
+    {"key-file", 0, PS_OPT_STRING, "PATH", offsetof(keygen_opts, key_file),
+     "write the key here instead; the configuration is not read", NULL, 0, 0, NULL},
+    {"force", 0, PS_OPT_FLAG, NULL, offsetof(keygen_opts, force),
+     "replace an existing key; the old one is kept as\n"
+     "PATH.bak (mode 0600). Tokens encrypted under the old\n"
+     "key must then be encrypted again with 'podstream\n"
+     "encrypt'.",
+     NULL, 0, 0, NULL},
+};
+
+const ps_opt_cmd ps_cmd_keygen_opts = {
+    "keygen",
+    "create the shared key for secure: true tokens",
+    "[-c DIR] [--key-file PATH] [--force]",
+    "Creates the shared key that decrypts tokens written with \"secure: true\".\n"
+    "The key file is created with mode 0600 and never overwritten without --force.\n"
+    "The key is not printed.",
+    options,
+    sizeof options / sizeof options[0],
+    "Exit codes: 0 key written, 1 failure (including: a key exists and --force was\n"
+    "not given), 2 usage error, 3 invalid configuration, 4 key refused.",
+    0,
+};
 
 /* The key_file setting of the configuration in `dir`, as a new string. Loads the
  * whole configuration because podstream.yml alone does not say where a relative
@@ -79,62 +90,23 @@ out:
     return path;
 }
 
-int ps_cmd_keygen(int argc, char **argv)
+/* Writes a new key to `path` (the old one to PATH.bak with --force) and says
+ * what happened. Returns the exit code. */
+static int write_key(const char *path, bool force)
 {
-    const char *config_opt = NULL, *key_opt = NULL;
-    char *path = NULL, *bak = NULL;
-    bool force = false, existed, bak_existed;
+    char *bak = malloc(strlen(path) + sizeof ".bak");
+    bool existed, bak_existed;
     ps_errmsg em;
     ps_err err;
-    int rc = PS_EXIT_OK;
+    int rc = PS_EXIT_FAILURE;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return PS_EXIT_OK;
-        }
-        if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
-            ps_cli_print_version(stdout);
-            return PS_EXIT_OK;
-        }
-        if (strcmp(a, "--force") == 0) {
-            force = true;
-            continue;
-        }
-        r = ps_cli_take_value(argc, argv, &i, "--config", "-c", &config_opt);
-        if (r == 0)
-            r = ps_cli_take_value(argc, argv, &i, "--key-file", NULL, &key_opt);
-        if (r < 0)
-            return ps_cli_usage_error(cmd, "%s needs a value", a);
-        if (r > 0)
-            continue;
-        if (a[0] == '-')
-            return ps_cli_usage_error(cmd, "unknown option '%s'", a);
-        return ps_cli_usage_error(cmd, "unexpected argument '%s'", a);
-    }
-    if (key_opt && !*key_opt)
-        return ps_cli_usage_error(cmd, "--key-file needs a path");
-
-    path = key_opt ? strdup(key_opt) : key_path_from_config(ps_cli_config_dir(config_opt), &rc);
-    if (!path) {
-        if (rc == PS_EXIT_OK) {
-            fprintf(stderr, "podstream %s: out of memory\n", cmd);
-            rc = PS_EXIT_FAILURE;
-        }
-        goto out;
-    }
-    bak = malloc(strlen(path) + sizeof ".bak");
     if (!bak) {
         fprintf(stderr, "podstream %s: out of memory\n", cmd);
-        rc = PS_EXIT_FAILURE;
-        goto out;
+        return PS_EXIT_FAILURE;
     }
     sprintf(bak, "%s.bak", path);
     existed = ps_plat_file_exists(path);
     bak_existed = ps_plat_file_exists(bak);
-
     err = ps_secret_key_generate(path, force, &em);
     if (err == PS_ERR_EXISTS) {
         fprintf(stderr,
@@ -143,12 +115,10 @@ int ps_cmd_keygen(int argc, char **argv)
                 "To rotate the key: podstream %s --force (keeps the old key as %s), then "
                 "encrypt every \"secure: true\" token again with 'podstream encrypt'.\n",
                 cmd, path, cmd, bak);
-        rc = PS_EXIT_FAILURE;
         goto out;
     }
     if (err != PS_OK) {
         fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
-        rc = PS_EXIT_FAILURE;
         goto out;
     }
     /* What the service will check: a file system that ignores modes (a FAT
@@ -171,8 +141,34 @@ int ps_cmd_keygen(int argc, char **argv)
     }
     printf("keep a copy of the key somewhere safe: without it, secure tokens cannot be "
            "decrypted\n");
+    rc = PS_EXIT_OK;
 out:
-    free(path);
     free(bak);
+    return rc;
+}
+
+int ps_cmd_keygen(int argc, char **argv)
+{
+    keygen_opts o = {NULL, NULL, false};
+    ps_opt_list args = {NULL, 0};
+    char *path;
+    int rc = ps_cli_parse(&ps_cmd_keygen_opts, argc, argv, &o, &args);
+
+    if (rc == PS_CLI_RUN && args.n)
+        rc = ps_cli_usage_error(cmd, "unexpected argument '%s'", args.v[0]);
+    ps_opt_list_free(&args);
+    if (rc != PS_CLI_RUN)
+        return rc;
+    rc = PS_EXIT_OK;
+    path = o.key_file ? strdup(o.key_file) : key_path_from_config(ps_cli_config_dir(o.config), &rc);
+    if (!path) {
+        if (rc == PS_EXIT_OK) {
+            fprintf(stderr, "podstream %s: out of memory\n", cmd);
+            rc = PS_EXIT_FAILURE;
+        }
+        return rc;
+    }
+    rc = write_key(path, o.force);
+    free(path);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* podstream pipeline: try pipelines on events before deploying them, and list them.
  *
- *   podstream pipeline test --pipeline NAME [FILE]   events from a JSONL file or stdin
+ *   podstream pipeline test --pipeline NAME [EVENTS] events from a JSONL file or stdin
  *   podstream pipeline list                          what is defined, and who uses it
  *
  * `test` does to each event what a worker of the service does: parse the frame
@@ -8,9 +8,9 @@
  * prints one status line per event, the resulting JSON under it for kept events (the
  * exact bytes the service would store), and a summary. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,40 +26,62 @@
 
 static const char *const cmd = "pipeline";
 
-static void usage(FILE *out)
-{
-    fprintf(
-        out,
-        "usage: podstream pipeline test (--pipeline NAME... | --device ID) [-c DIR | -f FILE...]\n"
-        "                               [--type TYPE] [--secrets-dir DIR] [-q] [EVENTS]\n"
-        "       podstream pipeline list [-c DIR | -f FILE...]\n"
-        "\n"
-        "test  runs pipelines on events, one JSON object per line, read from the file\n"
-        "      EVENTS or from standard input, exactly as the service would before storing\n"
-        "      them. For each event it prints a status line (kept, dropped and by which\n"
-        "      processor, or failed and why) and, for kept events, the JSON the service\n"
-        "      would store. A summary line ends the output.\n"
-        "list  prints every pipeline with its processor count, where it is defined and\n"
-        "      which devices use it.\n"
-        "\n"
-        "Options:\n"
-        "  --pipeline NAME    pipeline to run; repeat to chain several, in order\n"
-        "  --device ID        run the pipelines of this device, as configured\n"
-        "  -c, --config DIR   configuration directory (default: $PODSTREAM_CONFIG_DIR,\n"
-        "                     else %s)\n"
-        "  -f, --file FILE    read pipelines from this YAML file instead of the\n"
-        "                     configuration (repeatable); for a pipeline not deployed yet\n"
-        "  --type TYPE        message, maillog or audit (default: the device's type, else\n"
-        "                     message)\n"
-        "  --secrets-dir DIR  where $secret{name} redaction keys live when using -f\n"
-        "  -q, --quiet        print only the JSON of kept events (JSON Lines), no status\n"
-        "                     or summary\n"
-        "  -h, --help         show this help\n"
-        "\n"
-        "Exit codes: 0 every event kept or dropped, 1 some event failed or was not a\n"
-        "valid event, 2 usage error, 3 invalid pipelines or configuration.\n",
-        ps_plat_default_config_dir());
-}
+typedef struct pipeline_opts {
+    ps_opt_list pipelines;
+    const char *device;
+    const char *config;
+    ps_opt_list files;
+    int type; /* index in `types`, or -1 for the device's (else message) */
+    const char *secrets_dir;
+    bool quiet;
+} pipeline_opts;
+
+static const ps_data_type types[] = {PS_DATA_MESSAGE, PS_DATA_MAILLOG, PS_DATA_AUDIT};
+
+/* -F, not -f, for the file: -f is --follow in every command that has a letter
+ * for it. */
+static const ps_opt options[] = {
+    {"pipeline", 0, PS_OPT_LIST, "NAME", offsetof(pipeline_opts, pipelines),
+     "pipeline to run; repeat to chain several, in order", NULL, 0, 0, NULL},
+    {"device", 0, PS_OPT_STRING, "ID", offsetof(pipeline_opts, device),
+     "run the pipelines of this device, as configured", NULL, 0, 0, NULL},
+    {"config", 'c', PS_OPT_STRING, "DIR", offsetof(pipeline_opts, config),
+     "configuration directory (default:\n$PODSTREAM_CONFIG_DIR, else {config_dir})", NULL, 0, 0,
+     NULL},
+    {"file", 'F', PS_OPT_LIST, "FILE", offsetof(pipeline_opts, files),
+     "read pipelines from this YAML file instead of the\n"
+     "configuration (repeatable); for a pipeline not\n"
+     "deployed yet",
+     NULL, 0, 0, NULL},
+    {"type", 0, PS_OPT_CHOICE, "TYPE", offsetof(pipeline_opts, type),
+     "message, maillog or audit (default: the device's type,\nelse message)", NULL, 0, 0,
+     "message|maillog|audit"},
+    {"secrets-dir", 0, PS_OPT_STRING, "DIR", offsetof(pipeline_opts, secrets_dir),
+     "where $secret{name} redaction keys live when using -F", NULL, 0, 0, NULL},
+    {"quiet", 'q', PS_OPT_FLAG, NULL, offsetof(pipeline_opts, quiet),
+     "print only the JSON of kept events (JSON Lines), no\nstatus or summary", NULL, 0, 0, NULL},
+};
+
+const ps_opt_cmd ps_cmd_pipeline_opts = {
+    "pipeline",
+    "try pipelines on sample events, or list them",
+    "test (--pipeline NAME... | --device ID)\n"
+    "      [-c DIR | -F FILE...] [--type TYPE]\n"
+    "      [--secrets-dir DIR] [-q] [EVENTS]\n"
+    "list [-c DIR | -F FILE...]",
+    "test  runs pipelines on events, one JSON object per line, read from the file\n"
+    "      EVENTS or from standard input, exactly as the service would before storing\n"
+    "      them. For each event it prints a status line (kept, dropped and by which\n"
+    "      processor, or failed and why) and, for kept events, the JSON the service\n"
+    "      would store. A summary line ends the output.\n"
+    "list  prints every pipeline with its processor count, where it is defined and\n"
+    "      which devices use it.",
+    options,
+    sizeof options / sizeof options[0],
+    "Exit codes: 0 every event kept or dropped, 1 some event failed or was not a\n"
+    "valid event, 2 usage error, 3 invalid pipelines or configuration.",
+    0,
+};
 
 /* Pipelines and, with a configuration, devices. */
 typedef struct loaded {
@@ -82,7 +104,8 @@ static void loaded_free(loaded *l)
 }
 
 /* Loads and compiles; prints the diagnostics. Returns an exit code. */
-static int load(loaded *l, const char *dir, char **files, size_t nfiles, const char *secrets_dir)
+static int load(loaded *l, const char *dir, const char *const *files, size_t nfiles,
+                const char *secrets_dir)
 {
     ps_diag diag;
     ps_err err = PS_OK;
@@ -324,46 +347,40 @@ static int run_tests(tester *t, FILE *in, const char *name)
     return rc;
 }
 
-static int cmd_test(const loaded *l, const char *const *names, size_t nnames, const char *device,
-                    const char *type, bool quiet, const char *input)
+static int cmd_test(const loaded *l, const pipeline_opts *o, const char *input)
 {
     tester t;
     ps_pipeline_chain *own = NULL;
     FILE *in = stdin;
     ps_errmsg em;
+    long long id, min, max;
     int rc;
 
     memset(&t, 0, sizeof t);
-    t.quiet = quiet;
+    t.quiet = o->quiet;
     t.type = PS_DATA_MESSAGE;
-    if (device) {
-        char *end;
-        long long id;
-        errno = 0;
-        id = strtoll(device, &end, 10);
-        if (!*device || *end || errno)
-            return ps_cli_usage_error(cmd, "--device needs a numeric device id, not '%s'", device);
-        t.dev = ps_config_find_device(l->cfg, id);
+    if (o->device) {
+        (void)ps_cli_device_id(o->device, &id, &min, &max);        /* checked when parsed */
+        t.dev = l->cfg ? ps_config_find_device(l->cfg, id) : NULL; /* -F: no devices */
         if (!t.dev) {
-            fprintf(stderr, "podstream %s: no device with id %lld in %s\n", cmd, id, l->cfg->dir);
+            fprintf(stderr, "podstream %s: no device with id %lld in %s\n", cmd, id,
+                    l->cfg ? l->cfg->dir : "the pipeline files");
             return PS_EXIT_FAILURE;
         }
         t.type = t.dev->props.type;
         t.chain = ps_pipeline_set_device_chain(l->set, id);
-        if (!t.chain && !quiet)
+        if (!t.chain && !o->quiet)
             printf("device %lld (%s) has no pipelines: events are stored as they are\n", id,
                    t.dev->name);
     } else {
-        if (ps_pipeline_chain_create(l->set, names, nnames, &own, &em) != PS_OK) {
+        if (ps_pipeline_chain_create(l->set, o->pipelines.v, o->pipelines.n, &own, &em) != PS_OK) {
             fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
             return PS_EXIT_CONFIG;
         }
         t.chain = own;
     }
-    if (type && ps_data_type_parse(type, &t.type) != PS_OK) {
-        ps_pipeline_chain_destroy(own);
-        return ps_cli_usage_error(cmd, "--type must be message, maillog or audit, not '%s'", type);
-    }
+    if (o->type >= 0)
+        t.type = types[o->type];
     if (input && strcmp(input, "-") != 0 && !(in = fopen(input, "r"))) {
         fprintf(stderr, "podstream %s: cannot open %s: %s\n", cmd, input, strerror(errno));
         ps_pipeline_chain_destroy(own);
@@ -378,124 +395,65 @@ static int cmd_test(const loaded *l, const char *const *names, size_t nnames, co
     return rc;
 }
 
-enum { OPT_PIPELINE = 1000, OPT_DEVICE, OPT_TYPE, OPT_SECRETS_DIR };
+/* What the table cannot say: which options go together. Returns PS_CLI_RUN, or
+ * the exit code of a usage error (printed). */
+static int check_options(bool list, const pipeline_opts *o, const ps_opt_list *args)
+{
+    long long id, min, max;
+    if (list && (args->n || o->pipelines.n || o->device || o->type >= 0 || o->quiet))
+        return ps_cli_usage_error(cmd, "list takes only -c DIR or -F FILE");
+    if (!list && (o->pipelines.n > 0) == (o->device != NULL))
+        return ps_cli_usage_error(cmd, "test needs --pipeline NAME or --device ID (one of them)");
+    if (!list && args->n > 1)
+        return ps_cli_usage_error(cmd, "test reads one events file; unexpected '%s'", args->v[1]);
+    if (o->files.n && o->config)
+        return ps_cli_usage_error(cmd, "use -c DIR or -F FILE, not both");
+    if (o->files.n && o->device)
+        return ps_cli_usage_error(cmd, "--device needs the configuration (-c DIR), not -F");
+    if (o->secrets_dir && !o->files.n)
+        return ps_cli_usage_error(cmd, "--secrets-dir is for -F; with -c the configuration's "
+                                       "secrets_dir is used");
+    if (o->device && !ps_cli_device_id(o->device, &id, &min, &max))
+        return ps_cli_usage_error(cmd,
+                                  "--device: '%s' is not a device id (a whole number from "
+                                  "%lld to %lld)",
+                                  o->device, min, max);
+    return PS_CLI_RUN;
+}
 
 int ps_cmd_pipeline(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"pipeline", required_argument, NULL, OPT_PIPELINE},
-        {"device", required_argument, NULL, OPT_DEVICE},
-        {"config", required_argument, NULL, 'c'},
-        {"file", required_argument, NULL, 'f'},
-        {"type", required_argument, NULL, OPT_TYPE},
-        {"secrets-dir", required_argument, NULL, OPT_SECRETS_DIR},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *opt_dir = NULL, *device = NULL, *type = NULL, *secrets_dir = NULL, *action;
-    const char **names = NULL;
-    char **files = NULL;
-    size_t nnames = 0, nfiles = 0;
-    bool quiet = false;
+    pipeline_opts o;
+    ps_opt_list args = {NULL, 0};
+    /* The action comes first; without one, options are still parsed so that
+     * --help and --version work. */
+    bool has_action = argc >= 2 && argv[1][0] != '-';
+    const char *action = has_action ? argv[1] : NULL;
+    bool list = action && strcmp(action, "list") == 0;
     loaded l;
-    int c, rc;
+    int rc;
 
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        usage(stdout);
-        return PS_EXIT_OK;
-    }
-    if (argc < 2 || argv[1][0] == '-')
-        return ps_cli_usage_error(cmd, "expected an action: test or list");
-    action = argv[1];
-    if (strcmp(action, "test") != 0 && strcmp(action, "list") != 0)
+    memset(&o, 0, sizeof o);
+    o.type = -1;
+    if (has_action && strcmp(action, "test") != 0 && strcmp(action, "list") != 0)
         return ps_cli_usage_error(cmd, "unknown action '%s'; expected test or list", action);
-    names = calloc((size_t)argc, sizeof *names);
-    files = calloc((size_t)argc, sizeof *files);
-    if (!names || !files) {
-        free(names);
-        free(files);
-        fprintf(stderr, "podstream %s: out of memory\n", cmd);
-        return PS_EXIT_FAILURE;
-    }
-
-    opterr = 0;
-    optind = 2;
-    rc = -1;
-    while (rc < 0 && (c = getopt_long(argc, argv, ":c:f:qh", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_PIPELINE:
-            names[nnames++] = optarg;
-            break;
-        case OPT_DEVICE:
-            device = optarg;
-            break;
-        case 'c':
-            opt_dir = optarg;
-            break;
-        case 'f':
-            files[nfiles++] = optarg;
-            break;
-        case OPT_TYPE:
-            type = optarg;
-            break;
-        case OPT_SECRETS_DIR:
-            secrets_dir = optarg;
-            break;
-        case 'q':
-            quiet = true;
-            break;
-        case 'h':
-            usage(stdout);
-            rc = PS_EXIT_OK;
-            break;
-        case ':':
-            rc = ps_cli_usage_error(cmd, "option %s needs a value", argv[optind - 1]);
-            break;
-        default:
-            rc = ps_cli_usage_error(cmd, "unknown option %s", argv[optind - 1]);
-            break;
-        }
-    }
-    if (rc >= 0)
+    rc = ps_cli_parse(&ps_cmd_pipeline_opts, argc - has_action, argv + has_action, &o, &args);
+    if (rc == PS_CLI_RUN && !action)
+        rc = ps_cli_usage_error(cmd, "expected an action: test or list");
+    else if (rc == PS_CLI_RUN)
+        rc = check_options(list, &o, &args);
+    if (rc != PS_CLI_RUN)
         goto out;
-    if (strcmp(action, "list") == 0) {
-        if (optind < argc || nnames || device || type || quiet) {
-            rc = ps_cli_usage_error(cmd, "list takes only -c DIR or -f FILE");
-            goto out;
-        }
-    } else if ((nnames > 0) == (device != NULL)) {
-        rc = ps_cli_usage_error(cmd, "test needs --pipeline NAME or --device ID (one of them)");
-        goto out;
-    } else if (optind + 1 < argc) {
-        rc = ps_cli_usage_error(cmd, "test reads one events file; unexpected '%s'",
-                                argv[optind + 1]);
-        goto out;
-    }
-    if (nfiles && opt_dir) {
-        rc = ps_cli_usage_error(cmd, "use -c DIR or -f FILE, not both");
-        goto out;
-    }
-    if (nfiles && device) {
-        rc = ps_cli_usage_error(cmd, "--device needs the configuration (-c DIR), not -f");
-        goto out;
-    }
-    if (secrets_dir && !nfiles) {
-        rc = ps_cli_usage_error(cmd, "--secrets-dir is for -f; with -c the configuration's "
-                                     "secrets_dir is used");
-        goto out;
-    }
-
-    rc = load(&l, ps_cli_config_dir(opt_dir), files, nfiles, secrets_dir);
+    rc = load(&l, ps_cli_config_dir(o.config), o.files.v, o.files.n, o.secrets_dir);
     if (rc != PS_EXIT_OK)
         goto out;
-    if (strcmp(action, "list") == 0)
+    if (list)
         rc = cmd_list(&l);
     else
-        rc = cmd_test(&l, names, nnames, device, type, quiet, optind < argc ? argv[optind] : NULL);
+        rc = cmd_test(&l, &o, args.n ? args.v[0] : NULL);
     loaded_free(&l);
 out:
-    free(names);
-    free(files);
+    ps_opt_free(&ps_cmd_pipeline_opts, &o);
+    ps_opt_list_free(&args);
     return rc;
 }

@@ -1,9 +1,9 @@
 /* podstream query: find stored events by device, type, time, address, subject,
  * disposition, queue id, message-id or words, and print them as a table, as the
  * original JSON or as CSV; --follow keeps printing new ones as they are stored. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,136 +11,115 @@
 
 #include "cli.h"
 #include "podstream/ps_platform.h"
-#include "podstream/ps_report.h"
 #include "podstream/ps_store.h"
-#include "podstream/ps_time.h"
 
 static const char *const cmd = "query";
 
 /* How often --follow looks for new events. */
 #define FOLLOW_POLL_MS 1000
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: podstream query [FILTERS] [--limit N] [--format table|json|csv] [--follow]\n"
-            "\n"
-            "Prints stored events that match every filter given, newest first.\n"
-            "\n"
-            "Filters:\n"
-            "  --device ID|NAME      events of one device\n"
-            "  --type TYPE           message or maillog\n"
-            "  --since TIME          events at or after TIME\n"
-            "  --until TIME          events before TIME\n"
-            "                        TIME: 30s, 15m, 2h, 7d, 2w (that long ago), now, today,\n"
-            "                        yesterday, 2024-05-22, \"2024-05-22 14:30\" (local time),\n"
-            "                        2024-05-22T14:30:00Z or with an offset (+02:00)\n"
-            "  --from ADDR           envelope sender is ADDR (case-insensitive, <> optional)\n"
-            "  --to ADDR             ADDR is one of the recipients\n"
-            "  --subject TEXT        the subject contains these words in this order, matched\n"
-            "                        at the start of words, any case (\"invoice 20\" finds\n"
-            "                        \"Your Invoice 2024\")\n"
-            "  --disposition D       message disposition: accept, continue, discard,\n"
-            "                        quarantine, reject ...\n"
-            "  --qid QID             sendmail queue id (message and maillog events)\n"
-            "  --message-id ID       Message-ID header, with or without <>\n"
-            "  --search WORDS        every word appears in a text field (subject, addresses,\n"
-            "                        hosts, rule, status ...) or is an id of the event;\n"
-            "                        word* matches a prefix\n"
-            "\n"
-            "Output:\n"
-            "  --limit N             at most N events (default 100; 0: all)\n"
-            "  --format FORMAT       table (default): one line per event in local time,\n"
-            "                        fitted to the terminal; json: the original event JSON,\n"
-            "                        one per line; csv: RFC 4180 with a header, UTC times\n"
-            "  --oldest-first        oldest first instead of newest first\n"
-            "  --utc                 table times in UTC instead of local time\n"
-            "  --width N             table width (default: the terminal's, else 120)\n"
-            "  -f, --follow          print the last events (--limit, default 10), then new\n"
-            "                        ones as they are stored, until interrupted\n"
-            "\n"
-            "Database:\n"
-            "  -c, --config DIR      configuration directory whose `database` setting names\n"
-            "                        the database (default: $PODSTREAM_CONFIG_DIR or %s)\n"
-            "      --db PATH         read this database instead\n"
-            "  -h, --help            this help\n"
-            "\n"
-            "Reading never blocks the running service. Exit codes: 0 success (also when\n"
-            "nothing matches), 1 the database cannot be read, 2 usage error, 3 invalid\n"
-            "configuration.\n",
-            ps_plat_default_config_dir());
-}
+typedef struct query_opts {
+    const char *device;
+    int type; /* index in `types`, or -1 for all */
+    const char *since, *until, *from, *to, *subject, *disposition, *qid, *message_id, *search;
+    long long limit, width;
+    const char *format;
+    bool oldest_first, utc, follow;
+    const char *config, *db;
+} query_opts;
 
-enum {
-    OPT_DEVICE = 256,
-    OPT_TYPE,
-    OPT_SINCE,
-    OPT_UNTIL,
-    OPT_FROM,
-    OPT_TO,
-    OPT_SUBJECT,
-    OPT_DISPOSITION,
-    OPT_QID,
-    OPT_MSGID,
-    OPT_SEARCH,
-    OPT_LIMIT,
-    OPT_FORMAT,
-    OPT_OLDEST,
-    OPT_UTC,
-    OPT_WIDTH,
-    OPT_DB,
+static const ps_data_type types[] = {PS_DATA_MESSAGE, PS_DATA_MAILLOG, PS_DATA_AUDIT};
+
+#define Q(field) offsetof(query_opts, field)
+
+static const ps_opt options[] = {
+    {"device", 0, PS_OPT_STRING, "ID|NAME", Q(device), "events of one device", "Filters", 0, 0,
+     NULL},
+    {"type", 0, PS_OPT_CHOICE, "TYPE", Q(type), "message or maillog", NULL, 0, 0,
+     "message|maillog|audit"},
+    {"since", 0, PS_OPT_STRING, "TIME", Q(since), "events at or after TIME", NULL, 0, 0, NULL},
+    {"until", 0, PS_OPT_STRING, "TIME", Q(until),
+     "events before TIME\n"
+     "TIME: 30s, 15m, 2h, 7d, 2w (that long ago), now, today,\n"
+     "yesterday, 2024-05-22, \"2024-05-22 14:30\" (local time),\n"
+     "2024-05-22T14:30:00Z or with an offset (+02:00)",
+     NULL, 0, 0, NULL},
+    {"from", 0, PS_OPT_STRING, "ADDR", Q(from),
+     "envelope sender is ADDR (case-insensitive, <> optional)", NULL, 0, 0, NULL},
+    {"to", 0, PS_OPT_STRING, "ADDR", Q(to), "ADDR is one of the recipients", NULL, 0, 0, NULL},
+    {"subject", 0, PS_OPT_STRING, "TEXT", Q(subject),
+     "the subject contains these words in this order, matched\n"
+     "at the start of words, any case (\"invoice 20\" finds\n"
+     "\"Your Invoice 2024\")",
+     NULL, 0, 0, NULL},
+    {"disposition", 0, PS_OPT_STRING, "D", Q(disposition),
+     "message disposition: accept, continue, discard,\nquarantine, reject ...", NULL, 0, 0, NULL},
+    {"qid", 0, PS_OPT_STRING, "QID", Q(qid), "sendmail queue id (message and maillog events)", NULL,
+     0, 0, NULL},
+    {"message-id", 0, PS_OPT_STRING, "ID", Q(message_id), "Message-ID header, with or without <>",
+     NULL, 0, 0, NULL},
+    {"search", 0, PS_OPT_STRING, "WORDS", Q(search),
+     "every word appears in a text field (subject, addresses,\n"
+     "hosts, rule, status ...) or is an id of the event;\n"
+     "word* matches a prefix",
+     NULL, 0, 0, NULL},
+    {"limit", 0, PS_OPT_INT, "N", Q(limit), "at most N events (default 100; 0: all)", "Output", 0,
+     INT_MAX, NULL},
+    {"format", 0, PS_OPT_STRING, "FORMAT", Q(format),
+     "table (default): one line per event in local time,\n"
+     "fitted to the terminal; json: the original event JSON,\n"
+     "one per line; csv: RFC 4180 with a header, UTC times",
+     NULL, 0, 0, NULL},
+    {"oldest-first", 0, PS_OPT_FLAG, NULL, Q(oldest_first), "oldest first instead of newest first",
+     NULL, 0, 0, NULL},
+    {"utc", 0, PS_OPT_FLAG, NULL, Q(utc), "table times in UTC instead of local time", NULL, 0, 0,
+     NULL},
+    {"width", 0, PS_OPT_INT, "N", Q(width), "table width (default: the terminal's, else 120)", NULL,
+     60, 1000, NULL},
+    {"follow", 'f', PS_OPT_FLAG, NULL, Q(follow),
+     "print the last events (--limit, default 10), then new\n"
+     "ones as they are stored, until interrupted",
+     NULL, 0, 0, NULL},
+    PS_CLI_DATABASE_OPTIONS(query_opts, "Database"),
 };
 
-static const struct option options[] = {
-    {"device", required_argument, NULL, OPT_DEVICE},
-    {"type", required_argument, NULL, OPT_TYPE},
-    {"since", required_argument, NULL, OPT_SINCE},
-    {"until", required_argument, NULL, OPT_UNTIL},
-    {"from", required_argument, NULL, OPT_FROM},
-    {"to", required_argument, NULL, OPT_TO},
-    {"subject", required_argument, NULL, OPT_SUBJECT},
-    {"disposition", required_argument, NULL, OPT_DISPOSITION},
-    {"qid", required_argument, NULL, OPT_QID},
-    {"message-id", required_argument, NULL, OPT_MSGID},
-    {"search", required_argument, NULL, OPT_SEARCH},
-    {"limit", required_argument, NULL, OPT_LIMIT},
-    {"format", required_argument, NULL, OPT_FORMAT},
-    {"oldest-first", no_argument, NULL, OPT_OLDEST},
-    {"utc", no_argument, NULL, OPT_UTC},
-    {"width", required_argument, NULL, OPT_WIDTH},
-    {"follow", no_argument, NULL, 'f'},
-    {"config", required_argument, NULL, 'c'},
-    {"db", required_argument, NULL, OPT_DB},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+#undef Q
+
+const ps_opt_cmd ps_cmd_query_opts = {
+    "query",
+    "find stored events by sender, recipient, subject, id, time or words",
+    "[FILTERS] [--limit N] [--format table|json|csv]\n [--follow]",
+    "Prints stored events that match every filter given, newest first.",
+    options,
+    sizeof options / sizeof options[0],
+    "Reading never blocks the running service. Exit codes: 0 success (also when\n"
+    "nothing matches), 1 the database cannot be read, 2 usage error, 3 invalid\n"
+    "configuration.",
+    0,
 };
 
-/* Device names from the counters the service writes, for --device NAME and the
- * DEVICE column. */
-typedef struct devices {
-    ps_device_counters *c;
-    size_t n;
-} devices;
-
-static const char *device_name(long long id, void *ctx)
+/* --device given as a number must be a device id the configuration accepts;
+ * anything else is a name. */
+static int check_device(const char *arg)
 {
-    const devices *d = ctx;
-    for (size_t i = 0; i < d->n; i++)
-        if (d->c[i].device_id == id && d->c[i].name[0])
-            return d->c[i].name;
-    return NULL;
+    long long id, min, max;
+    size_t digits = strspn(arg + (arg[0] == '-'), "0123456789");
+    if (digits == 0 || arg[(arg[0] == '-') + digits] != '\0' ||
+        ps_cli_device_id(arg, &id, &min, &max))
+        return PS_CLI_RUN;
+    return ps_cli_usage_error(cmd,
+                              "--device: '%s' is out of range: a device id is a whole number "
+                              "from %lld to %lld",
+                              arg, min, max);
 }
 
 /* --device: a number, or the name of a device the service has written counters
  * for. Prints why and returns false when neither. */
-static bool resolve_device(const char *arg, const devices *d, long long *out)
+static bool resolve_device(const char *arg, const ps_cli_devices *d, long long *out)
 {
-    char *end = NULL;
-    long long id = strtoll(arg, &end, 10);
-    if (end != arg && *end == '\0' && id >= 0) {
-        *out = id;
+    long long min, max;
+    if (ps_cli_device_id(arg, out, &min, &max))
         return true;
-    }
     for (size_t i = 0; i < d->n; i++)
         if (strcmp(d->c[i].name, arg) == 0) {
             *out = d->c[i].device_id;
@@ -157,18 +136,8 @@ static bool resolve_device(const char *arg, const devices *d, long long *out)
     return false;
 }
 
-static bool parse_count(const char *s, long long max, long long *out)
-{
-    char *end = NULL;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || v < 0 || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 typedef struct out_ctx {
-    ps_report_writer *w;
+    ps_row_writer *w;
     ps_err err;
     int64_t max_id;   /* rows above it belong to the next poll */
     int64_t seen_max; /* highest id printed */
@@ -179,7 +148,7 @@ static bool print_row(const ps_event_row *row, void *ctx)
     out_ctx *o = ctx;
     if (o->max_id > 0 && row->id > o->max_id)
         return true;
-    o->err = ps_report_writer_row(o->w, row);
+    o->err = ps_row_writer_row(o->w, row);
     if (row->id > o->seen_max)
         o->seen_max = row->id;
     return o->err == PS_OK;
@@ -229,210 +198,115 @@ static bool keep_listed(const ps_event_row *row, void *ctx)
     return true;
 }
 
-int ps_cmd_query(int argc, char **argv)
+/* Turns the options into a query. Returns PS_CLI_RUN, or the exit code of a
+ * usage error (printed). */
+static int build_query(const query_opts *o, ps_query *q, ps_row_format *fmt)
 {
-    ps_query q;
-    const char *config = NULL, *db_opt = NULL, *device = NULL, *format = "table";
-    const char *since = NULL, *until = NULL;
-    long long limit = -1, width = 0, dev_id = -1;
-    bool follow = false, utc = false;
-    ps_report_format fmt;
-    ps_report_writer w;
-    ps_store *st = NULL;
-    devices devs = {NULL, 0};
-    char *path = NULL;
-    ps_errmsg em;
-    ps_err err;
-    int rc = PS_EXIT_OK, opt;
     int64_t now = ps_plat_now_us();
-    out_ctx oc;
+    ps_errmsg em;
 
-    ps_query_init(&q);
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":c:fh", options, NULL)) != -1) {
-        switch (opt) {
-        case OPT_DEVICE:
-            device = optarg;
-            break;
-        case OPT_TYPE:
-            if (strcmp(optarg, "message") == 0)
-                q.type = PS_DATA_MESSAGE;
-            else if (strcmp(optarg, "maillog") == 0)
-                q.type = PS_DATA_MAILLOG;
-            else if (strcmp(optarg, "audit") == 0)
-                q.type = PS_DATA_AUDIT;
-            else
-                return ps_cli_usage_error(cmd, "--type: '%s' is not message or maillog", optarg);
-            break;
-        case OPT_SINCE:
-            since = optarg;
-            break;
-        case OPT_UNTIL:
-            until = optarg;
-            break;
-        case OPT_FROM:
-            q.from = optarg;
-            break;
-        case OPT_TO:
-            q.to = optarg;
-            break;
-        case OPT_SUBJECT:
-            q.subject = optarg;
-            break;
-        case OPT_DISPOSITION:
-            q.disposition = optarg;
-            break;
-        case OPT_QID:
-            q.qid = optarg;
-            break;
-        case OPT_MSGID:
-            q.message_id = optarg;
-            break;
-        case OPT_SEARCH:
-            q.search = optarg;
-            break;
-        case OPT_LIMIT:
-            if (!parse_count(optarg, INT_MAX, &limit))
-                return ps_cli_usage_error(cmd, "--limit: '%s' is not a count (0 or more)", optarg);
-            break;
-        case OPT_FORMAT:
-            format = optarg;
-            break;
-        case OPT_OLDEST:
-            q.oldest_first = true;
-            break;
-        case OPT_UTC:
-            utc = true;
-            break;
-        case OPT_WIDTH:
-            if (!parse_count(optarg, 1000, &width) || width < 60)
-                return ps_cli_usage_error(cmd, "--width: '%s' is not a width from 60 to 1000",
-                                          optarg);
-            break;
-        case 'f':
-            follow = true;
-            break;
-        case 'c':
-            config = optarg;
-            break;
-        case OPT_DB:
-            db_opt = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return PS_EXIT_OK;
-        case ':':
-            return ps_cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
-        default:
-            return ps_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return ps_cli_usage_error(cmd,
-                                  "unexpected argument '%s' (filters are options, e.g. "
-                                  "--search WORDS)",
-                                  argv[optind]);
-    if (ps_report_format_parse(format, &fmt) != PS_OK)
-        return ps_cli_usage_error(cmd, "--format: '%s' is not table, json or csv", format);
-    if (since && ps_time_parse_when(since, now, &q.since_us, &em) != PS_OK)
+    if (o->type >= 0)
+        q->type = types[o->type];
+    q->from = o->from;
+    q->to = o->to;
+    q->subject = o->subject;
+    q->disposition = o->disposition;
+    q->qid = o->qid;
+    q->message_id = o->message_id;
+    q->search = o->search;
+    q->oldest_first = o->oldest_first;
+    if (ps_row_format_parse(o->format, fmt) != PS_OK)
+        return ps_cli_usage_error(cmd, "--format: '%s' is not table, json or csv", o->format);
+    if (o->since && ps_query_parse_time(o->since, now, &q->since_us, &em) != PS_OK)
         return ps_cli_usage_error(cmd, "--since: %s", em.text);
-    if (until && ps_time_parse_when(until, now, &q.until_us, &em) != PS_OK)
+    if (o->until && ps_query_parse_time(o->until, now, &q->until_us, &em) != PS_OK)
         return ps_cli_usage_error(cmd, "--until: %s", em.text);
-    if (since && until && q.since_us >= q.until_us)
-        return ps_cli_usage_error(cmd, "--since %s is not before --until %s", since, until);
-    if (follow && q.oldest_first)
+    if (o->since && o->until && q->since_us >= q->until_us)
+        return ps_cli_usage_error(cmd, "--since %s is not before --until %s", o->since, o->until);
+    if (o->follow && o->oldest_first)
         return ps_cli_usage_error(cmd, "--follow prints oldest first already; drop "
                                        "--oldest-first");
-    if (follow && until)
+    if (o->follow && o->until)
         return ps_cli_usage_error(cmd, "--follow waits for new events; it cannot have --until");
-    q.limit = limit >= 0 ? (size_t)limit : (follow ? 10 : 100);
-    q.want_raw = fmt == PS_REPORT_JSON;
+    q->limit = o->limit >= 0 ? (size_t)o->limit : (o->follow ? 10 : 100);
+    q->want_raw = *fmt == PS_ROW_JSON;
+    return o->device ? check_device(o->device) : PS_CLI_RUN;
+}
 
-    path = ps_cli_database_path(cmd, db_opt, config, &rc);
-    if (!path)
-        return rc;
-    if (ps_store_create(path, PS_STORE_READER, &st, &em) != PS_OK) {
-        fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
-        rc = PS_EXIT_FAILURE;
-        goto out;
+/* --follow: the newest few, printed oldest first like tail -f, then every event
+ * stored after them, until interrupted. The newest id is read first so that
+ * nothing stored meanwhile is printed twice or missed. */
+static ps_err follow(ps_store *st, ps_query *q, out_ctx *oc, ps_errmsg *em)
+{
+    id_list ids = {NULL, 0, 0, 0, 0};
+    void *pair[2] = {&ids, oc};
+    int64_t last = 0;
+    ps_err err;
+
+    /* Ctrl-C ends the wait for new events and lets the output finish cleanly. */
+    ps_plat_signals_block();
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    err = ps_store_last_id(st, &last, em);
+    ids.max_id = last;
+    oc->max_id = last;
+    if (err == PS_OK && q->limit > 0)
+        err = ps_store_query(st, q, collect_id, &ids, em);
+    if (err == PS_OK && ids.n > 0) {
+        ps_query q2 = *q;
+        qsort(ids.v, ids.n, sizeof ids.v[0], cmp_id);
+        q2.oldest_first = true;
+        q2.limit = 0;
+        q2.since_us = ids.min_ts;
+        err = ps_store_query(st, &q2, keep_listed, pair, em);
     }
+    free(ids.v);
+    if (err == PS_OK && oc->err == PS_OK)
+        err = ps_row_writer_finish(oc->w);
+    while (err == PS_OK && oc->err == PS_OK) {
+        int64_t newest = 0;
+        /* A hangup (RELOAD) ends it too, as it did before signals were blocked. */
+        if (ps_plat_signal_wait(FOLLOW_POLL_MS, NULL) != PS_SIGNAL_NONE)
+            break;
+        if ((err = ps_store_last_id(st, &newest, em)) != PS_OK || newest <= last)
+            continue;
+        q->after_id = last;
+        q->limit = 0;
+        oc->max_id = newest;
+        err = ps_store_query(st, q, print_row, oc, em);
+        last = newest;
+        fflush(stdout);
+    }
+    return err;
+}
+
+/* Runs the query on `st` and prints the events; returns the exit code. */
+static int print_events(ps_store *st, const query_opts *o, ps_query *q, ps_row_format fmt)
+{
+    ps_cli_devices devs = {NULL, 0};
+    ps_row_writer w;
+    ps_errmsg em;
+    ps_err err;
+    out_ctx oc;
+    int rc = PS_EXIT_OK;
+
     if (ps_store_counters_list(st, &devs.c, &devs.n, &em) != PS_OK) {
         fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
-        rc = PS_EXIT_FAILURE;
-        goto out;
+        return PS_EXIT_FAILURE;
     }
-    if (device) {
-        if (!resolve_device(device, &devs, &dev_id)) {
-            rc = PS_EXIT_USAGE;
-            goto out;
-        }
-        q.device_id = dev_id;
+    if (o->device && !resolve_device(o->device, &devs, &q->device_id)) {
+        free(devs.c);
+        return PS_EXIT_USAGE;
     }
-    if (width == 0) {
-        const char *cols = getenv("COLUMNS");
-        width = ps_plat_terminal_columns(stdout);
-        if (width == 0 && cols && *cols)
-            width = strtol(cols, NULL, 10);
-        if (width < 60)
-            width = 120;
-    }
-    ps_report_writer_init(&w, stdout, fmt, (int)width, utc);
-    w.device_name = device_name;
+    ps_row_writer_init(&w, stdout, fmt, ps_cli_table_width(o->width), o->utc);
+    w.device_name = ps_cli_device_name;
     w.device_name_ctx = &devs;
     memset(&oc, 0, sizeof oc);
     oc.w = &w;
-
-    if (!follow) {
-        err = ps_store_query(st, &q, print_row, &oc, &em);
-    } else {
-        /* Start with the newest few, printed oldest first like tail -f, then every
-         * event stored after them. The newest id is read first so that nothing
-         * stored meanwhile is printed twice or missed. */
-        id_list ids = {NULL, 0, 0, 0, 0};
-        void *pair[2] = {&ids, &oc};
-        int64_t last = 0;
-        bool stop_follow = false;
-        /* Ctrl-C ends the wait for new events and lets the output finish cleanly. */
-        ps_plat_signals_block();
-        setvbuf(stdout, NULL, _IOLBF, 0);
-        err = ps_store_last_id(st, &last, &em);
-        ids.max_id = last;
-        oc.max_id = last;
-        if (err == PS_OK && q.limit > 0)
-            err = ps_store_query(st, &q, collect_id, &ids, &em);
-        if (err == PS_OK && ids.n > 0) {
-            ps_query q2 = q;
-            qsort(ids.v, ids.n, sizeof ids.v[0], cmp_id);
-            q2.oldest_first = true;
-            q2.limit = 0;
-            q2.since_us = ids.min_ts;
-            err = ps_store_query(st, &q2, keep_listed, pair, &em);
-        }
-        free(ids.v);
-        if (err == PS_OK && oc.err == PS_OK)
-            err = ps_report_writer_finish(&w);
-        while (err == PS_OK && oc.err == PS_OK && !stop_follow) {
-            int64_t newest = 0;
-            /* A hangup (RELOAD) ends it too, as it did before signals were blocked. */
-            if (ps_plat_signal_wait(FOLLOW_POLL_MS, NULL) != PS_SIGNAL_NONE) {
-                stop_follow = true;
-                continue;
-            }
-            if ((err = ps_store_last_id(st, &newest, &em)) != PS_OK || newest <= last)
-                continue;
-            q.after_id = last;
-            q.limit = 0;
-            oc.max_id = newest;
-            err = ps_store_query(st, &q, print_row, &oc, &em);
-            last = newest;
-            fflush(stdout);
-        }
-    }
+    err = o->follow ? follow(st, q, &oc, &em) : ps_store_query(st, q, print_row, &oc, &em);
     if (err == PS_OK && oc.err != PS_OK)
         err = oc.err;
     if (err == PS_OK)
-        err = ps_report_writer_finish(&w);
+        err = ps_row_writer_finish(&w);
     if (err == PS_ERR_IO) {
         /* The reader went away (a closed pipe): not worth a message. */
         rc = PS_EXIT_FAILURE;
@@ -441,12 +315,42 @@ int ps_cmd_query(int argc, char **argv)
     } else if (err != PS_OK) {
         fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
         rc = PS_EXIT_FAILURE;
-    } else if (w.rows == 0 && !follow && fmt == PS_REPORT_TABLE) {
+    } else if (w.rows == 0 && !o->follow && fmt == PS_ROW_TABLE) {
         fprintf(stderr, "podstream %s: no events match\n", cmd);
     }
-out:
     free(devs.c);
+    return rc;
+}
+
+int ps_cmd_query(int argc, char **argv)
+{
+    query_opts o;
+    ps_opt_list args = {NULL, 0};
+    ps_row_format fmt;
+    ps_query q;
+    ps_store *st = NULL;
+    int rc;
+
+    memset(&o, 0, sizeof o);
+    o.type = -1;
+    o.limit = -1;
+    o.format = "table";
+    ps_query_init(&q);
+    rc = ps_cli_parse(&ps_cmd_query_opts, argc, argv, &o, &args);
+    if (rc == PS_CLI_RUN && args.n)
+        rc = ps_cli_usage_error(cmd,
+                                "unexpected argument '%s' (filters are options, e.g. "
+                                "--search WORDS)",
+                                args.v[0]);
+    ps_opt_list_free(&args);
+    if (rc == PS_CLI_RUN)
+        rc = build_query(&o, &q, &fmt);
+    if (rc != PS_CLI_RUN)
+        return rc;
+
+    rc = ps_cli_open_reader(cmd, o.db, o.config, &st);
+    if (rc == PS_EXIT_OK)
+        rc = print_events(st, &o, &q, fmt);
     ps_store_destroy(st);
-    free(path);
     return rc;
 }

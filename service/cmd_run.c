@@ -1,5 +1,5 @@
 /* podstream run: stream every enabled device into the database until stopped. */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,22 +14,33 @@
 /* How often the configuration files are checked for changes. */
 #define WATCH_INTERVAL_MS 2000
 
-static void run_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: podstream run [-c DIR] [--log-level LEVEL]\n\n"
-            "Streams every enabled device into the database, in the foreground, until\n"
-            "SIGTERM or SIGINT (Ctrl-C). SIGHUP, or a change to any configuration file,\n"
-            "reloads the configuration and restarts only the devices that changed; an\n"
-            "invalid new configuration is logged and the running one keeps going.\n\n"
-            "Options:\n"
-            "  -c, --config DIR      configuration directory (default: $PODSTREAM_CONFIG_DIR\n"
-            "                        or %s)\n"
-            "      --log-level L     error, warn, info or debug (overrides podstream.yml)\n"
-            "  -h, --help            this help\n"
-            "  -V, --version         version and library versions\n",
-            ps_plat_default_config_dir());
-}
+typedef struct run_opts {
+    const char *config;
+    int log_level; /* index in `levels`, or -1 for podstream.yml's */
+} run_opts;
+
+static const char *const levels[] = {"error", "warn", "info", "debug"};
+
+static const ps_opt options[] = {
+    {"config", 'c', PS_OPT_STRING, "DIR", offsetof(run_opts, config),
+     "configuration directory (default: $PODSTREAM_CONFIG_DIR\nor {config_dir})", NULL, 0, 0, NULL},
+    {"log-level", 0, PS_OPT_CHOICE, "L", offsetof(run_opts, log_level),
+     "error, warn, info or debug (overrides podstream.yml)", NULL, 0, 0, "error|warn|info|debug"},
+};
+
+const ps_opt_cmd ps_cmd_run_opts = {
+    "run",
+    "stream every enabled device into the database (foreground)",
+    "[-c DIR] [--log-level LEVEL]",
+    "Streams every enabled device into the database, in the foreground, until\n"
+    "SIGTERM or SIGINT (Ctrl-C). SIGHUP, or a change to any configuration file,\n"
+    "reloads the configuration and restarts only the devices that changed; an\n"
+    "invalid new configuration is logged and the running one keeps going.",
+    options,
+    sizeof options / sizeof options[0],
+    NULL,
+    0,
+};
 
 /* One number that changes when any file of the configuration changes. */
 static uint64_t config_signature(const char *dir)
@@ -92,51 +103,103 @@ static bool load_logged(const char *dir, ps_config **cfg, ps_pipeline_set **pipe
     return ok;
 }
 
+/* Takes the lock beside the database that keeps a second service away. */
+static bool lock_database(const ps_config *cfg, int *lock)
+{
+    char *lock_path = malloc(strlen(cfg->service.database) + 6);
+    char *lock_dir;
+    ps_errmsg em;
+    bool ok;
+    if (!lock_path)
+        return false;
+    sprintf(lock_path, "%s.lock", cfg->service.database);
+    /* The database directory may not exist yet on a first start. */
+    lock_dir = ps_plat_dir_name(lock_path);
+    if (lock_dir)
+        (void)ps_plat_mkdirs(lock_dir, 0750, NULL);
+    free(lock_dir);
+    ok = ps_plat_lock(lock_path, lock, &em) == PS_OK;
+    if (!ok)
+        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "%s", em.text);
+    free(lock_path);
+    return ok;
+}
+
+/* Loads the configuration again and hands it to the engine; an invalid one is
+ * logged and the running one stays. */
+static void reload(ps_engine *eng, const char *dir, const run_opts *o, ps_log_level forced_level)
+{
+    ps_config *ncfg = NULL;
+    ps_pipeline_set *npipes = NULL;
+    ps_errmsg em;
+    if (!load_logged(dir, &ncfg, &npipes)) {
+        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE,
+               "new configuration rejected; the running configuration stays in effect");
+        return;
+    }
+    if (o->log_level >= 0)
+        ncfg->service.log_level = forced_level;
+    if (ps_engine_reload(eng, ncfg, npipes, &em) != PS_OK)
+        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "reload failed: %s", em.text);
+    else
+        ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "configuration reloaded");
+}
+
+/* Waits for a stop request, reloading on a hangup or a change of the files whose
+ * signature was `sig` when they were loaded. */
+static void serve(ps_engine *eng, const char *dir, const run_opts *o, ps_log_level forced_level,
+                  uint64_t sig)
+{
+    int64_t last_watch = ps_plat_mono_ms();
+    for (;;) {
+        const char *what;
+        ps_signal got = ps_plat_signal_wait(1000, &what);
+        bool again = false;
+        if (got == PS_SIGNAL_STOP) {
+            ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "%s received: draining and stopping", what);
+            return;
+        }
+        if (got == PS_SIGNAL_RELOAD) {
+            ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "%s received: reloading the configuration", what);
+            again = true;
+        } else if (ps_plat_mono_ms() - last_watch >= WATCH_INTERVAL_MS) {
+            uint64_t now_sig = config_signature(dir);
+            last_watch = ps_plat_mono_ms();
+            if (now_sig != sig) {
+                ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE,
+                       "configuration files changed: reloading the configuration");
+                again = true;
+            }
+        }
+        if (again) {
+            sig = config_signature(dir);
+            reload(eng, dir, o, forced_level);
+        }
+    }
+}
+
 int ps_cmd_run(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"log-level", required_argument, NULL, 'l'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {NULL, 0, NULL, 0}};
-    const char *dir_opt = NULL, *level_opt = NULL;
+    run_opts o = {NULL, -1};
+    ps_opt_list args = {NULL, 0};
     ps_log_level forced_level = PS_LOG_INFO;
     ps_engine *eng = NULL;
     ps_config *cfg = NULL;
     ps_pipeline_set *pipes = NULL;
     ps_errmsg em;
-    char *lock_path = NULL;
     int lock = -1;
-    int rc = PS_EXIT_FAILURE;
-    int c;
+    int rc = ps_cli_parse(&ps_cmd_run_opts, argc, argv, &o, &args);
     uint64_t sig;
-    int64_t last_watch;
     const char *dir;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            dir_opt = optarg;
-            break;
-        case 'l':
-            level_opt = optarg;
-            break;
-        case 'h':
-            run_usage(stdout);
-            return PS_EXIT_OK;
-        case 'V':
-            ps_cli_print_version(stdout);
-            return PS_EXIT_OK;
-        default:
-            return ps_cli_usage_error("run", "unknown option");
-        }
-    }
-    if (optind < argc)
-        return ps_cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
-    if (level_opt && ps_log_level_parse(level_opt, &forced_level) != PS_OK)
-        return ps_cli_usage_error("run", "--log-level must be error, warn, info or debug");
-    dir = ps_cli_config_dir(dir_opt);
+    if (rc == PS_CLI_RUN && args.n)
+        rc = ps_cli_usage_error("run", "unexpected argument '%s'", args.v[0]);
+    ps_opt_list_free(&args);
+    if (rc != PS_CLI_RUN)
+        return rc;
+    if (o.log_level >= 0)
+        (void)ps_log_level_parse(levels[o.log_level], &forced_level);
+    dir = ps_cli_config_dir(o.config);
 
     /* Stop and reload requests are taken synchronously by this thread only; the
      * engine's threads inherit the blocked mask. */
@@ -148,79 +211,25 @@ int ps_cmd_run(int argc, char **argv)
         ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "configuration in %s is invalid; not starting", dir);
         return PS_EXIT_CONFIG;
     }
-    ps_log_set_level(level_opt ? forced_level : cfg->service.log_level);
-    lock_path = malloc(strlen(cfg->service.database) + 6);
-    if (!lock_path) {
+    ps_log_set_level(o.log_level >= 0 ? forced_level : cfg->service.log_level);
+    if (!lock_database(cfg, &lock)) {
         ps_pipeline_set_destroy(pipes);
         ps_config_destroy(cfg);
-        return PS_EXIT_FAILURE;
-    }
-    sprintf(lock_path, "%s.lock", cfg->service.database);
-    {
-        /* The database directory may not exist yet on a first start. */
-        char *lock_dir = ps_plat_dir_name(lock_path);
-        if (lock_dir)
-            (void)ps_plat_mkdirs(lock_dir, 0750, NULL);
-        free(lock_dir);
-    }
-    if (ps_plat_lock(lock_path, &lock, &em) != PS_OK) {
-        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "%s", em.text);
-        ps_pipeline_set_destroy(pipes);
-        ps_config_destroy(cfg);
-        free(lock_path);
         return PS_EXIT_FAILURE;
     }
     ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "podstream %s starting: %zu device(s), database %s",
            PS_VERSION, cfg->ndevices, cfg->service.database);
+    rc = PS_EXIT_FAILURE;
     if (ps_engine_create(cfg, pipes, &eng, &em) != PS_OK || ps_engine_start(eng, &em) != PS_OK) {
         ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "cannot start: %s", em.text);
         goto out;
     }
-
-    last_watch = ps_plat_mono_ms();
-    for (;;) {
-        const char *what;
-        ps_signal got = ps_plat_signal_wait(1000, &what);
-        bool reload = false;
-        if (got == PS_SIGNAL_STOP) {
-            ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "%s received: draining and stopping", what);
-            break;
-        }
-        if (got == PS_SIGNAL_RELOAD) {
-            ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "%s received: reloading the configuration", what);
-            reload = true;
-        } else if (ps_plat_mono_ms() - last_watch >= WATCH_INTERVAL_MS) {
-            uint64_t now_sig = config_signature(dir);
-            last_watch = ps_plat_mono_ms();
-            if (now_sig != sig) {
-                ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE,
-                       "configuration files changed: reloading the configuration");
-                reload = true;
-            }
-        }
-        if (reload) {
-            ps_config *ncfg = NULL;
-            ps_pipeline_set *npipes = NULL;
-            sig = config_signature(dir);
-            if (!load_logged(dir, &ncfg, &npipes)) {
-                ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE,
-                       "new configuration rejected; the running configuration stays in effect");
-                continue;
-            }
-            if (level_opt)
-                ncfg->service.log_level = forced_level;
-            if (ps_engine_reload(eng, ncfg, npipes, &em) != PS_OK)
-                ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "reload failed: %s", em.text);
-            else
-                ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "configuration reloaded");
-        }
-    }
+    serve(eng, dir, &o, forced_level, sig);
     ps_engine_stop(eng);
     ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "stopped cleanly");
     rc = PS_EXIT_OK;
 out:
     ps_engine_destroy(eng);
     ps_plat_unlock(lock);
-    free(lock_path);
     return rc;
 }

@@ -1,19 +1,18 @@
 /* podstream status: what the service is doing, from the counters it writes to the
  * database about once a second, and how many events each device stored per hour
  * over the last day (a gap in the hours is a gap in the data). */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
 #include "podstream/ps_event.h"
 #include "podstream/ps_platform.h"
-#include "podstream/ps_report.h"
 #include "podstream/ps_store.h"
-#include "podstream/ps_time.h"
 
 static const char *const cmd = "status";
 
@@ -22,43 +21,72 @@ static const char *const cmd = "status";
  * running (or not writing). */
 #define STALE_US (15LL * 1000000LL)
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: podstream status [-c DIR | --db PATH] [--format table|json]\n"
-            "\n"
-            "Shows, per device, the live counters the service keeps in the database\n"
-            "(state, events per second over 10 s and 1 min, events stored, lag behind the\n"
-            "newest event, reconnects, duplicates, quarantined, dropped and failed in\n"
-            "pipelines, last error) and the events stored per hour over the last 24 hours.\n"
-            "\n"
-            "Options:\n"
-            "  --format FORMAT    table (default) or json\n"
-            "  --utc              times in UTC instead of local time\n"
-            "  -c, --config DIR   configuration directory whose `database` setting names the\n"
-            "                     database (default: $PODSTREAM_CONFIG_DIR or %s)\n"
-            "      --db PATH      read this database instead\n"
-            "  -h, --help         this help\n"
-            "\n"
-            "Exit codes: 0 success, 1 the database cannot be read, 2 usage error,\n"
-            "3 invalid configuration.\n",
-            ps_plat_default_config_dir());
-}
+typedef struct status_opts {
+    const char *format;
+    bool utc;
+    const char *config, *db;
+} status_opts;
 
-enum { OPT_FORMAT = 256, OPT_UTC, OPT_DB };
+static const ps_opt options[] = {
+    {"format", 0, PS_OPT_STRING, "FORMAT", offsetof(status_opts, format), "table (default) or json",
+     NULL, 0, 0, NULL},
+    {"utc", 0, PS_OPT_FLAG, NULL, offsetof(status_opts, utc), "times in UTC instead of local time",
+     NULL, 0, 0, NULL},
+    PS_CLI_DATABASE_OPTIONS(status_opts, NULL),
+};
 
-static const struct option options[] = {
-    {"format", required_argument, NULL, OPT_FORMAT},
-    {"utc", no_argument, NULL, OPT_UTC},
-    {"config", required_argument, NULL, 'c'},
-    {"db", required_argument, NULL, OPT_DB},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+const ps_opt_cmd ps_cmd_status_opts = {
+    "status",
+    "show per-device counters and hourly event counts",
+    "[-c DIR | --db PATH] [--format table|json] [--utc]",
+    "Shows, per device, the live counters the service keeps in the database\n"
+    "(state, events per second over 10 s and 1 min, events stored, lag behind the\n"
+    "newest event, reconnects, duplicates, quarantined, dropped and failed in\n"
+    "pipelines, last error) and the events stored per hour over the last 24 hours.",
+    options,
+    sizeof options / sizeof options[0],
+    "Exit codes: 0 success, 1 the database cannot be read, 2 usage error,\n"
+    "3 invalid configuration.",
+    0,
 };
 
 static const char *type_name(ps_data_type t)
 {
     return t == PS_DATA_MESSAGE ? "message" : t == PS_DATA_MAILLOG ? "maillog" : "audit";
+}
+
+/* "2024-05-22 14:03:11", or without seconds for hour labels. */
+static void local_time(int64_t us, bool utc, bool seconds, char *buf, size_t len)
+{
+    struct tm tm;
+    time_t secs = (time_t)(us / 1000000);
+    const struct tm *g = utc ? gmtime(&secs) : NULL; /* one thread: gmtime is fine */
+    if (g)
+        tm = *g;
+    if (utc ? g == NULL : !ps_plat_localtime(secs, &tm))
+        snprintf(buf, len, "?");
+    else if (seconds)
+        strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+    else
+        strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
+}
+
+/* 850ms, 12.4s, 3m05s, 2h10m, 3d04h */
+static void duration(int64_t ms, char *buf, size_t len)
+{
+    if (ms < 0)
+        ms = 0;
+    if (ms < 1000)
+        snprintf(buf, len, "%lldms", (long long)ms);
+    else if (ms < 60000)
+        snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
+    else if (ms < 3600000)
+        snprintf(buf, len, "%lldm%02llds", (long long)(ms / 60000), (long long)(ms / 1000 % 60));
+    else if (ms < 86400000)
+        snprintf(buf, len, "%lldh%02lldm", (long long)(ms / 3600000), (long long)(ms / 60000 % 60));
+    else
+        snprintf(buf, len, "%lldd%02lldh", (long long)(ms / 86400000),
+                 (long long)(ms / 3600000 % 24));
 }
 
 /* One column of the hourly table: a (device, type) pair. */
@@ -106,128 +134,83 @@ static series *build_series(const ps_device_counters *c, size_t nc, const ps_hou
     return s;
 }
 
-/* The device table: one line per device, as the rows of `podstream query` are. */
-static const ps_report_col device_cols[] = {
-    {"DEVICE", 20, false, true},  {"TYPE", 8, false, false},     {"STATE", 12, false, false},
-    {"RATE 10s", 9, true, false}, {"RATE 1m", 9, true, false},   {"STORED", 12, true, false},
-    {"LAG", 8, true, false},      {"RECONN", 7, true, false},    {"DUPS", 8, true, false},
-    {"QUAR", 7, true, false},     {"DROP/FAIL", 9, true, false},
-};
-#define NDEVICE_COLS ((int)(sizeof device_cols / sizeof device_cols[0]))
-
-static void print_devices(const ps_device_counters *c, size_t nc, int64_t now)
-{
-    ps_report_table t;
-    ps_report_table_init(&t, stdout, device_cols, NDEVICE_COLS);
-    ps_report_table_header(&t);
-    for (size_t i = 0; i < nc; i++) {
-        const ps_device_counters *d = &c[i];
-        char dev[160], state[40], r10[32], r1m[32], stored[32], lag[32], rec[32], dups[32],
-            quar[32], df[48];
-        const char *cells[NDEVICE_COLS] = {
-            dev, type_name(d->type), state, r10, r1m, stored, lag, rec, dups, quar, df};
-        snprintf(dev, sizeof dev, "%lld %s", d->device_id, d->name);
-        snprintf(state, sizeof state, "%s%s", ps_device_state_name(d->state),
-                 now - d->updated_us > STALE_US ? "*" : "");
-        snprintf(r10, sizeof r10, "%.1f", d->rate_10s);
-        snprintf(r1m, sizeof r1m, "%.1f", d->rate_1m);
-        snprintf(stored, sizeof stored, "%llu", (unsigned long long)d->events_total);
-        if (d->last_event_ts_us)
-            ps_time_format_elapsed(d->lag_ms, lag, sizeof lag);
-        else
-            snprintf(lag, sizeof lag, "-");
-        snprintf(rec, sizeof rec, "%llu", (unsigned long long)d->reconnects);
-        snprintf(dups, sizeof dups, "%llu", (unsigned long long)d->duplicates);
-        snprintf(quar, sizeof quar, "%llu", (unsigned long long)d->quarantined);
-        snprintf(df, sizeof df, "%llu/%llu", (unsigned long long)d->dropped,
-                 (unsigned long long)d->failed);
-        ps_report_table_row(&t, cells);
-    }
-}
-
-static void print_notes(const ps_device_counters *c, size_t nc, int64_t now, bool utc)
-{
-    bool any_error = false;
-    char when[64];
-    for (size_t i = 0; i < nc; i++) {
-        char ago[32];
-        if (c[i].last_error[0])
-            any_error = true;
-        if (now - c[i].updated_us <= STALE_US)
-            continue;
-        ps_time_format_elapsed((now - c[i].updated_us) / 1000, ago, sizeof ago);
-        ps_time_format_local(c[i].updated_us, utc, true, when, sizeof when);
-        printf("* %lld %s: counters last written %s ago (%s): the service is not running, "
-               "or no longer streams this device\n",
-               c[i].device_id, c[i].name, ago, when);
-    }
-    printf("\n");
-    if (!any_error) {
-        printf("Last errors: none recorded.\n");
-        return;
-    }
-    printf("Last errors:\n");
-    for (size_t i = 0; i < nc; i++) {
-        if (!c[i].last_error[0])
-            continue;
-        ps_time_format_local(c[i].last_error_us, utc, true, when, sizeof when);
-        printf("  %lld %s  %s  %s\n", c[i].device_id, c[i].name, c[i].last_error_us ? when : "",
-               c[i].last_error);
-    }
-}
-
-/* The hourly table: one column per (device, type), through the same table writer. */
-static void print_hourly(const series *s, size_t ns, int64_t first_hour, bool utc)
-{
-    ps_report_col *cols = calloc(ns + 1, sizeof *cols);
-    const char **cells = calloc(ns + 1, sizeof *cells);
-    char(*num)[32] = calloc(ns + 1, sizeof *num);
-    char zone[80], when[64];
-    ps_report_table t;
-    if (!cols || !cells || !num) {
-        fprintf(stderr, "podstream %s: out of memory\n", cmd);
-        goto out;
-    }
-    cols[0] = (ps_report_col){"HOUR", 17, false, false};
-    for (size_t k = 0; k < ns; k++) {
-        cols[k + 1] = (ps_report_col){s[k].title, 14, true, true};
-        cells[k + 1] = num[k + 1];
-    }
-    ps_report_table_init(&t, stdout, cols, (int)ns + 1);
-    ps_report_zone_label(utc, zone, sizeof zone);
-    printf("\nEvents stored per hour of event time (%s), last 24 hours:\n", zone);
-    ps_report_table_header(&t);
-    for (int h = 0; h < 24; h++) {
-        ps_time_format_local(first_hour + h * HOUR_US, utc, false, when, sizeof when);
-        cells[0] = when;
-        for (size_t k = 0; k < ns; k++)
-            snprintf(num[k + 1], sizeof num[k + 1], "%llu", (unsigned long long)s[k].n[h]);
-        ps_report_table_row(&t, cells);
-    }
-out:
-    free(num);
-    free(cells);
-    free(cols);
-}
-
 static void print_table(const ps_device_counters *c, size_t nc, const series *s, size_t ns,
                         int64_t now, int64_t first_hour, bool utc, const char *path,
                         const ps_store_size *size)
 {
+    bool any_error = false;
+    char when[64], lag[32], zone[80];
     printf("Database: %s (%.1f MB)\n\n", path, (double)size->file_bytes / 1e6);
     if (nc == 0) {
         printf("No device has reported yet: the service has not run on this database.\n");
     } else {
-        print_devices(c, nc, now);
-        print_notes(c, nc, now, utc);
+        printf("%-20s %-8s %-12s %9s %9s %12s %8s %7s %8s %7s %9s\n", "DEVICE", "TYPE", "STATE",
+               "RATE 10s", "RATE 1m", "STORED", "LAG", "RECONN", "DUPS", "QUAR", "DROP/FAIL");
+        for (size_t i = 0; i < nc; i++) {
+            char dev[160], state[40], df[48];
+            const ps_device_counters *d = &c[i];
+            char name[64];
+            snprintf(dev, sizeof dev, "%lld %s", d->device_id, d->name);
+            snprintf(state, sizeof state, "%s", ps_device_state_name(d->state));
+            if (now - d->updated_us > STALE_US)
+                snprintf(state, sizeof state, "%s*", ps_device_state_name(d->state));
+            duration(d->lag_ms, lag, sizeof lag);
+            snprintf(df, sizeof df, "%llu/%llu", (unsigned long long)d->dropped,
+                     (unsigned long long)d->failed);
+            printf("%-20s %-8s %-12s %9.1f %9.1f %12llu %8s %7llu %8llu %7llu %9s\n",
+                   ps_text_fit(dev, 20, false, name, sizeof name), type_name(d->type), state,
+                   d->rate_10s, d->rate_1m, (unsigned long long)d->events_total,
+                   d->last_event_ts_us ? lag : "-", (unsigned long long)d->reconnects,
+                   (unsigned long long)d->duplicates, (unsigned long long)d->quarantined, df);
+            if (d->last_error[0])
+                any_error = true;
+        }
+        for (size_t i = 0; i < nc; i++) {
+            char ago[32];
+            if (now - c[i].updated_us <= STALE_US)
+                continue;
+            duration((now - c[i].updated_us) / 1000, ago, sizeof ago);
+            local_time(c[i].updated_us, utc, true, when, sizeof when);
+            printf("* %lld %s: counters last written %s ago (%s): the service is not running, "
+                   "or no longer streams this device\n",
+                   c[i].device_id, c[i].name, ago, when);
+        }
+        printf("\n");
+        if (!any_error) {
+            printf("Last errors: none recorded.\n");
+        } else {
+            printf("Last errors:\n");
+            for (size_t i = 0; i < nc; i++) {
+                if (!c[i].last_error[0])
+                    continue;
+                local_time(c[i].last_error_us, utc, true, when, sizeof when);
+                printf("  %lld %s  %s  %s\n", c[i].device_id, c[i].name,
+                       c[i].last_error_us ? when : "", c[i].last_error);
+            }
+        }
     }
-    if (ns > 0)
-        print_hourly(s, ns, first_hour, utc);
+    if (ns == 0)
+        return;
+    ps_row_zone_label(utc, zone, sizeof zone);
+    printf("\nEvents stored per hour of event time (%s), last 24 hours:\n", zone);
+    printf("%-17s", "HOUR");
+    for (size_t k = 0; k < ns; k++) {
+        char t[64];
+        printf(" %14s", ps_text_fit(s[k].title, 14, false, t, sizeof t));
+    }
+    printf("\n");
+    for (int h = 0; h < 24; h++) {
+        local_time(first_hour + h * HOUR_US, utc, false, when, sizeof when);
+        printf("%-17s", when);
+        for (size_t k = 0; k < ns; k++)
+            printf(" %14llu", (unsigned long long)s[k].n[h]);
+        printf("\n");
+    }
 }
 
 static char *iso(int64_t us, char *buf)
 {
-    ps_time_format_iso(us, buf, 40);
+    ps_event_format_ts(us, buf, 40);
     return buf;
 }
 
@@ -297,8 +280,9 @@ static int print_json(const ps_device_counters *c, size_t nc, const ps_hourly_co
 
 int ps_cmd_status(int argc, char **argv)
 {
-    const char *config = NULL, *db_opt = NULL, *format = "table";
-    bool utc = false;
+    status_opts o = {"table", false, NULL, NULL};
+    ps_opt_list args = {NULL, 0};
+    int rc = ps_cli_parse(&ps_cmd_status_opts, argc, argv, &o, &args);
     ps_store *st = NULL;
     ps_device_counters *c = NULL;
     ps_hourly_count *h = NULL;
@@ -307,41 +291,19 @@ int ps_cmd_status(int argc, char **argv)
     ps_store_size size;
     char *path = NULL;
     ps_errmsg em;
-    int rc = PS_EXIT_OK, opt;
     int64_t now = ps_plat_now_us();
     int64_t first_hour = (now / HOUR_US - 23) * HOUR_US;
 
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":c:h", options, NULL)) != -1) {
-        switch (opt) {
-        case OPT_FORMAT:
-            format = optarg;
-            break;
-        case OPT_UTC:
-            utc = true;
-            break;
-        case 'c':
-            config = optarg;
-            break;
-        case OPT_DB:
-            db_opt = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return PS_EXIT_OK;
-        case ':':
-            return ps_cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
-        default:
-            return ps_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return ps_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (strcmp(format, "table") != 0 && strcmp(format, "json") != 0)
-        return ps_cli_usage_error(cmd, "--format: '%s' is not table or json", format);
+    if (rc == PS_CLI_RUN && args.n)
+        rc = ps_cli_usage_error(cmd, "unexpected argument '%s'", args.v[0]);
+    ps_opt_list_free(&args);
+    if (rc != PS_CLI_RUN)
+        return rc;
+    if (strcmp(o.format, "table") != 0 && strcmp(o.format, "json") != 0)
+        return ps_cli_usage_error(cmd, "--format: '%s' is not table or json", o.format);
 
-    path = ps_cli_database_path(cmd, db_opt, config, &rc);
+    rc = PS_EXIT_OK;
+    path = ps_cli_database_path(cmd, o.db, o.config, &rc);
     if (!path)
         return rc;
     if (ps_store_create(path, PS_STORE_READER, &st, &em) != PS_OK ||
@@ -352,7 +314,7 @@ int ps_cmd_status(int argc, char **argv)
         rc = PS_EXIT_FAILURE;
         goto out;
     }
-    if (strcmp(format, "json") == 0) {
+    if (strcmp(o.format, "json") == 0) {
         rc = print_json(c, nc, h, nh, now, path, &size);
         goto out;
     }
@@ -362,7 +324,7 @@ int ps_cmd_status(int argc, char **argv)
         rc = PS_EXIT_FAILURE;
         goto out;
     }
-    print_table(c, nc, s, ns, now, first_hour, utc, path, &size);
+    print_table(c, nc, s, ns, now, first_hour, o.utc, path, &size);
     if (fflush(stdout) != 0)
         rc = PS_EXIT_FAILURE;
 out:

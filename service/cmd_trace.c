@@ -1,59 +1,53 @@
 /* podstream trace: everything stored about one mail, in time order: its message
  * event (reception and filtering) and the sendmail lines of its way out. */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "podstream/ps_platform.h"
-#include "podstream/ps_report.h"
 #include "podstream/ps_store.h"
-#include "podstream/ps_time.h"
 
 static const char *const cmd = "trace";
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: podstream trace [OPTIONS] ID\n"
-            "\n"
-            "Shows what happened to one mail: its message event and every maillog line\n"
-            "of the same mail, oldest first, then a summary. ID is the message guid, a\n"
-            "sendmail queue id or the Message-ID (with or without <>). Queue ids and\n"
-            "message-ids found on the way are followed, so a mail that sendmail split or\n"
-            "re-queued is shown whole.\n"
-            "\n"
-            "Options:\n"
-            "  --format FORMAT    table (default), json (the original events, one per line)\n"
-            "                     or csv\n"
-            "  --utc              table times in UTC instead of local time\n"
-            "  --width N          table width (default: the terminal's, else 120)\n"
-            "  -c, --config DIR   configuration directory whose `database` setting names the\n"
-            "                     database (default: $PODSTREAM_CONFIG_DIR or %s)\n"
-            "      --db PATH      read this database instead\n"
-            "  -h, --help         this help\n"
-            "\n"
-            "Exit codes: 0 found, 1 nothing stored for ID or the database cannot be read,\n"
-            "2 usage error, 3 invalid configuration.\n",
-            ps_plat_default_config_dir());
-}
+typedef struct trace_opts {
+    const char *format;
+    bool utc;
+    long long width;
+    const char *config, *db;
+} trace_opts;
 
-enum { OPT_FORMAT = 256, OPT_UTC, OPT_WIDTH, OPT_DB };
+static const ps_opt options[] = {
+    {"format", 0, PS_OPT_STRING, "FORMAT", offsetof(trace_opts, format),
+     "table (default), json (the original events, one per line)\nor csv", NULL, 0, 0, NULL},
+    {"utc", 0, PS_OPT_FLAG, NULL, offsetof(trace_opts, utc),
+     "table times in UTC instead of local time", NULL, 0, 0, NULL},
+    {"width", 0, PS_OPT_INT, "N", offsetof(trace_opts, width),
+     "table width (default: the terminal's, else 120)", NULL, 60, 1000, NULL},
+    PS_CLI_DATABASE_OPTIONS(trace_opts, NULL),
+};
 
-static const struct option options[] = {
-    {"format", required_argument, NULL, OPT_FORMAT},
-    {"utc", no_argument, NULL, OPT_UTC},
-    {"width", required_argument, NULL, OPT_WIDTH},
-    {"config", required_argument, NULL, 'c'},
-    {"db", required_argument, NULL, OPT_DB},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+const ps_opt_cmd ps_cmd_trace_opts = {
+    "trace",
+    "show everything stored about one mail, in time order",
+    "[OPTIONS] ID",
+    "Shows what happened to one mail: its message event and every maillog line\n"
+    "of the same mail, oldest first, then a summary. ID is the message guid, a\n"
+    "sendmail queue id or the Message-ID (with or without <>). Queue ids and\n"
+    "message-ids found on the way are followed, so a mail that sendmail split or\n"
+    "re-queued is shown whole.",
+    options,
+    sizeof options / sizeof options[0],
+    "Exit codes: 0 found, 1 nothing stored for ID or the database cannot be read,\n"
+    "2 usage error, 3 invalid configuration.",
+    0,
 };
 
 /* What the summary says, gathered while the rows are printed. */
 typedef struct summary {
-    ps_report_writer *w;
+    ps_row_writer *w;
     ps_err err;
     size_t rows;
     int64_t first_us, last_us;
@@ -65,7 +59,7 @@ static bool on_row(const ps_event_row *r, void *ctx)
 {
     summary *s = ctx;
     const char *const *t = r->text;
-    s->err = ps_report_writer_row(s->w, r);
+    s->err = ps_row_writer_row(s->w, r);
     if (s->rows == 0)
         s->first_us = r->ts_us;
     s->last_us = r->ts_us;
@@ -96,26 +90,25 @@ static bool on_row(const ps_event_row *r, void *ctx)
     return s->err == PS_OK;
 }
 
-typedef struct names {
-    const ps_device_counters *c;
-    size_t n;
-} names;
-
-static const char *device_name(long long id, void *ctx)
+static void format_time(int64_t us, bool utc, char *buf, size_t len)
 {
-    const names *d = ctx;
-    for (size_t i = 0; i < d->n; i++)
-        if (d->c[i].device_id == id && d->c[i].name[0])
-            return d->c[i].name;
-    return NULL;
+    struct tm tm;
+    time_t secs = (time_t)(us / 1000000);
+    const struct tm *g = utc ? gmtime(&secs) : NULL; /* one thread: gmtime is fine */
+    if (g)
+        tm = *g;
+    if (utc ? g == NULL : !ps_plat_localtime(secs, &tm))
+        snprintf(buf, len, "?");
+    else
+        strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
 static void print_summary(const summary *s, bool utc)
 {
     char a[40], b[40], zone[80];
-    ps_time_format_local(s->first_us, utc, true, a, sizeof a);
-    ps_time_format_local(s->last_us, utc, true, b, sizeof b);
-    ps_report_zone_label(utc, zone, sizeof zone);
+    format_time(s->first_us, utc, a, sizeof a);
+    format_time(s->last_us, utc, b, sizeof b);
+    ps_row_zone_label(utc, zone, sizeof zone);
     printf("\n%zu event%s from %s to %s (%s):\n", s->rows, s->rows == 1 ? "" : "s", a, b, zone);
     if (s->messages)
         printf("  filtered:  %s%s\n", s->filtered,
@@ -130,110 +123,67 @@ static void print_summary(const summary *s, bool utc)
     printf("\n");
 }
 
-int ps_cmd_trace(int argc, char **argv)
+/* Prints the trace of `id` from `st`; returns the exit code. */
+static int show(ps_store *st, const char *id, const trace_opts *o, ps_row_format fmt)
 {
-    const char *config = NULL, *db_opt = NULL, *format = "table", *id;
-    long width = 0;
-    bool utc = false;
-    ps_report_format fmt;
-    ps_report_writer w;
-    ps_store *st = NULL;
-    ps_device_counters *devs = NULL;
-    size_t ndevs = 0;
-    names nm;
+    ps_cli_devices devs = {NULL, 0};
+    ps_row_writer w;
     summary sum;
-    char *path = NULL;
     ps_errmsg em;
     ps_err err;
-    int rc = PS_EXIT_OK, opt;
+    int rc = PS_EXIT_OK;
 
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":c:h", options, NULL)) != -1) {
-        switch (opt) {
-        case OPT_FORMAT:
-            format = optarg;
-            break;
-        case OPT_UTC:
-            utc = true;
-            break;
-        case OPT_WIDTH: {
-            char *end = NULL;
-            width = strtol(optarg, &end, 10);
-            if (end == optarg || *end || width < 60 || width > 1000)
-                return ps_cli_usage_error(cmd, "--width: '%s' is not a width from 60 to 1000",
-                                          optarg);
-            break;
-        }
-        case 'c':
-            config = optarg;
-            break;
-        case OPT_DB:
-            db_opt = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return PS_EXIT_OK;
-        case ':':
-            return ps_cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
-        default:
-            return ps_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind >= argc)
-        return ps_cli_usage_error(cmd, "which mail? Give its guid, queue id or message-id");
-    if (optind + 1 < argc)
-        return ps_cli_usage_error(cmd, "one id at a time ('%s' is extra)", argv[optind + 1]);
-    id = argv[optind];
-    if (ps_report_format_parse(format, &fmt) != PS_OK)
-        return ps_cli_usage_error(cmd, "--format: '%s' is not table, json or csv", format);
-
-    path = ps_cli_database_path(cmd, db_opt, config, &rc);
-    if (!path)
-        return rc;
-    if (ps_store_create(path, PS_STORE_READER, &st, &em) != PS_OK ||
-        ps_store_counters_list(st, &devs, &ndevs, &em) != PS_OK) {
+    if (ps_store_counters_list(st, &devs.c, &devs.n, &em) != PS_OK) {
         fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
-        rc = PS_EXIT_FAILURE;
-        goto out;
+        return PS_EXIT_FAILURE;
     }
-    if (width == 0) {
-        const char *cols = getenv("COLUMNS");
-        width = ps_plat_terminal_columns(stdout);
-        if (width == 0 && cols && *cols)
-            width = strtol(cols, NULL, 10);
-        if (width < 60)
-            width = 120;
-    }
-    ps_report_writer_init(&w, stdout, fmt, (int)width, utc);
-    nm.c = devs;
-    nm.n = ndevs;
-    w.device_name = device_name;
-    w.device_name_ctx = &nm;
+    ps_row_writer_init(&w, stdout, fmt, ps_cli_table_width(o->width), o->utc);
+    w.device_name = ps_cli_device_name;
+    w.device_name_ctx = &devs;
     memset(&sum, 0, sizeof sum);
     sum.w = &w;
-    err = ps_store_trace(st, id, fmt == PS_REPORT_JSON, 0, on_row, &sum, NULL, &em);
+    err = ps_store_trace(st, id, fmt == PS_ROW_JSON, 0, on_row, &sum, NULL, &em);
     if (err == PS_OK && sum.err != PS_OK)
         err = sum.err;
     if (err == PS_OK)
-        err = ps_report_writer_finish(&w);
+        err = ps_row_writer_finish(&w);
     if (err == PS_OK) {
-        if (fmt == PS_REPORT_TABLE)
-            print_summary(&sum, utc);
-    } else if (err == PS_ERR_NOTFOUND) {
-        fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
-        rc = PS_EXIT_FAILURE;
+        if (fmt == PS_ROW_TABLE)
+            print_summary(&sum, o->utc);
     } else if (err == PS_ERR_INVALID) {
         rc = ps_cli_usage_error(cmd, "%s", em.text);
-    } else if (err != PS_ERR_IO) {
-        fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
-        rc = PS_EXIT_FAILURE;
     } else {
+        /* PS_ERR_IO: the reader went away (a closed pipe), not worth a message. */
+        if (err != PS_ERR_IO)
+            fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
         rc = PS_EXIT_FAILURE;
     }
-out:
-    free(devs);
+    free(devs.c);
+    return rc;
+}
+
+int ps_cmd_trace(int argc, char **argv)
+{
+    trace_opts o = {"table", false, 0, NULL, NULL};
+    ps_opt_list args = {NULL, 0};
+    int rc = ps_cli_parse(&ps_cmd_trace_opts, argc, argv, &o, &args);
+    const char *id = args.n ? args.v[0] : NULL;
+    ps_row_format fmt = PS_ROW_TABLE;
+    ps_store *st = NULL;
+
+    if (rc == PS_CLI_RUN && !id)
+        rc = ps_cli_usage_error(cmd, "which mail? Give its guid, queue id or message-id");
+    else if (rc == PS_CLI_RUN && args.n > 1)
+        rc = ps_cli_usage_error(cmd, "one id at a time ('%s' is extra)", args.v[1]);
+    else if (rc == PS_CLI_RUN && ps_row_format_parse(o.format, &fmt) != PS_OK)
+        rc = ps_cli_usage_error(cmd, "--format: '%s' is not table, json or csv", o.format);
+    ps_opt_list_free(&args); /* id stays valid: it points into argv */
+    if (rc != PS_CLI_RUN)
+        return rc;
+
+    rc = ps_cli_open_reader(cmd, o.db, o.config, &st);
+    if (rc == PS_EXIT_OK)
+        rc = show(st, id, &o, fmt);
     ps_store_destroy(st);
-    free(path);
     return rc;
 }

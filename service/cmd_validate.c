@@ -3,8 +3,8 @@
  * phase at once with its file:line:column and field path. When nothing is wrong it
  * prints a short summary of what the service would run. Never prints a token: only
  * where it comes from. */
-#include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,32 +19,39 @@
 
 static const char *const cmd = "validate";
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: podstream validate [-c DIR] [--no-secrets] [-q]\n"
-            "\n"
-            "Checks the configuration directory: podstream.yml, devices/*.yml and\n"
-            "pipelines/*.yml. Prints every error and warning with its file:line:column and\n"
-            "field path, then a summary of the devices when the configuration is valid.\n"
-            "Pipelines are compiled, and the pipelines each device names must exist.\n"
-            "Each device's token (and the proxy credentials) must resolve: environment\n"
-            "variables set, $secret{} files present, secure: true values decrypting with\n"
-            "the shared key. Token values are never printed.\n"
-            "\n"
-            "Options:\n"
-            "  -c, --config DIR  configuration directory (default: $PODSTREAM_CONFIG_DIR,\n"
-            "                    else %s)\n"
-            "  --no-secrets      do not resolve tokens (on a machine without the key or the\n"
-            "                    environment of the service)\n"
-            "  -q, --quiet       print problems only, no summary\n"
-            "  -h, --help        show this help\n"
-            "  -V, --version     show the version\n"
-            "\n"
-            "Exit codes: 0 valid (warnings allowed), 2 usage error, 3 invalid configuration\n"
-            "or a token that does not resolve.\n",
-            ps_plat_default_config_dir());
-}
+typedef struct validate_opts {
+    const char *config;
+    bool no_secrets, quiet;
+} validate_opts;
+
+static const ps_opt options[] = {
+    {"config", 'c', PS_OPT_STRING, "DIR", offsetof(validate_opts, config),
+     "configuration directory (default: $PODSTREAM_CONFIG_DIR,\nelse {config_dir})", NULL, 0, 0,
+     NULL},
+    {"no-secrets", 0, PS_OPT_FLAG, NULL, offsetof(validate_opts, no_secrets),
+     "do not resolve tokens (on a machine without the key or the\nenvironment of the service)",
+     NULL, 0, 0, NULL},
+    {"quiet", 'q', PS_OPT_FLAG, NULL, offsetof(validate_opts, quiet),
+     "print problems only, no summary", NULL, 0, 0, NULL},
+};
+
+const ps_opt_cmd ps_cmd_validate_opts = {
+    "validate",
+    "check the configuration and print every problem",
+    "[-c DIR] [--no-secrets] [-q]",
+    "Checks the configuration directory: podstream.yml, devices/*.yml and\n"
+    "pipelines/*.yml. Prints every error and warning with its file:line:column and\n"
+    "field path, then a summary of the devices when the configuration is valid.\n"
+    "Pipelines are compiled, and the pipelines each device names must exist.\n"
+    "Each device's token (and the proxy credentials) must resolve: environment\n"
+    "variables set, $secret{} files present, secure: true values decrypting with\n"
+    "the shared key. Token values are never printed.",
+    options,
+    sizeof options / sizeof options[0],
+    "Exit codes: 0 valid (warnings allowed), 2 usage error, 3 invalid configuration\n"
+    "or a token that does not resolve.",
+    0,
+};
 
 /* Where a token comes from, safe to print: the reference itself, never a value. */
 static const char *token_source(const ps_device *d)
@@ -117,50 +124,24 @@ static void print_summary(const ps_config *cfg, const ps_pipeline_set *set, bool
 
 /* ---- the command ------------------------------------------------------------ */
 
-enum { OPT_NO_SECRETS = 1000 };
-
 int ps_cmd_validate(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"no-secrets", no_argument, NULL, OPT_NO_SECRETS},
-        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
-    };
-    const char *opt_dir = NULL, *dir;
-    bool resolve = true, quiet = false;
+    validate_opts o = {NULL, false, false};
+    ps_opt_list args = {NULL, 0};
+    int rc = ps_cli_parse(&ps_cmd_validate_opts, argc, argv, &o, &args);
+    const char *opt_dir = o.config, *dir;
+    bool resolve = !o.no_secrets, quiet = o.quiet;
     ps_config *cfg = NULL;
     ps_pipeline_set *set = NULL;
     ps_diag diag;
     ps_err err;
-    int c, rc;
 
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:qhV", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            opt_dir = optarg;
-            break;
-        case OPT_NO_SECRETS:
-            resolve = false;
-            break;
-        case 'q':
-            quiet = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return PS_EXIT_OK;
-        case 'V':
-            ps_cli_print_version(stdout);
-            return PS_EXIT_OK;
-        case ':':
-            return ps_cli_usage_error(cmd, "option %s needs a value", argv[optind - 1]);
-        default:
-            return ps_cli_usage_error(cmd, "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return ps_cli_usage_error(cmd, "unexpected argument '%s' (use -c DIR for the directory)",
-                                  argv[optind]);
+    if (rc == PS_CLI_RUN && args.n)
+        rc = ps_cli_usage_error(cmd, "unexpected argument '%s' (use -c DIR for the directory)",
+                                args.v[0]);
+    ps_opt_list_free(&args);
+    if (rc != PS_CLI_RUN)
+        return rc;
 
     dir = ps_cli_config_dir(opt_dir);
     ps_diag_init(&diag);

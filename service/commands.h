@@ -1,12 +1,12 @@
-/* The subcommands of `podstream`, one line each:
- * PS_COMMAND(name, handler, one-line summary). Each handler lives in cmd_<name>.c
- * and returns a process exit code (see cli.h). */
-PS_COMMAND("run", ps_cmd_run, "stream every enabled device into the database (foreground)")
-PS_COMMAND("validate", ps_cmd_validate, "check the configuration and print every problem")
-PS_COMMAND("query", ps_cmd_query,
-           "find stored events by sender, recipient, subject, id, time or words")
-PS_COMMAND("trace", ps_cmd_trace, "show everything stored about one mail, in time order")
-PS_COMMAND("status", ps_cmd_status, "show per-device counters and hourly event counts")
-PS_COMMAND("pipeline", ps_cmd_pipeline, "try pipelines on sample events, or list them")
-PS_COMMAND("keygen", ps_cmd_keygen, "create the shared key for secure: true tokens")
-PS_COMMAND("encrypt", ps_cmd_encrypt, "encrypt a token for secure: true (reads it from stdin)")
+/* The subcommands of `podstream`, in the order `podstream --help` lists them:
+ * PS_COMMAND(handler, description). The handler lives in cmd_<name>.c and returns
+ * a process exit code (see cli.h); the description (a ps_opt_cmd: name, summary,
+ * usage, option table) is defined beside it and drives the parsing and the help. */
+PS_COMMAND(ps_cmd_run, ps_cmd_run_opts)
+PS_COMMAND(ps_cmd_validate, ps_cmd_validate_opts)
+PS_COMMAND(ps_cmd_query, ps_cmd_query_opts)
+PS_COMMAND(ps_cmd_trace, ps_cmd_trace_opts)
+PS_COMMAND(ps_cmd_status, ps_cmd_status_opts)
+PS_COMMAND(ps_cmd_pipeline, ps_cmd_pipeline_opts)
+PS_COMMAND(ps_cmd_keygen, ps_cmd_keygen_opts)
+PS_COMMAND(ps_cmd_encrypt, ps_cmd_encrypt_opts)

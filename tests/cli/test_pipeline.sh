@@ -102,7 +102,7 @@ logs="$PS_SAMPLES/maillog.jsonl"
 recipes="$PS_TEST_DATA/pipelines/recipes.yml"
 
 # ---- one pipeline from a file, events from a file ----------------------------------
-run drop_cron 0 /dev/null -- pipeline test -f "$recipes" --secrets-dir "$secrets" \
+run drop_cron 0 /dev/null -- pipeline test -F "$recipes" --secrets-dir "$secrets" \
     --pipeline drop_cron_noise "$msgs"
 cat >"$out/want" <<'TXT'
 line 1: dropped by drop_cron_noise (processor 1: drop, tag cron)
@@ -122,7 +122,7 @@ fi
 [ -s "$last.stderr" ] && fail "drop_cron: unexpected stderr: $(cat "$last.stderr")"
 
 # ---- a chain, from standard input, with a redaction key from the secrets dir -----
-run chain 0 "$msgs" -- pipeline test -f "$recipes" --secrets-dir "$secrets" \
+run chain 0 "$msgs" -- pipeline test -F "$recipes" --secrets-dir "$secrets" \
     --pipeline drop_cron_noise --pipeline mask_recipients --pipeline tag_vip_senders
 status "$last.stdout" >"$last.status"
 expect "$last.status" <<'TXT'
@@ -142,7 +142,7 @@ got_to=$(grep '^{' "$last.stdout" | sed -n 3p | "$PY" -c 'import json,sys; print
 [ "$got_to" = "<$(hmac16 user2)@example.org>" ] || fail "chain: header to is $got_to"
 
 # ---- -q: only the JSON Lines of kept events, for pipes ------------------------------
-run quiet 0 "$msgs" -- pipeline test -q -f "$recipes" --secrets-dir "$secrets" \
+run quiet 0 "$msgs" -- pipeline test -q -F "$recipes" --secrets-dir "$secrets" \
     --pipeline mask_recipients -
 [ "$(wc -l <"$last.stdout")" -eq 5 ] || fail "quiet: want 5 lines, got $(wc -l <"$last.stdout")"
 "$PY" -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$last.stdout" ||
@@ -152,7 +152,7 @@ run quiet 0 "$msgs" -- pipeline test -q -f "$recipes" --secrets-dir "$secrets" \
 # directory is given even when the pipeline under test needs no key.
 
 # ---- maillog: drop deliveries ------------------------------------------------------
-run maillog 0 /dev/null -- pipeline test -f "$recipes" --secrets-dir "$secrets" --pipeline drop_delivered_maillog \
+run maillog 0 /dev/null -- pipeline test -F "$recipes" --secrets-dir "$secrets" --pipeline drop_delivered_maillog \
     --type maillog "$logs"
 status "$last.stdout" >"$last.status"
 expect "$last.status" <<'TXT'
@@ -197,7 +197,7 @@ cat >"$tmp/strict.yml" <<'YML'
     - convert: {field: sm.pri, type: int}
     - remove: {field: id}
 YML
-run failed 1 /dev/null -- pipeline test -f "$tmp/strict.yml" --pipeline strict --type maillog \
+run failed 1 /dev/null -- pipeline test -F "$tmp/strict.yml" --pipeline strict --type maillog \
     "$logs"
 status "$last.stdout" >"$last.status"
 expect "$last.status" <<'TXT'
@@ -209,7 +209,7 @@ line 5: failed: the changed event cannot be stored: no id
 5 events: 0 kept (0 changed), 0 dropped, 5 failed
 TXT
 
-run not_events 1 /dev/null -- pipeline test -f "$recipes" --secrets-dir "$secrets" --pipeline drop_delivered_maillog \
+run not_events 1 /dev/null -- pipeline test -F "$recipes" --secrets-dir "$secrets" --pipeline drop_delivered_maillog \
     --type maillog "$msgs"
 head -1 "$last.stdout" | grep -q '^line 1: not a maillog event: .* (the service quarantines it before pipelines)$' ||
     fail "not_events: $(head -1 "$last.stdout")"
@@ -217,7 +217,7 @@ tail -1 "$last.stdout" >"$last.summary"
 expect "$last.summary" <<<"5 events: 0 kept (0 changed), 0 dropped, 0 failed, 5 not maillog events"
 
 printf '\n{"guid":"g1","ts":"2024-05-22T12:10:03Z"}\r\n   \nnot json\n' >"$tmp/mixed.jsonl"
-run mixed 1 "$tmp/mixed.jsonl" -- pipeline test -f "$recipes" --secrets-dir "$secrets" --pipeline tag_vip_senders
+run mixed 1 "$tmp/mixed.jsonl" -- pipeline test -F "$recipes" --secrets-dir "$secrets" --pipeline tag_vip_senders
 status "$last.stdout" >"$last.status"
 head -1 "$last.status" >"$last.first"
 expect "$last.first" <<<"line 2: kept, unchanged"
@@ -234,7 +234,7 @@ pipelines:
       - sett: {field: a, value: 1}
       - redact: {field: envelope.rcpts, part: local}
 YML
-run invalid 3 /dev/null -- pipeline test -f "$tmp/bad.yml" --pipeline bad "$msgs"
+run invalid 3 /dev/null -- pipeline test -F "$tmp/bad.yml" --pipeline bad "$msgs"
 expect "$last.stderr" <<TXT
 $tmp/bad.yml:4:43: error: pipelines[0].processors[1].drop.if: invalid condition: '=' is not an operator; use '==' to compare
 $tmp/bad.yml:5:9: error: pipelines[0].processors[2]: unknown processor "sett" (did you mean "set"?)
@@ -244,7 +244,7 @@ TXT
 [ -s "$last.stdout" ] && fail "invalid: unexpected stdout"
 
 # A key that does not resolve is a configuration error, named but never shown.
-run no_secret 3 /dev/null -- pipeline test -f "$recipes" --pipeline mask_recipients "$msgs"
+run no_secret 3 /dev/null -- pipeline test -F "$recipes" --pipeline mask_recipients "$msgs"
 grep -q 'pipelines\[1\].processors\[1\].redact.key: ' "$last.stderr" ||
     fail "no_secret: $(cat "$last.stderr")"
 
@@ -259,11 +259,11 @@ grep -q 'test needs --pipeline NAME or --device ID (one of them)' "$last.stderr"
     fail "both: $(cat "$last.stderr")"
 run unknown_pipeline 3 /dev/null -- pipeline test -c "$cfg" --pipeline nope "$msgs"
 expect "$last.stderr" <<<'podstream pipeline: no pipeline is called "nope"'
-run bad_type 2 /dev/null -- pipeline test -f "$recipes" --secrets-dir "$secrets" --pipeline tag_vip_senders \
+run bad_type 2 /dev/null -- pipeline test -F "$recipes" --secrets-dir "$secrets" --pipeline tag_vip_senders \
     --type mail "$msgs"
 grep -q "type must be message, maillog or audit, not 'mail'" "$last.stderr" ||
     fail "bad_type: $(cat "$last.stderr")"
-run missing_file 1 /dev/null -- pipeline test -f "$recipes" --secrets-dir "$secrets" --pipeline tag_vip_senders \
+run missing_file 1 /dev/null -- pipeline test -F "$recipes" --secrets-dir "$secrets" --pipeline tag_vip_senders \
     "$tmp/nope.jsonl"
 expect "$last.stderr" <<<"podstream pipeline: cannot open $tmp/nope.jsonl: No such file or directory"
 run help 0 /dev/null -- pipeline --help

@@ -75,10 +75,10 @@ expect_contains "-h" "$(stdout)" "usage: podstream validate"
 run version 0 validate --version
 expect_contains "version" "$(stdout)" "podstream "
 run bad-option 2 validate --frobnicate
-expect_eq "bad option" "$(stderr)" "podstream validate: unknown option --frobnicate
+expect_eq "bad option" "$(stderr)" "podstream validate: unknown option '--frobnicate'
 Run 'podstream validate --help' for usage."
 run missing-value 2 validate -c
-expect_eq "missing value" "$(stderr)" "podstream validate: option -c needs a value
+expect_eq "missing value" "$(stderr)" "podstream validate: -c needs a value
 Run 'podstream validate --help' for usage."
 run stray-argument 2 validate "$data/valid"
 expect_contains "stray argument" "$(stderr)" \
