@@ -11,7 +11,9 @@
 
 #include "cli.h"
 #include "podstream/ps_platform.h"
+#include "podstream/ps_report.h"
 #include "podstream/ps_store.h"
+#include "podstream/ps_time.h"
 
 static const char *const cmd = "query";
 
@@ -137,7 +139,7 @@ static bool resolve_device(const char *arg, const ps_cli_devices *d, long long *
 }
 
 typedef struct out_ctx {
-    ps_row_writer *w;
+    ps_report_writer *w;
     ps_err err;
     int64_t max_id;   /* rows above it belong to the next poll */
     int64_t seen_max; /* highest id printed */
@@ -148,7 +150,7 @@ static bool print_row(const ps_event_row *row, void *ctx)
     out_ctx *o = ctx;
     if (o->max_id > 0 && row->id > o->max_id)
         return true;
-    o->err = ps_row_writer_row(o->w, row);
+    o->err = ps_report_writer_row(o->w, row);
     if (row->id > o->seen_max)
         o->seen_max = row->id;
     return o->err == PS_OK;
@@ -200,7 +202,7 @@ static bool keep_listed(const ps_event_row *row, void *ctx)
 
 /* Turns the options into a query. Returns PS_CLI_RUN, or the exit code of a
  * usage error (printed). */
-static int build_query(const query_opts *o, ps_query *q, ps_row_format *fmt)
+static int build_query(const query_opts *o, ps_query *q, ps_report_format *fmt)
 {
     int64_t now = ps_plat_now_us();
     ps_errmsg em;
@@ -215,11 +217,11 @@ static int build_query(const query_opts *o, ps_query *q, ps_row_format *fmt)
     q->message_id = o->message_id;
     q->search = o->search;
     q->oldest_first = o->oldest_first;
-    if (ps_row_format_parse(o->format, fmt) != PS_OK)
+    if (ps_report_format_parse(o->format, fmt) != PS_OK)
         return ps_cli_usage_error(cmd, "--format: '%s' is not table, json or csv", o->format);
-    if (o->since && ps_query_parse_time(o->since, now, &q->since_us, &em) != PS_OK)
+    if (o->since && ps_time_parse_when(o->since, now, &q->since_us, &em) != PS_OK)
         return ps_cli_usage_error(cmd, "--since: %s", em.text);
-    if (o->until && ps_query_parse_time(o->until, now, &q->until_us, &em) != PS_OK)
+    if (o->until && ps_time_parse_when(o->until, now, &q->until_us, &em) != PS_OK)
         return ps_cli_usage_error(cmd, "--until: %s", em.text);
     if (o->since && o->until && q->since_us >= q->until_us)
         return ps_cli_usage_error(cmd, "--since %s is not before --until %s", o->since, o->until);
@@ -229,7 +231,7 @@ static int build_query(const query_opts *o, ps_query *q, ps_row_format *fmt)
     if (o->follow && o->until)
         return ps_cli_usage_error(cmd, "--follow waits for new events; it cannot have --until");
     q->limit = o->limit >= 0 ? (size_t)o->limit : (o->follow ? 10 : 100);
-    q->want_raw = *fmt == PS_ROW_JSON;
+    q->want_raw = *fmt == PS_REPORT_JSON;
     return o->device ? check_device(o->device) : PS_CLI_RUN;
 }
 
@@ -261,7 +263,7 @@ static ps_err follow(ps_store *st, ps_query *q, out_ctx *oc, ps_errmsg *em)
     }
     free(ids.v);
     if (err == PS_OK && oc->err == PS_OK)
-        err = ps_row_writer_finish(oc->w);
+        err = ps_report_writer_finish(oc->w);
     while (err == PS_OK && oc->err == PS_OK) {
         int64_t newest = 0;
         /* A hangup (RELOAD) ends it too, as it did before signals were blocked. */
@@ -280,10 +282,10 @@ static ps_err follow(ps_store *st, ps_query *q, out_ctx *oc, ps_errmsg *em)
 }
 
 /* Runs the query on `st` and prints the events; returns the exit code. */
-static int print_events(ps_store *st, const query_opts *o, ps_query *q, ps_row_format fmt)
+static int print_events(ps_store *st, const query_opts *o, ps_query *q, ps_report_format fmt)
 {
     ps_cli_devices devs = {NULL, 0};
-    ps_row_writer w;
+    ps_report_writer w;
     ps_errmsg em;
     ps_err err;
     out_ctx oc;
@@ -297,7 +299,7 @@ static int print_events(ps_store *st, const query_opts *o, ps_query *q, ps_row_f
         free(devs.c);
         return PS_EXIT_USAGE;
     }
-    ps_row_writer_init(&w, stdout, fmt, ps_cli_table_width(o->width), o->utc);
+    ps_report_writer_init(&w, stdout, fmt, ps_cli_table_width(o->width), o->utc);
     w.device_name = ps_cli_device_name;
     w.device_name_ctx = &devs;
     memset(&oc, 0, sizeof oc);
@@ -306,7 +308,7 @@ static int print_events(ps_store *st, const query_opts *o, ps_query *q, ps_row_f
     if (err == PS_OK && oc.err != PS_OK)
         err = oc.err;
     if (err == PS_OK)
-        err = ps_row_writer_finish(&w);
+        err = ps_report_writer_finish(&w);
     if (err == PS_ERR_IO) {
         /* The reader went away (a closed pipe): not worth a message. */
         rc = PS_EXIT_FAILURE;
@@ -315,7 +317,7 @@ static int print_events(ps_store *st, const query_opts *o, ps_query *q, ps_row_f
     } else if (err != PS_OK) {
         fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
         rc = PS_EXIT_FAILURE;
-    } else if (w.rows == 0 && !o->follow && fmt == PS_ROW_TABLE) {
+    } else if (w.rows == 0 && !o->follow && fmt == PS_REPORT_TABLE) {
         fprintf(stderr, "podstream %s: no events match\n", cmd);
     }
     free(devs.c);
@@ -326,7 +328,7 @@ int ps_cmd_query(int argc, char **argv)
 {
     query_opts o;
     ps_opt_list args = {NULL, 0};
-    ps_row_format fmt;
+    ps_report_format fmt;
     ps_query q;
     ps_store *st = NULL;
     int rc;

@@ -5,14 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
 #include "podstream/ps_event.h"
 #include "podstream/ps_platform.h"
+#include "podstream/ps_report.h"
 #include "podstream/ps_store.h"
+#include "podstream/ps_time.h"
 
 static const char *const cmd = "status";
 
@@ -53,40 +54,6 @@ const ps_opt_cmd ps_cmd_status_opts = {
 static const char *type_name(ps_data_type t)
 {
     return t == PS_DATA_MESSAGE ? "message" : t == PS_DATA_MAILLOG ? "maillog" : "audit";
-}
-
-/* "2024-05-22 14:03:11", or without seconds for hour labels. */
-static void local_time(int64_t us, bool utc, bool seconds, char *buf, size_t len)
-{
-    struct tm tm;
-    time_t secs = (time_t)(us / 1000000);
-    const struct tm *g = utc ? gmtime(&secs) : NULL; /* one thread: gmtime is fine */
-    if (g)
-        tm = *g;
-    if (utc ? g == NULL : !ps_plat_localtime(secs, &tm))
-        snprintf(buf, len, "?");
-    else if (seconds)
-        strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-    else
-        strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
-}
-
-/* 850ms, 12.4s, 3m05s, 2h10m, 3d04h */
-static void duration(int64_t ms, char *buf, size_t len)
-{
-    if (ms < 0)
-        ms = 0;
-    if (ms < 1000)
-        snprintf(buf, len, "%lldms", (long long)ms);
-    else if (ms < 60000)
-        snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
-    else if (ms < 3600000)
-        snprintf(buf, len, "%lldm%02llds", (long long)(ms / 60000), (long long)(ms / 1000 % 60));
-    else if (ms < 86400000)
-        snprintf(buf, len, "%lldh%02lldm", (long long)(ms / 3600000), (long long)(ms / 60000 % 60));
-    else
-        snprintf(buf, len, "%lldd%02lldh", (long long)(ms / 86400000),
-                 (long long)(ms / 3600000 % 24));
 }
 
 /* One column of the hourly table: a (device, type) pair. */
@@ -134,83 +101,128 @@ static series *build_series(const ps_device_counters *c, size_t nc, const ps_hou
     return s;
 }
 
+/* The device table: one line per device, as the rows of `podstream query` are. */
+static const ps_report_col device_cols[] = {
+    {"DEVICE", 20, false, true},  {"TYPE", 8, false, false},     {"STATE", 12, false, false},
+    {"RATE 10s", 9, true, false}, {"RATE 1m", 9, true, false},   {"STORED", 12, true, false},
+    {"LAG", 8, true, false},      {"RECONN", 7, true, false},    {"DUPS", 8, true, false},
+    {"QUAR", 7, true, false},     {"DROP/FAIL", 9, true, false},
+};
+#define NDEVICE_COLS ((int)(sizeof device_cols / sizeof device_cols[0]))
+
+static void print_devices(const ps_device_counters *c, size_t nc, int64_t now)
+{
+    ps_report_table t;
+    ps_report_table_init(&t, stdout, device_cols, NDEVICE_COLS);
+    ps_report_table_header(&t);
+    for (size_t i = 0; i < nc; i++) {
+        const ps_device_counters *d = &c[i];
+        char dev[160], state[40], r10[32], r1m[32], stored[32], lag[32], rec[32], dups[32],
+            quar[32], df[48];
+        const char *cells[NDEVICE_COLS] = {
+            dev, type_name(d->type), state, r10, r1m, stored, lag, rec, dups, quar, df};
+        snprintf(dev, sizeof dev, "%lld %s", d->device_id, d->name);
+        snprintf(state, sizeof state, "%s%s", ps_device_state_name(d->state),
+                 now - d->updated_us > STALE_US ? "*" : "");
+        snprintf(r10, sizeof r10, "%.1f", d->rate_10s);
+        snprintf(r1m, sizeof r1m, "%.1f", d->rate_1m);
+        snprintf(stored, sizeof stored, "%llu", (unsigned long long)d->events_total);
+        if (d->last_event_ts_us)
+            ps_time_format_elapsed(d->lag_ms, lag, sizeof lag);
+        else
+            snprintf(lag, sizeof lag, "-");
+        snprintf(rec, sizeof rec, "%llu", (unsigned long long)d->reconnects);
+        snprintf(dups, sizeof dups, "%llu", (unsigned long long)d->duplicates);
+        snprintf(quar, sizeof quar, "%llu", (unsigned long long)d->quarantined);
+        snprintf(df, sizeof df, "%llu/%llu", (unsigned long long)d->dropped,
+                 (unsigned long long)d->failed);
+        ps_report_table_row(&t, cells);
+    }
+}
+
+static void print_notes(const ps_device_counters *c, size_t nc, int64_t now, bool utc)
+{
+    bool any_error = false;
+    char when[64];
+    for (size_t i = 0; i < nc; i++) {
+        char ago[32];
+        if (c[i].last_error[0])
+            any_error = true;
+        if (now - c[i].updated_us <= STALE_US)
+            continue;
+        ps_time_format_elapsed((now - c[i].updated_us) / 1000, ago, sizeof ago);
+        ps_time_format_local(c[i].updated_us, utc, true, when, sizeof when);
+        printf("* %lld %s: counters last written %s ago (%s): the service is not running, "
+               "or no longer streams this device\n",
+               c[i].device_id, c[i].name, ago, when);
+    }
+    printf("\n");
+    if (!any_error) {
+        printf("Last errors: none recorded.\n");
+        return;
+    }
+    printf("Last errors:\n");
+    for (size_t i = 0; i < nc; i++) {
+        if (!c[i].last_error[0])
+            continue;
+        ps_time_format_local(c[i].last_error_us, utc, true, when, sizeof when);
+        printf("  %lld %s  %s  %s\n", c[i].device_id, c[i].name, c[i].last_error_us ? when : "",
+               c[i].last_error);
+    }
+}
+
+/* The hourly table: one column per (device, type), through the same table writer. */
+static void print_hourly(const series *s, size_t ns, int64_t first_hour, bool utc)
+{
+    ps_report_col *cols = calloc(ns + 1, sizeof *cols);
+    const char **cells = calloc(ns + 1, sizeof *cells);
+    char(*num)[32] = calloc(ns + 1, sizeof *num);
+    char zone[80], when[64];
+    ps_report_table t;
+    if (!cols || !cells || !num) {
+        fprintf(stderr, "podstream %s: out of memory\n", cmd);
+        goto out;
+    }
+    cols[0] = (ps_report_col){"HOUR", 17, false, false};
+    for (size_t k = 0; k < ns; k++) {
+        cols[k + 1] = (ps_report_col){s[k].title, 14, true, true};
+        cells[k + 1] = num[k + 1];
+    }
+    ps_report_table_init(&t, stdout, cols, (int)ns + 1);
+    ps_report_zone_label(utc, zone, sizeof zone);
+    printf("\nEvents stored per hour of event time (%s), last 24 hours:\n", zone);
+    ps_report_table_header(&t);
+    for (int h = 0; h < 24; h++) {
+        ps_time_format_local(first_hour + h * HOUR_US, utc, false, when, sizeof when);
+        cells[0] = when;
+        for (size_t k = 0; k < ns; k++)
+            snprintf(num[k + 1], sizeof num[k + 1], "%llu", (unsigned long long)s[k].n[h]);
+        ps_report_table_row(&t, cells);
+    }
+out:
+    free(num);
+    free(cells);
+    free(cols);
+}
+
 static void print_table(const ps_device_counters *c, size_t nc, const series *s, size_t ns,
                         int64_t now, int64_t first_hour, bool utc, const char *path,
                         const ps_store_size *size)
 {
-    bool any_error = false;
-    char when[64], lag[32], zone[80];
     printf("Database: %s (%.1f MB)\n\n", path, (double)size->file_bytes / 1e6);
     if (nc == 0) {
         printf("No device has reported yet: the service has not run on this database.\n");
     } else {
-        printf("%-20s %-8s %-12s %9s %9s %12s %8s %7s %8s %7s %9s\n", "DEVICE", "TYPE", "STATE",
-               "RATE 10s", "RATE 1m", "STORED", "LAG", "RECONN", "DUPS", "QUAR", "DROP/FAIL");
-        for (size_t i = 0; i < nc; i++) {
-            char dev[160], state[40], df[48];
-            const ps_device_counters *d = &c[i];
-            char name[64];
-            snprintf(dev, sizeof dev, "%lld %s", d->device_id, d->name);
-            snprintf(state, sizeof state, "%s", ps_device_state_name(d->state));
-            if (now - d->updated_us > STALE_US)
-                snprintf(state, sizeof state, "%s*", ps_device_state_name(d->state));
-            duration(d->lag_ms, lag, sizeof lag);
-            snprintf(df, sizeof df, "%llu/%llu", (unsigned long long)d->dropped,
-                     (unsigned long long)d->failed);
-            printf("%-20s %-8s %-12s %9.1f %9.1f %12llu %8s %7llu %8llu %7llu %9s\n",
-                   ps_text_fit(dev, 20, false, name, sizeof name), type_name(d->type), state,
-                   d->rate_10s, d->rate_1m, (unsigned long long)d->events_total,
-                   d->last_event_ts_us ? lag : "-", (unsigned long long)d->reconnects,
-                   (unsigned long long)d->duplicates, (unsigned long long)d->quarantined, df);
-            if (d->last_error[0])
-                any_error = true;
-        }
-        for (size_t i = 0; i < nc; i++) {
-            char ago[32];
-            if (now - c[i].updated_us <= STALE_US)
-                continue;
-            duration((now - c[i].updated_us) / 1000, ago, sizeof ago);
-            local_time(c[i].updated_us, utc, true, when, sizeof when);
-            printf("* %lld %s: counters last written %s ago (%s): the service is not running, "
-                   "or no longer streams this device\n",
-                   c[i].device_id, c[i].name, ago, when);
-        }
-        printf("\n");
-        if (!any_error) {
-            printf("Last errors: none recorded.\n");
-        } else {
-            printf("Last errors:\n");
-            for (size_t i = 0; i < nc; i++) {
-                if (!c[i].last_error[0])
-                    continue;
-                local_time(c[i].last_error_us, utc, true, when, sizeof when);
-                printf("  %lld %s  %s  %s\n", c[i].device_id, c[i].name,
-                       c[i].last_error_us ? when : "", c[i].last_error);
-            }
-        }
+        print_devices(c, nc, now);
+        print_notes(c, nc, now, utc);
     }
-    if (ns == 0)
-        return;
-    ps_row_zone_label(utc, zone, sizeof zone);
-    printf("\nEvents stored per hour of event time (%s), last 24 hours:\n", zone);
-    printf("%-17s", "HOUR");
-    for (size_t k = 0; k < ns; k++) {
-        char t[64];
-        printf(" %14s", ps_text_fit(s[k].title, 14, false, t, sizeof t));
-    }
-    printf("\n");
-    for (int h = 0; h < 24; h++) {
-        local_time(first_hour + h * HOUR_US, utc, false, when, sizeof when);
-        printf("%-17s", when);
-        for (size_t k = 0; k < ns; k++)
-            printf(" %14llu", (unsigned long long)s[k].n[h]);
-        printf("\n");
-    }
+    if (ns > 0)
+        print_hourly(s, ns, first_hour, utc);
 }
 
 static char *iso(int64_t us, char *buf)
 {
-    ps_event_format_ts(us, buf, 40);
+    ps_time_format_iso(us, buf, 40);
     return buf;
 }
 

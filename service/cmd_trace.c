@@ -4,11 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "podstream/ps_platform.h"
+#include "podstream/ps_report.h"
 #include "podstream/ps_store.h"
+#include "podstream/ps_time.h"
 
 static const char *const cmd = "trace";
 
@@ -47,7 +48,7 @@ const ps_opt_cmd ps_cmd_trace_opts = {
 
 /* What the summary says, gathered while the rows are printed. */
 typedef struct summary {
-    ps_row_writer *w;
+    ps_report_writer *w;
     ps_err err;
     size_t rows;
     int64_t first_us, last_us;
@@ -59,7 +60,7 @@ static bool on_row(const ps_event_row *r, void *ctx)
 {
     summary *s = ctx;
     const char *const *t = r->text;
-    s->err = ps_row_writer_row(s->w, r);
+    s->err = ps_report_writer_row(s->w, r);
     if (s->rows == 0)
         s->first_us = r->ts_us;
     s->last_us = r->ts_us;
@@ -90,25 +91,12 @@ static bool on_row(const ps_event_row *r, void *ctx)
     return s->err == PS_OK;
 }
 
-static void format_time(int64_t us, bool utc, char *buf, size_t len)
-{
-    struct tm tm;
-    time_t secs = (time_t)(us / 1000000);
-    const struct tm *g = utc ? gmtime(&secs) : NULL; /* one thread: gmtime is fine */
-    if (g)
-        tm = *g;
-    if (utc ? g == NULL : !ps_plat_localtime(secs, &tm))
-        snprintf(buf, len, "?");
-    else
-        strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
 static void print_summary(const summary *s, bool utc)
 {
     char a[40], b[40], zone[80];
-    format_time(s->first_us, utc, a, sizeof a);
-    format_time(s->last_us, utc, b, sizeof b);
-    ps_row_zone_label(utc, zone, sizeof zone);
+    ps_time_format_local(s->first_us, utc, true, a, sizeof a);
+    ps_time_format_local(s->last_us, utc, true, b, sizeof b);
+    ps_report_zone_label(utc, zone, sizeof zone);
     printf("\n%zu event%s from %s to %s (%s):\n", s->rows, s->rows == 1 ? "" : "s", a, b, zone);
     if (s->messages)
         printf("  filtered:  %s%s\n", s->filtered,
@@ -124,10 +112,10 @@ static void print_summary(const summary *s, bool utc)
 }
 
 /* Prints the trace of `id` from `st`; returns the exit code. */
-static int show(ps_store *st, const char *id, const trace_opts *o, ps_row_format fmt)
+static int show(ps_store *st, const char *id, const trace_opts *o, ps_report_format fmt)
 {
     ps_cli_devices devs = {NULL, 0};
-    ps_row_writer w;
+    ps_report_writer w;
     summary sum;
     ps_errmsg em;
     ps_err err;
@@ -137,18 +125,18 @@ static int show(ps_store *st, const char *id, const trace_opts *o, ps_row_format
         fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
         return PS_EXIT_FAILURE;
     }
-    ps_row_writer_init(&w, stdout, fmt, ps_cli_table_width(o->width), o->utc);
+    ps_report_writer_init(&w, stdout, fmt, ps_cli_table_width(o->width), o->utc);
     w.device_name = ps_cli_device_name;
     w.device_name_ctx = &devs;
     memset(&sum, 0, sizeof sum);
     sum.w = &w;
-    err = ps_store_trace(st, id, fmt == PS_ROW_JSON, 0, on_row, &sum, NULL, &em);
+    err = ps_store_trace(st, id, fmt == PS_REPORT_JSON, 0, on_row, &sum, NULL, &em);
     if (err == PS_OK && sum.err != PS_OK)
         err = sum.err;
     if (err == PS_OK)
-        err = ps_row_writer_finish(&w);
+        err = ps_report_writer_finish(&w);
     if (err == PS_OK) {
-        if (fmt == PS_ROW_TABLE)
+        if (fmt == PS_REPORT_TABLE)
             print_summary(&sum, o->utc);
     } else if (err == PS_ERR_INVALID) {
         rc = ps_cli_usage_error(cmd, "%s", em.text);
@@ -168,14 +156,14 @@ int ps_cmd_trace(int argc, char **argv)
     ps_opt_list args = {NULL, 0};
     int rc = ps_cli_parse(&ps_cmd_trace_opts, argc, argv, &o, &args);
     const char *id = args.n ? args.v[0] : NULL;
-    ps_row_format fmt = PS_ROW_TABLE;
+    ps_report_format fmt = PS_REPORT_TABLE;
     ps_store *st = NULL;
 
     if (rc == PS_CLI_RUN && !id)
         rc = ps_cli_usage_error(cmd, "which mail? Give its guid, queue id or message-id");
     else if (rc == PS_CLI_RUN && args.n > 1)
         rc = ps_cli_usage_error(cmd, "one id at a time ('%s' is extra)", args.v[1]);
-    else if (rc == PS_CLI_RUN && ps_row_format_parse(o.format, &fmt) != PS_OK)
+    else if (rc == PS_CLI_RUN && ps_report_format_parse(o.format, &fmt) != PS_OK)
         rc = ps_cli_usage_error(cmd, "--format: '%s' is not table, json or csv", o.format);
     ps_opt_list_free(&args); /* id stays valid: it points into argv */
     if (rc != PS_CLI_RUN)
