@@ -1,16 +1,13 @@
 #include "engine/ps_queue.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "podstream/ps_platform.h"
 
 struct ps_queue {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    ps_mutex *mu;
+    ps_cond *cv;
     void **ring;
     size_t cap, head, len;
     bool closed;
@@ -32,8 +29,10 @@ ps_err ps_queue_create(ps_queue **out)
         free(q);
         return PS_ERR_NOMEM;
     }
-    pthread_mutex_init(&q->mu, NULL);
-    ps_plat_cond_init(&q->cv);
+    if (ps_plat_mutex_create(&q->mu) != PS_OK || ps_plat_cond_create(&q->cv) != PS_OK) {
+        ps_queue_destroy(q);
+        return PS_ERR_NOMEM;
+    }
     *out = q;
     return PS_OK;
 }
@@ -42,8 +41,8 @@ void ps_queue_destroy(ps_queue *q)
 {
     if (!q)
         return;
-    pthread_mutex_destroy(&q->mu);
-    pthread_cond_destroy(&q->cv);
+    ps_plat_mutex_destroy(q->mu);
+    ps_plat_cond_destroy(q->cv);
     free(q->ring);
     free(q);
 }
@@ -51,7 +50,7 @@ void ps_queue_destroy(ps_queue *q)
 ps_err ps_queue_push_many(ps_queue *q, void *const *items, size_t n)
 {
     ps_err err = PS_OK;
-    pthread_mutex_lock(&q->mu);
+    ps_plat_mutex_lock(q->mu);
     if (q->closed) {
         err = PS_ERR_CLOSED;
         goto out;
@@ -77,9 +76,9 @@ ps_err ps_queue_push_many(ps_queue *q, void *const *items, size_t n)
         q->ring[(q->head + q->len + i) % q->cap] = items[i];
     q->len += n;
     if (q->waiting_first > 0 || (q->linger_want > 0 && q->len >= q->linger_want))
-        pthread_cond_signal(&q->cv);
+        ps_plat_cond_signal(q->cv);
 out:
-    pthread_mutex_unlock(&q->mu);
+    ps_plat_mutex_unlock(q->mu);
     return err;
 }
 
@@ -101,31 +100,30 @@ static size_t take(ps_queue *q, void **items, size_t n, size_t max)
 size_t ps_queue_pop_batch(ps_queue *q, void **items, size_t max, int first_ms, int linger_ms,
                           int *closed)
 {
-    struct timespec first, linger;
+    int64_t first = ps_plat_mono_ms() + first_ms;
     size_t n = 0;
 
     *closed = 0;
-    ps_plat_deadline_ms(&first, first_ms);
-    pthread_mutex_lock(&q->mu);
+    ps_plat_mutex_lock(q->mu);
     while (q->len == 0 && !q->closed) {
-        int rc;
+        bool in_time;
         q->waiting_first++;
-        rc = pthread_cond_timedwait(&q->cv, &q->mu, &first);
+        in_time = ps_plat_cond_wait_until(q->cv, q->mu, first);
         q->waiting_first--;
-        if (rc == ETIMEDOUT)
+        if (!in_time)
             break;
     }
     if (q->len > 0) {
         n = take(q, items, n, max);
         if (n < max && linger_ms > 0 && !q->closed) {
-            ps_plat_deadline_ms(&linger, linger_ms);
+            int64_t linger = ps_plat_mono_ms() + linger_ms;
             while (n < max && !q->closed) {
-                int rc;
+                bool in_time;
                 q->linger_want = max - n;
-                rc = pthread_cond_timedwait(&q->cv, &q->mu, &linger);
+                in_time = ps_plat_cond_wait_until(q->cv, q->mu, linger);
                 q->linger_want = 0;
                 n = take(q, items, n, max);
-                if (rc == ETIMEDOUT)
+                if (!in_time)
                     break;
             }
         }
@@ -134,24 +132,24 @@ size_t ps_queue_pop_batch(ps_queue *q, void **items, size_t max, int first_ms, i
         *closed = 1;
     /* Another popper may be waiting for what this one left. */
     if (q->len > 0 && q->waiting_first > 0)
-        pthread_cond_signal(&q->cv);
-    pthread_mutex_unlock(&q->mu);
+        ps_plat_cond_signal(q->cv);
+    ps_plat_mutex_unlock(q->mu);
     return n;
 }
 
 void ps_queue_close(ps_queue *q)
 {
-    pthread_mutex_lock(&q->mu);
+    ps_plat_mutex_lock(q->mu);
     q->closed = true;
-    pthread_cond_broadcast(&q->cv);
-    pthread_mutex_unlock(&q->mu);
+    ps_plat_cond_broadcast(q->cv);
+    ps_plat_mutex_unlock(q->mu);
 }
 
 size_t ps_queue_length(ps_queue *q)
 {
     size_t n;
-    pthread_mutex_lock(&q->mu);
+    ps_plat_mutex_lock(q->mu);
     n = q->len;
-    pthread_mutex_unlock(&q->mu);
+    ps_plat_mutex_unlock(q->mu);
     return n;
 }

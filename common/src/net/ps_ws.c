@@ -87,6 +87,64 @@ static void free_headers(struct curl_slist *h)
     curl_slist_free_all(h);
 }
 
+/* Every option of the upgrade request: TLS always verified, timeouts, the proxy
+ * tunnel and the abort hook. */
+static void set_options(ps_ws *ws, const ps_ws_opts *o, struct curl_slist *headers)
+{
+    curl_easy_setopt(ws->curl, CURLOPT_URL, o->url);
+    curl_easy_setopt(ws->curl, CURLOPT_CONNECT_ONLY, 2L); /* 2: WebSocket upgrade, then hand over */
+    curl_easy_setopt(ws->curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(ws->curl, CURLOPT_ERRORBUFFER, ws->errbuf);
+    curl_easy_setopt(ws->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(ws->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(ws->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(ws->curl, CURLOPT_PROTOCOLS_STR, "ws,wss");
+    curl_easy_setopt(ws->curl, CURLOPT_USERAGENT, "podstream/" PS_VERSION);
+    curl_easy_setopt(ws->curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 15000L);
+    curl_easy_setopt(ws->curl, CURLOPT_TIMEOUT_MS,
+                     o->handshake_timeout_ms > 0 ? o->handshake_timeout_ms : 30000L);
+    curl_easy_setopt(ws->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (o->abort) {
+        curl_easy_setopt(ws->curl, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(ws->curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
+        curl_easy_setopt(ws->curl, CURLOPT_XFERINFODATA, (void *)o->abort);
+    }
+    if (o->ca_file)
+        curl_easy_setopt(ws->curl, CURLOPT_CAINFO, o->ca_file);
+    if (o->proxy) {
+        curl_easy_setopt(ws->curl, CURLOPT_PROXY, o->proxy);
+        /* A WebSocket must be tunnelled: a proxy cannot forward the upgrade itself. */
+        curl_easy_setopt(ws->curl, CURLOPT_HTTPPROXYTUNNEL, 1L);
+        if (o->ca_file)
+            curl_easy_setopt(ws->curl, CURLOPT_PROXY_CAINFO, o->ca_file);
+        if (o->proxy_username)
+            curl_easy_setopt(ws->curl, CURLOPT_PROXYUSERNAME, o->proxy_username);
+        if (o->proxy_password)
+            curl_easy_setopt(ws->curl, CURLOPT_PROXYPASSWORD, o->proxy_password);
+    }
+}
+
+/* Why curl_easy_perform failed, in words fit for a log line; *http_status gets the
+ * status of a refused upgrade. */
+static ps_err perform_error(ps_ws *ws, CURLcode rc, long *http_status, ps_errmsg *em)
+{
+    long code = 0, proxy_code = 0;
+    curl_easy_getinfo(ws->curl, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(ws->curl, CURLINFO_HTTP_CONNECTCODE, &proxy_code);
+    if (proxy_code >= 300)
+        return ps_errmsg_set(em, PS_ERR_NET, "proxy refused the tunnel with HTTP %ld", proxy_code);
+    if (code >= 300) {
+        *http_status = code;
+        return ps_errmsg_set(em, PS_ERR_NET, "server refused the WebSocket upgrade with HTTP %ld",
+                             code);
+    }
+    if (rc == CURLE_ABORTED_BY_CALLBACK)
+        return ps_errmsg_set(em, PS_ERR_CLOSED, "connect abandoned: stopping");
+    return ps_errmsg_set(em, rc == CURLE_OPERATION_TIMEDOUT ? PS_ERR_TIMEOUT : PS_ERR_NET, "%s",
+                         ws->errbuf[0] ? ws->errbuf : curl_easy_strerror(rc));
+}
+
 ps_err ps_ws_connect(const ps_ws_opts *o, ps_ws **out, long *http_status, ps_errmsg *em)
 {
     ps_err err = PS_OK;
@@ -121,57 +179,10 @@ ps_err ps_ws_connect(const ps_ws_opts *o, ps_ws **out, long *http_status, ps_err
         goto out;
     }
 
-    curl_easy_setopt(ws->curl, CURLOPT_URL, o->url);
-    curl_easy_setopt(ws->curl, CURLOPT_CONNECT_ONLY, 2L); /* 2: WebSocket upgrade, then hand over */
-    curl_easy_setopt(ws->curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(ws->curl, CURLOPT_ERRORBUFFER, ws->errbuf);
-    curl_easy_setopt(ws->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(ws->curl, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(ws->curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(ws->curl, CURLOPT_PROTOCOLS_STR, "ws,wss");
-    curl_easy_setopt(ws->curl, CURLOPT_USERAGENT, "podstream/" PS_VERSION);
-    curl_easy_setopt(ws->curl, CURLOPT_CONNECTTIMEOUT_MS,
-                     o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 15000L);
-    curl_easy_setopt(ws->curl, CURLOPT_TIMEOUT_MS,
-                     o->handshake_timeout_ms > 0 ? o->handshake_timeout_ms : 30000L);
-    curl_easy_setopt(ws->curl, CURLOPT_TCP_KEEPALIVE, 1L);
-    if (o->abort) {
-        curl_easy_setopt(ws->curl, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(ws->curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
-        curl_easy_setopt(ws->curl, CURLOPT_XFERINFODATA, (void *)o->abort);
-    }
-    if (o->ca_file)
-        curl_easy_setopt(ws->curl, CURLOPT_CAINFO, o->ca_file);
-    if (o->proxy) {
-        curl_easy_setopt(ws->curl, CURLOPT_PROXY, o->proxy);
-        /* A WebSocket must be tunnelled: a proxy cannot forward the upgrade itself. */
-        curl_easy_setopt(ws->curl, CURLOPT_HTTPPROXYTUNNEL, 1L);
-        if (o->ca_file)
-            curl_easy_setopt(ws->curl, CURLOPT_PROXY_CAINFO, o->ca_file);
-        if (o->proxy_username)
-            curl_easy_setopt(ws->curl, CURLOPT_PROXYUSERNAME, o->proxy_username);
-        if (o->proxy_password)
-            curl_easy_setopt(ws->curl, CURLOPT_PROXYPASSWORD, o->proxy_password);
-    }
-
+    set_options(ws, o, headers);
     rc = curl_easy_perform(ws->curl);
     if (rc != CURLE_OK) {
-        long code = 0, proxy_code = 0;
-        curl_easy_getinfo(ws->curl, CURLINFO_RESPONSE_CODE, &code);
-        curl_easy_getinfo(ws->curl, CURLINFO_HTTP_CONNECTCODE, &proxy_code);
-        if (proxy_code >= 300) {
-            err =
-                ps_errmsg_set(em, PS_ERR_NET, "proxy refused the tunnel with HTTP %ld", proxy_code);
-        } else if (code >= 300) {
-            *http_status = code;
-            err = ps_errmsg_set(em, PS_ERR_NET,
-                                "server refused the WebSocket upgrade with HTTP %ld", code);
-        } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
-            err = ps_errmsg_set(em, PS_ERR_CLOSED, "connect abandoned: stopping");
-        } else {
-            err = ps_errmsg_set(em, rc == CURLE_OPERATION_TIMEDOUT ? PS_ERR_TIMEOUT : PS_ERR_NET,
-                                "%s", ws->errbuf[0] ? ws->errbuf : curl_easy_strerror(rc));
-        }
+        err = perform_error(ws, rc, http_status, em);
         goto out;
     }
     /* The transfer timeout must not cut the long-lived session that follows. */
@@ -240,6 +251,59 @@ static ps_err deliver(ps_ws *ws, ps_ws_msg *msg, ps_errmsg *em)
     return PS_OK;
 }
 
+/* Where the next read goes. Data of an oversize message is kept only up to the
+ * prefix; the rest is read into scratch so the stream stays in sync. False when
+ * out of memory. */
+static bool read_target(ps_ws *ws, char *scratch, size_t scratch_len, char **dst, size_t *room)
+{
+    size_t want = ws->len + CONTROL_ROOM + 16384;
+    if (ws->oversize && ws->len >= OVERSIZE_PREFIX) {
+        *dst = scratch;
+        *room = scratch_len;
+        return true;
+    }
+    /* The rest of a frame of known size is all the room it needs. */
+    if (ws->frame_end > ws->len && ws->frame_end + CONTROL_ROOM + 1 < want)
+        want = ws->frame_end + CONTROL_ROOM + 1;
+    if (!reserve(ws, want, false))
+        return false;
+    *dst = ws->buf + ws->len;
+    *room = ws->cap - ws->len - 1;
+    if (ws->oversize && *room > OVERSIZE_PREFIX - ws->len)
+        *room = OVERSIZE_PREFIX - ws->len;
+    return true;
+}
+
+/* Accounts `got` bytes of a data frame read into the message (kept == false: into
+ * scratch). False when out of memory. */
+static bool add_data(ps_ws *ws, const struct curl_ws_frame *meta, size_t got, bool kept)
+{
+    if (!ws->in_message) {
+        ws->in_message = true;
+        ws->binary = (meta->flags & CURLWS_BINARY) != 0;
+    }
+    ws->total += got;
+    if (ws->oversize) {
+        if (kept)
+            ws->len += got; /* still filling the kept prefix */
+    } else {
+        size_t expect = ws->len + got + (size_t)meta->bytesleft;
+        if (expect > ws->max_message) {
+            /* Keep a prefix for the quarantine table, discard the rest. */
+            ws->oversize = true;
+            ws->len += got;
+            if (ws->len > OVERSIZE_PREFIX)
+                ws->len = OVERSIZE_PREFIX;
+        } else {
+            ws->len += got;
+            ws->frame_end = meta->bytesleft > 0 ? expect : 0;
+            if (meta->bytesleft > 0 && !reserve(ws, expect + CONTROL_ROOM + 1, true))
+                return false;
+        }
+    }
+    return true;
+}
+
 ps_err ps_ws_recv(ps_ws *ws, int timeout_ms, ps_ws_msg *msg, ps_errmsg *em)
 {
     int64_t deadline = ps_plat_mono_ms() + timeout_ms;
@@ -253,23 +317,8 @@ ps_err ps_ws_recv(ps_ws *ws, int timeout_ms, ps_ws_msg *msg, ps_errmsg *em)
         size_t room;
         CURLcode rc;
 
-        /* Keep data of an oversize message only up to the prefix; read the rest into
-         * scratch so the stream stays in sync. */
-        if (ws->oversize && ws->len >= OVERSIZE_PREFIX) {
-            dst = scratch;
-            room = sizeof scratch;
-        } else {
-            size_t want = ws->len + CONTROL_ROOM + 16384;
-            /* The rest of a frame of known size is all the room it needs. */
-            if (ws->frame_end > ws->len && ws->frame_end + CONTROL_ROOM + 1 < want)
-                want = ws->frame_end + CONTROL_ROOM + 1;
-            if (!reserve(ws, want, false))
-                return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
-            dst = ws->buf + ws->len;
-            room = ws->cap - ws->len - 1;
-            if (ws->oversize && room > OVERSIZE_PREFIX - ws->len)
-                room = OVERSIZE_PREFIX - ws->len;
-        }
+        if (!read_target(ws, scratch, sizeof scratch, &dst, &room))
+            return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
         rc = curl_ws_recv(ws->curl, dst, room, &got, &meta);
         if (rc == CURLE_AGAIN) {
             int64_t left = deadline - ps_plat_mono_ms();
@@ -302,29 +351,8 @@ ps_err ps_ws_recv(ps_ws *ws, int timeout_ms, ps_ws_msg *msg, ps_errmsg *em)
         if (!(meta->flags & (CURLWS_TEXT | CURLWS_BINARY)))
             continue;
 
-        if (!ws->in_message) {
-            ws->in_message = true;
-            ws->binary = (meta->flags & CURLWS_BINARY) != 0;
-        }
-        ws->total += got;
-        if (ws->oversize) {
-            if (dst != scratch)
-                ws->len += got; /* still filling the kept prefix */
-        } else {
-            size_t expect = ws->len + got + (size_t)meta->bytesleft;
-            if (expect > ws->max_message) {
-                /* Keep a prefix for the quarantine table, discard the rest. */
-                ws->oversize = true;
-                ws->len += got;
-                if (ws->len > OVERSIZE_PREFIX)
-                    ws->len = OVERSIZE_PREFIX;
-            } else {
-                ws->len += got;
-                ws->frame_end = meta->bytesleft > 0 ? expect : 0;
-                if (meta->bytesleft > 0 && !reserve(ws, expect + CONTROL_ROOM + 1, true))
-                    return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
-            }
-        }
+        if (!add_data(ws, meta, got, dst != scratch))
+            return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
         if (meta->bytesleft == 0 && !(meta->flags & CURLWS_CONT)) {
             if (!ws->buf && !reserve(ws, 1, false))
                 return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");

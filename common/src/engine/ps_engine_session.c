@@ -1,0 +1,497 @@
+/* The receiver thread: which session comes next (live, backfill, repair), the
+ * connect with its token, reading a session until it ends, and the repair window
+ * that every close of a live session widens. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "podstream/ps_log.h"
+#include "podstream/ps_secret.h"
+#include "engine/ps_engine_internal.h"
+#include "net/ps_pod.h"
+
+#define US_PER_MIN (60 * PS_US_PER_S)
+/* A gap longer than this since the last healthy session means the live stream
+ * will not resume where we left (POD keeps a position for one hour). */
+#define RESUME_GAP_US (55 * US_PER_MIN)
+/* Backfill starts this much before the newest committed event, so events whose
+ * ts arrived out of order around the drop are fetched again (dedup absorbs them). */
+#define BACKFILL_MARGIN_US (15 * US_PER_MIN)
+/* A backfill that took longer than this left a hole the live hour may not cover. */
+#define BACKFILL_REPEAT_US (25 * US_PER_MIN)
+#define HEALTHY_SESSION_MS 30000
+#define RECV_SLICE_MS      250
+#define REPAIR_CHECK_MS    10000
+
+typedef enum session_mode { MODE_LIVE, MODE_BACKFILL, MODE_REPAIR } session_mode;
+
+typedef enum session_end {
+    END_STOP,   /* told to stop */
+    END_RETRY,  /* reconnect with backoff */
+    END_WINDOW, /* archive window complete (close 1000) */
+    END_REPAIR, /* leave live to fetch a repair window that is now due */
+} session_end;
+
+/* What the receiver remembers from one session to the next. */
+typedef struct rx_state {
+    bool first, just_backfilled, ever_connected;
+    bool repair_taken; /* rfrom/rto: a window taken for a trip, not fetched yet */
+    int64_t backfill_began, rfrom, rto;
+    int attempt;
+} rx_state;
+
+/* Sleeps up to ms, waking early when the device is told to stop. */
+static void nap(device *d, int64_t ms)
+{
+    int64_t until = ps_plat_mono_ms() + ms;
+    while (!atomic_load(&d->stop)) {
+        int64_t left = until - ps_plat_mono_ms();
+        if (left <= 0)
+            break;
+        ps_plat_sleep_ms(left > 100 ? 100 : left);
+    }
+}
+
+/* Full jitter: uniform in [0, min(cap, initial * 2^attempt)]. */
+static int64_t backoff_ms(const ps_service_settings *s, int attempt)
+{
+    int64_t ceiling = s->backoff_initial_ms;
+    uint32_t r = 0;
+    for (int i = 0; i < attempt && ceiling < s->backoff_max_ms; i++)
+        ceiling *= 2;
+    if (ceiling > s->backoff_max_ms)
+        ceiling = s->backoff_max_ms;
+    (void)ps_plat_random(&r, sizeof r);
+    return (int64_t)((double)r / 4294967295.0 * (double)ceiling);
+}
+
+/* ---- the repair window ------------------------------------------------------- */
+
+/* Widens the repair window to cover [from, to]. */
+static void repair_add(device *d, int64_t from, int64_t to)
+{
+    ps_plat_mutex_lock(d->err_mu);
+    if (!d->repair_to_us || from < d->repair_from_us)
+        d->repair_from_us = from;
+    if (to > d->repair_to_us)
+        d->repair_to_us = to;
+    if (!d->repair_added_from_us || from < d->repair_added_from_us)
+        d->repair_added_from_us = from;
+    ps_plat_mutex_unlock(d->err_mu);
+}
+
+/* Takes the repair window for a trip when the archive should hold all of it by
+ * now, else false. What a close adds from now on is left for a later trip
+ * (repair_done). */
+static bool repair_take(device *d, int64_t now, int64_t *from, int64_t *to)
+{
+    bool due;
+    ps_plat_mutex_lock(d->err_mu);
+    due = d->repair_to_us && now >= d->repair_to_us + d->svc->archive_delay_ms * 1000;
+    if (due) {
+        *from = d->repair_from_us;
+        *to = d->repair_to_us;
+        d->repair_added_from_us = 0;
+    }
+    ps_plat_mutex_unlock(d->err_mu);
+    return due;
+}
+
+/* After [from, to] was fetched: clears the window, or when a close widened it
+ * meanwhile (the trip's own close does), keeps only what was added since. */
+static void repair_done(device *d, int64_t from, int64_t to)
+{
+    ps_plat_mutex_lock(d->err_mu);
+    if (d->repair_from_us == from && d->repair_to_us == to)
+        d->repair_from_us = d->repair_to_us = 0;
+    else if (d->repair_added_from_us > d->repair_from_us)
+        d->repair_from_us = d->repair_added_from_us;
+    d->repair_added_from_us = 0;
+    ps_plat_mutex_unlock(d->err_mu);
+}
+
+/* Ends a session. Closing a live session abandons what the server had already
+ * written to the network, whatever the reason for the close (a drop, a stop, a
+ * reload that restarts the device, a repair trip): every close of a live session
+ * widens the repair window from the newest committed ts (minus the margin) to now,
+ * so that a later trip fetches it from the archive. */
+static void session_close(device *d, ps_ws *ws, session_mode mode)
+{
+    int64_t last = atomic_load(&d->last_committed_ts);
+    ps_ws_destroy(ws, 1000);
+    if (mode == MODE_LIVE && last && d->svc->resume_policy == PS_RESUME_AUTO)
+        repair_add(d, last - BACKFILL_MARGIN_US, ps_plat_now_us());
+}
+
+/* ---- choosing and running a session ------------------------------------------ */
+
+/* The archive's sinceTime/toTime for events with ts in [from, to]. */
+static void archive_window(device *d, int64_t from, int64_t to, int64_t *since, int64_t *until)
+{
+    if (!ps_pod_archive_window(from, to, ps_plat_now_us(), since, until))
+        PS_LOG_W(d->cfg->id, "the events to fetch start more than 30 days ago, beyond the "
+                             "archive; the oldest of them cannot be fetched");
+}
+
+/* Chooses the next session. For MODE_REPAIR, rx->rfrom and rx->rto hold the repair
+ * window as recorded (to clear it once fetched); since/until are what is asked of
+ * the archive. */
+static session_mode decide_mode(device *d, rx_state *rx, int64_t *since, int64_t *until)
+{
+    const ps_service_settings *s = d->svc;
+    int64_t now = ps_plat_now_us();
+    int64_t last_ts = atomic_load(&d->last_committed_ts);
+    int64_t alive = atomic_load(&d->last_alive_us);
+
+    if (s->resume_policy == PS_RESUME_LIVE_ONLY || last_ts == 0)
+        return MODE_LIVE;
+    if (rx->repair_taken || repair_take(d, now, &rx->rfrom, &rx->rto)) {
+        rx->repair_taken = true;
+        archive_window(d, rx->rfrom, rx->rto, since, until);
+        return MODE_REPAIR;
+    }
+    if (rx->just_backfilled && now - rx->backfill_began <= BACKFILL_REPEAT_US)
+        return MODE_LIVE;
+    if (rx->just_backfilled || (rx->first && !d->resume_clean_at_start) || alive == 0 ||
+        now - alive > RESUME_GAP_US) {
+        archive_window(d, last_ts - BACKFILL_MARGIN_US, now, since, until);
+        return MODE_BACKFILL;
+    }
+    return MODE_LIVE;
+}
+
+/* A session ends in error: logged, recorded, reconnect. */
+static session_end broke(device *d, const char *why)
+{
+    PS_LOG_W(d->cfg->id, "%s; reconnecting", why);
+    eng_set_error(d, "%s", why);
+    return END_RETRY;
+}
+
+/* One message or non-message from the socket: END_* to end the session, or -1 to
+ * go on. */
+static int on_recv(device *d, ps_ws *ws, session_mode mode, ps_err err, ps_ws_msg *msg,
+                   const ps_errmsg *em)
+{
+    if (err == PS_OK) {
+        if (mode == MODE_LIVE)
+            atomic_store(&d->last_alive_us, ps_plat_now_us());
+        err = eng_enqueue(d, msg->data, msg->len, msg->total_len, msg->binary, msg->oversize,
+                          d->cfg->props.type, NULL, ws);
+        if (err == PS_ERR_CLOSED)
+            return END_STOP;
+        if (err != PS_OK) {
+            PS_LOG_E(d->cfg->id, "cannot queue a message: %s", ps_strerror(err));
+            return END_RETRY;
+        }
+        return -1;
+    }
+    if (err == PS_ERR_CLOSED && mode != MODE_LIVE && ps_ws_close_code(ws) == 1000) {
+        PS_LOG_I(d->cfg->id, "archive window complete (close 1000)");
+        return END_WINDOW;
+    }
+    if (err != PS_ERR_AGAIN)
+        return broke(d, em->text);
+    return -1;
+}
+
+/* Timing of one session: pings, liveness, the repair check. */
+typedef struct session_clock {
+    int64_t started, last_ping, unblocked, last_data, last_repair_check;
+} session_clock;
+
+/* Checks the clocks after each read: END_* to end the session, or -1. */
+static int on_tick(device *d, ps_ws *ws, session_mode mode, session_clock *c, int64_t now,
+                   rx_state *rx)
+{
+    const ps_service_settings *s = d->svc;
+    int64_t heard = ps_ws_last_activity_ms(ws);
+    ps_errmsg em;
+
+    if (heard < c->unblocked)
+        heard = c->unblocked;
+    if (now - heard < s->keepalive_ms && mode == MODE_LIVE)
+        atomic_store(&d->last_alive_us, ps_plat_now_us());
+    if (now - heard >= s->dead_after_ms) {
+        char why[64];
+        snprintf(why, sizeof why, "no frame or pong for %lld s",
+                 (long long)(s->dead_after_ms / 1000));
+        return broke(d, why);
+    }
+    /* An archive window that ends in the future stays open until then. Once the
+     * server, still answering pings, has had nothing more to send for two
+     * keepalive periods, it has sent all the archive holds; the live stream
+     * covers the rest. */
+    if (mode != MODE_LIVE && now - c->last_data >= 2 * s->keepalive_ms &&
+        now - heard < s->keepalive_ms * 2) {
+        PS_LOG_I(d->cfg->id, "the archive has sent all it holds for now; going live");
+        return END_WINDOW;
+    }
+    if (mode == MODE_LIVE && now - c->last_repair_check >= REPAIR_CHECK_MS) {
+        c->last_repair_check = now;
+        /* Taken before the close: the trip fetches this window, and what its own
+         * close abandons is left for the next one. */
+        if (repair_take(d, ps_plat_now_us(), &rx->rfrom, &rx->rto)) {
+            PS_LOG_I(d->cfg->id, "leaving the live stream briefly to fetch events that "
+                                 "were in flight at an earlier drop");
+            rx->repair_taken = true;
+            return END_REPAIR;
+        }
+    }
+    if (now - c->last_ping >= s->keepalive_ms) {
+        if (ps_ws_ping(ws, &em) != PS_OK)
+            return broke(d, em.text);
+        c->last_ping = now;
+    }
+    return -1;
+}
+
+/* Reads one session until it ends. */
+static session_end run_session(device *d, ps_ws *ws, session_mode mode, bool *healthy, rx_state *rx)
+{
+    int64_t t0 = ps_plat_mono_ms();
+    session_clock c = {t0, t0, t0, t0, t0};
+
+    for (;;) {
+        ps_ws_msg msg;
+        ps_errmsg em;
+        ps_err err;
+        int64_t now;
+        int end;
+
+        if (atomic_load(&d->stop))
+            return END_STOP;
+        /* Nothing more to read without waiting: hand the batch over first. */
+        err = ps_ws_recv(ws, d->rx_n ? 0 : RECV_SLICE_MS, &msg, &em);
+        if (err != PS_OK && d->rx_n) {
+            eng_rx_flush(d);
+            if (err == PS_ERR_AGAIN)
+                continue;
+        }
+        if (err == PS_OK)
+            c.last_data = ps_plat_mono_ms();
+        end = on_recv(d, ws, mode, err, &msg, &em);
+        if (end >= 0)
+            return (session_end)end;
+        now = ps_plat_mono_ms();
+        if (err == PS_OK)
+            c.unblocked = now; /* time blocked on backpressure is not the server's silence */
+        if (!*healthy && now - c.started >= HEALTHY_SESSION_MS)
+            *healthy = true;
+        end = on_tick(d, ws, mode, &c, now, rx);
+        if (end >= 0)
+            return (session_end)end;
+    }
+}
+
+/* ---- connecting -------------------------------------------------------------- */
+
+/* The secrets a connect needs, resolved just before it and wiped right after. */
+typedef struct creds {
+    char *token, *proxy_user, *proxy_pass;
+} creds;
+
+static void creds_free(creds *c)
+{
+    ps_secret_free(c->token);
+    ps_secret_free(c->proxy_user);
+    ps_secret_free(c->proxy_pass);
+    memset(c, 0, sizeof *c);
+}
+
+static ps_err creds_resolve(device *d, creds *c, ps_errmsg *em)
+{
+    const ps_service_settings *s = d->svc;
+    long long id = d->cfg->id;
+    ps_secret_ctx sctx;
+    ps_err err;
+
+    memset(c, 0, sizeof *c);
+    ps_secret_ctx_init(&sctx, s->secrets_dir, s->key_file);
+    err = ps_secret_resolve(&sctx, d->cfg->props.token, d->cfg->props.secure, id,
+                            "properties.token", &c->token, em);
+    if (err == PS_OK && s->proxy_username)
+        err = ps_secret_resolve(&sctx, s->proxy_username, false, id, "proxy_username",
+                                &c->proxy_user, em);
+    if (err == PS_OK && s->proxy_password)
+        err = ps_secret_resolve(&sctx, s->proxy_password, false, id, "proxy_password",
+                                &c->proxy_pass, em);
+    ps_secret_ctx_deinit(&sctx);
+    if (err != PS_OK)
+        creds_free(c);
+    return err;
+}
+
+/* A refused or failed connect: state, log and the delay before the next one
+ * (-1: end the receiver). */
+static int64_t connect_failed(device *d, long status, const ps_errmsg *em, rx_state *rx)
+{
+    const ps_service_settings *s = d->svc;
+    long long id = d->cfg->id;
+    int64_t delay;
+
+    eng_set_error(d, "%s", em->text);
+    switch (ps_pod_status_action(status)) {
+    case PS_POD_UNAUTHORISED:
+        PS_LOG_E(id,
+                 "unauthorised (HTTP 401): check the token, the cluster id and the Remote "
+                 "Syslog licence; retrying in %lld s",
+                 (long long)(s->unauthorised_retry_ms / 1000));
+        eng_set_state(d, PS_STATE_UNAUTHORISED);
+        return s->unauthorised_retry_ms;
+    case PS_POD_FATAL:
+        PS_LOG_E(id, "%s: %s; the device stays stopped until its configuration changes", em->text,
+                 ps_pod_status_hint(status));
+        eng_set_state(d, PS_STATE_ERROR);
+        while (!atomic_load(&d->stop))
+            nap(d, 1000);
+        return -1;
+    case PS_POD_CONFLICT:
+        delay = backoff_ms(s, rx->attempt++);
+        PS_LOG_W(id, "token already in use by another session (HTTP 409); retrying in %.1f s",
+                 (double)delay / 1000.0);
+        break;
+    default:
+        delay = backoff_ms(s, rx->attempt++);
+        PS_LOG_W(id, "%s; retrying in %.1f s", em->text, (double)delay / 1000.0);
+        break;
+    }
+    eng_set_state(d, PS_STATE_BACKOFF);
+    return delay;
+}
+
+/* Connects for `mode`. On failure *delay is how long to wait before the next
+ * attempt, or -1 when the receiver must end (stopping, or a status that retrying
+ * cannot fix, after waiting for the stop). */
+static ps_err rx_connect(device *d, session_mode mode, int64_t since, int64_t to, rx_state *rx,
+                         ps_ws **ws, int64_t *delay)
+{
+    const ps_service_settings *s = d->svc;
+    long long id = d->cfg->id;
+    ps_ws_opts o;
+    ps_errmsg em;
+    creds c;
+    long status = 0;
+    char *url;
+    ps_err err = creds_resolve(d, &c, &em);
+
+    if (err != PS_OK) {
+        /* A config problem: retry slowly in case the secret appears (a mounted
+         * credential, an environment file) and report it meanwhile. */
+        PS_LOG_E(id, "%s", em.text);
+        eng_set_error(d, "%s", em.text);
+        eng_set_state(d, PS_STATE_ERROR);
+        *delay = s->backoff_max_ms;
+        return err;
+    }
+    url = ps_pod_stream_url(d->cfg->props.endpoint, d->cfg->props.cluster,
+                            ps_data_type_name(d->cfg->props.type), since, to);
+    if (!url) {
+        creds_free(&c);
+        eng_set_error(d, "out of memory");
+        *delay = s->backoff_max_ms;
+        return PS_ERR_NOMEM;
+    }
+    memset(&o, 0, sizeof o);
+    o.url = url;
+    o.bearer_token = c.token;
+    o.ca_file = s->tls_ca_file;
+    o.proxy = s->proxy;
+    o.proxy_username = c.proxy_user;
+    o.proxy_password = c.proxy_pass;
+    o.connect_timeout_ms = s->connect_timeout_ms;
+    o.handshake_timeout_ms = s->connect_timeout_ms;
+    o.max_message = (size_t)s->max_frame_bytes;
+    o.abort = &d->stop;
+    if (mode != MODE_LIVE) {
+        char a[PS_POD_TIME_LEN], b[PS_POD_TIME_LEN];
+        ps_pod_format_time(since, a, sizeof a);
+        ps_pod_format_time(to, b, sizeof b);
+        PS_LOG_I(id, "%s from the archive: sinceTime=%s toTime=%s",
+                 mode == MODE_BACKFILL ? "backfilling" : "repairing", a, b);
+    }
+    err = ps_ws_connect(&o, ws, &status, &em);
+    free(url);
+    creds_free(&c);
+    if (err == PS_ERR_CLOSED)
+        *delay = -1;
+    else if (err != PS_OK)
+        *delay = connect_failed(d, status, &em, rx);
+    return err;
+}
+
+/* ---- the receiver thread ----------------------------------------------------- */
+
+/* One connect and session. Returns the delay before the next (0: none), or -1 when
+ * the receiver ends. */
+static int64_t rx_round(device *d, rx_state *rx)
+{
+    int64_t since = 0, to = 0, delay = 0;
+    session_mode mode = decide_mode(d, rx, &since, &to);
+    ps_ws *ws = NULL;
+    bool healthy = false;
+    session_end how;
+
+    rx->first = false;
+    rx->just_backfilled = false;
+    if (mode == MODE_BACKFILL)
+        rx->backfill_began = ps_plat_now_us();
+    eng_set_state(d, PS_STATE_CONNECTING);
+    if (rx_connect(d, mode, since, to, rx, &ws, &delay) != PS_OK)
+        return delay;
+    if (rx->ever_connected)
+        atomic_fetch_add(&d->reconnects, 1);
+    rx->ever_connected = true;
+    PS_LOG_I(d->cfg->id, "connected (%s, %s)", ps_data_type_name(d->cfg->props.type),
+             mode == MODE_LIVE ? "live" : "archive");
+    eng_set_state(d, mode == MODE_LIVE ? PS_STATE_LIVE : PS_STATE_BACKFILL);
+    if (mode == MODE_LIVE)
+        atomic_store(&d->last_alive_us, ps_plat_now_us());
+    how = run_session(d, ws, mode, &healthy, rx);
+    eng_rx_flush(d);
+    session_close(d, ws, mode);
+    switch (how) {
+    case END_STOP:
+        return -1;
+    case END_WINDOW:
+        if (mode == MODE_REPAIR)
+            repair_done(d, rx->rfrom, rx->rto);
+        rx->repair_taken = false;
+        rx->just_backfilled = mode == MODE_BACKFILL;
+        rx->attempt = 0;
+        return 0;
+    case END_REPAIR:
+        /* The window was taken before the close widened it: fetch it next. */
+        return 0;
+    case END_RETRY:
+        break;
+    }
+    if (healthy)
+        rx->attempt = 0;
+    eng_set_state(d, PS_STATE_BACKOFF);
+    return backoff_ms(d->svc, rx->attempt++);
+}
+
+void *eng_rx_main(void *arg)
+{
+    device *d = arg;
+    rx_state rx = {.first = true};
+
+    ps_plat_thread_background();
+    if (!d->resume_clean_at_start && atomic_load(&d->last_committed_ts) &&
+        d->svc->resume_policy == PS_RESUME_AUTO) {
+        /* The last run died: what it had in socket buffers is only in the archive. */
+        repair_add(d, atomic_load(&d->last_committed_ts) - BACKFILL_MARGIN_US, ps_plat_now_us());
+        PS_LOG_W(d->cfg->id, "the last run did not stop cleanly; fetching what was missed from "
+                             "the archive");
+    }
+    while (!atomic_load(&d->stop)) {
+        int64_t delay = rx_round(d, &rx);
+        if (delay < 0)
+            break;
+        if (delay > 0)
+            nap(d, delay);
+    }
+    eng_set_state(d, PS_STATE_STOPPED);
+    return NULL;
+}

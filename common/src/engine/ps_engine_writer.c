@@ -1,0 +1,337 @@
+/* The writer: the only thread that writes the database, and the only stage that
+ * cannot run in parallel, so it does nothing but SQLite. Batches carry the resume
+ * state of their devices; counters once a second; retention between batches. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "podstream/ps_log.h"
+#include "engine/ps_engine_internal.h"
+
+/* Retention deletes at most this many events per step, between batches: a step
+ * costs about as much as storing them, so ingest never waits long for it. */
+#define RETENTION_BUDGET  250
+#define RETENTION_IDLE_MS 10000
+/* Messages above this leave the heap trimmed after they are stored. */
+#define HUGE_MESSAGE (1u << 20)
+
+ps_resume_state eng_resume_snapshot(device *d, bool clean)
+{
+    ps_resume_state r = d->w.resume;
+    r.last_healthy_us = atomic_load(&d->last_alive_us);
+    r.clean_shutdown = clean;
+    ps_plat_mutex_lock(d->err_mu);
+    r.repair_from_us = d->repair_from_us;
+    r.repair_to_us = d->repair_to_us;
+    ps_plat_mutex_unlock(d->err_mu);
+    return r;
+}
+
+static void rate_add(writer_view *w, int64_t now_s, uint32_t n)
+{
+    int slot = (int)(now_s % RATE_SLOTS);
+    if (w->slot_second[slot] != now_s) {
+        w->slot_second[slot] = now_s;
+        w->slot_count[slot] = 0;
+    }
+    w->slot_count[slot] += n;
+}
+
+static double rate_over(const writer_view *w, int64_t now_s, int seconds)
+{
+    uint64_t sum = 0;
+    /* complete seconds only: the current one is still filling */
+    for (int i = 1; i <= seconds; i++) {
+        int64_t sec = now_s - i;
+        int slot = (int)(((sec % RATE_SLOTS) + RATE_SLOTS) % RATE_SLOTS);
+        if (w->slot_second[slot] == sec)
+            sum += w->slot_count[slot];
+    }
+    return (double)sum / seconds;
+}
+
+/* Stores the batch's events, quarantined messages and pipeline counts. */
+static ps_err put_items(ps_engine *eng, item **items, size_t n, ps_errmsg *em)
+{
+    ps_err err;
+    for (size_t i = 0; i < n; i++) {
+        item *it = items[i];
+        device *d = it->dev;
+        it->duplicate = false;
+        if (it->kind == ITEM_EVENT) {
+            err = ps_store_put(eng->store, d->cfg->id, &it->row, it->tags ? it->tags : d->tags_json,
+                               &it->duplicate, em);
+            if (err != PS_OK)
+                return err;
+            if (!it->duplicate) {
+                d->w.touched = true;
+                if (it->row.ts_us > d->w.pending_ts)
+                    d->w.pending_ts = it->row.ts_us;
+            }
+        } else if (it->kind == ITEM_QUARANTINE || it->kind == ITEM_FAILED) {
+            err = ps_store_quarantine(eng->store, d->cfg->id, it->type, it->data, it->len,
+                                      it->reason, em);
+            if (err != PS_OK)
+                return err;
+        }
+        if ((it->kind == ITEM_DROPPED || it->kind == ITEM_FAILED) && it->pipeline &&
+            !it->replayed) {
+            err = ps_store_pipeline_count(eng->store, d->cfg->id, it->pipeline,
+                                          it->kind == ITEM_DROPPED, it->kind == ITEM_FAILED, em);
+            if (err != PS_OK)
+                return err;
+        }
+    }
+    return PS_OK;
+}
+
+/* The resume state of every device with new events in the batch. */
+static ps_err put_resume(ps_engine *eng, item **items, size_t n, ps_errmsg *em)
+{
+    ps_err err;
+    for (size_t i = 0; i < n; i++) {
+        device *d = items[i]->dev;
+        ps_resume_state r;
+        if (!d->w.touched)
+            continue;
+        d->w.touched = false;
+        r = eng_resume_snapshot(d, false);
+        if (d->w.pending_ts > r.last_event_ts_us)
+            r.last_event_ts_us = d->w.pending_ts;
+        err = ps_store_resume_put(eng->store, d->cfg->id, d->cfg->props.type, &r, em);
+        if (err != PS_OK)
+            return err;
+    }
+    return PS_OK;
+}
+
+/* After the commit: counters, rates, lag and the newest committed ts. */
+static void count_committed(item **items, size_t n, int64_t now_us)
+{
+    for (size_t i = 0; i < n; i++) {
+        item *it = items[i];
+        writer_view *w = &it->dev->w;
+        switch (it->kind) {
+        case ITEM_EVENT:
+            if (it->duplicate) {
+                /* a replayed message that was committed before the crash is not news */
+                if (!it->replayed)
+                    w->duplicates++;
+                break;
+            }
+            w->events_total++;
+            rate_add(w, now_us / PS_US_PER_S, 1);
+            if (it->row.ts_us > w->resume.last_event_ts_us)
+                w->resume.last_event_ts_us = it->row.ts_us;
+            w->lag_ms = (now_us - it->row.ts_us) / 1000;
+            break;
+        case ITEM_QUARANTINE:
+            if (!it->replayed)
+                w->quarantined++;
+            PS_LOG_W(it->dev->cfg->id, "quarantined a message: %s", it->reason);
+            break;
+        case ITEM_DROPPED:
+            if (!it->replayed)
+                w->dropped++;
+            break;
+        case ITEM_FAILED:
+            if (!it->replayed)
+                w->failed++;
+            PS_LOG_W(it->dev->cfg->id, "pipeline failure, event kept in the quarantine: %s",
+                     it->reason);
+            break;
+        }
+        if (w->resume.last_event_ts_us > atomic_load(&it->dev->last_committed_ts))
+            atomic_store(&it->dev->last_committed_ts, w->resume.last_event_ts_us);
+    }
+}
+
+/* Writes one batch with the resume state it implies; counters change only once
+ * the commit succeeded, so a retried batch is not counted twice. */
+static ps_err write_batch(ps_engine *eng, item **items, size_t n, ps_errmsg *em)
+{
+    ps_err err = ps_store_begin(eng->store, em);
+    int64_t now_us = ps_plat_now_us();
+
+    if (err != PS_OK)
+        return err;
+    err = put_items(eng, items, n, em);
+    if (err == PS_OK)
+        err = put_resume(eng, items, n, em);
+    if (err == PS_OK)
+        err = ps_store_commit(eng->store, em);
+    if (err != PS_OK)
+        goto fail;
+    count_committed(items, n, now_us);
+    return PS_OK;
+fail:
+    ps_store_rollback(eng->store);
+    for (size_t i = 0; i < n; i++) {
+        items[i]->dev->w.touched = false;
+        items[i]->dev->w.pending_ts = 0;
+    }
+    return err;
+}
+
+static void fill_counters(device *d, ps_device_counters *c, int64_t now_us)
+{
+    const writer_view *w = &d->w;
+    int64_t now_s = now_us / PS_US_PER_S;
+    memset(c, 0, sizeof *c);
+    c->device_id = d->cfg->id;
+    snprintf(c->name, sizeof c->name, "%s", d->cfg->name);
+    c->type = d->cfg->props.type;
+    c->state = (ps_device_state)atomic_load(&d->state);
+    c->events_total = w->events_total;
+    c->rate_10s = rate_over(w, now_s, 10);
+    c->rate_1m = rate_over(w, now_s, 60);
+    c->last_event_ts_us = w->resume.last_event_ts_us;
+    c->lag_ms = w->lag_ms;
+    c->reconnects = atomic_load(&d->reconnects);
+    c->duplicates = w->duplicates;
+    c->quarantined = w->quarantined;
+    c->dropped = w->dropped;
+    c->failed = w->failed;
+    ps_plat_mutex_lock(d->err_mu);
+    snprintf(c->last_error, sizeof c->last_error, "%s", d->last_error);
+    c->last_error_us = d->last_error_us;
+    ps_plat_mutex_unlock(d->err_mu);
+    c->updated_us = now_us;
+}
+
+/* Counters and liveness once a second, in one short transaction. */
+void eng_write_tick(ps_engine *eng, bool final)
+{
+    ps_errmsg em;
+    int64_t now = ps_plat_now_us();
+
+    ps_plat_mutex_lock(eng->mu);
+    if (ps_store_begin(eng->store, &em) != PS_OK)
+        goto fail;
+    for (size_t i = 0; i < eng->ndevices; i++) {
+        device *d = eng->devices[i];
+        ps_device_counters c;
+        if (final)
+            eng_set_state(d, PS_STATE_STOPPED);
+        if (ps_log_get_level() >= PS_LOG_DEBUG) {
+            uint64_t inflight;
+            ps_plat_mutex_lock(d->mu);
+            inflight = d->next - d->base;
+            ps_plat_mutex_unlock(d->mu);
+            PS_LOG_D(d->cfg->id, "in flight %llu, work queue %zu, commit queue %zu",
+                     (unsigned long long)inflight, ps_queue_length(d->work),
+                     ps_queue_length(eng->commit));
+        }
+        fill_counters(d, &c, now);
+        if (ps_store_counters_put(eng->store, &c, &em) != PS_OK)
+            goto fail;
+        {
+            ps_resume_state r = eng_resume_snapshot(d, final);
+            if (ps_store_resume_put(eng->store, d->cfg->id, d->cfg->props.type, &r, &em) != PS_OK)
+                goto fail;
+        }
+    }
+    if (ps_store_commit(eng->store, &em) != PS_OK)
+        goto fail;
+    ps_plat_mutex_unlock(eng->mu);
+    atomic_fetch_add(&eng->ticks, 1);
+    return;
+fail:
+    ps_store_rollback(eng->store);
+    ps_plat_mutex_unlock(eng->mu);
+    PS_LOG_E(PS_LOG_NO_DEVICE, "cannot write live counters: %s", em.text);
+}
+
+/* One bounded retention step when it is due: right after the last step found more
+ * to do, else every RETENTION_IDLE_MS. */
+static void retention_step(ps_engine *eng, int64_t *next_ms)
+{
+    ps_retention_policy policy = {.days = atomic_load(&eng->retention_days),
+                                  .max_bytes = atomic_load(&eng->retention_max_bytes)};
+    ps_retention_result res;
+    ps_errmsg em;
+
+    if (ps_plat_mono_ms() < *next_ms || (policy.days == 0 && policy.max_bytes == 0))
+        return;
+    if (ps_store_retention_step(eng->store, ps_plat_now_us(), &policy, RETENTION_BUDGET, &res,
+                                &em) != PS_OK) {
+        PS_LOG_E(PS_LOG_NO_DEVICE, "retention: %s", em.text);
+        *next_ms = ps_plat_mono_ms() + RETENTION_IDLE_MS;
+        return;
+    }
+    if (res.deleted_age || res.deleted_size)
+        PS_LOG_D(PS_LOG_NO_DEVICE, "retention removed %llu event(s) by age, %llu by size",
+                 (unsigned long long)res.deleted_age, (unsigned long long)res.deleted_size);
+    *next_ms = res.more ? 0 : ps_plat_mono_ms() + RETENTION_IDLE_MS;
+}
+
+void *eng_writer_main(void *arg)
+{
+    ps_engine *eng = arg;
+    item **items = malloc(PS_ENGINE_BATCH_EVENTS * sizeof *items);
+    int64_t last_tick = 0;
+    int64_t next_retention = 0;
+    int failures = 0;
+    bool huge = false;
+
+    if (!items) {
+        PS_LOG_E(PS_LOG_NO_DEVICE, "writer: out of memory");
+        return NULL;
+    }
+    for (;;) {
+        int closed = 0;
+        size_t n = ps_queue_pop_batch(eng->commit, (void **)items, PS_ENGINE_BATCH_EVENTS, 200,
+                                      PS_ENGINE_BATCH_MS, &closed);
+        if (n > 0) {
+            ps_errmsg em;
+            /* A failing database (disk full, locked file) must not lose what we
+             * hold: retry until it works. Receivers stop reading meanwhile, since
+             * nothing leaves the in-flight window. */
+            while (write_batch(eng, items, n, &em) != PS_OK) {
+                if (failures++ % 10 == 0)
+                    PS_LOG_E(PS_LOG_NO_DEVICE, "cannot commit %zu events, retrying: %s", n,
+                             em.text);
+                if (atomic_load(&eng->stopping) && failures > 6) {
+                    /* Leave them in the spool: the next start replays them. */
+                    PS_LOG_E(PS_LOG_NO_DEVICE,
+                             "giving up at shutdown; the spool keeps the "
+                             "%zu events for the next start",
+                             n);
+                    for (size_t i = 0; i < n; i++)
+                        atomic_store(&items[i]->dev->keep_spool, 1);
+                    break;
+                }
+                ps_plat_sleep_ms(500);
+            }
+            failures = 0;
+            /* one lock per device per batch */
+            for (size_t i = 0; i < n; i++) {
+                device *d = items[i]->dev;
+                bool seen = false;
+                for (size_t j = 0; j < i && !seen; j++)
+                    seen = items[j]->dev == d;
+                if (!seen)
+                    eng_inflight_done(d, items, n);
+            }
+            for (size_t i = 0; i < n; i++) {
+                huge = huge || items[i]->total_len > HUGE_MESSAGE;
+                eng_item_free(items[i]);
+            }
+        }
+        /* A huge message passed through several threads' heaps; give what it left
+         * behind back to the system once it is gone, not months later. */
+        if (huge && ps_queue_length(eng->commit) == 0) {
+            ps_plat_heap_trim();
+            huge = false;
+        }
+        if (ps_plat_mono_ms() - last_tick >= 1000) {
+            eng_write_tick(eng, false);
+            last_tick = ps_plat_mono_ms();
+        }
+        retention_step(eng, &next_retention);
+        if (closed)
+            break;
+    }
+    free(items);
+    return NULL;
+}
