@@ -51,7 +51,13 @@ if(PS_LINT_PYTHON3)
     list(APPEND _lint_cmds COMMAND ${_platform_check})
     add_test(NAME check_platform COMMAND ${_platform_check})
     set_tests_properties(check_platform PROPERTIES LABELS lint)
+    # The layer rule: folders include lower layers only, no header cycles.
+    set(_layer_check ${PS_LINT_PYTHON3} ${PROJECT_SOURCE_DIR}/scripts/check-layers.py
+        --root ${PROJECT_SOURCE_DIR})
+    list(APPEND _lint_cmds COMMAND ${_layer_check})
+    add_test(NAME check_layers COMMAND ${_layer_check})
+    set_tests_properties(check_layers PROPERTIES LABELS lint)
 endif()
 
 add_custom_target(lint ${_lint_cmds} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-    COMMENT "clang-format, clang-tidy, cppcheck, check-platform" VERBATIM)
+    COMMENT "clang-format, clang-tidy, cppcheck, check-platform, check-layers" VERBATIM)

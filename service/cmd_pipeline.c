@@ -218,8 +218,7 @@ typedef struct tester {
     counts n;
 } tester;
 
-static void status(const tester *t, size_t line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void status(const tester *t, size_t line, const char *fmt, ...) PS_PRINTF(3, 4);
 
 static void status(const tester *t, size_t line, const char *fmt, ...)
 {

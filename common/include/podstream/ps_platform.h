@@ -8,7 +8,6 @@
 #ifndef PS_PLATFORM_H
 #define PS_PLATFORM_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -161,10 +160,6 @@ void ps_plat_cond_wait(ps_cond *c, ps_mutex *m);
 bool ps_plat_cond_wait_until(ps_cond *c, ps_mutex *m, int64_t deadline_ms);
 void ps_plat_cond_signal(ps_cond *c);
 void ps_plat_cond_broadcast(ps_cond *c);
-
-/* TRANSITIONAL, removed once the engine and queues use ps_cond above. */
-void ps_plat_cond_init(pthread_cond_t *cv);
-void ps_plat_deadline_ms(struct timespec *ts, int64_t ms);
 
 /* A socket as the OS names it: a file descriptor on POSIX, a SOCKET on Windows.
  * Both are what libcurl's curl_socket_t is on that system. */

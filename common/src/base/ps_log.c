@@ -83,10 +83,11 @@ void ps_log(ps_log_level level, long long device_id, const char *fmt, ...)
         snprintf(prefix, sizeof prefix, "<%d>", prio[level]);
     } else {
         int64_t us = ps_plat_now_us();
-        time_t secs = (time_t)(us / 1000000);
+        int64_t secs = us / 1000000;
         struct tm tm;
         char when[32];
-        gmtime_r(&secs, &tm);
+        if (!ps_plat_gmtime(secs, &tm))
+            memset(&tm, 0, sizeof tm);
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
         snprintf(prefix, sizeof prefix, "%s.%03dZ %-5s ", when, (int)(us / 1000 % 1000),
                  ps_log_level_name(level));

@@ -42,8 +42,7 @@ typedef struct pparse {
     size_t elen;
 } pparse;
 
-static bool perr(pparse *pp, size_t off, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static bool perr(pparse *pp, size_t off, const char *fmt, ...) PS_PRINTF(3, 4);
 
 static bool perr(pparse *pp, size_t off, const char *fmt, ...)
 {

@@ -172,14 +172,14 @@ typedef struct pl_opts {
 } pl_opts;
 
 void pl_cerr(cctx *c, const ps_yaml_node *n, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+    PS_PRINTF(4, 5);
 void pl_cwarn(cctx *c, const ps_yaml_node *n, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+    PS_PRINTF(4, 5);
 /* Reports a problem at byte `off` inside scalar `n` (a condition, a path, a template). */
 void pl_cerr_in(cctx *c, const ps_yaml_node *n, size_t off, const char *path, const char *what,
                 const char *msg);
 /* snprintf for diagnostic paths; a path too long is cut, which only shortens a message. */
-void pl_pjoin(char *dst, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void pl_pjoin(char *dst, size_t len, const char *fmt, ...) PS_PRINTF(3, 4);
 /* "a, b, c" from the NULL-terminated lists a and then b (either may be NULL). */
 void pl_join_words(char *buf, size_t len, const char *const *a, const char *const *b);
 /* A malloc'ed copy, or NULL. */
@@ -232,7 +232,7 @@ typedef struct rctx {
 
 /* Records why processor `p` (NULL: the pipeline's `if`) failed; returns R_FAIL. */
 int pl_fail(rctx *r, const proc *p, const char *opt, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+    PS_PRINTF(5, 6);
 /* Records running out of memory; returns R_FAIL. */
 int pl_nomem(rctx *r, const proc *p);
 /* Reads a field of the event, or of `_ingest` for paths that start with it. */

@@ -41,7 +41,7 @@ void ps_pipeline_result_deinit(ps_pipeline_result *res)
 /* Records why processor `p` (NULL: the pipeline's `if`) failed: `opt` and `path`
  * name the option and field at fault, when there is one. */
 int pl_fail(rctx *r, const proc *p, const char *opt, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+    PS_PRINTF(5, 6);
 
 int pl_fail(rctx *r, const proc *p, const char *opt, const char *path, const char *fmt, ...)
 {
