@@ -120,16 +120,19 @@ class OutageTests(StreamCase):
 
 
 class RepairTests(StreamCase):
-    def test_repair_trip_fetches_what_its_own_close_abandoned(self):
-        # Issue #19. A drop opens a repair window; the receiver later leaves the live
-        # stream to fetch it. That close abandons what the server had already handed
-        # to the network (podsim's close-drop fault: the newest events stay queued
-        # and are dropped at the client's close, counted as written). The archive
-        # holds them only later, so this trip cannot return them: a later one must.
-        # As in production, a window is fetched only once the archive holds it
-        # (archive_delay > archive-stale, with room for the frozen seconds below).
-        sim = self.start_sim("--rate", "50", "--count", "1500", "--archive-stale", "3s")
-        svc = self.start_svc([MESSAGE], {"archive_delay": "5s"})
+    COUNT = 3000
+
+    def trip_that_abandons(self, settings=None):
+        """Issue #19. A drop opens a repair window; the receiver later leaves the live
+        stream to fetch it. That close abandons what the server had already handed to
+        the network (podsim's close-drop fault: the newest events stay queued and are
+        dropped at the client's close, counted as written). The archive holds them
+        only later, so this trip cannot return them. Returns them, once the service is
+        live again after the trip. As in production, a window is fetched only once the
+        archive holds it (archive_delay > archive-stale, with room for the frozen
+        seconds below)."""
+        sim = self.start_sim("--rate", "50", "--count", str(self.COUNT), "--archive-stale", "3s")
+        svc = self.start_svc([MESSAGE], dict({"archive_delay": "5s"}, **(settings or {})))
         wait_for(lambda: svc.count() >= 100, 20, "a running stream")
         self.assertTrue(sim.control("/fault/drop")["affected"])
         wait_for(lambda: svc.state(1) == "live" and svc.counters(1)["reconnects"] >= 1, 20,
@@ -146,20 +149,51 @@ class RepairTests(StreamCase):
         abandoned = sim.sent() - svc.stored()[0]
         self.assertTrue(abandoned, "the close dropped nothing: the test proves nothing")
         sim.control("/clock/speed", factor=1)
+        return sim, svc, abandoned
+
+    def assert_all_stored(self, sim, svc, abandoned):
         expect = None
 
         def caught_up():
             nonlocal expect
             expect = sim.timeline("message")
-            return len(expect) == 1500 and svc.count() >= 1500
-        wait_for(caught_up, 90, "all 1500 events, the abandoned %d included" % len(abandoned),
-                 0.5)
+            return len(expect) == self.COUNT and svc.count() >= self.COUNT
+        wait_for(caught_up, 90, "all %d events, the abandoned %d included"
+                 % (self.COUNT, len(abandoned)), 0.5)
         self.assertIsNone(svc.proc.poll(), "the service must keep running")
         self.assertEqual(svc.runs, 1)
         svc.stop()
         stored = self.assert_complete(expect)
-        self.assertEqual(len(stored), 1500)
+        self.assertEqual(len(stored), self.COUNT)
         self.assertEqual(sim.sent() - stored, set())
+
+    def test_trip_close_is_fetched_by_the_next_incidents_trip(self):
+        sim, svc, abandoned = self.trip_that_abandons()
+        trips = sim.stats()["sessions"]["archive"]
+        reconnects = svc.counters(1)["reconnects"]
+        # (a) A trip's own close does not make another trip: before, one followed
+        # every archive_delay (5 s) for as long as the service ran.
+        time.sleep(12)
+        self.assertEqual(sim.stats()["sessions"]["archive"], trips, "trips chained")
+        self.assertEqual(svc.counters(1)["reconnects"], reconnects)
+        self.assertEqual(abandoned & svc.stored()[0], set())
+        self.assertNotIn("also fetches", svc.output())
+        # (b) The next incident's trip fetches its window and the trip window, in two
+        # archive sessions.
+        self.assertTrue(sim.control("/fault/drop")["affected"])
+        wait_for(lambda: sim.stats()["sessions"]["archive"] >= trips + 2, 40,
+                 "a trip that fetches both windows")
+        self.assertIn("this repair trip also fetches, in a separate archive session", svc.output())
+        self.assert_all_stored(sim, svc, abandoned)
+
+    def test_trip_window_alone_makes_a_trip_after_max_age(self):
+        # (c) With no other incident, the trip window makes a trip of its own once
+        # repair_trip_max_age old (far beyond the frozen seconds of the first trip).
+        sim, svc, abandoned = self.trip_that_abandons({"repair_trip_max_age": "20s"})
+        trips = sim.stats()["sessions"]["archive"]
+        self.assert_all_stored(sim, svc, abandoned)
+        self.assertGreater(sim.stats()["sessions"]["archive"], trips)
+        self.assertIn("no repair trip for repair_trip_max_age", svc.output())
 
 
 class KillTests(StreamCase):

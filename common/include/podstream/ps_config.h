@@ -91,6 +91,7 @@ typedef struct ps_service_settings {
     int64_t unauthorised_retry_ms;    /* retry after HTTP 401, default 5m */
     int64_t connect_timeout_ms;       /* TCP+TLS+upgrade, default 30s */
     int64_t archive_delay_ms;         /* the archive holds an event this long after it, 35m */
+    int64_t repair_trip_max_age_ms;   /* a trip window alone makes a trip this old, 7d */
     ps_config_pos proxy_username_pos; /* where they were written, for resolution errors */
     ps_config_pos proxy_password_pos;
 } ps_service_settings;

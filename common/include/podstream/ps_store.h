@@ -116,6 +116,10 @@ typedef struct ps_resume_state {
      * holds them; this window survives restarts. 0, 0: nothing to repair. */
     int64_t repair_from_us;
     int64_t repair_to_us;
+    /* Likewise for what a repair trip's own close abandoned (the trip window),
+     * kept apart so that trips do not chain. 0, 0: none. */
+    int64_t trip_from_us;
+    int64_t trip_to_us;
 } ps_resume_state;
 
 /* Reads the state of (device_id, type); a device never seen gives all zeros and
@@ -178,7 +182,7 @@ ps_err ps_store_counters_list(ps_store *st, ps_device_counters **out, size_t *co
 
 /* The schema version this build writes (PRAGMA user_version). A writer upgrades
  * any older database step by step; a newer one is refused, never touched. */
-#define PS_STORE_SCHEMA_VERSION 1
+#define PS_STORE_SCHEMA_VERSION 2
 
 /* The schema version recorded in the database file (0 for a new, empty file). */
 ps_err ps_store_schema_version(ps_store *st, int *out, ps_errmsg *em);

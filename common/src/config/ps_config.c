@@ -153,6 +153,8 @@ static void check_service(loader *l, const char *file, const ps_yaml_node *root)
     check_order(l, file, root, "keepalive", s->keepalive_ms, "dead_after", s->dead_after_ms, true);
     check_order(l, file, root, "backoff_initial", s->backoff_initial_ms, "backoff_max",
                 s->backoff_max_ms, false);
+    check_order(l, file, root, "archive_delay", s->archive_delay_ms, "repair_trip_max_age",
+                s->repair_trip_max_age_ms, false);
     if (!s->proxy) {
         static const char *const creds[] = {"proxy_username", "proxy_password"};
         for (size_t i = 0; i < 2; i++) {

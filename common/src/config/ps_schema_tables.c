@@ -168,6 +168,7 @@ static const char *service_hint(const char *key)
 #define MS_S 1000LL
 #define MS_M (60 * MS_S)
 #define MS_H (60 * MS_M)
+#define MS_D (24 * MS_H)
 #define MIB  (1024LL * 1024LL)
 
 static const ps_schema_field service_fields[] = {
@@ -316,6 +317,17 @@ static const ps_schema_field service_fields[] = {
                     "were in flight are fetched again from the archive this long after the "
                     "drop (with `resume_policy: auto`).",
      MEMBER(ps_service_settings, archive_delay_ms)},
+    {.name = "repair_trip_max_age",
+     .type = PS_SCHEMA_DURATION,
+     .group = "Streaming",
+     .def = "7d",
+     RANGE(1 * MS_S, 29 * MS_D),
+     .description = "Events in flight when a repair trip itself leaves the live stream are "
+                    "fetched by the next trip (made for a later drop, stop or restart); "
+                    "when no such trip came for this long, a trip is made for them alone. "
+                    "At least `archive_delay`, at most 29 days (the archive reaches back "
+                    "30).",
+     MEMBER(ps_service_settings, repair_trip_max_age_ms)},
 };
 
 static const ps_schema_table service_table = {

@@ -71,8 +71,9 @@ static ps_err device_create(ps_engine *eng, const ps_device *cfg, const ps_servi
     if (err != PS_OK)
         goto out;
     d->resume_clean_at_start = d->w.resume.clean_shutdown;
-    d->repair_from_us = d->w.resume.repair_from_us;
-    d->repair_to_us = d->w.resume.repair_to_us;
+    d->repair.win[ENG_WINDOW_REPAIR] =
+        (eng_window){d->w.resume.repair_from_us, d->w.resume.repair_to_us};
+    d->repair.win[ENG_WINDOW_TRIP] = (eng_window){d->w.resume.trip_from_us, d->w.resume.trip_to_us};
     atomic_store(&d->last_committed_ts, d->w.resume.last_event_ts_us);
     atomic_store(&d->last_alive_us, d->w.resume.last_healthy_us);
     /* Totals continue across restarts. */

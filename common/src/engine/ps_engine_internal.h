@@ -5,6 +5,7 @@
  *   ps_engine_inflight.c  the in-flight window per device, items, errors and state
  *   ps_engine_rx.c        the receiver: queueing what it reads, the spool hand-off
  *   ps_engine_session.c   the receiver's sessions: live, backfill, repair
+ *   ps_engine_repair.c    the repair and trip windows (pure bookkeeping)
  *   ps_engine_worker.c    the workers: parse, pipelines, prepare the row
  *   ps_engine_writer.c    the writer: batches, counters, retention */
 #ifndef PS_ENGINE_INTERNAL_H
@@ -20,6 +21,7 @@
 #include "podstream/ps_event.h"
 #include "podstream/ps_platform.h"
 #include "podstream/ps_store.h"
+#include "engine/ps_engine_repair.h"
 #include "engine/ps_queue.h"
 #include "engine/ps_spool.h"
 #include "net/ps_ws.h"
@@ -110,12 +112,9 @@ struct device {
     int64_t last_error_us;
 
     /* Events in flight when a live session ended (socket buffers, the network) are
-     * gone from the live stream; the archive holds them archive_delay later. This
-     * window is fetched again then. Guarded by err_mu. */
-    int64_t repair_from_us, repair_to_us;
-    /* The smallest start added since the receiver took the window for a trip
-     * (0: none): what the trip leaves to fetch later. */
-    int64_t repair_added_from_us;
+     * gone from the live stream; the archive holds them archive_delay later. These
+     * windows are fetched again then. Guarded by err_mu. */
+    eng_repair repair;
 
     writer_view w;
     bool resume_clean_at_start;

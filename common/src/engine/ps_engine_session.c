@@ -1,6 +1,6 @@
 /* The receiver thread: which session comes next (live, backfill, repair), the
- * connect with its token, reading a session until it ends, and the repair window
- * that every close of a live session widens. */
+ * connect with its token, reading a session until it ends, and the repair windows
+ * that every close of a live session widens (ps_engine_repair.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +35,11 @@ typedef enum session_end {
 /* What the receiver remembers from one session to the next. */
 typedef struct rx_state {
     bool first, just_backfilled, ever_connected;
-    bool repair_taken; /* rfrom/rto: a window taken for a trip, not fetched yet */
-    int64_t backfill_began, rfrom, rto;
+    /* Windows taken for a trip and not fetched yet (to == 0: none), and the one
+     * the current repair session fetches. */
+    eng_window taken[ENG_WINDOW_KINDS];
+    eng_window_kind fetching;
+    int64_t backfill_began;
     int attempt;
 } rx_state;
 
@@ -65,62 +68,65 @@ static int64_t backoff_ms(const ps_service_settings *s, int attempt)
     return (int64_t)((double)r / 4294967295.0 * (double)ceiling);
 }
 
-/* ---- the repair window ------------------------------------------------------- */
+/* ---- the repair windows ------------------------------------------------------ */
 
-/* Widens the repair window to cover [from, to]. */
-static void repair_add(device *d, int64_t from, int64_t to)
+static void repair_add(device *d, eng_window_kind kind, int64_t from, int64_t to)
 {
     ps_plat_mutex_lock(d->err_mu);
-    if (!d->repair_to_us || from < d->repair_from_us)
-        d->repair_from_us = from;
-    if (to > d->repair_to_us)
-        d->repair_to_us = to;
-    if (!d->repair_added_from_us || from < d->repair_added_from_us)
-        d->repair_added_from_us = from;
+    eng_repair_add(&d->repair, kind, from, to);
     ps_plat_mutex_unlock(d->err_mu);
 }
 
-/* Takes the repair window for a trip when the archive should hold all of it by
- * now, else false. What a close adds from now on is left for a later trip
- * (repair_done). */
-static bool repair_take(device *d, int64_t now, int64_t *from, int64_t *to)
+/* True when a trip took windows that are not fetched yet. */
+static bool trip_pending(const rx_state *rx)
 {
+    return rx->taken[ENG_WINDOW_REPAIR].to || rx->taken[ENG_WINDOW_TRIP].to;
+}
+
+/* Takes the windows a trip should fetch now into rx->taken, else false. What a
+ * close adds from now on is left for a later trip (repair_done). */
+static bool repair_take(device *d, rx_state *rx)
+{
+    eng_repair_timing t = {d->svc->archive_delay_ms * 1000, d->svc->repair_trip_max_age_ms * 1000};
     bool due;
     ps_plat_mutex_lock(d->err_mu);
-    due = d->repair_to_us && now >= d->repair_to_us + d->svc->archive_delay_ms * 1000;
-    if (due) {
-        *from = d->repair_from_us;
-        *to = d->repair_to_us;
-        d->repair_added_from_us = 0;
-    }
+    due = eng_repair_take(&d->repair, ps_plat_now_us(), &t, rx->taken);
     ps_plat_mutex_unlock(d->err_mu);
+    if (due && rx->taken[ENG_WINDOW_TRIP].to) {
+        if (rx->taken[ENG_WINDOW_REPAIR].to)
+            PS_LOG_I(d->cfg->id, "this repair trip also fetches, in a separate archive session, "
+                                 "the events an earlier trip's own close left in flight");
+        else
+            PS_LOG_I(d->cfg->id, "no repair trip for repair_trip_max_age: fetching the events "
+                                 "an earlier trip's own close left in flight");
+    }
     return due;
 }
 
-/* After [from, to] was fetched: clears the window, or when a close widened it
- * meanwhile (the trip's own close does), keeps only what was added since. */
-static void repair_done(device *d, int64_t from, int64_t to)
+/* After the taken window `kind` was fetched: clears it, or keeps only what a
+ * close added since it was taken. */
+static void repair_done(device *d, rx_state *rx, eng_window_kind kind)
 {
     ps_plat_mutex_lock(d->err_mu);
-    if (d->repair_from_us == from && d->repair_to_us == to)
-        d->repair_from_us = d->repair_to_us = 0;
-    else if (d->repair_added_from_us > d->repair_from_us)
-        d->repair_from_us = d->repair_added_from_us;
-    d->repair_added_from_us = 0;
+    eng_repair_done(&d->repair, kind, rx->taken[kind]);
     ps_plat_mutex_unlock(d->err_mu);
+    rx->taken[kind] = (eng_window){0, 0};
 }
 
 /* Ends a session. Closing a live session abandons what the server had already
  * written to the network, whatever the reason for the close (a drop, a stop, a
  * reload that restarts the device, a repair trip): every close of a live session
- * widens the repair window from the newest committed ts (minus the margin) to now,
- * so that a later trip fetches it from the archive. */
-static void session_close(device *d, ps_ws *ws, session_mode mode)
+ * widens a window from the newest committed ts (minus the margin) to now, so that
+ * a later trip fetches it from the archive. A trip's own close (`trip`) widens the
+ * trip window, which does not make a trip of its own before repair_trip_max_age:
+ * otherwise each trip would cause the next. */
+static void session_close(device *d, ps_ws *ws, session_mode mode, bool trip)
 {
     int64_t last = atomic_load(&d->last_committed_ts);
     ps_ws_destroy(ws, 1000);
     if (mode == MODE_LIVE && last && d->svc->resume_policy == PS_RESUME_AUTO)
-        repair_add(d, last - BACKFILL_MARGIN_US, ps_plat_now_us());
+        repair_add(d, trip ? ENG_WINDOW_TRIP : ENG_WINDOW_REPAIR, last - BACKFILL_MARGIN_US,
+                   ps_plat_now_us());
 }
 
 /* ---- choosing and running a session ------------------------------------------ */
@@ -133,9 +139,10 @@ static void archive_window(device *d, int64_t from, int64_t to, int64_t *since, 
                              "archive; the oldest of them cannot be fetched");
 }
 
-/* Chooses the next session. For MODE_REPAIR, rx->rfrom and rx->rto hold the repair
+/* Chooses the next session. For MODE_REPAIR, rx->taken[rx->fetching] is the
  * window as recorded (to clear it once fetched); since/until are what is asked of
- * the archive. */
+ * the archive. The two windows of a trip are two archive sessions, never one
+ * interval: a pair far apart would be a re-read of many hours. */
 static session_mode decide_mode(device *d, rx_state *rx, int64_t *since, int64_t *until)
 {
     const ps_service_settings *s = d->svc;
@@ -145,9 +152,9 @@ static session_mode decide_mode(device *d, rx_state *rx, int64_t *since, int64_t
 
     if (s->resume_policy == PS_RESUME_LIVE_ONLY || last_ts == 0)
         return MODE_LIVE;
-    if (rx->repair_taken || repair_take(d, now, &rx->rfrom, &rx->rto)) {
-        rx->repair_taken = true;
-        archive_window(d, rx->rfrom, rx->rto, since, until);
+    if (trip_pending(rx) || repair_take(d, rx)) {
+        rx->fetching = rx->taken[ENG_WINDOW_REPAIR].to ? ENG_WINDOW_REPAIR : ENG_WINDOW_TRIP;
+        archive_window(d, rx->taken[rx->fetching].from, rx->taken[rx->fetching].to, since, until);
         return MODE_REPAIR;
     }
     if (rx->just_backfilled && now - rx->backfill_began <= BACKFILL_REPEAT_US)
@@ -229,12 +236,11 @@ static int on_tick(device *d, ps_ws *ws, session_mode mode, session_clock *c, in
     }
     if (mode == MODE_LIVE && now - c->last_repair_check >= REPAIR_CHECK_MS) {
         c->last_repair_check = now;
-        /* Taken before the close: the trip fetches this window, and what its own
-         * close abandons is left for the next one. */
-        if (repair_take(d, ps_plat_now_us(), &rx->rfrom, &rx->rto)) {
+        /* Taken before the close: the trip fetches these windows, and what its
+         * own close abandons goes to the trip window. */
+        if (repair_take(d, rx)) {
             PS_LOG_I(d->cfg->id, "leaving the live stream briefly to fetch events that "
                                  "were in flight at an earlier drop");
-            rx->repair_taken = true;
             return END_REPAIR;
         }
     }
@@ -449,19 +455,18 @@ static int64_t rx_round(device *d, rx_state *rx)
         atomic_store(&d->last_alive_us, ps_plat_now_us());
     how = run_session(d, ws, mode, &healthy, rx);
     eng_rx_flush(d);
-    session_close(d, ws, mode);
+    session_close(d, ws, mode, how == END_REPAIR);
     switch (how) {
     case END_STOP:
         return -1;
     case END_WINDOW:
         if (mode == MODE_REPAIR)
-            repair_done(d, rx->rfrom, rx->rto);
-        rx->repair_taken = false;
+            repair_done(d, rx, rx->fetching);
         rx->just_backfilled = mode == MODE_BACKFILL;
         rx->attempt = 0;
         return 0;
     case END_REPAIR:
-        /* The window was taken before the close widened it: fetch it next. */
+        /* The windows were taken before the close widened one: fetch them next. */
         return 0;
     case END_RETRY:
         break;
@@ -481,7 +486,8 @@ void *eng_rx_main(void *arg)
     if (!d->resume_clean_at_start && atomic_load(&d->last_committed_ts) &&
         d->svc->resume_policy == PS_RESUME_AUTO) {
         /* The last run died: what it had in socket buffers is only in the archive. */
-        repair_add(d, atomic_load(&d->last_committed_ts) - BACKFILL_MARGIN_US, ps_plat_now_us());
+        repair_add(d, ENG_WINDOW_REPAIR, atomic_load(&d->last_committed_ts) - BACKFILL_MARGIN_US,
+                   ps_plat_now_us());
         PS_LOG_W(d->cfg->id, "the last run did not stop cleanly; fetching what was missed from "
                              "the archive");
     }

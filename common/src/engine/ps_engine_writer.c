@@ -21,8 +21,10 @@ ps_resume_state eng_resume_snapshot(device *d, bool clean)
     r.last_healthy_us = atomic_load(&d->last_alive_us);
     r.clean_shutdown = clean;
     ps_plat_mutex_lock(d->err_mu);
-    r.repair_from_us = d->repair_from_us;
-    r.repair_to_us = d->repair_to_us;
+    r.repair_from_us = d->repair.win[ENG_WINDOW_REPAIR].from;
+    r.repair_to_us = d->repair.win[ENG_WINDOW_REPAIR].to;
+    r.trip_from_us = d->repair.win[ENG_WINDOW_TRIP].from;
+    r.trip_to_us = d->repair.win[ENG_WINDOW_TRIP].to;
     ps_plat_mutex_unlock(d->err_mu);
     return r;
 }

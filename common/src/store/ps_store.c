@@ -243,7 +243,7 @@ ps_err ps_store_resume_get(ps_store *st, long long device_id, ps_data_type type,
     *out = (ps_resume_state){.clean_shutdown = true};
     if (sqlite3_prepare_v2(st->conn.db,
                            "SELECT last_event_ts_us, last_healthy_us, clean_shutdown, "
-                           "repair_from_us, repair_to_us FROM resume "
+                           "repair_from_us, repair_to_us, trip_from_us, trip_to_us FROM resume "
                            "WHERE device_id = ? AND type = ?",
                            -1, &s, NULL) != SQLITE_OK)
         return ps_store_dberr(&st->conn, em, "reading the resume state");
@@ -256,6 +256,8 @@ ps_err ps_store_resume_get(ps_store *st, long long device_id, ps_data_type type,
         out->clean_shutdown = sqlite3_column_int(s, 2) != 0;
         out->repair_from_us = sqlite3_column_int64(s, 3);
         out->repair_to_us = sqlite3_column_int64(s, 4);
+        out->trip_from_us = sqlite3_column_int64(s, 5);
+        out->trip_to_us = sqlite3_column_int64(s, 6);
     } else if (rc != SQLITE_DONE) {
         err = ps_store_dberr(&st->conn, em, "reading the resume state");
     }
@@ -277,6 +279,8 @@ ps_err ps_store_resume_put(ps_store *st, long long device_id, ps_data_type type,
     sqlite3_bind_int(s, 5, state->clean_shutdown ? 1 : 0);
     sqlite3_bind_int64(s, 6, state->repair_from_us);
     sqlite3_bind_int64(s, 7, state->repair_to_us);
+    sqlite3_bind_int64(s, 8, state->trip_from_us);
+    sqlite3_bind_int64(s, 9, state->trip_to_us);
     return ps_store_step_done(&st->conn, s, "writing the resume state", em);
 }
 

@@ -118,6 +118,13 @@ static const char v1_sql[] =
     " raw BLOB NOT NULL);"
     "CREATE INDEX quarantine_received ON quarantine(received_us);";
 
+/* Version 2: the trip window, what a repair trip's own close of the live session
+ * abandoned, kept apart from the repair window so that trips do not chain (see
+ * ps_engine_repair.h). Written with the batch, like the repair window. */
+static const char v2_sql[] =
+    "ALTER TABLE resume ADD COLUMN trip_from_us INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE resume ADD COLUMN trip_to_us INTEGER NOT NULL DEFAULT 0;";
+
 typedef struct ps_migration {
     int version;
     const char *sql;
@@ -127,6 +134,7 @@ typedef struct ps_migration {
  * here when the first such step comes. */
 static const ps_migration migrations[] = {
     {1, v1_sql},
+    {2, v2_sql},
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == PS_STORE_SCHEMA_VERSION,

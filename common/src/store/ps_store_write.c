@@ -63,13 +63,16 @@ static ps_err prepare_side_statements(ps_store *st, ps_errmsg *em)
                          "events = events + excluded.events"},
         {&st->st_resume_put,
          "INSERT INTO resume(device_id, type, last_event_ts_us, last_healthy_us, "
-         "clean_shutdown, repair_from_us, repair_to_us) VALUES(?,?,?,?,?,?,?) "
+         "clean_shutdown, repair_from_us, repair_to_us, trip_from_us, trip_to_us) "
+         "VALUES(?,?,?,?,?,?,?,?,?) "
          "ON CONFLICT(device_id, type) DO "
          "UPDATE SET last_event_ts_us = excluded.last_event_ts_us, "
          "last_healthy_us = excluded.last_healthy_us, "
          "clean_shutdown = excluded.clean_shutdown, "
          "repair_from_us = excluded.repair_from_us, "
-         "repair_to_us = excluded.repair_to_us"},
+         "repair_to_us = excluded.repair_to_us, "
+         "trip_from_us = excluded.trip_from_us, "
+         "trip_to_us = excluded.trip_to_us"},
         {&st->st_counters_put,
          "INSERT OR REPLACE INTO counters(device_id, name, type, state, "
          "events_total, rate_10s, rate_1m, last_event_ts_us, lag_ms, reconnects, "

@@ -431,6 +431,16 @@ static void test_service_ordering_against_defaults(void **state)
                    "set");
 }
 
+/* A trip window alone must not make trips more often than the archive can hold
+ * what they fetch. */
+static void test_repair_trip_max_age_at_least_archive_delay(void **state)
+{
+    (void)state;
+    expect_invalid("invalid/repair-trip",
+                   "podstream.yml:2:22: error: repair_trip_max_age: 1h must be at least "
+                   "archive_delay (2h)");
+}
+
 /* ---- warnings do not fail the load ------------------------------------------ */
 
 static void test_duplicate_name_warns(void **state)
@@ -742,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_file_shapes),
         cmocka_unit_test(test_service_settings),
         cmocka_unit_test(test_service_ordering_against_defaults),
+        cmocka_unit_test(test_repair_trip_max_age_at_least_archive_delay),
         cmocka_unit_test(test_duplicate_name_warns),
         cmocka_unit_test(test_stray_top_level_file_warns),
         cmocka_unit_test(test_missing_directory),

@@ -370,7 +370,9 @@ static void test_rollback_discards_everything(void **state)
                           .last_healthy_us = 1716400001000000LL,
                           .clean_shutdown = false,
                           .repair_from_us = 1716390000000000LL,
-                          .repair_to_us = 1716400002000000LL},
+                          .repair_to_us = 1716400002000000LL,
+                          .trip_from_us = 1716400003000000LL,
+                          .trip_to_us = 1716400004000000LL},
                     got_rs;
     const char *raw = "{\"id\":\"rb-1\",\"ts\":\"2024-05-22T12:00:00Z\",\"sm\":{\"qid\":\"Q1\"}}";
     (void)state;
@@ -396,6 +398,8 @@ static void test_rollback_discards_everything(void **state)
     assert_false(got_rs.clean_shutdown);
     assert_int_equal(got_rs.repair_from_us, rs.repair_from_us);
     assert_int_equal(got_rs.repair_to_us, rs.repair_to_us);
+    assert_int_equal(got_rs.trip_from_us, rs.trip_from_us);
+    assert_int_equal(got_rs.trip_to_us, rs.trip_to_us);
     ps_event_deinit(&ev);
     ps_store_destroy(st);
     db = peek_open(s.db);

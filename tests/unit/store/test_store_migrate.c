@@ -23,8 +23,136 @@ static void check_empty(ps_store *st, const char *path)
     sqlite3_close(db);
 }
 
+/* Version 1 as shipped (the first release). */
+static const char v1_sql[] =
+    "CREATE TABLE meta(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
+    "CREATE TABLE dicts("
+    " id INTEGER PRIMARY KEY,"
+    " type INTEGER NOT NULL,"
+    " created_us INTEGER NOT NULL,"
+    " samples INTEGER NOT NULL,"
+    " refs INTEGER NOT NULL DEFAULT 0,"
+    " dict BLOB NOT NULL);"
+    "CREATE TABLE events("
+    " id INTEGER PRIMARY KEY,"
+    " ts_us INTEGER NOT NULL,"
+    " device_id INTEGER NOT NULL,"
+    " type INTEGER NOT NULL,"
+    " key TEXT NOT NULL,"
+    " key_hash INTEGER NOT NULL,"
+    " sender TEXT, recipients TEXT, subject TEXT, disposition TEXT, action TEXT,"
+    " module TEXT, rule TEXT, direction TEXT, qid TEXT, message_id TEXT,"
+    " client_ip TEXT, client_host TEXT, country TEXT, stat TEXT, dsn TEXT, relay TEXT,"
+    " spam_score REAL,"
+    " size_bytes INTEGER,"
+    " tags TEXT,"
+    " dict_id INTEGER NOT NULL,"
+    " fmt INTEGER NOT NULL,"
+    " raw_len INTEGER NOT NULL,"
+    " raw BLOB NOT NULL);"
+    "CREATE UNIQUE INDEX events_natural ON events(ts_us, device_id, key_hash);"
+    "CREATE TABLE chunks("
+    " id INTEGER PRIMARY KEY,"
+    " min_ts INTEGER NOT NULL,"
+    " max_ts INTEGER NOT NULL,"
+    " pmax INTEGER NOT NULL);"
+    "CREATE VIRTUAL TABLE events_fts USING fts5(doc, content='', detail=none, columnsize=0,"
+    " tokenize='unicode61 remove_diacritics 2');"
+    "CREATE TABLE hourly("
+    " device_id INTEGER NOT NULL,"
+    " type INTEGER NOT NULL,"
+    " hour_us INTEGER NOT NULL,"
+    " events INTEGER NOT NULL,"
+    " PRIMARY KEY(device_id, type, hour_us)) WITHOUT ROWID;"
+    "CREATE TABLE resume("
+    " device_id INTEGER NOT NULL,"
+    " type INTEGER NOT NULL,"
+    " last_event_ts_us INTEGER NOT NULL,"
+    " last_healthy_us INTEGER NOT NULL,"
+    " clean_shutdown INTEGER NOT NULL,"
+    " repair_from_us INTEGER NOT NULL DEFAULT 0,"
+    " repair_to_us INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(device_id, type)) WITHOUT ROWID;"
+    "CREATE TABLE counters("
+    " device_id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " type INTEGER NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " events_total INTEGER NOT NULL,"
+    " rate_10s REAL NOT NULL,"
+    " rate_1m REAL NOT NULL,"
+    " last_event_ts_us INTEGER NOT NULL,"
+    " lag_ms INTEGER NOT NULL,"
+    " reconnects INTEGER NOT NULL,"
+    " duplicates INTEGER NOT NULL,"
+    " quarantined INTEGER NOT NULL,"
+    " dropped INTEGER NOT NULL,"
+    " failed INTEGER NOT NULL,"
+    " last_error TEXT NOT NULL,"
+    " last_error_us INTEGER NOT NULL,"
+    " updated_us INTEGER NOT NULL);"
+    "CREATE TABLE pipeline_counters("
+    " device_id INTEGER NOT NULL,"
+    " pipeline TEXT NOT NULL,"
+    " dropped INTEGER NOT NULL,"
+    " failed INTEGER NOT NULL,"
+    " PRIMARY KEY(device_id, pipeline)) WITHOUT ROWID;"
+    "CREATE TABLE quarantine("
+    " id INTEGER PRIMARY KEY,"
+    " received_us INTEGER NOT NULL,"
+    " device_id INTEGER NOT NULL,"
+    " type INTEGER NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " raw_len INTEGER NOT NULL,"
+    " raw BLOB NOT NULL);"
+    "CREATE INDEX quarantine_received ON quarantine(received_us);";
+
+/* A device with a repair window pending and an event stored, as version 1 wrote
+ * them. */
+static void fill_v1(sqlite3 *db)
+{
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO resume VALUES(7, 0, 1716390000000000, "
+                                  "1716390001000000, 1, 1716389000000000, 1716390002000000);"
+                                  "INSERT INTO events(ts_us, device_id, type, key, key_hash, "
+                                  "dict_id, fmt, raw_len, raw) VALUES(1716390000000000, 7, 0, "
+                                  "'g1', 1, 0, 0, 2, x'7b7d');",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+}
+
+/* Version 2 added the trip window to the resume state: the repair window is
+ * intact, no trip window is pending, and one can be written and read back. */
+static void check_v1(ps_store *st, const char *path)
+{
+    ps_resume_state rs;
+    ps_errmsg em;
+    sqlite3 *db = peek_open(path);
+    assert_int_equal(peek_int(db, "SELECT count(*) FROM events"), 1);
+    sqlite3_close(db);
+    assert_int_equal(ps_store_resume_get(st, 7, PS_DATA_MESSAGE, &rs, &em), PS_OK);
+    assert_int_equal(rs.last_event_ts_us, 1716390000000000LL);
+    assert_int_equal(rs.last_healthy_us, 1716390001000000LL);
+    assert_true(rs.clean_shutdown);
+    assert_int_equal(rs.repair_from_us, 1716389000000000LL);
+    assert_int_equal(rs.repair_to_us, 1716390002000000LL);
+    assert_int_equal(rs.trip_from_us, 0);
+    assert_int_equal(rs.trip_to_us, 0);
+    rs.trip_from_us = 1716391000000000LL;
+    rs.trip_to_us = 1716392000000000LL;
+    assert_int_equal(ps_store_begin(st, &em), PS_OK);
+    assert_int_equal(ps_store_resume_put(st, 7, PS_DATA_MESSAGE, &rs, &em), PS_OK);
+    assert_int_equal(ps_store_commit(st, &em), PS_OK);
+    memset(&rs, 0, sizeof rs);
+    assert_int_equal(ps_store_resume_get(st, 7, PS_DATA_MESSAGE, &rs, &em), PS_OK);
+    assert_int_equal(rs.repair_from_us, 1716389000000000LL);
+    assert_int_equal(rs.trip_from_us, 1716391000000000LL);
+    assert_int_equal(rs.trip_to_us, 1716392000000000LL);
+}
+
 static const historical versions[] = {
     {0, NULL, NULL, check_empty},
+    {1, v1_sql, fill_v1, check_v1},
 };
 
 static void test_every_earlier_version_upgrades(void **state)
