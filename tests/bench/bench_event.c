@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "podstream/ps_event.h"
+#include "podstream/ps_utf8.h"
 #include "podstream/ps_platform.h"
 
 #ifdef PS_HAVE_PODSIM_GEN
@@ -169,7 +170,7 @@ static void bench_utf8(const frames *f, double seconds)
     do {
         for (int r = 0; r < 64; r++)
             for (int i = 0; i < NEVENTS; i++)
-                ok += ps_event_utf8_valid(f->data[i], f->len[i], &bad);
+                ok += ps_utf8_valid(f->data[i], f->len[i], &bad);
         done += 64 * NEVENTS;
     } while (ps_plat_mono_ms() - start < (int64_t)(seconds * 1000));
     double cpu = (double)(clock() - cpu_start) / CLOCKS_PER_SEC;

@@ -66,14 +66,4 @@ ps_err ps_event_parse(ps_event *ev, ps_data_type type, const char *raw, size_t l
  * pipeline changed the tree. Same failures as ps_event_parse for key and ts. */
 ps_err ps_event_extract(ps_event *ev, ps_errmsg *em);
 
-/* ISO 8601 with optional fraction (up to microseconds) and offset `Z`, `+hhmm` or
- * `+hh:mm` -> UTC microseconds. PS_ERR_PARSE otherwise. */
-ps_err ps_event_parse_ts(const char *s, int64_t *out_us);
-
-/* Formats UTC microseconds as "2024-05-22T19:10:03.058340Z" into buf (>= 28 bytes). */
-void ps_event_format_ts(int64_t us, char *buf, size_t len);
-
-/* True when buf[0..len) is valid UTF-8; otherwise *bad_offset is the first bad byte. */
-bool ps_event_utf8_valid(const char *buf, size_t len, size_t *bad_offset);
-
 #endif

@@ -138,14 +138,6 @@ ps_err ps_schema_parse_size(const char *text, uint64_t *out);
  * 20000000000 -> "20GB", 1500 -> "1500B", 0 -> "0". */
 void ps_schema_format_size(uint64_t bytes, char *buf, size_t len);
 
-/* "500ms", "30s", "5m", "2h", "1d", "1h30m" (units may be combined, largest first),
- * or a bare whole number of seconds -> milliseconds. PS_ERR_INVALID for other
- * text, PS_ERR_RANGE when it overflows. */
-ps_err ps_schema_parse_duration(const char *text, int64_t *out_ms);
-
-/* 90000 -> "1m30s", 500 -> "500ms", 0 -> "0s". */
-void ps_schema_format_duration(int64_t ms, char *buf, size_t len);
-
 /* Checks used by the tables, exposed for the GUI and the CLI. */
 bool ps_schema_check_ws_url(const char *value, char *why, size_t whylen);
 bool ps_schema_check_proxy_url(const char *value, char *why, size_t whylen);

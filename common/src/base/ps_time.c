@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "podstream/ps_num.h"
 #include "podstream/ps_platform.h"
 #include "podstream/ps_time.h"
 
@@ -211,25 +212,6 @@ static const unit units[] = {
 };
 #define NUNITS (sizeof units / sizeof units[0])
 
-/* Reads decimal digits into *out. Returns the end, or NULL on overflow or when
- * there is no digit. */
-static const char *read_u64(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    const char *p = s;
-    while (*p >= '0' && *p <= '9') {
-        unsigned dg = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - dg) / 10)
-            return NULL;
-        v = v * 10 + dg;
-        p++;
-    }
-    if (p == s)
-        return NULL;
-    *out = v;
-    return p;
-}
-
 ps_err ps_time_parse_duration(const char *s, int64_t *out_ms)
 {
     const char *p = s;
@@ -240,7 +222,7 @@ ps_err ps_time_parse_duration(const char *s, int64_t *out_ms)
     while (*p) {
         uint64_t v;
         size_t u, ulen = 0;
-        const char *q = read_u64(p, &v);
+        const char *q = ps_num_read_u64(p, &v);
         if (!q)
             return (*p >= '0' && *p <= '9') ? PS_ERR_RANGE : PS_ERR_INVALID;
         if (*q == '\0' && p == s) {

@@ -8,6 +8,7 @@
 #include "podstream/ps_mem.h"
 #include "podstream/ps_platform.h"
 #include "podstream/ps_schema.h"
+#include "podstream/ps_time.h"
 #include "podstream/ps_suggest.h"
 
 static const char *const data_type_names[] = {"message", "maillog", "audit"};
@@ -135,8 +136,8 @@ static void check_order(loader *l, const char *file, const ps_yaml_node *root, c
     char a[32], b[32];
     if (strict ? shorter_ms < longer_ms : shorter_ms <= longer_ms)
         return;
-    ps_schema_format_duration(shorter_ms, a, sizeof a);
-    ps_schema_format_duration(longer_ms, b, sizeof b);
+    ps_time_format_duration(shorter_ms, a, sizeof a);
+    ps_time_format_duration(longer_ms, b, sizeof b);
     if (nl)
         error(l, file, nl->line, nl->col, longer, "%s must be %s %s (%s)", b,
               strict ? "longer than" : "at least", shorter, a);

@@ -2,6 +2,7 @@
  * compares the structs (see ps_schema.h). The tables themselves are in
  * ps_schema_tables.c, value syntax (sizes, durations, URLs) in ps_schema_values.c. */
 #include "podstream/ps_schema.h"
+#include "podstream/ps_time.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -369,48 +370,52 @@ static void parse_enum(walk *w, const ps_schema_field *f, const ps_yaml_node *v,
                f->enum_values[1] ? "one of " : "", list);
 }
 
-static void parse_size(walk *w, const ps_schema_field *f, const ps_yaml_node *v, void *base,
-                       const char *path)
+/* Sizes and durations: text with a unit, read by `parse_text`, then bounded. `hint` says
+ * how to write one when the text is not one. Both are stored as 64-bit integers. */
+static void parse_with_unit(walk *w, const ps_schema_field *f, const ps_yaml_node *v, void *base,
+                            const char *path, ps_err (*parse_text)(const char *, int64_t *),
+                            const char *hint)
 {
-    uint64_t n = 0;
+    int64_t n = 0;
     ps_err e;
     if (!want_scalar(w, f, v, path))
         return;
-    e = ps_schema_parse_size(v->value, &n);
+    e = parse_text(v->value, &n);
     if (e == PS_ERR_INVALID) {
-        report(w, v->line, v->col, path,
-               "\"%.64s\" is not a size; write a whole number with an optional unit "
-               "(B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)",
-               v->value);
+        report(w, v->line, v->col, path, "\"%.64s\" is not %s", v->value, hint);
         return;
     }
-    if (e == PS_ERR_RANGE || n > (uint64_t)LLONG_MAX || !in_bounds(f, (long long)n)) {
+    if (e == PS_ERR_RANGE || !in_bounds(f, n)) {
         out_of_range(w, f, v, path);
         return;
     }
     memcpy(at(base, f->offset), &n, sizeof n);
 }
 
+static ps_err read_size(const char *text, int64_t *out)
+{
+    uint64_t n = 0;
+    ps_err e = ps_schema_parse_size(text, &n);
+    if (e == PS_OK && n > (uint64_t)INT64_MAX)
+        e = PS_ERR_RANGE;
+    *out = (int64_t)n;
+    return e;
+}
+
+static void parse_size(walk *w, const ps_schema_field *f, const ps_yaml_node *v, void *base,
+                       const char *path)
+{
+    parse_with_unit(w, f, v, base, path, read_size,
+                    "a size; write a whole number with an optional unit "
+                    "(B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)");
+}
+
 static void parse_duration(walk *w, const ps_schema_field *f, const ps_yaml_node *v, void *base,
                            const char *path)
 {
-    int64_t ms = 0;
-    ps_err e;
-    if (!want_scalar(w, f, v, path))
-        return;
-    e = ps_schema_parse_duration(v->value, &ms);
-    if (e == PS_ERR_INVALID) {
-        report(w, v->line, v->col, path,
-               "\"%.64s\" is not a duration; write a whole number with a unit (ms, s, m, h, "
-               "d), e.g. 30s, 5m or 1h30m",
-               v->value);
-        return;
-    }
-    if (e == PS_ERR_RANGE || !in_bounds(f, ms)) {
-        out_of_range(w, f, v, path);
-        return;
-    }
-    memcpy(at(base, f->offset), &ms, sizeof ms);
+    parse_with_unit(w, f, v, base, path, ps_time_parse_duration,
+                    "a duration; write a whole number with a unit (ms, s, m, h, d, w), "
+                    "e.g. 30s, 5m or 1h30m");
 }
 
 static void parse_strlist(walk *w, const ps_schema_field *f, const ps_yaml_node *v, void *base,

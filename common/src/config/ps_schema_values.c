@@ -6,7 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "podstream/ps_num.h"
 #include "podstream/ps_schema.h"
+#include "podstream/ps_time.h"
 
 /* ---- sizes and durations -------------------------------------------------- */
 
@@ -33,32 +35,13 @@ static const unit size_units[] = {
     {"tb", 1000000000000ULL},
 };
 
-/* Reads decimal digits into *out. Returns the end, or NULL on overflow or when
- * there is no digit. */
-static const char *read_u64(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    const char *p = s;
-    while (*p >= '0' && *p <= '9') {
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return NULL;
-        v = v * 10 + d;
-        p++;
-    }
-    if (p == s)
-        return NULL;
-    *out = v;
-    return p;
-}
-
 ps_err ps_schema_parse_size(const char *text, uint64_t *out)
 {
     uint64_t v;
     const char *p;
     if (!text || !(text[0] >= '0' && text[0] <= '9'))
         return PS_ERR_INVALID;
-    p = read_u64(text, &v);
+    p = ps_num_read_u64(text, &v);
     if (!p)
         return PS_ERR_RANGE; /* it starts with a digit, so only overflow gets here */
     while (*p == ' ')
@@ -101,74 +84,6 @@ void ps_schema_format_size(uint64_t bytes, char *buf, size_t len)
         snprintf(buf, len, "%lluB", (unsigned long long)bytes);
 }
 
-static const unit duration_units[] = {
-    {"d", 24ULL * 3600 * 1000}, {"h", 3600ULL * 1000}, {"m", 60ULL * 1000}, {"s", 1000}, {"ms", 1},
-};
-#define NDURATION_UNITS (sizeof duration_units / sizeof duration_units[0])
-
-ps_err ps_schema_parse_duration(const char *text, int64_t *out_ms)
-{
-    const char *p = text;
-    uint64_t total = 0;
-    size_t next_unit = 0; /* units must come largest first, each at most once */
-
-    if (!text || !(text[0] >= '0' && text[0] <= '9'))
-        return PS_ERR_INVALID;
-    while (*p) {
-        uint64_t v;
-        size_t u, ulen = 0;
-        const char *q = read_u64(p, &v);
-        if (!q)
-            return (*p >= '0' && *p <= '9') ? PS_ERR_RANGE : PS_ERR_INVALID;
-        if (*q == '\0' && p == text) {
-            /* A bare number is seconds, like sleep(1) and most config files. */
-            if (v > (uint64_t)INT64_MAX / 1000)
-                return PS_ERR_RANGE;
-            *out_ms = (int64_t)(v * 1000);
-            return PS_OK;
-        }
-        while (q[ulen] >= 'a' && q[ulen] <= 'z')
-            ulen++;
-        for (u = next_unit; u < NDURATION_UNITS; u++)
-            if (strlen(duration_units[u].name) == ulen &&
-                strncmp(q, duration_units[u].name, ulen) == 0)
-                break;
-        if (ulen == 0 || u == NDURATION_UNITS)
-            return PS_ERR_INVALID;
-        if (v > ((uint64_t)INT64_MAX - total) / duration_units[u].mult)
-            return PS_ERR_RANGE;
-        total += v * duration_units[u].mult;
-        next_unit = u + 1;
-        p = q + ulen;
-    }
-    *out_ms = (int64_t)total;
-    return PS_OK;
-}
-
-void ps_schema_format_duration(int64_t ms, char *buf, size_t len)
-{
-    size_t used = 0;
-    uint64_t rest;
-    if (ms <= 0) {
-        snprintf(buf, len, ms == 0 ? "0s" : "%lldms", (long long)ms);
-        return;
-    }
-    rest = (uint64_t)ms;
-    buf[0] = '\0';
-    for (size_t u = 0; u < NDURATION_UNITS && rest > 0; u++) {
-        uint64_t n = rest / duration_units[u].mult;
-        if (n == 0)
-            continue;
-        rest -= n * duration_units[u].mult;
-        if (used < len) {
-            int w = snprintf(buf + used, len - used, "%llu%s", (unsigned long long)n,
-                             duration_units[u].name);
-            if (w > 0)
-                used += (size_t)w;
-        }
-    }
-}
-
 void ps_schema_format_bounds(const ps_schema_field *f, char *buf, size_t len)
 {
     char lo[32], hi[32];
@@ -181,8 +96,8 @@ void ps_schema_format_bounds(const ps_schema_field *f, char *buf, size_t len)
         ps_schema_format_size((uint64_t)f->max, hi, sizeof hi);
         break;
     case PS_SCHEMA_DURATION:
-        ps_schema_format_duration(f->min, lo, sizeof lo);
-        ps_schema_format_duration(f->max, hi, sizeof hi);
+        ps_time_format_duration(f->min, lo, sizeof lo);
+        ps_time_format_duration(f->max, hi, sizeof hi);
         break;
     default:
         snprintf(lo, sizeof lo, "%lld", f->min);
@@ -226,7 +141,7 @@ static bool check_authority(const char *p, bool allow_path, char *why, size_t wh
     }
     if (*end == ':') {
         uint64_t port = 0;
-        const char *q = read_u64(end + 1, &port);
+        const char *q = ps_num_read_u64(end + 1, &port);
         if (!q || port == 0 || port > 65535 || (*q && *q != '/' && *q != '?' && *q != '#')) {
             snprintf(why, whylen, "has an invalid port (must be 1..65535)");
             return false;

@@ -64,11 +64,6 @@ void ps_event_deinit(ps_event *ev)
     memset(ev, 0, sizeof *ev);
 }
 
-bool ps_event_utf8_valid(const char *buf, size_t len, size_t *bad_offset)
-{
-    return ps_utf8_valid(buf, len, bad_offset);
-}
-
 /* ---- extraction ---------------------------------------------------------------- */
 
 /* Computes key and ts (and with `typed`, every typed field) and stores them in ev
@@ -125,7 +120,7 @@ ps_err ps_event_parse(ps_event *ev, ps_data_type type, const char *raw, size_t l
         return ps_errmsg_set(em, PS_ERR_INVALID, "unknown data type %d", (int)type);
     if (!raw || len == 0)
         return ps_errmsg_set(em, PS_ERR_PARSE, "empty payload");
-    if (!ps_event_utf8_valid(raw, len, &bad))
+    if (!ps_utf8_valid(raw, len, &bad))
         return ps_errmsg_set(em, PS_ERR_PARSE, "invalid UTF-8 at byte %zu", bad);
     /* cJSON would cut a string short at a NUL and keep going; JSON allows none. */
     if ((nul = memchr(raw, '\0', len)) != NULL)

@@ -1,6 +1,5 @@
-/* The `ts` member of an event (ps_event_parse_ts and ps_event_format_ts, the
- * ISO 8601 conversions, are public in ps_event.h). Internal to
- * common/src/event; depends on nothing else there. */
+/* The `ts` member of an event; the ISO 8601 grammar itself is ps_time's
+ * (ps_time_parse_iso). Internal to common/src/event; depends on nothing else there. */
 #ifndef PS_EVENT_TIME_H
 #define PS_EVENT_TIME_H
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pipeline/ps_pipeline_internal.h"
+#include "podstream/ps_utf8.h"
 
 void pl_cerr(cctx *c, const ps_yaml_node *n, const char *path, const char *fmt, ...)
 {
@@ -29,10 +30,7 @@ void pl_cwarn(cctx *c, const ps_yaml_node *n, const char *path, const char *fmt,
 void pl_cerr_in(cctx *c, const ps_yaml_node *n, size_t off, const char *path, const char *what,
                 const char *msg)
 {
-    size_t chars = 0;
-    for (size_t i = 0; i < off && i < n->len; i++)
-        if (((unsigned char)n->value[i] & 0xC0) != 0x80)
-            chars++;
+    size_t chars = ps_utf8_count(n->value, off < n->len ? off : n->len);
     if (memchr(n->value, '\n', n->len))
         ps_diag_add(c->diag, PS_DIAG_ERROR, c->file, n->line, n->col, path,
                     "%s: %s (at character %zu)", what, msg, chars + 1);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "podstream/ps_platform.h"
+#include "podstream/ps_utf8.h"
 #include "podstream/ps_report.h"
 #include "podstream/ps_time.h"
 
@@ -26,45 +27,6 @@ ps_err ps_report_format_parse(const char *name, ps_report_format *out)
 }
 
 /* ---- terminal cells ---------------------------------------------------------------- */
-
-/* Decodes one UTF-8 sequence; *cp = 0xFFFD and length 1 for a bad byte. */
-static size_t utf8_next(const unsigned char *s, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t n;
-    uint32_t v;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        v = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        v = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        v = c & 0x07;
-    } else {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *cp = 0xFFFD;
-            return 1;
-        }
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if ((n == 3 && v < 0x800) || (n == 4 && (v < 0x10000 || v > 0x10FFFF)) ||
-        (v >= 0xD800 && v <= 0xDFFF)) {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    *cp = v;
-    return n;
-}
 
 static int cp_width(uint32_t cp)
 {
@@ -99,7 +61,7 @@ size_t ps_report_text_width(const char *s)
     const unsigned char *p = (const unsigned char *)s;
     while (p && *p) {
         uint32_t cp;
-        p += utf8_next(p, &cp);
+        p += ps_utf8_decode((const char *)p, PS_UTF8_MAX, &cp);
         w += (size_t)cp_width(cp);
     }
     return w;
@@ -116,7 +78,7 @@ char *ps_report_text_fit(const char *s, size_t cells, bool pad, char *buf, size_
         return buf;
     while (*p) {
         uint32_t cp;
-        size_t n = utf8_next(p, &cp);
+        size_t n = ps_utf8_decode((const char *)p, PS_UTF8_MAX, &cp);
         int cw = cp_width(cp);
         bool ctrl = cp < 0x20 || (cp >= 0x7F && cp < 0xA0) || cp == 0xFFFD;
         size_t outn = ctrl ? 1 : n;

@@ -5,6 +5,7 @@
 
 #include "podstream/ps_mem.h"
 #include "podstream/ps_platform.h"
+#include "podstream/ps_utf8.h"
 #include "store/ps_store_internal.h"
 #include "store/ps_store_migrate.h"
 
@@ -330,7 +331,7 @@ ps_err ps_store_pipeline_count(ps_store *st, long long device_id, const char *pi
 static void copy_col(char *dst, size_t cap, sqlite3_stmt *s, int col)
 {
     const char *v = (const char *)sqlite3_column_text(s, col);
-    size_t n = v ? ps_store_utf8_cut(v, cap - 1) : 0;
+    size_t n = v ? ps_utf8_prefix(v, strlen(v), cap - 1) : 0;
     if (n)
         memcpy(dst, v, n);
     dst[n] = '\0';

@@ -10,18 +10,6 @@ const char *const ps_store_field_col[PS_EF__COUNT] = {
     "qid",    "message_id", "client_ip", "client_host", "country", "stat",   "dsn",  "relay",
 };
 
-/* Copies at most `max` bytes of s without cutting a UTF-8 sequence. */
-size_t ps_store_utf8_cut(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n <= max)
-        return n;
-    n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return n;
-}
-
 /* ---- normalisation and hashed tokens ------------------------------------------ */
 
 static void trim(const char **s, size_t *len)

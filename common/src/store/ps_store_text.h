@@ -13,9 +13,6 @@
 /* Column names of the typed fields, in ps_event_field order. */
 extern const char *const ps_store_field_col[PS_EF__COUNT];
 
-/* Length of the longest prefix of s that is at most `max` bytes and does not cut a
- * UTF-8 sequence. */
-size_t ps_store_utf8_cut(const char *s, size_t max);
 
 /* Address normalisation for matching: trims spaces, drops enclosing <>, ASCII
  * lowercase. Into buf; returns the length, or (size_t)-1 when it does not fit. */

@@ -5,6 +5,7 @@
 
 #include "podstream/ps_mem.h"
 #include "podstream/ps_platform.h"
+#include "podstream/ps_utf8.h"
 #include "store/ps_store_internal.h"
 
 /* Typed values are for listing and filtering; the full event is kept in `raw`.
@@ -341,7 +342,7 @@ static ps_err stage_values(ps_store_prep *p, const ps_event *ev, const char **ke
     size_t key_len = strlen(ev->key), need = key_len + 1, off;
     for (int i = 0; i < PS_EF__COUNT; i++) {
         size_t max = i == PS_EF_SUBJECT ? PS_STORE_SUBJECT_MAX : PS_STORE_FIELD_MAX;
-        lens[i] = ev->text[i] ? ps_store_utf8_cut(ev->text[i], max) : 0;
+        lens[i] = ev->text[i] ? ps_utf8_prefix(ev->text[i], strlen(ev->text[i]), max) : 0;
         need += ev->text[i] ? lens[i] + 1 : 0;
     }
     if (ps_mem_reserve((void **)&p->vbuf, &p->vcap, need) != PS_OK)

@@ -412,7 +412,7 @@ static void test_service_settings(void **state)
         "podstream.yml:10:13: error: dead_after: 1m must be longer than keepalive (2m)\n"
         "podstream.yml:12:14: error: backoff_max: 5s must be at least backoff_initial (10m)\n"
         "podstream.yml:13:18: error: connect_timeout: \"forever\" is not a duration; write a "
-        "whole number with a unit (ms, s, m, h, d), e.g. 30s, 5m or 1h30m\n"
+        "whole number with a unit (ms, s, m, h, d, w), e.g. 30s, 5m or 1h30m\n"
         "podstream.yml:14:1: error: devices: unknown key \"devices\" (devices go in files under "
         "devices/, not in podstream.yml)");
 }

@@ -12,6 +12,7 @@
 
 #include "podstream/ps_config.h"
 #include "podstream/ps_schema.h"
+#include "podstream/ps_time.h"
 #include "podstream/ps_suggest.h"
 
 #define CONFIG_DIR "/etc/podstream"
@@ -295,7 +296,7 @@ static void test_durations(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t v = -5;
-        ps_err e = ps_schema_parse_duration(cases[i].text, &v);
+        ps_err e = ps_time_parse_duration(cases[i].text, &v);
         if (e != cases[i].err)
             fail_msg("\"%s\": got %s", cases[i].text, ps_strerror(e));
         if (e == PS_OK && v != cases[i].ms)
@@ -303,13 +304,13 @@ static void test_durations(void **state)
     }
 
     char buf[32];
-    ps_schema_format_duration(0, buf, sizeof buf);
+    ps_time_format_duration(0, buf, sizeof buf);
     assert_string_equal(buf, "0s");
-    ps_schema_format_duration(500, buf, sizeof buf);
+    ps_time_format_duration(500, buf, sizeof buf);
     assert_string_equal(buf, "500ms");
-    ps_schema_format_duration(90000, buf, sizeof buf);
+    ps_time_format_duration(90000, buf, sizeof buf);
     assert_string_equal(buf, "1m30s");
-    ps_schema_format_duration(86400000 + 1, buf, sizeof buf);
+    ps_time_format_duration(86400000 + 1, buf, sizeof buf);
     assert_string_equal(buf, "1d1ms");
 }
 
@@ -686,7 +687,7 @@ static void test_service_values(void **state)
                    "t.yml:1:24: error: retention_max_db_size: \"20 gigs\" is not a size; write a "
                    "whole number with an optional unit (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)\n"
                    "t.yml:2:18: error: connect_timeout: \"5 minutes\" is not a duration; write "
-                   "a whole number with a unit (ms, s, m, h, d), e.g. 30s, 5m or 1h30m");
+                   "a whole number with a unit (ms, s, m, h, d, w), e.g. 30s, 5m or 1h30m");
     /* A list where a mapping belongs. */
     expect_service("- database: x\n", "t.yml:1:1: error: expected a mapping, got a list");
 }

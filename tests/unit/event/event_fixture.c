@@ -85,7 +85,7 @@ void parse_fails_str(ps_data_type type, const char *raw, const char *reason)
 void assert_ts(int64_t us, const char *utc)
 {
     char buf[40];
-    ps_event_format_ts(us, buf, sizeof buf);
+    ps_time_format_iso(us, buf, sizeof buf);
     assert_string_equal(buf, utc);
 }
 

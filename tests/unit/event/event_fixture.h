@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "podstream/ps_event.h"
+#include "podstream/ps_time.h"
 
 /* The file `name` in the directory named by environment variable `env`, as a new
  * buffer the caller frees; *len is its size. */
@@ -24,7 +25,7 @@ void parse_ok(ps_event *ev, ps_data_type type, const char *raw, size_t len);
 void parse_fails(ps_data_type type, const char *raw, size_t len, const char *reason);
 void parse_fails_str(ps_data_type type, const char *raw, const char *reason);
 
-/* Expects ps_event_format_ts(us) to be `utc`. */
+/* Expects ps_time_format_iso(us) to be `utc`. */
 void assert_ts(int64_t us, const char *utc);
 
 /* A minimal message tree: guid, ts and whatever the test adds. */

@@ -13,6 +13,8 @@
 
 #include "event_fixture.h"
 #include "podstream/ps_event.h"
+#include "podstream/ps_utf8.h"
+#include "podstream/ps_time.h"
 
 /* The subject extracted from a message whose msg.header.subject[0] is `raw`. */
 static char *subject_of(const char *raw)
@@ -27,7 +29,7 @@ static char *subject_of(const char *raw)
     cJSON_AddItemToArray(arr, cJSON_CreateString(raw));
     extract_tree(&ev, PS_DATA_MESSAGE, root);
     assert_non_null(ev.text[PS_EF_SUBJECT]);
-    assert_true(ps_event_utf8_valid(ev.text[PS_EF_SUBJECT], strlen(ev.text[PS_EF_SUBJECT]), NULL));
+    assert_true(ps_utf8_valid(ev.text[PS_EF_SUBJECT], strlen(ev.text[PS_EF_SUBJECT]), NULL));
     out = strdup(ev.text[PS_EF_SUBJECT]);
     ps_event_deinit(&ev);
     return out;
@@ -83,10 +85,10 @@ static void test_utf8_validator(void **state)
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t bad = 999;
-        bool ok = ps_event_utf8_valid(cases[i].s, cases[i].len, &bad);
+        bool ok = ps_utf8_valid(cases[i].s, cases[i].len, &bad);
         if (ok != cases[i].ok || (!ok && bad != cases[i].bad))
             fail_msg("case %zu: ok %d bad %zu", i, ok, bad);
-        assert_int_equal(ps_event_utf8_valid(cases[i].s, cases[i].len, NULL), cases[i].ok);
+        assert_int_equal(ps_utf8_valid(cases[i].s, cases[i].len, NULL), cases[i].ok);
     }
 
     /* Exercise the 16-byte ASCII stride: a bad byte at every offset of a long run. */
@@ -95,12 +97,12 @@ static void test_utf8_validator(void **state)
         size_t bad = 0;
         memset(buf, 'a', sizeof buf);
         buf[pos] = (char)0xBF;
-        assert_false(ps_event_utf8_valid(buf, sizeof buf, &bad));
+        assert_false(ps_utf8_valid(buf, sizeof buf, &bad));
         assert_int_equal(bad, pos);
         buf[pos] = (char)0xE2; /* € there instead: valid */
         buf[pos + 1] = (char)0x82;
         buf[pos + 2] = (char)0xAC;
-        assert_true(ps_event_utf8_valid(buf, sizeof buf, &bad));
+        assert_true(ps_utf8_valid(buf, sizeof buf, &bad));
     }
 }
 
@@ -353,21 +355,21 @@ static void test_parse_ts(void **state)
     (void)state;
 
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-        if (ps_event_parse_ts(good[i].in, &us) != PS_OK)
+        if (ps_time_parse_iso(good[i].in, &us) != PS_OK)
             fail_msg("refused %s", good[i].in);
         assert_ts(us, good[i].utc);
     }
-    assert_int_equal(ps_event_parse_ts("2024-05-22T12:10:03.058340-0700", &us), PS_OK);
+    assert_int_equal(ps_time_parse_iso("2024-05-22T12:10:03.058340-0700", &us), PS_OK);
     assert_int_equal(us, 1716405003058340);
-    assert_int_equal(ps_event_parse_ts("1969-12-31T23:59:59.5Z", &us), PS_OK);
+    assert_int_equal(ps_time_parse_iso("1969-12-31T23:59:59.5Z", &us), PS_OK);
     assert_int_equal(us, -500000);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         us = 42;
-        if (ps_event_parse_ts(bad[i], &us) != PS_ERR_PARSE)
+        if (ps_time_parse_iso(bad[i], &us) != PS_ERR_PARSE)
             fail_msg("accepted %s", bad[i]);
         assert_int_equal(us, 42);
     }
-    assert_int_equal(ps_event_parse_ts(NULL, &us), PS_ERR_PARSE);
+    assert_int_equal(ps_time_parse_iso(NULL, &us), PS_ERR_PARSE);
 }
 
 static void test_format_ts(void **state)
@@ -380,9 +382,9 @@ static void test_format_ts(void **state)
     assert_ts(-1, "1969-12-31T23:59:59.999999Z");
     assert_ts(951782400000000, "2000-02-29T00:00:00.000000Z");
     /* Too small a buffer: cut, still terminated. */
-    ps_event_format_ts(0, buf, 11);
+    ps_time_format_iso(0, buf, 11);
     assert_string_equal(buf, "1970-01-01");
-    ps_event_format_ts(0, NULL, 0); /* no crash */
+    ps_time_format_iso(0, NULL, 0); /* no crash */
 
     /* format -> parse is the identity over years 1..9999. */
     for (int i = 0; i < 20000; i++) {
@@ -392,9 +394,9 @@ static void test_format_ts(void **state)
         int64_t lo = -62135596800000000LL, hi = 253402300799999999LL; /* 0001 .. 9999 */
         int64_t t = lo + (int64_t)(rng % (uint64_t)(hi - lo));
         int64_t back = 0;
-        ps_event_format_ts(t, buf, sizeof buf);
+        ps_time_format_iso(t, buf, sizeof buf);
         assert_int_equal(strlen(buf), 27);
-        assert_int_equal(ps_event_parse_ts(buf, &back), PS_OK);
+        assert_int_equal(ps_time_parse_iso(buf, &back), PS_OK);
         assert_int_equal(back, t);
     }
 }

@@ -486,7 +486,7 @@ static void test_batch_spans_chunks(void **state)
         ps_event ev;
         bool dup = true;
         /* mostly increasing, every 7th an hour late */
-        ps_event_format_ts(1716379200000000LL + (int64_t)i * 1000000 -
+        ps_time_format_iso(1716379200000000LL + (int64_t)i * 1000000 -
                                (i % 7 == 0 ? 3600000000LL : 0),
                            when, sizeof when);
         snprintf(id, sizeof id, "ch-%d", i);

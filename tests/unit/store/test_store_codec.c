@@ -13,7 +13,7 @@
 static void make_raw(int i, ps_data_type type, char *raw, size_t cap)
 {
     char when[40];
-    ps_event_format_ts(T0 + (int64_t)i * 1000000, when, sizeof when);
+    ps_time_format_iso(T0 + (int64_t)i * 1000000, when, sizeof when);
     if (type == PS_DATA_MAILLOG)
         snprintf(raw, cap,
                  "{\"data\":\"sendmail[%d]: Q%07d: to=<user%d@corp.example>, delay=00:00:0%d,"

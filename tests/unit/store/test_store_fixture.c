@@ -221,13 +221,13 @@ static int make_fixture(const char *path)
     free(b);
     free(d);
     /* Two recent events, for the hourly counts of `status`. */
-    ps_event_format_ts(now - 90LL * 60 * 1000000, when, sizeof when);
+    ps_time_format_iso(now - 90LL * 60 * 1000000, when, sizeof when);
     m = make_maillog("recent-1", when, "4RECENT001", NULL, "<ann@corp.example>", NULL, "Sent",
                      "2.0.0", "mx1.corp.example.");
     if (rc == 0)
         rc = store_raw(st, 2, PS_DATA_MAILLOG, m);
     free(m);
-    ps_event_format_ts(now - 30LL * 60 * 1000000, when, sizeof when);
+    ps_time_format_iso(now - 30LL * 60 * 1000000, when, sizeof when);
     m = make_maillog("recent-2", when, "4RECENT002", NULL, "<bob@corp.example>", NULL, "Sent",
                      "2.0.0", "mx1.corp.example.");
     if (rc == 0)
@@ -273,7 +273,7 @@ static int add_event(const char *path, const char *key)
     int rc;
     if (ps_store_create(path, PS_STORE_WRITER, &st, &em) != PS_OK)
         return die(path, &em);
-    ps_event_format_ts(ps_plat_now_us(), when, sizeof when);
+    ps_time_format_iso(ps_plat_now_us(), when, sizeof when);
     raw = make_maillog(key, when, "4FOLLOW001", NULL, "<follow@corp.example>", NULL, "Sent",
                        "2.0.0", "mx1.corp.example.");
     rc = store_raw(st, 2, PS_DATA_MAILLOG, raw);

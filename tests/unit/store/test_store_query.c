@@ -396,7 +396,7 @@ static void test_newest_first_out_of_order(void **state)
             ts = T0 + 86400 * SEC - (int64_t)i * SEC; /* arrived late */
         if (i == 5)
             ts = T0 + 3 * 86400 * SEC; /* early id, newest ts */
-        ps_event_format_ts(ts, when, sizeof when);
+        ps_time_format_iso(ts, when, sizeof when);
         snprintf(raw, sizeof raw,
                  "{\"id\":\"bulk-%04d\",\"ts\":\"%s\",\"sm\":{\"qid\":\"QB%06d\",\"from\":"
                  "\"<bulk@x.example>\"}}",
@@ -610,7 +610,7 @@ static void *writer_main(void *arg)
             bool dup;
             char when[40];
             int n = b * 300 + i;
-            ps_event_format_ts(T0 + 172800 * SEC + (int64_t)n * 1000, when, sizeof when);
+            ps_time_format_iso(T0 + 172800 * SEC + (int64_t)n * 1000, when, sizeof when);
             snprintf(raw, sizeof raw,
                      "{\"id\":\"live-%06d\",\"ts\":\"%s\",\"sm\":{\"qid\":\"QL%06d\",\"to\":[\"<"
                      "live%d@corp.example>\"],\"stat\":\"Sent\"}}",

@@ -17,7 +17,7 @@ static void fill(ps_store *st, int n, int64_t start_us, int64_t step_us, const c
         ps_event ev;
         bool dup = true;
         ps_data_type type = i % 3 == 0 ? PS_DATA_MESSAGE : PS_DATA_MAILLOG;
-        ps_event_format_ts(start_us + (int64_t)i * step_us, when, sizeof when);
+        ps_time_format_iso(start_us + (int64_t)i * step_us, when, sizeof when);
         if (type == PS_DATA_MESSAGE)
             snprintf(
                 raw, sizeof raw,

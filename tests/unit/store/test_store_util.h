@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "podstream/ps_event.h"
+#include "podstream/ps_time.h"
 #include "podstream/ps_platform.h"
 #include "podstream/ps_store.h"
 
