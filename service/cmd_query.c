@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "podstream/ps_mem.h"
 #include "podstream/ps_platform.h"
 #include "podstream/ps_report.h"
 #include "podstream/ps_store.h"
@@ -171,14 +172,8 @@ static bool collect_id(const ps_event_row *row, void *ctx)
     id_list *l = ctx;
     if (l->max_id > 0 && row->id > l->max_id)
         return true;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        int64_t *p = realloc(l->v, cap * sizeof *p);
-        if (!p)
-            return false;
-        l->v = p;
-        l->cap = cap;
-    }
+    if (ps_mem_grow_array((void **)&l->v, &l->cap, l->n, sizeof *l->v) != PS_OK)
+        return false;
     if (l->n == 0 || row->ts_us < l->min_ts)
         l->min_ts = row->ts_us;
     l->v[l->n++] = row->id;

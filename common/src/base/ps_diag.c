@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "podstream/ps_mem.h"
+
 void ps_diag_init(ps_diag *d)
 {
     memset(d, 0, sizeof *d);
@@ -36,15 +38,9 @@ void ps_diag_addv(ps_diag *d, ps_diag_sev sev, const char *file, int line, int c
     if (sev == PS_DIAG_ERROR)
         d->errors++;
     vsnprintf(msg, sizeof msg, fmt, ap);
-    if (d->count == d->cap) {
-        size_t ncap = d->cap ? d->cap * 2 : 16;
-        ps_diag_item *n = realloc(d->items, ncap * sizeof *n);
-        if (!n) {
-            d->oom = true;
-            return;
-        }
-        d->items = n;
-        d->cap = ncap;
+    if (ps_mem_grow_array((void **)&d->items, &d->cap, d->count, sizeof *d->items) != PS_OK) {
+        d->oom = true;
+        return;
     }
     it = &d->items[d->count];
     it->sev = sev;

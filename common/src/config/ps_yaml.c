@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "podstream/ps_mem.h"
 #include "podstream/ps_platform.h"
 
 /* ---- arena ---------------------------------------------------------------- */
@@ -117,14 +118,9 @@ static bool remember_anchor(builder *b, const yaml_char_t *name, ps_yaml_node *n
 {
     if (!name)
         return true;
-    if (b->nanchors == b->capanchors) {
-        size_t ncap = b->capanchors ? b->capanchors * 2 : 8;
-        anchor *a = realloc(b->anchors, ncap * sizeof *a);
-        if (!a)
-            return false;
-        b->anchors = a;
-        b->capanchors = ncap;
-    }
+    if (ps_mem_grow_array((void **)&b->anchors, &b->capanchors, b->nanchors, sizeof *b->anchors) !=
+        PS_OK)
+        return false;
     char *copy = strdup((const char *)name);
     if (!copy)
         return false;
@@ -180,18 +176,14 @@ static bool attach(builder *b, ps_yaml_node *n, size_t weight, const yaml_mark_t
         return true;
     }
     if (f->count == f->cap) {
-        size_t ncap = f->cap ? f->cap * 2 : 8;
-        ps_yaml_node **items = realloc(f->items, ncap * sizeof *items);
-        if (!items)
+        /* keys runs beside items (maps only), so both grow from the one capacity. */
+        size_t icap = f->cap, kcap = f->cap;
+        if (ps_mem_grow_array((void **)&f->items, &icap, f->count, sizeof *f->items) != PS_OK)
             return false;
-        f->items = items;
-        if (f->node->kind == PS_YAML_MAP) {
-            ps_yaml_node **keys = realloc(f->keys, ncap * sizeof *keys);
-            if (!keys)
-                return false;
-            f->keys = keys;
-        }
-        f->cap = ncap;
+        if (f->node->kind == PS_YAML_MAP &&
+            ps_mem_grow_array((void **)&f->keys, &kcap, f->count, sizeof *f->keys) != PS_OK)
+            return false;
+        f->cap = icap;
     }
     if (f->node->kind == PS_YAML_MAP) {
         f->keys[f->count] = f->pending_key;

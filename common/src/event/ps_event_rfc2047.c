@@ -11,55 +11,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "podstream/ps_mem.h"
 #include "podstream/ps_platform.h"
 #include "podstream/ps_utf8.h"
 
 /* Long enough for every IANA charset name in use; longer "names" are not charsets. */
 #define CHARSET_MAX 40
 
+/* A ps_buf whose first failure sticks, so a decode can append freely and look
+ * once at the end. */
 typedef struct buf {
-    char *p;
-    size_t len, cap;
+    ps_buf s;
     bool oom;
 } buf;
 
 static bool buf_reserve(buf *b, size_t extra)
 {
-    if (b->oom)
-        return false;
-    if (b->cap - b->len > extra)
-        return true;
-    size_t ncap = b->cap ? b->cap : 64;
-    while (ncap - b->len <= extra) {
-        if (ncap > SIZE_MAX / 2) {
-            b->oom = true;
-            return false;
-        }
-        ncap *= 2;
-    }
-    char *n = realloc(b->p, ncap);
-    if (!n) {
+    if (!b->oom && ps_buf_reserve(&b->s, extra) != PS_OK)
         b->oom = true;
-        return false;
-    }
-    b->p = n;
-    b->cap = ncap;
-    return true;
+    return !b->oom;
 }
 
 static void buf_put(buf *b, const void *p, size_t n)
 {
-    if (n == 0 || !buf_reserve(b, n))
-        return;
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
+    if (n && !b->oom && ps_buf_append(&b->s, p, n) != PS_OK)
+        b->oom = true;
 }
 
 static void buf_putc(buf *b, unsigned char c)
 {
-    if (!buf_reserve(b, 1))
-        return;
-    b->p[b->len++] = (char)c;
+    if (!b->oom && ps_buf_putc(&b->s, (char)c) != PS_OK)
+        b->oom = true;
 }
 
 static void buf_put_cp(buf *b, uint32_t cp)
@@ -227,11 +209,11 @@ static bool decode_q(const char *t, size_t n, buf *out)
 
 static bool decode_word(const ew *w, buf *out)
 {
-    size_t mark = out->len;
+    size_t mark = out->s.len;
     bool ok =
         w->enc == 'B' ? decode_b(w->text, w->textlen, out) : decode_q(w->text, w->textlen, out);
     if (!ok)
-        out->len = mark;
+        out->s.len = mark;
     return ok;
 }
 
@@ -287,7 +269,7 @@ static bool convert_charset(const char *charset, const char *in, size_t n, buf *
  * cannot live in a C string column, so a word decoding to one stays encoded. */
 static bool convert(const char *charset, char *in, size_t n, buf *out)
 {
-    size_t mark = out->len;
+    size_t mark = out->s.len;
     bool ok;
 
     if (n == 0)
@@ -303,12 +285,13 @@ static bool convert(const char *charset, char *in, size_t n, buf *out)
         ok = true;
     } else {
         ok = convert_charset(charset, in, n, out);
-        if (ok && (!ps_utf8_valid(out->p + mark, out->len - mark, NULL) ||
-                   memchr(out->p + mark, 0, out->len - mark)))
+        if (ok && out->s.len > mark &&
+            (!ps_utf8_valid(out->s.p + mark, out->s.len - mark, NULL) ||
+             memchr(out->s.p + mark, 0, out->s.len - mark)))
             ok = false;
     }
     if (!ok || out->oom)
-        out->len = mark;
+        out->s.len = mark;
     return ok && !out->oom;
 }
 
@@ -334,19 +317,13 @@ typedef struct run {
 
 static void run_add(run *r, const ew *w, size_t ws, size_t start, size_t dstart)
 {
-    if (r->nwords == r->cap) {
-        size_t ncap = r->cap ? r->cap * 2 : 8;
-        run_word *n = realloc(r->words, ncap * sizeof *n);
-        if (!n) {
-            r->oom = true;
-            return;
-        }
-        r->words = n;
-        r->cap = ncap;
+    if (ps_mem_grow_array((void **)&r->words, &r->cap, r->nwords, sizeof *r->words) != PS_OK) {
+        r->oom = true;
+        return;
     }
     if (r->nwords == 0)
         memcpy(r->charset, w->charset, sizeof r->charset);
-    r->words[r->nwords++] = (run_word){ws, start, w->end, dstart, r->bytes.len};
+    r->words[r->nwords++] = (run_word){ws, start, w->end, dstart, r->bytes.s.len};
 }
 
 static void run_flush(run *r, const char *in, buf *out)
@@ -356,10 +333,10 @@ static void run_flush(run *r, const char *in, buf *out)
 
     if (r->nwords == 0)
         return;
-    if (convert(r->charset, r->bytes.p, r->bytes.len, &scratch)) {
+    if (convert(r->charset, r->bytes.s.p, r->bytes.s.len, &scratch)) {
         if (r->prev_raw)
             buf_put(out, in + r->words[0].ws, r->words[0].start - r->words[0].ws);
-        buf_put(out, scratch.p, scratch.len);
+        buf_put(out, scratch.s.p, scratch.s.len);
         prev_raw = false;
         goto done;
     }
@@ -368,12 +345,12 @@ static void run_flush(run *r, const char *in, buf *out)
      * that stays encoded comes back, as it was written. */
     for (size_t k = 0; k < r->nwords; k++) {
         const run_word *w = &r->words[k];
-        scratch.len = 0;
-        bool ok = convert(r->charset, r->bytes.p + w->dstart, w->dend - w->dstart, &scratch);
+        scratch.s.len = 0;
+        bool ok = convert(r->charset, r->bytes.s.p + w->dstart, w->dend - w->dstart, &scratch);
         if (!ok || prev_raw)
             buf_put(out, in + w->ws, w->start - w->ws);
         if (ok)
-            buf_put(out, scratch.p, scratch.len);
+            buf_put(out, scratch.s.p, scratch.s.len);
         else
             buf_put(out, in + w->start, w->end - w->start);
         prev_raw = !ok;
@@ -381,10 +358,10 @@ static void run_flush(run *r, const char *in, buf *out)
 done:
     if (scratch.oom)
         out->oom = true;
-    free(scratch.p);
+    free(scratch.s.p);
     r->prev_raw = prev_raw;
     r->nwords = 0;
-    r->bytes.len = 0;
+    r->bytes.s.len = 0;
 }
 
 /* ---- entry point ---------------------------------------------------------------- */
@@ -411,21 +388,21 @@ static void sanitize_utf8(buf *b)
     size_t bad, off = 0;
     buf fixed = {0};
 
-    if (ps_utf8_valid(b->p, b->len, &bad))
+    if (ps_utf8_valid(b->s.p, b->s.len, &bad))
         return;
     do {
-        buf_put(&fixed, b->p + off, bad);
+        buf_put(&fixed, b->s.p + off, bad);
         buf_put(&fixed, "\xEF\xBF\xBD", 3);
         off += bad + 1;
-    } while (off < b->len && !ps_utf8_valid(b->p + off, b->len - off, &bad));
-    if (off < b->len)
-        buf_put(&fixed, b->p + off, b->len - off);
+    } while (off < b->s.len && !ps_utf8_valid(b->s.p + off, b->s.len - off, &bad));
+    if (off < b->s.len)
+        buf_put(&fixed, b->s.p + off, b->s.len - off);
     if (fixed.oom) {
-        free(fixed.p);
+        free(fixed.s.p);
         b->oom = true;
         return;
     }
-    free(b->p);
+    free(b->s.p);
     *b = fixed;
 }
 
@@ -442,8 +419,8 @@ char *ps_event_rfc2047_decode(const char *s, size_t len)
         unfold(s, len, &unfolded);
         if (unfolded.oom)
             goto cleanup;
-        in = unfolded.p ? unfolded.p : "";
-        n = unfolded.len;
+        in = unfolded.s.p ? unfolded.s.p : "";
+        n = unfolded.s.len;
     }
     if (!buf_reserve(&out, n + 1))
         goto cleanup;
@@ -453,7 +430,7 @@ char *ps_event_rfc2047_decode(const char *s, size_t len)
             bool joins = after_word && strcmp(w.charset, r.charset) == 0;
             if (!joins)
                 run_flush(&r, in, &out);
-            size_t dstart = r.bytes.len;
+            size_t dstart = r.bytes.s.len;
             if (decode_word(&w, &r.bytes)) {
                 run_add(&r, &w, after_word ? ws_start : p, p, dstart);
                 p = ws_start = w.end;
@@ -486,15 +463,11 @@ char *ps_event_rfc2047_decode(const char *s, size_t len)
     if (r.oom || r.bytes.oom || out.oom)
         goto cleanup;
     sanitize_utf8(&out);
-    if (!buf_reserve(&out, 1))
-        goto cleanup;
-    out.p[out.len] = '\0';
-    result = out.p;
-    out.p = NULL;
+    result = ps_buf_take(&out.s, NULL);
 cleanup:
-    free(out.p);
-    free(unfolded.p);
-    free(r.bytes.p);
+    ps_buf_deinit(&out.s);
+    ps_buf_deinit(&unfolded.s);
+    ps_buf_deinit(&r.bytes.s);
     free(r.words);
     return result;
 }

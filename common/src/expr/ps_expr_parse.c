@@ -68,6 +68,8 @@ static bool depth_ok(parser *p, node *n, const node *child)
 
 static bool add_arg(parser *p, node *n, node *arg)
 {
+    /* Not ps_mem: exactly one more, as nodes have few arguments and the compiled
+     * tree lives as long as the configuration. */
     node **a = realloc(n->args, (n->nargs + 1) * sizeof(node *));
     if (!a) {
         ps_expr_perr(p, PS_ERR_NOMEM, n->start, "out of memory");

@@ -351,27 +351,20 @@ static ps_pipeline *compile_pipeline(cctx *c, const ps_yaml_node *m, const char 
 
 static bool set_add(ps_pipeline_set *set, ps_pipeline *pl)
 {
-    if (set->n == set->cap) {
-        size_t cap = set->cap ? set->cap * 2 : 8;
-        ps_pipeline **np = realloc(set->pipes, cap * sizeof(ps_pipeline *));
-        if (!np)
-            return false;
-        set->pipes = np;
-        set->cap = cap;
-    }
+    if (ps_mem_grow_array((void **)&set->pipes, &set->cap, set->n, sizeof *set->pipes) != PS_OK)
+        return false;
     set->pipes[set->n++] = pl;
     return true;
 }
 
 static const char *keep_file(ps_pipeline_set *set, const char *name)
 {
-    char **nf;
     for (size_t i = 0; i < set->nfiles; i++)
         if (strcmp(set->files[i], name) == 0)
             return set->files[i];
-    if (!(nf = realloc(set->files, (set->nfiles + 1) * sizeof *nf)))
+    if (ps_mem_grow_array((void **)&set->files, &set->files_cap, set->nfiles, sizeof *set->files) !=
+        PS_OK)
         return NULL;
-    set->files = nf;
     if (!(set->files[set->nfiles] = pl_dupstr(name)))
         return NULL;
     return set->files[set->nfiles++];

@@ -17,6 +17,7 @@
 
 #include "podstream/ps_diag.h"
 #include "podstream/ps_expr.h"
+#include "podstream/ps_mem.h"
 #include "podstream/ps_pipeline.h"
 #include "podstream/ps_schema.h"
 #include "podstream/ps_secret.h"
@@ -66,10 +67,7 @@ bool pl_path_within(const fpath *a, const fpath *b);
 
 /* ---- text and templates (ps_template.c) ------------------------------------- */
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-} sbuf;
+typedef ps_buf sbuf;
 
 bool pl_sb_put(sbuf *b, const char *s, size_t n);
 bool pl_sb_str(sbuf *b, const char *s);
@@ -147,7 +145,7 @@ struct ps_pipeline_set {
     ps_pipeline **pipes;
     size_t n, cap;
     char **files;
-    size_t nfiles;
+    size_t nfiles, files_cap;
     dev_chain *devs;
     size_t ndevs;
 };

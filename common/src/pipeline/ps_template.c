@@ -8,20 +8,7 @@
 
 bool pl_sb_put(sbuf *b, const char *s, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *np;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        if (!(np = realloc(b->p, cap)))
-            return false;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return true;
+    return ps_buf_append(b, s, n) == PS_OK;
 }
 
 bool pl_sb_str(sbuf *b, const char *s)

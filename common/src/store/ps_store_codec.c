@@ -269,16 +269,10 @@ static ZSTD_DDict *find_ddict(ps_store_codec *c, ps_store_db *db, int64_t id, ps
     sqlite3_finalize(s);
     if (!dd)
         return NULL;
-    if (c->ndd == c->capdd) {
-        size_t cap = c->capdd ? c->capdd * 2 : 4;
-        ps_store_ddict *p = realloc(c->dd, cap * sizeof *p);
-        if (!p) {
-            ZSTD_freeDDict(dd);
-            *err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory loading a dictionary");
-            return NULL;
-        }
-        c->dd = p;
-        c->capdd = cap;
+    if (ps_mem_grow_array((void **)&c->dd, &c->capdd, c->ndd, sizeof *c->dd) != PS_OK) {
+        ZSTD_freeDDict(dd);
+        *err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory loading a dictionary");
+        return NULL;
     }
     c->dd[c->ndd++] = (ps_store_ddict){id, dd};
     return dd;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "podstream/ps_mem.h"
 #include "store/ps_store_internal.h"
 
 /* ---- tokenizer ------------------------------------------------------------------ */
@@ -23,14 +24,8 @@ void ps_tokens_clear(ps_tokens *t)
 static ps_err tokens_push(ps_tokens *t, const char *s, size_t n)
 {
     char *copy;
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 8;
-        char **p = realloc(t->tok, cap * sizeof *p);
-        if (!p)
-            return PS_ERR_NOMEM;
-        t->tok = p;
-        t->cap = cap;
-    }
+    if (ps_mem_grow_array((void **)&t->tok, &t->cap, t->n, sizeof *t->tok) != PS_OK)
+        return PS_ERR_NOMEM;
     copy = malloc(n + 1);
     if (!copy)
         return PS_ERR_NOMEM;
@@ -138,21 +133,13 @@ void ps_plan_free(ps_plan *p)
 
 static ps_err m_add(ps_plan *p, const char *s)
 {
-    size_t n = strlen(s);
-    if (p->mlen + n + 1 > p->mcap) {
-        size_t cap = p->mcap ? p->mcap : 256;
-        char *np;
-        while (cap < p->mlen + n + 1)
-            cap *= 2;
-        np = realloc(p->match, cap);
-        if (!np)
-            return PS_ERR_NOMEM;
-        p->match = np;
-        p->mcap = cap;
-    }
-    memcpy(p->match + p->mlen, s, n + 1);
-    p->mlen += n;
-    return PS_OK;
+    /* ps_plan (ps_store_internal.h) keeps the three fields of a ps_buf apart. */
+    ps_buf b = {p->match, p->mlen, p->mcap};
+    ps_err err = ps_buf_append(&b, s, strlen(s));
+    p->match = b.p;
+    p->mlen = b.len;
+    p->mcap = b.cap;
+    return err;
 }
 
 /* Appends a token as an FTS5 string ("..." with " doubled). */
@@ -274,6 +261,8 @@ static ps_err m_word_ids(ps_plan *p, const char *word)
 /* One word of --search: its words, or the event has it as an id or address. */
 static ps_err compile_word(ps_store *st, const char *w, size_t len, ps_plan *p, ps_errmsg *em)
 {
+    /* Not ps_mem: exactly one more per --search word (a handful), and ps_plan
+     * (ps_store_internal.h) has no capacity field for it. */
     ps_phrase *ph = realloc(p->search, (p->nsearch + 1) * sizeof *ph);
     ps_err err;
     if (!ph)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "podstream/ps_mem.h"
 #include "store/ps_store_internal.h"
 
 typedef struct trace_ctx {
@@ -38,15 +39,9 @@ static void add_id(trace_ctx *t, char kind, const char *v)
     for (size_t i = 0; i < t->nids; i++)
         if (strcmp(t->ids[i], norm) == 0)
             return;
-    if (t->nids == t->capids) {
-        size_t cap = t->capids ? t->capids * 2 : 8;
-        char **p = realloc(t->ids, cap * sizeof *p);
-        if (!p) {
-            t->err = PS_ERR_NOMEM;
-            return;
-        }
-        t->ids = p;
-        t->capids = cap;
+    if (ps_mem_grow_array((void **)&t->ids, &t->capids, t->nids, sizeof *t->ids) != PS_OK) {
+        t->err = PS_ERR_NOMEM;
+        return;
     }
     copy = strdup(norm);
     if (!copy) {
@@ -63,15 +58,9 @@ static bool trace_collect(const ps_event_row *r, void *ctx)
         return true;
     if (t->n >= t->limit)
         return false;
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        ps_row_copy *np = realloc(t->rows, cap * sizeof *np);
-        if (!np) {
-            t->err = PS_ERR_NOMEM;
-            return false;
-        }
-        t->rows = np;
-        t->cap = cap;
+    if (ps_mem_grow_array((void **)&t->rows, &t->cap, t->n, sizeof *t->rows) != PS_OK) {
+        t->err = PS_ERR_NOMEM;
+        return false;
     }
     if (ps_row_copy_make(&t->rows[t->n], r) != PS_OK) {
         t->err = PS_ERR_NOMEM;

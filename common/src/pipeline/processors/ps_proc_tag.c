@@ -52,14 +52,9 @@ static int add_tag(rctx *r, const proc *p, const char *tag)
     for (size_t i = 0; i < res->ntags; i++)
         if (strcmp(res->tags[i], tag) == 0)
             return R_OK;
-    if (res->ntags == res->tags_cap) {
-        size_t cap = res->tags_cap ? res->tags_cap * 2 : 4;
-        char **nt = realloc(res->tags, cap * sizeof *nt);
-        if (!nt)
-            return pl_nomem(r, p);
-        res->tags = nt;
-        res->tags_cap = cap;
-    }
+    if (ps_mem_grow_array((void **)&res->tags, &res->tags_cap, res->ntags, sizeof *res->tags) !=
+        PS_OK)
+        return pl_nomem(r, p);
     if (!(res->tags[res->ntags] = pl_dupstr(tag)))
         return pl_nomem(r, p);
     res->ntags++;

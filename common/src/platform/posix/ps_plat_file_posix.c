@@ -14,6 +14,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "podstream/ps_mem.h"
+
 ps_err ps_plat_read_file(const char *path, size_t max_bytes, char **buf, size_t *len, ps_errmsg *em)
 {
     ps_err err = PS_OK;
@@ -217,16 +219,8 @@ ps_err ps_plat_list_dir(const char *dir, const char *const *suffixes, char ***na
             continue;
         }
         free(full);
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            char **l = realloc(list, ncap * sizeof *l);
-            if (!l) {
-                err = PS_ERR_NOMEM;
-                goto out;
-            }
-            list = l;
-            cap = ncap;
-        }
+        if ((err = ps_mem_grow_array((void **)&list, &cap, n, sizeof *list)) != PS_OK)
+            goto out;
         list[n] = strdup(de->d_name);
         if (!list[n]) {
             err = PS_ERR_NOMEM;
