@@ -58,7 +58,8 @@ static int progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl
 
 /* Grows the buffer to at least `need` bytes: by doubling, or to exactly `need`
  * when that is the final size (a large frame then costs its size, not the next
- * power of two). */
+ * power of two). Not ps_buf: libcurl writes straight into the room and the
+ * exact-size mode has no ps_buf counterpart. */
 static bool reserve(ps_ws *ws, size_t need, bool exact)
 {
     size_t ncap;
@@ -230,7 +231,8 @@ static ps_err deliver(ps_ws *ws, ps_ws_msg *msg, ps_errmsg *em)
 {
     char *data;
     if (ws->cap > (1u << 20)) {
-        data = realloc(ws->buf, ws->len + 1); /* shrinks in place or moves */
+        /* Not ps_mem: a shrink to the exact size, in place or moved. */
+        data = realloc(ws->buf, ws->len + 1);
         if (!data)
             data = ws->buf;
         ws->buf = NULL;
