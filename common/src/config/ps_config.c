@@ -522,21 +522,17 @@ ps_err ps_config_load_sources_partial(const char *dir, const ps_config_source *s
 
 /* Appends one file read from disk to the source list. */
 typedef struct source_list {
-    ps_config_source *items;
-    char **names; /* owned copies of items[i].name */
-    char **bufs;  /* owned copies of items[i].data */
+    ps_config_source *items; /* name and data of each are owned here */
     size_t count, cap;
 } source_list;
 
 static void sources_free(source_list *s)
 {
     for (size_t i = 0; i < s->count; i++) {
-        free(s->names[i]);
-        free(s->bufs[i]);
+        free((char *)s->items[i].name);
+        free((char *)s->items[i].data);
     }
     free(s->items);
-    free(s->names);
-    free(s->bufs);
 }
 
 static ps_err sources_add(source_list *s, const char *dir, const char *name, ps_diag *diag)
@@ -557,30 +553,13 @@ static ps_err sources_add(source_list *s, const char *dir, const char *name, ps_
         ps_diag_add(diag, PS_DIAG_ERROR, name, 0, 0, NULL, "%s", em.text);
         return PS_OK;
     }
-    if (s->count == s->cap) {
-        size_t ncap = s->cap ? s->cap * 2 : 16;
-        ps_config_source *items = realloc(s->items, ncap * sizeof *items);
-        char **names, **bufs;
-        if (items)
-            s->items = items;
-        names = items ? realloc(s->names, ncap * sizeof *names) : NULL;
-        if (names)
-            s->names = names;
-        bufs = names ? realloc(s->bufs, ncap * sizeof *bufs) : NULL;
-        if (!bufs) {
-            free(buf);
-            return PS_ERR_NOMEM;
-        }
-        s->bufs = bufs;
-        s->cap = ncap;
-    }
     copy = strdup(name);
-    if (!copy) {
+    if (!copy ||
+        ps_mem_grow_array((void **)&s->items, &s->cap, s->count, sizeof *s->items) != PS_OK) {
+        free(copy);
         free(buf);
         return PS_ERR_NOMEM;
     }
-    s->names[s->count] = copy;
-    s->bufs[s->count] = buf;
     s->items[s->count] = (ps_config_source){copy, buf, len};
     s->count++;
     return PS_OK;

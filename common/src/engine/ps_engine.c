@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "podstream/ps_log.h"
+#include "podstream/ps_mem.h"
 #include "podstream/ps_pipeline.h"
 #include "podstream/ps_platform.h"
 #include "engine/ps_engine_internal.h"
@@ -166,22 +167,18 @@ static void device_stop(device *d)
  * both are destroyed. */
 static ps_err keep_generation(ps_engine *eng, ps_config *cfg, ps_pipeline_set *pipes)
 {
-    size_t n = eng->ngenerations + 1;
-    ps_config **g = realloc(eng->generations, n * sizeof *g);
-    ps_pipeline_set **p;
-    if (g)
-        eng->generations = g;
-    p = g ? realloc(eng->pipe_generations, n * sizeof *p) : NULL;
-    if (p)
-        eng->pipe_generations = p;
-    if (!g || !p) {
+    size_t cap = eng->generations_cap;
+    if (ps_mem_grow_array((void **)&eng->generations, &cap, eng->ngenerations,
+                          sizeof *eng->generations) != PS_OK ||
+        ps_mem_grow_array((void **)&eng->pipe_generations, &eng->generations_cap, eng->ngenerations,
+                          sizeof *eng->pipe_generations) != PS_OK) {
         ps_pipeline_set_destroy(pipes);
         ps_config_destroy(cfg);
         return PS_ERR_NOMEM;
     }
     eng->generations[eng->ngenerations] = cfg;
     eng->pipe_generations[eng->ngenerations] = pipes;
-    eng->ngenerations = n;
+    eng->ngenerations++;
     return PS_OK;
 }
 
@@ -238,19 +235,17 @@ ps_err ps_engine_create(ps_config *cfg, ps_pipeline_set *pipes, ps_engine **out,
     }
     for (size_t i = 0; i < cfg->ndevices; i++) {
         device *d;
-        device **arr;
         if (!cfg->devices[i].status)
             continue;
         err = device_create(eng, &cfg->devices[i], &cfg->service, pipes, &d, em);
         if (err != PS_OK)
             goto out;
-        arr = realloc(eng->devices, (eng->ndevices + 1) * sizeof *arr);
-        if (!arr) {
+        if (ps_mem_grow_array((void **)&eng->devices, &eng->devices_cap, eng->ndevices,
+                              sizeof *eng->devices) != PS_OK) {
             device_free(d);
             err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
             goto out;
         }
-        eng->devices = arr;
         eng->devices[eng->ndevices++] = d;
     }
 out:
@@ -351,7 +346,7 @@ static void reload_start_new(ps_engine *eng, ps_config *cfg, ps_pipeline_set *pi
     for (size_t i = 0; i < cfg->ndevices; i++) {
         const ps_device *nd = &cfg->devices[i];
         device *d;
-        device **arr;
+        bool grown;
         bool running = false;
         if (!nd->status)
             continue;
@@ -367,13 +362,12 @@ static void reload_start_new(ps_engine *eng, ps_config *cfg, ps_pipeline_set *pi
             continue;
         }
         ps_plat_mutex_lock(eng->mu);
-        arr = realloc(eng->devices, (eng->ndevices + 1) * sizeof *arr);
-        if (arr) {
-            eng->devices = arr;
+        grown = ps_mem_grow_array((void **)&eng->devices, &eng->devices_cap, eng->ndevices,
+                                  sizeof *eng->devices) == PS_OK;
+        if (grown)
             eng->devices[eng->ndevices++] = d;
-        }
         ps_plat_mutex_unlock(eng->mu);
-        if (!arr) {
+        if (!grown) {
             device_free(d);
             continue;
         }

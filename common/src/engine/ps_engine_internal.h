@@ -125,14 +125,14 @@ struct ps_engine {
     ps_pipeline_set *pipes;
     ps_config **generations; /* every config loaded; devices borrow from them */
     ps_pipeline_set **pipe_generations;
-    size_t ngenerations;
+    size_t ngenerations, generations_cap; /* both arrays have generations_cap */
     ps_store *store;
     ps_queue *commit;
     ps_thread *writer;
     bool writer_started;
     ps_mutex *mu; /* devices array */
     device **devices;
-    size_t ndevices;
+    size_t ndevices, devices_cap;
     char *spool_dir;
     atomic_int stopping;
     atomic_uint ticks; /* counter ticks written, so reload can wait for one */

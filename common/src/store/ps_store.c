@@ -217,7 +217,7 @@ void ps_store_destroy(ps_store *st)
     ps_store_tokenizer_close(st);
     if (st->conn.db)
         sqlite3_close_v2(st->conn.db);
-    free(st->doc.s);
+    ps_buf_deinit(&st->doc);
     free(st->conn.path);
     free(st);
 }

@@ -69,7 +69,7 @@ ps_err ps_store_delete_oldest(ps_store *st, int64_t before_us, unsigned limit, u
         if (err != PS_OK)
             goto out;
         sqlite3_bind_int64(del_fts, 1, id);
-        sqlite3_bind_text(del_fts, 2, st->doc.s, (int)st->doc.len, SQLITE_STATIC);
+        sqlite3_bind_text(del_fts, 2, st->doc.p, (int)st->doc.len, SQLITE_STATIC);
         if (sqlite3_step(del_fts) != SQLITE_DONE) {
             err = ps_store_dberr(&st->conn, em, "removing an event from the full-text index");
             goto out;

@@ -83,22 +83,12 @@ void ps_store_hash_token(char prefix, const char *value, size_t len, char *buf)
 
 static ps_err doc_append(ps_store_doc *doc, const char *s, size_t len)
 {
-    if (!doc->s || doc->len + len + 2 > doc->cap) {
-        size_t cap = doc->cap ? doc->cap : 1024;
-        while (cap < doc->len + len + 2)
-            cap *= 2;
-        char *p = realloc(doc->s, cap);
-        if (!p)
-            return PS_ERR_NOMEM;
-        doc->s = p;
-        doc->cap = cap;
-    }
+    ps_err err = ps_buf_reserve(doc, len + 1); /* room for the separator too */
+    if (err != PS_OK)
+        return err;
     if (doc->len > 0)
-        doc->s[doc->len++] = ' ';
-    memcpy(doc->s + doc->len, s, len);
-    doc->len += len;
-    doc->s[doc->len] = '\0';
-    return PS_OK;
+        (void)ps_buf_putc(doc, ' ');
+    return ps_buf_append(doc, s, len);
 }
 
 static ps_err doc_token(ps_store_doc *doc, char prefix, const char *v, size_t len, bool addr)
@@ -126,8 +116,8 @@ ps_err ps_store_fts_doc(ps_store_doc *doc, const char *key, const char *const te
     };
     ps_err err = PS_OK;
     doc->len = 0;
-    if (doc->s)
-        doc->s[0] = '\0';
+    if (doc->p)
+        doc->p[0] = '\0';
     for (size_t i = 0; i < sizeof words / sizeof words[0] && err == PS_OK; i++) {
         const char *v = text[words[i]];
         if (v && *v)
@@ -152,7 +142,7 @@ ps_err ps_store_fts_doc(ps_store_doc *doc, const char *key, const char *const te
                 p++;
         }
     }
-    if (err == PS_OK && !doc->s)
+    if (err == PS_OK && !doc->p)
         err = doc_append(doc, "", 0);
     if (err != PS_OK)
         return ps_errmsg_set(em, err, "building the full-text entry: out of memory");

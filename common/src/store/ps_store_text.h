@@ -9,10 +9,10 @@
 #include <stdint.h>
 
 #include "podstream/ps_event.h"
+#include "podstream/ps_mem.h"
 
 /* Column names of the typed fields, in ps_event_field order. */
 extern const char *const ps_store_field_col[PS_EF__COUNT];
-
 
 /* Address normalisation for matching: trims spaces, drops enclosing <>, ASCII
  * lowercase. Into buf; returns the length, or (size_t)-1 when it does not fit. */
@@ -28,11 +28,8 @@ void ps_store_hash_token(char prefix, const char *value, size_t len, char *buf);
 /* The 64-bit hash behind the tokens and the natural-key index. */
 uint64_t ps_store_hash64(const char *s, size_t len);
 
-/* A growing text buffer (the full-text document). Caller-owned; free(doc->s). */
-typedef struct ps_store_doc {
-    char *s;
-    size_t len, cap;
-} ps_store_doc;
+/* The full-text document: a ps_buf. Caller-owned; ps_buf_deinit frees it. */
+typedef ps_buf ps_store_doc;
 
 /* The text the full-text index holds for one event: its typed fields plus hashed
  * exact-match tokens. Built the same way at insert and at delete, from the same

@@ -302,7 +302,7 @@ void ps_store_prep_destroy(ps_store_prep *p)
     ps_store_cscratch_deinit(&p->z);
     free(p->ebuf);
     free(p->vbuf);
-    free(p->doc.s);
+    ps_buf_deinit(&p->doc);
     free(p);
 }
 
@@ -324,7 +324,7 @@ void ps_store_row_deinit(ps_store_row *row)
 static void prep_shrink(ps_store_prep *p)
 {
     const size_t big = 1u << 20;
-    char **bufs[] = {(char **)&p->z.cbuf, &p->ebuf, &p->vbuf, &p->doc.s};
+    char **bufs[] = {(char **)&p->z.cbuf, &p->ebuf, &p->vbuf, &p->doc.p};
     size_t *caps[] = {&p->z.ccap, &p->ecap, &p->vcap, &p->doc.cap};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (*caps[i] > big) {
@@ -423,7 +423,7 @@ ps_err ps_store_prepare(ps_store_prep *p, const ps_event *ev, const char *raw, s
     }
     row->blob = memcpy(mem + p->vlen, blob, blob_len);
     row->blob_len = blob_len;
-    row->doc = memcpy(mem + p->vlen + blob_len, p->doc.s, p->doc.len + 1);
+    row->doc = memcpy(mem + p->vlen + blob_len, p->doc.p, p->doc.len + 1);
     row->doc_len = p->doc.len;
     row->key_hash = (int64_t)ps_store_hash64(row->key, row->key_len);
     row->type = ev->type;
