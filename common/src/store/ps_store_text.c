@@ -83,11 +83,11 @@ void ps_store_hash_token(char prefix, const char *value, size_t len, char *buf)
 
 static ps_err doc_append(ps_store_doc *doc, const char *s, size_t len)
 {
-    ps_err err = ps_buf_reserve(doc, len + 1); /* room for the separator too */
-    if (err != PS_OK)
-        return err;
-    if (doc->len > 0)
-        (void)ps_buf_putc(doc, ' ');
+    if (doc->len > 0) {
+        ps_err err = ps_buf_putc(doc, ' ');
+        if (err != PS_OK)
+            return err;
+    }
     return ps_buf_append(doc, s, len);
 }
 
