@@ -49,7 +49,7 @@ ps_err ps_buf_reserve(ps_buf *b, size_t extra);
 static inline ps_err ps_buf_append(ps_buf *b, const void *data, size_t n)
 {
     /* Fast path without a call: the room is there, as it nearly always is. */
-    if (b->cap - b->len <= n) {
+    if (!b->p || b->cap - b->len <= n) {
         ps_err err = ps_buf_reserve(b, n);
         if (err != PS_OK)
             return err;
@@ -64,7 +64,7 @@ static inline ps_err ps_buf_append(ps_buf *b, const void *data, size_t n)
 /* Appends one byte. */
 static inline ps_err ps_buf_putc(ps_buf *b, char c)
 {
-    if (b->cap - b->len <= 1) {
+    if (!b->p || b->cap - b->len <= 1) {
         ps_err err = ps_buf_reserve(b, 1);
         if (err != PS_OK)
             return err;

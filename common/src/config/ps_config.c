@@ -553,14 +553,14 @@ static ps_err sources_add(source_list *s, const char *dir, const char *name, ps_
         ps_diag_add(diag, PS_DIAG_ERROR, name, 0, 0, NULL, "%s", em.text);
         return PS_OK;
     }
-    copy = strdup(name);
-    if (!copy ||
-        ps_mem_grow_array((void **)&s->items, &s->cap, s->count, sizeof *s->items) != PS_OK) {
-        free(copy);
+    if (ps_mem_grow_array((void **)&s->items, &s->cap, s->count, sizeof *s->items) != PS_OK ||
+        !(copy = strdup(name))) {
         free(buf);
         return PS_ERR_NOMEM;
     }
-    s->items[s->count] = (ps_config_source){copy, buf, len};
+    s->items[s->count].name = copy;
+    s->items[s->count].data = buf;
+    s->items[s->count].len = len;
     s->count++;
     return PS_OK;
 }
