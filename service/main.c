@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "podstream/ps_platform.h"
 
 typedef struct command {
     ps_cmd_fn fn;
@@ -67,6 +68,10 @@ static int help(int argc, char **argv)
 int main(int argc, char **argv)
 {
     const command *c;
+    /* Every command, not only those that read a token or the key: query, status and
+     * trace hold mail data, pipeline test holds redaction keys, and one rule is one
+     * thing to document (docs/security.md). */
+    (void)ps_plat_secure_process();
     if (argc < 2) {
         usage(stderr);
         return PS_EXIT_USAGE;

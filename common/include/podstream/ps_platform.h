@@ -122,6 +122,15 @@ int64_t ps_plat_mono_ms(void);
  * behind the stages that feed it, or they only fill the queue in front of it. */
 void ps_plat_thread_background(void);
 
+/* Keeps secrets in this process's memory (tokens, the shared key, redaction keys,
+ * and the mail data read from the database) out of core dumps and away from other
+ * processes of the same user: Linux PR_SET_DUMPABLE 0, which also stops ptrace
+ * attach and /proc/<pid>/mem reads by non-root users. Skipped when the environment
+ * variable PODSTREAM_ALLOW_CORE_DUMPS is "1" (debugging). Call first thing, before
+ * any secret is read. True when dumps are now off; false when skipped, failed or
+ * not supported (best effort: the caller goes on either way). */
+bool ps_plat_secure_process(void);
+
 /* Returns the allocator's free memory to the system where it can (glibc:
  * malloc_trim). Walks every heap: for after rare large allocations, not per event. */
 void ps_plat_heap_trim(void);

@@ -13,7 +13,9 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -166,6 +168,28 @@ static void test_background_lowers_only_the_caller(void **state)
     (void)state;
 }
 
+/* Core dumps would hold the clear-text token; the debug switch must keep them. */
+static void test_secure_process_disables_dumps(void **state)
+{
+    assert_int_equal(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), 0);
+    assert_int_equal(unsetenv("PODSTREAM_ALLOW_CORE_DUMPS"), 0);
+    assert_true(ps_plat_secure_process());
+    assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+
+    /* Only "1" allows them: anything else is a typo, not a decision. */
+    assert_int_equal(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), 0);
+    assert_int_equal(setenv("PODSTREAM_ALLOW_CORE_DUMPS", "yes", 1), 0);
+    assert_true(ps_plat_secure_process());
+    assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+
+    assert_int_equal(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), 0);
+    assert_int_equal(setenv("PODSTREAM_ALLOW_CORE_DUMPS", "1", 1), 0);
+    assert_false(ps_plat_secure_process());
+    assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
+    assert_int_equal(unsetenv("PODSTREAM_ALLOW_CORE_DUMPS"), 0);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +197,7 @@ int main(void)
         cmocka_unit_test(test_cond_signal_wakes_waiter),
         cmocka_unit_test(test_threads_join_and_exclude),
         cmocka_unit_test(test_background_lowers_only_the_caller),
+        cmocka_unit_test(test_secure_process_disables_dumps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,11 +1,15 @@
-/* Randomness, clocks, scheduling, the heap and local time on POSIX. */
+/* Randomness, clocks, scheduling, core dumps, the heap and local time on POSIX. */
 #include "podstream/ps_platform.h"
 
 #include <errno.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -56,6 +60,21 @@ void ps_plat_thread_background(void)
     int now = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
     if (errno == 0)
         (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), now + 5);
+#endif
+}
+
+bool ps_plat_secure_process(void)
+{
+#ifdef __linux__
+    const char *allow = getenv("PODSTREAM_ALLOW_CORE_DUMPS");
+    if (allow && strcmp(allow, "1") == 0)
+        return false;
+    /* Whole process rather than MADV_DONTDUMP on the secret buffers: the token is
+     * copied where podstream does not control the memory (libcurl's header list,
+     * OpenSSL, cJSON trees), so marking our own buffers would leave copies. */
+    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0;
+#else
+    return false;
 #endif
 }
 
