@@ -76,14 +76,14 @@ static uint64_t config_signature(const char *dir)
     return sig;
 }
 
-/* Loads `dir` and compiles its pipelines; on errors logs each one and returns
- * false. */
-static bool load_logged(const char *dir, ps_config **cfg, ps_pipeline_set **pipes)
+/* Loads `dir` with PS_LOADER_RESOLVE and `flags` and compiles its pipelines; on
+ * errors logs each one and returns false. */
+static bool load_logged(const char *dir, unsigned flags, ps_config **cfg, ps_pipeline_set **pipes)
 {
     ps_diag diag;
     bool ok;
     ps_diag_init(&diag);
-    ok = ps_loader_load(dir, PS_LOADER_RESOLVE, cfg, pipes, &diag) == PS_OK;
+    ok = ps_loader_load(dir, PS_LOADER_RESOLVE | flags, cfg, pipes, &diag) == PS_OK;
     if (!ok || diag.count) {
         char line[2048];
         ps_diag_sort(&diag);
@@ -132,7 +132,7 @@ static void reload(ps_engine *eng, const char *dir, const run_opts *o, ps_log_le
     ps_config *ncfg = NULL;
     ps_pipeline_set *npipes = NULL;
     ps_errmsg em;
-    if (!load_logged(dir, &ncfg, &npipes)) {
+    if (!load_logged(dir, PS_LOADER_RELOAD, &ncfg, &npipes)) {
         ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE,
                "new configuration rejected; the running configuration stays in effect");
         return;
@@ -140,7 +140,9 @@ static void reload(ps_engine *eng, const char *dir, const run_opts *o, ps_log_le
     if (o->log_level >= 0)
         ncfg->service.log_level = forced_level;
     if (ps_engine_reload(eng, ncfg, npipes, &em) != PS_OK)
-        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "reload failed: %s", em.text);
+        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE,
+               "new configuration rejected: %s; the running configuration stays in effect",
+               em.text);
     else
         ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "configuration reloaded");
 }
@@ -207,7 +209,7 @@ int ps_cmd_run(int argc, char **argv)
     ps_plat_ignore_broken_pipe();
 
     sig = config_signature(dir);
-    if (!load_logged(dir, &cfg, &pipes)) {
+    if (!load_logged(dir, 0, &cfg, &pipes)) {
         ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "configuration in %s is invalid; not starting", dir);
         return PS_EXIT_CONFIG;
     }

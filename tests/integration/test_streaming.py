@@ -462,6 +462,65 @@ class ReloadTests(StreamCase):
         self.assertEqual(svc.state(1), "live")
         svc.stop()
 
+    def assert_refused_and_streaming(self, sim, svc, sessions_before, reason):
+        """The reload is refused for `reason`, the device keeps its session and its
+        events keep arriving in the database it started with."""
+        wait_for(lambda: "new configuration rejected" in svc.output(), 20, "rejection")
+        self.assertRegex(svc.output(), reason)
+        n = svc.count()
+        wait_for(lambda: svc.count() > n + 20, 10, "events to keep flowing into the same database")
+        self.assertEqual(svc.state(1), "live")
+        self.assertEqual(sim.stats()["sessions"]["live"], sessions_before)
+
+    def test_truncated_main_file_is_refused_until_it_is_written(self):
+        sim = self.start_sim("--rate", "50")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.state(1) == "live", 20, "live")
+        sessions_before = sim.stats()["sessions"]["live"]
+        main = os.path.join(svc.cfg, "podstream.yml")
+        with open(main) as f:
+            good = f.read()
+        open(main, "w").close()  # an editor's truncate, before its write
+        svc.hup()
+        self.assert_refused_and_streaming(sim, svc, sessions_before,
+                                          r"podstream\.yml: error: empty")
+        with open(main, "w") as f:
+            f.write("# being edited\n\n")
+        svc.hup()
+        wait_for(lambda: svc.output().count("podstream.yml: error: empty") >= 2, 20,
+                 "a file of comments refused too")
+        with open(main, "w") as f:
+            f.write(good)
+        svc.hup()
+        wait_for(lambda: "configuration reloaded" in svc.output(), 20, "the written file loaded")
+        self.assert_refused_and_streaming(sim, svc, sessions_before, r"error: empty")
+        svc.stop()
+
+    def test_deleted_main_file_is_refused(self):
+        sim = self.start_sim("--rate", "50")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.state(1) == "live", 20, "live")
+        sessions_before = sim.stats()["sessions"]["live"]
+        os.remove(os.path.join(svc.cfg, "podstream.yml"))
+        self.assert_refused_and_streaming(sim, svc, sessions_before,
+                                          r"podstream\.yml: error: missing")
+        svc.stop()
+
+    def test_changed_database_is_refused_naming_both_paths(self):
+        sim = self.start_sim("--rate", "50")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.state(1) == "live", 20, "live")
+        sessions_before = sim.stats()["sessions"]["live"]
+        other = os.path.join(self.dir, "other", "podstream.db")
+        settings = dict(svc.settings)
+        settings["database"] = other
+        svc.write_config(device_yaml(sim.endpoint, [MESSAGE]), settings)
+        self.assert_refused_and_streaming(
+            sim, svc, sessions_before,
+            r"database changed from %s to %s" % (re.escape(svc.db), re.escape(other)))
+        self.assertFalse(os.path.exists(other))
+        svc.stop()
+
 
 class ShutdownTests(StreamCase):
     def test_stop_under_full_load_is_fast_and_the_repair_fetches_what_was_in_flight(self):

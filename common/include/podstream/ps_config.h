@@ -102,8 +102,17 @@ typedef struct ps_config_pipeline_file {
     const ps_yaml_node *list; /* the sequence of pipeline mappings (or a lone mapping) */
 } ps_config_pipeline_file;
 
+/* podstream.yml as the load found it. A reload tells a file being rewritten (an
+ * editor's truncate-then-write) or deleted from a real change by it. */
+typedef enum ps_main_file {
+    PS_MAIN_FILE_ABSENT,  /* not there: every setting at its default */
+    PS_MAIN_FILE_EMPTY,   /* nothing but whitespace and comments */
+    PS_MAIN_FILE_PRESENT, /* a document with content (maybe `{}`) */
+} ps_main_file;
+
 typedef struct ps_config {
     char *dir;
+    ps_main_file main_file;
     ps_service_settings service;
     ps_device *devices;
     size_t ndevices;

@@ -35,8 +35,8 @@ ps_err ps_engine_start(ps_engine *eng, ps_errmsg *em);
 /* Applies a new, already validated configuration and its compiled pipelines:
  * devices that were added, removed or changed are started, stopped or restarted;
  * the others keep their session and switch to the new pipelines. Takes ownership
- * of cfg and pipes (also on failure). Settings that need a restart (database path)
- * are logged and ignored. */
+ * of cfg and pipes (also on failure). A changed database path is refused whole
+ * (PS_ERR_INVALID, em names both paths): the running configuration stays. */
 ps_err ps_engine_reload(ps_engine *eng, ps_config *cfg, ps_pipeline_set *pipes, ps_errmsg *em);
 
 /* Stops reading, drains every queue, commits, marks the shutdown clean. */

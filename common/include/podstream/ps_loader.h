@@ -26,6 +26,11 @@ enum {
      * disabled device). The service leaves this out: it resolves a token just before
      * connecting, so plaintext lives briefly and one bad token stops only its device. */
     PS_LOADER_TOKENS = 1u << 1,
+    /* A reload of a running service: a missing or empty podstream.yml is an error,
+     * not every setting at its default. An editor that truncates then writes, or a
+     * file deleted by mistake, would otherwise move the database and every setting
+     * to its default under running devices. */
+    PS_LOADER_RELOAD = 1u << 2,
 };
 
 /* Loads `dir` with `flags` (PS_LOADER_*), appending every problem of every phase to

@@ -170,6 +170,7 @@ static void load_service(loader *l, const ps_config_source *src)
 {
     ps_schema_ctx ctx;
     ps_yaml_doc *doc = NULL;
+    const ps_yaml_node *root;
     const char *file;
 
     if (!src) {
@@ -186,9 +187,10 @@ static void load_service(loader *l, const ps_config_source *src)
         note_schema_result(l, ps_schema_defaults(ps_schema_service(), &l->cfg->service, &ctx));
         return;
     }
-    note_schema_result(
-        l, ps_schema_parse(ps_schema_service(), ps_yaml_doc_root(doc), &l->cfg->service, "", &ctx));
-    check_service(l, file, ps_yaml_doc_root(doc));
+    root = ps_yaml_doc_root(doc);
+    l->cfg->main_file = !root || ps_yaml_is_null(root) ? PS_MAIN_FILE_EMPTY : PS_MAIN_FILE_PRESENT;
+    note_schema_result(l, ps_schema_parse(ps_schema_service(), root, &l->cfg->service, "", &ctx));
+    check_service(l, file, root);
     ps_yaml_doc_destroy(doc);
 }
 

@@ -381,11 +381,22 @@ static void reload_start_new(ps_engine *eng, ps_config *cfg, ps_pipeline_set *pi
 ps_err ps_engine_reload(ps_engine *eng, ps_config *cfg, ps_pipeline_set *pipes, ps_errmsg *em)
 {
     bool all = false;
-    ps_err err = keep_generation(eng, cfg, pipes);
+    ps_err err;
+    /* The writer, the lock and the spool stay on the database the service started
+     * with, while a restarted device would read its resume state from the new one:
+     * devices would stop. Half applying it is worse than refusing it whole. */
+    if (strcmp(cfg->service.database, eng->cfg->service.database) != 0) {
+        err = ps_errmsg_set(em, PS_ERR_INVALID,
+                            "database changed from %s to %s; a reload cannot move the "
+                            "database, restart the service to use it",
+                            eng->cfg->service.database, cfg->service.database);
+        ps_pipeline_set_destroy(pipes);
+        ps_config_destroy(cfg);
+        return err;
+    }
+    err = keep_generation(eng, cfg, pipes);
     if (err != PS_OK)
         return ps_errmsg_set(em, err, "out of memory");
-    if (strcmp(cfg->service.database, eng->cfg->service.database) != 0)
-        PS_LOG_W(PS_LOG_NO_DEVICE, "database path changed; restart the service to use it");
     if (!session_settings_equal(&cfg->service, &eng->cfg->service)) {
         PS_LOG_I(PS_LOG_NO_DEVICE, "connection settings changed; restarting every device");
         all = true;

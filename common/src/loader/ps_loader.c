@@ -14,6 +14,7 @@
 #include "podstream/ps_secret.h"
 
 #define TOKEN_FIELD "properties.token"
+#define MAIN_FILE   "podstream.yml"
 
 /* ps_secret's messages start with the field name; the diagnostic carries the full
  * field path instead. */
@@ -105,6 +106,22 @@ static ps_err compile(const ps_config *cfg, bool resolve, ps_pipeline_set **set,
     return err;
 }
 
+/* A reload keeps the running configuration rather than take a podstream.yml caught
+ * mid-rewrite, or deleted, for "every setting at its default". */
+static void check_main_file(const ps_config *cfg, ps_diag *diag)
+{
+    if (cfg->main_file == PS_MAIN_FILE_ABSENT)
+        ps_diag_add(diag, PS_DIAG_ERROR, MAIN_FILE, 0, 0, NULL,
+                    "missing; a reload does not take a missing %s for every setting at its "
+                    "default (restart the service for that)",
+                    MAIN_FILE);
+    else if (cfg->main_file == PS_MAIN_FILE_EMPTY)
+        ps_diag_add(diag, PS_DIAG_ERROR, MAIN_FILE, 0, 0, NULL,
+                    "empty (nothing but blanks and comments); a reload does not take an empty "
+                    "%s for every setting at its default (write `{}` for that)",
+                    MAIN_FILE);
+}
+
 /* The phases after the files, on `cfg` (owned; may hold errors when load_err says
  * so). Hands out cfg and the set only when nothing failed. */
 static ps_err check_rest(ps_config *cfg, ps_err load_err, unsigned flags, size_t errors_before,
@@ -116,6 +133,8 @@ static ps_err check_rest(ps_config *cfg, ps_err load_err, unsigned flags, size_t
 
     if (!cfg)
         return load_err == PS_OK ? PS_ERR_INTERNAL : load_err;
+    if (flags & PS_LOADER_RELOAD)
+        check_main_file(cfg, diag);
     err = compile(cfg, resolve, &set, diag);
     if (flags & PS_LOADER_TOKENS)
         check_tokens(cfg, resolve, diag);

@@ -182,6 +182,38 @@ static void test_valid_and_missing(void **state)
     ps_diag_deinit(&d);
 }
 
+/* At a first start a missing podstream.yml means every default; on a reload it,
+ * or one emptied by an editor mid-write, keeps the running configuration. `{}`
+ * stays the way to ask for every default. */
+static void test_reload_refuses_missing_or_empty_main_file(void **state)
+{
+    (void)state;
+    static const char dev[] = "id: 3\nname: c\ntype: proofpoint\n"
+                              "properties: {cluster: c, token: \"$secret{x}\"}\n";
+    static const char comments[] = "  # being edited\n\n";
+    static const char braces[] = "{}\n";
+    ps_config_source src[] = {{"devices/d.yml", dev, sizeof dev - 1}, {"podstream.yml", "", 0}};
+    char msgs[4096];
+
+    assert_int_equal(load(src, 1, 0, msgs, sizeof msgs), PS_OK);
+    assert_int_equal(load(src, 1, PS_LOADER_RELOAD, msgs, sizeof msgs), PS_ERR_INVALID);
+    assert_string_equal(msgs, "podstream.yml: error: missing; a reload does not take a missing "
+                              "podstream.yml for every setting at its default (restart the "
+                              "service for that)");
+    assert_int_equal(load(src, 2, 0, msgs, sizeof msgs), PS_OK);
+    assert_int_equal(load(src, 2, PS_LOADER_RELOAD, msgs, sizeof msgs), PS_ERR_INVALID);
+    assert_string_equal(msgs, "podstream.yml: error: empty (nothing but blanks and comments); a "
+                              "reload does not take an empty podstream.yml for every setting at "
+                              "its default (write `{}` for that)");
+    src[1].data = comments;
+    src[1].len = sizeof comments - 1;
+    assert_int_equal(load(src, 2, PS_LOADER_RELOAD, msgs, sizeof msgs), PS_ERR_INVALID);
+    src[1].data = braces;
+    src[1].len = sizeof braces - 1;
+    assert_int_equal(load(src, 2, PS_LOADER_RELOAD, msgs, sizeof msgs), PS_OK);
+    assert_string_equal(msgs, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_tokens_only_when_asked),
         cmocka_unit_test(test_no_cascade),
         cmocka_unit_test(test_valid_and_missing),
+        cmocka_unit_test(test_reload_refuses_missing_or_empty_main_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
