@@ -19,8 +19,10 @@
 #include "podstream/ps_config.h"
 #include "podstream/ps_diag.h"
 #include "podstream/ps_event.h"
+#include "podstream/ps_mem.h"
 #include "podstream/ps_pipeline.h"
 #include "podstream/ps_platform.h"
+#include "podstream/ps_schema.h"
 #include "podstream/ps_secret.h"
 #include "podstream/ps_yaml.h"
 
@@ -78,8 +80,10 @@ const ps_opt_cmd ps_cmd_pipeline_opts = {
     "      which devices use it.",
     options,
     sizeof options / sizeof options[0],
-    "Exit codes: 0 every event kept or dropped, 1 some event failed or was not a\n"
-    "valid event, 2 usage error, 3 invalid pipelines or configuration.",
+    "A line longer than max_frame_size is reported and skipped.\n"
+    "Exit codes: 0 every event kept or dropped, 1 some event failed, was not a\n"
+    "valid event or was too long, 2 usage error, 3 invalid pipelines or\n"
+    "configuration.",
     0,
 };
 
@@ -206,7 +210,7 @@ static int cmd_list(const loaded *l)
 /* ---- test ---------------------------------------------------------------------- */
 
 typedef struct counts {
-    size_t events, kept, changed, dropped, failed, invalid;
+    size_t events, kept, changed, dropped, failed, invalid, too_long;
 } counts;
 
 typedef struct tester {
@@ -306,26 +310,87 @@ done:
     return ok;
 }
 
-static int run_tests(tester *t, FILE *in, const char *name)
+typedef enum line_rc { LINE_OK, LINE_END, LINE_TOO_LONG, LINE_NOMEM } line_rc;
+
+/* Reads one line, without its end, into b. Only the first cap + 1 bytes are kept
+ * and the rest of a longer line is read and thrown away, so that an input without
+ * line ends (/dev/zero) costs at most about cap bytes of memory, not its size. */
+static line_rc read_line(FILE *in, size_t cap, ps_buf *b)
 {
-    char *buf = NULL;
-    size_t cap = 0, line = 0;
-    ssize_t got;
+    int c;
+    bool any = false, over = false;
+
+    b->len = 0;
+    while ((c = getc(in)) != EOF) {
+        any = true;
+        if (c == '\n')
+            break;
+        if (b->len > cap) {
+            over = true;
+            continue;
+        }
+        if (ps_buf_putc(b, (char)c) != PS_OK)
+            return LINE_NOMEM;
+    }
+    if (!any)
+        return LINE_END;
+    while (b->len && b->p[b->len - 1] == '\r')
+        b->len--;
+    return over || b->len > cap ? LINE_TOO_LONG : LINE_OK;
+}
+
+/* "64MiB", "1536KiB" or "1000000 bytes": a size as podstream.yml would say it. */
+static void size_text(uint64_t n, char *out, size_t len)
+{
+    if (n && n % (1024 * 1024) == 0)
+        snprintf(out, len, "%lluMiB", (unsigned long long)(n / (1024 * 1024)));
+    else if (n && n % 1024 == 0)
+        snprintf(out, len, "%lluKiB", (unsigned long long)(n / 1024));
+    else
+        snprintf(out, len, "%llu bytes", (unsigned long long)n);
+}
+
+static void print_summary(const tester *t)
+{
+    printf("%zu event%s: %zu kept (%zu changed), %zu dropped, %zu failed", t->n.events,
+           t->n.events == 1 ? "" : "s", t->n.kept, t->n.changed, t->n.dropped, t->n.failed);
+    if (t->n.invalid)
+        printf(", %zu not %s events", t->n.invalid, ps_data_type_name(t->type));
+    if (t->n.too_long)
+        printf(", %zu over max_frame_size", t->n.too_long);
+    putchar('\n');
+}
+
+/* A line over the cap is reported and skipped, and the next line is tested: the
+ * command is for finding every problem in a sample in one run. */
+static int run_tests(tester *t, FILE *in, const char *name, size_t cap)
+{
+    ps_buf buf;
+    size_t line = 0;
+    line_rc got;
+    char captext[32];
     int rc = PS_EXIT_OK;
 
-    while ((got = getline(&buf, &cap, in)) >= 0) {
-        size_t len = (size_t)got;
+    ps_buf_init(&buf);
+    size_text(cap, captext, sizeof captext);
+    while ((got = read_line(in, cap, &buf)) != LINE_END) {
+        size_t len = buf.len, sp = 0;
         line++;
-        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-            len--;
-        size_t sp = 0;
-        while (sp < len && (buf[sp] == ' ' || buf[sp] == '\t'))
-            sp++;
-        if (sp == len)
+        if (got == LINE_TOO_LONG) {
+            t->n.events++;
+            t->n.too_long++;
+            fflush(stdout);
+            fprintf(stderr,
+                    "podstream %s: %s, line %zu: longer than max_frame_size (%s), the largest "
+                    "event the service accepts; skipped\n",
+                    cmd, name, line, captext);
             continue;
-        if (!test_one(t, line, buf, len)) {
+        }
+        while (sp < len && (buf.p[sp] == ' ' || buf.p[sp] == '\t'))
+            sp++;
+        if (got == LINE_NOMEM || (sp < len && !test_one(t, line, buf.p, len))) {
             fprintf(stderr, "podstream %s: out of memory at line %zu\n", cmd, line);
-            free(buf);
+            ps_buf_deinit(&buf);
             return PS_EXIT_FAILURE;
         }
     }
@@ -333,17 +398,32 @@ static int run_tests(tester *t, FILE *in, const char *name)
         fprintf(stderr, "podstream %s: reading %s: %s\n", cmd, name, strerror(errno));
         rc = PS_EXIT_FAILURE;
     }
-    free(buf);
-    if (!t->quiet) {
-        printf("%zu event%s: %zu kept (%zu changed), %zu dropped, %zu failed", t->n.events,
-               t->n.events == 1 ? "" : "s", t->n.kept, t->n.changed, t->n.dropped, t->n.failed);
-        if (t->n.invalid)
-            printf(", %zu not %s events", t->n.invalid, ps_data_type_name(t->type));
-        putchar('\n');
-    }
-    if (rc == PS_EXIT_OK && (t->n.failed || t->n.invalid))
+    ps_buf_deinit(&buf);
+    if (!t->quiet)
+        print_summary(t);
+    if (rc == PS_EXIT_OK && (t->n.failed || t->n.invalid || t->n.too_long))
         rc = PS_EXIT_FAILURE;
     return rc;
+}
+
+/* The largest line `test` reads: max_frame_size as configured, else its default.
+ * 0 when out of memory. */
+static size_t frame_cap(const loaded *l)
+{
+    ps_service_settings s;
+    ps_diag diag;
+    ps_schema_ctx ctx = {&diag, "", NULL, NULL};
+    size_t cap = 0;
+
+    if (l->cfg)
+        return (size_t)l->cfg->service.max_frame_bytes;
+    memset(&s, 0, sizeof s);
+    ps_diag_init(&diag);
+    if (ps_schema_defaults(ps_schema_service(), &s, &ctx) == PS_OK)
+        cap = (size_t)s.max_frame_bytes;
+    ps_schema_free(ps_schema_service(), &s);
+    ps_diag_deinit(&diag);
+    return cap;
 }
 
 static int cmd_test(const loaded *l, const pipeline_opts *o, const char *input)
@@ -353,6 +433,7 @@ static int cmd_test(const loaded *l, const pipeline_opts *o, const char *input)
     FILE *in = stdin;
     ps_errmsg em;
     long long id, min, max;
+    size_t cap;
     int rc;
 
     memset(&t, 0, sizeof t);
@@ -386,7 +467,12 @@ static int cmd_test(const loaded *l, const pipeline_opts *o, const char *input)
         return PS_EXIT_FAILURE;
     }
     ps_pipeline_result_init(&t.res);
-    rc = run_tests(&t, in, input && in != stdin ? input : "standard input");
+    if (!(cap = frame_cap(l))) {
+        fprintf(stderr, "podstream %s: out of memory\n", cmd);
+        rc = PS_EXIT_FAILURE;
+    } else {
+        rc = run_tests(&t, in, input && in != stdin ? input : "standard input", cap);
+    }
     ps_pipeline_result_deinit(&t.res);
     if (in != stdin)
         fclose(in);

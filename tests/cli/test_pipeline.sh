@@ -269,6 +269,47 @@ expect "$last.stderr" <<<"podstream pipeline: cannot open $tmp/nope.jsonl: No su
 run help 0 /dev/null -- pipeline --help
 grep -q '^usage: podstream pipeline test' "$last.stdout" || fail "help: no usage"
 
+# ---- a line over max_frame_size: reported, skipped, memory bounded ----------------
+cfg_small="$tmp/cfg-small"
+cp -r "$cfg" "$cfg_small"
+printf 'max_frame_size: 1MiB\n' >>"$cfg_small/podstream.yml"
+ev='{"guid":"g1","ts":"2024-05-22T12:10:03Z"}'
+{
+    echo "$ev"
+    head -c 2000000 /dev/zero | tr '\0' a
+    printf '\n%s\n' "$ev"
+} >"$tmp/long.jsonl"
+run too_long 1 "$tmp/long.jsonl" -- pipeline test -c "$cfg_small" --pipeline tag_vip_senders
+expect "$last.stderr" <<<"podstream pipeline: standard input, line 2: longer than max_frame_size (1MiB), the largest event the service accepts; skipped"
+status "$last.stdout" >"$last.status"
+expect "$last.status" <<'TXT'
+line 1: kept, unchanged
+line 3: kept, unchanged
+3 events: 2 kept (0 changed), 0 dropped, 0 failed, 1 over max_frame_size
+TXT
+# maxrss ARGS...: runs podstream on 70 MB without a line end (/dev/zero as
+# letters) and prints its exit code, its stderr and its peak RSS in MiB.
+maxrss() {
+    head -c 70000000 /dev/zero | tr '\0' a | "$PY" -c '
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+print(r.returncode)
+sys.stdout.write(r.stderr.decode())
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)' "$PODSTREAM" "$@"
+}
+maxrss pipeline test -c "$cfg_small" --pipeline tag_vip_senders >"$out/rss_small"
+head -2 "$out/rss_small" >"$out/rss_small.head"
+expect "$out/rss_small.head" <<'TXT'
+1
+podstream pipeline: standard input, line 1: longer than max_frame_size (1MiB), the largest event the service accepts; skipped
+TXT
+# A 1 MiB cap needs a few MiB; reading the whole line took more than 70.
+[ "$(tail -1 "$out/rss_small")" -lt 32 ] || fail "too_long: peak RSS $(tail -1 "$out/rss_small") MiB"
+# Without a configuration (-F), the cap is the default.
+maxrss pipeline test -F "$recipes" --secrets-dir "$secrets" --pipeline tag_vip_senders - >"$out/rss_default"
+sed -n 2p "$out/rss_default" >"$out/rss_default.msg"
+expect "$out/rss_default.msg" <<<"podstream pipeline: standard input, line 1: longer than max_frame_size (64MiB), the largest event the service accepts; skipped"
+
 # ---- the key never leaves the secrets file --------------------------------------
 if grep -rqF "$KEY" "$out"; then
     fail "the redaction key appears in: $(grep -rlF "$KEY" "$out" | tr '\n' ' ')"
