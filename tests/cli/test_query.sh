@@ -250,6 +250,10 @@ run no_db 1 query --db "$tmp/absent.db"
 expect "$last.stderr" <<OUT
 podstream query: $tmp/absent.db: no database there (the service creates it when it first starts; check \`database:\` in podstream.yml)
 OUT
+run db_is_dir 1 status --db "$tmp"
+expect "$last.stderr" <<OUT
+podstream status: $tmp is a directory, not a database; give the database file (\`database:\` in podstream.yml, or --db PATH)
+OUT
 run no_config 3 query -c "$tmp/no-such-dir"
 expect "$last.stderr" <<OUT
 podstream query: configuration directory $tmp/no-such-dir does not exist; pass -c DIR, or --db PATH to name the database

@@ -137,6 +137,13 @@ static ps_err open_connection(ps_store *st, ps_errmsg *em)
     const char *path = st->conn.path;
     int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
     ps_err err;
+    /* SQLite opens a directory and then fails with "disk I/O error", which sends
+     * the admin looking at the disk instead of at the path. */
+    if (ps_plat_is_dir(path))
+        return ps_errmsg_set(em, PS_ERR_INVALID,
+                             "%s is a directory, not a database; give the database file "
+                             "(`database:` in podstream.yml, or --db PATH)",
+                             path);
     if (st->conn.mode == PS_STORE_WRITER) {
         if ((err = create_file(path, em)) != PS_OK)
             return err;

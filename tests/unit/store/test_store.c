@@ -74,6 +74,16 @@ static void test_reader_errors(void **state)
              "`database:` in podstream.yml)",
              s.db);
     assert_string_equal(em.text, expect);
+    /* A directory is named as one, for the reader and the writer alike. */
+    snprintf(expect, sizeof expect,
+             "%s is a directory, not a database; give the database file (`database:` in "
+             "podstream.yml, or --db PATH)",
+             s.dir);
+    assert_int_equal(ps_store_create(s.dir, PS_STORE_READER, &st, &em), PS_ERR_INVALID);
+    assert_string_equal(em.text, expect);
+    assert_int_equal(ps_store_create(s.dir, PS_STORE_WRITER, &st, &em), PS_ERR_INVALID);
+    assert_string_equal(em.text, expect);
+    assert_null(st);
     /* A reader never writes: an empty file stays empty and is refused. */
     assert_int_equal(ps_plat_create_exclusive(s.db, "", 0, 0640, &em), PS_OK);
     assert_int_equal(ps_store_create(s.db, PS_STORE_READER, &st, &em), PS_ERR_NOTFOUND);
