@@ -299,6 +299,19 @@ run empty 0 validate -c "$tmp/empty"
 expect_eq "no devices" "$(stderr)" "warning: no devices configured; add a file in $tmp/empty/devices"
 expect_contains "empty summary" "$(stdout)" "Devices: 0"
 
+# ---- a devices entry that is not a regular file is an error, not a silent skip ----
+cfg="$tmp/notfile"
+newcfg "$cfg"
+printf -- '- {id: 1, name: p, type: proofpoint, properties: {cluster: a, token: "${POD_TOKEN}"}}\n' \
+    >"$cfg/devices/pod.yml"
+ln -s gone.yml "$cfg/devices/old.yml"
+mkfifo "$cfg/devices/pipe.yml"
+POD_TOKEN="$TOKEN" run not-a-file 3 validate -c "$cfg"
+expect_eq "dangling link and FIFO" "$(stderr)" \
+    "devices/old.yml: error: a dangling symbolic link
+devices/pipe.yml: error: not a regular file (a FIFO)
+podstream validate: 2 errors; the configuration in $cfg is not valid"
+
 # ---- nothing secret in any output --------------------------------------------------
 if grep -rlF -- "$TOKEN" "$out" >/dev/null; then
     fail "the token appears in: $(grep -rlF -- "$TOKEN" "$out" | tr '\n' ' ')"

@@ -53,6 +53,19 @@ void ps_plat_wipe(void *p, size_t len);
  * ps_plat_free_list). A missing directory gives PS_ERR_NOTFOUND. */
 ps_err ps_plat_list_dir(const char *dir, const char *const *suffixes, char ***names, size_t *count,
                         ps_errmsg *em);
+
+/* Told of an entry of `dir` with a listed suffix that ps_plat_list_dir leaves out
+ * because it is not a regular file: `name` (borrowed) and `why`, a phrase such as
+ * "not a regular file (a FIFO)", "a dangling symbolic link" or "a symbolic link loop"
+ * (borrowed, valid during the call). */
+typedef void (*ps_plat_skipped_fn)(void *ctx, const char *name, const char *why);
+
+/* ps_plat_list_dir that calls `skipped` (may be NULL) for each entry it leaves out,
+ * so that a configuration file turned into a FIFO or a dangling link is an error
+ * and not a file that silently went away. */
+ps_err ps_plat_list_dir_checked(const char *dir, const char *const *suffixes,
+                                ps_plat_skipped_fn skipped, void *ctx, char ***names, size_t *count,
+                                ps_errmsg *em);
 void ps_plat_free_list(char **names, size_t count);
 
 /* Returns a new string "a/b" (caller frees), or NULL on allocation failure. When

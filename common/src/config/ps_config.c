@@ -569,9 +569,26 @@ static ps_err sources_add(source_list *s, const char *dir, const char *name, ps_
 
 static const char *const yaml_suffixes[] = {".yml", ".yaml", NULL};
 
-/* Adds every YAML file of `sub` (a missing directory is fine). */
+typedef struct skipped_ctx {
+    const char *sub;
+    ps_diag *diag;
+} skipped_ctx;
+
+/* A devices file turned into a FIFO or a dangling link would otherwise vanish
+ * silently, and a running service would remove the devices it held. */
+static void report_skipped(void *ctx, const char *name, const char *why)
+{
+    const skipped_ctx *c = ctx;
+    char rel[1024];
+    snprintf(rel, sizeof rel, "%s/%s", c->sub, name);
+    ps_diag_add(c->diag, PS_DIAG_ERROR, rel, 0, 0, NULL, "%s", why);
+}
+
+/* Adds every YAML file of `sub` (a missing directory is fine); an entry with a YAML
+ * name that is not a regular file is an error. */
 static ps_err sources_add_dir(source_list *s, const char *dir, const char *sub, ps_diag *diag)
 {
+    skipped_ctx sctx = {sub, diag};
     char *full = ps_plat_path_join(dir, sub);
     char **names = NULL;
     size_t n = 0;
@@ -580,7 +597,7 @@ static ps_err sources_add_dir(source_list *s, const char *dir, const char *sub, 
 
     if (!full)
         return PS_ERR_NOMEM;
-    err = ps_plat_list_dir(full, yaml_suffixes, &names, &n, &em);
+    err = ps_plat_list_dir_checked(full, yaml_suffixes, report_skipped, &sctx, &names, &n, &em);
     free(full);
     if (err == PS_ERR_NOTFOUND)
         return PS_OK;

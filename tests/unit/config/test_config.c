@@ -600,6 +600,53 @@ static void test_unreadable_files_are_errors(void **state)
     remove_tree(dir);
 }
 
+/* Each was skipped silently: `validate` said valid and a running service removed
+ * the devices the file held. A symbolic link to a regular file stays fine. */
+static void test_entries_that_are_not_files_are_errors(void **state)
+{
+    (void)state;
+    static const char dev[] =
+        "id: %d\nname: d%d\ntype: proofpoint\nproperties: {cluster: a, token: t}\n";
+    char dir[64], p[1200], q[1200], text[128], msgs[2048];
+    ps_config *cfg = NULL;
+    ps_diag d;
+
+    make_temp_dir(dir, sizeof dir);
+    snprintf(p, sizeof p, "%s/devices", dir);
+    snprintf(q, sizeof q, "%s/pipelines", dir);
+    assert_int_equal(mkdir(p, 0755) | mkdir(q, 0755), 0);
+    for (int id = 1; id <= 2; id++) {
+        snprintf(text, sizeof text, dev, id, id);
+        write_file(dir, id == 1 ? "devices/pod.yml" : "elsewhere.txt", text);
+    }
+    snprintf(p, sizeof p, "%s/devices/link.yml", dir);
+    assert_int_equal(symlink("../elsewhere.txt", p), 0);
+    snprintf(p, sizeof p, "%s/devices/dangling.yml", dir);
+    assert_int_equal(symlink("gone.yml", p), 0);
+    snprintf(p, sizeof p, "%s/devices/loop.yml", dir);
+    assert_int_equal(symlink("loop.yml", p), 0);
+    snprintf(p, sizeof p, "%s/devices/dir.yml", dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/devices/fifo.yml", dir);
+    snprintf(q, sizeof q, "%s/pipelines/fifo.yaml", dir);
+    assert_int_equal(mkfifo(p, 0644) | mkfifo(q, 0644), 0);
+    snprintf(p, sizeof p, "%s/devices/notes.txt", dir);
+    assert_int_equal(mkfifo(p, 0644), 0); /* not a YAML name: ignored as before */
+
+    ps_diag_init(&d);
+    assert_int_equal(ps_config_load_partial(dir, &cfg, &d), PS_ERR_INVALID);
+    format_diag(&d, msgs, sizeof msgs);
+    assert_string_equal(msgs, "devices/dangling.yml: error: a dangling symbolic link\n"
+                              "devices/dir.yml: error: not a regular file (a directory)\n"
+                              "devices/fifo.yml: error: not a regular file (a FIFO)\n"
+                              "devices/loop.yml: error: a symbolic link loop\n"
+                              "pipelines/fifo.yaml: error: not a regular file (a FIFO)");
+    assert_int_equal(cfg->ndevices, 2);
+    ps_config_destroy(cfg);
+    ps_diag_deinit(&d);
+    remove_tree(dir);
+}
+
 /* ---- in-memory sources (the GUI and the fuzzer) ----------------------------- */
 
 static void test_load_sources(void **state)
@@ -759,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_empty_directory_gets_defaults),
         cmocka_unit_test(test_relative_directory_becomes_absolute),
         cmocka_unit_test(test_unreadable_files_are_errors),
+        cmocka_unit_test(test_entries_that_are_not_files_are_errors),
         cmocka_unit_test(test_load_sources),
         cmocka_unit_test(test_many_devices),
         cmocka_unit_test(test_example_lists_every_setting),

@@ -194,8 +194,40 @@ static bool has_suffix(const char *name, const char *const *suffixes)
     return false;
 }
 
+/* Why `full`, which stat() refused or found not regular, is left out; NULL when it
+ * went away between readdir and stat (nothing to report). */
+static const char *why_skipped(const char *full, int stat_rc, int stat_errno, mode_t mode,
+                               char *buf, size_t len)
+{
+    struct stat lst;
+    if (stat_rc == 0) {
+        if (S_ISDIR(mode))
+            return "not a regular file (a directory)";
+        if (S_ISFIFO(mode))
+            return "not a regular file (a FIFO)";
+        if (S_ISCHR(mode) || S_ISBLK(mode))
+            return "not a regular file (a device node)";
+        if (S_ISSOCK(mode))
+            return "not a regular file (a socket)";
+        return "not a regular file";
+    }
+    if (stat_errno == ELOOP)
+        return "a symbolic link loop";
+    if (stat_errno == ENOENT)
+        return lstat(full, &lst) == 0 && S_ISLNK(lst.st_mode) ? "a dangling symbolic link" : NULL;
+    snprintf(buf, len, "cannot be examined: %s", strerror(stat_errno));
+    return buf;
+}
+
 ps_err ps_plat_list_dir(const char *dir, const char *const *suffixes, char ***names, size_t *count,
                         ps_errmsg *em)
+{
+    return ps_plat_list_dir_checked(dir, suffixes, NULL, NULL, names, count, em);
+}
+
+ps_err ps_plat_list_dir_checked(const char *dir, const char *const *suffixes,
+                                ps_plat_skipped_fn skipped, void *ctx, char ***names, size_t *count,
+                                ps_errmsg *em)
 {
     ps_err err = PS_OK;
     DIR *d = opendir(dir);
@@ -211,10 +243,21 @@ ps_err ps_plat_list_dir(const char *dir, const char *const *suffixes, char ***na
     while ((de = readdir(d)) != NULL) {
         char *full;
         struct stat st;
+        int rc;
         if (de->d_name[0] == '.' || !has_suffix(de->d_name, suffixes))
             continue;
         full = ps_plat_path_join(dir, de->d_name);
-        if (!full || stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (!full) {
+            err = PS_ERR_NOMEM;
+            goto out;
+        }
+        rc = stat(full, &st);
+        if (rc != 0 || !S_ISREG(st.st_mode)) {
+            char buf[160];
+            const char *why =
+                why_skipped(full, rc, errno, rc == 0 ? st.st_mode : 0, buf, sizeof buf);
+            if (skipped && why)
+                skipped(ctx, de->d_name, why);
             free(full);
             continue;
         }
