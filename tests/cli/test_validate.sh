@@ -157,6 +157,12 @@ expect_contains "service settings" "$(stderr)" \
     "podstream.yml:5:17: error: max_frame_size: 512KiB is out of range (1MiB..1GiB)"
 expect_contains "service settings count" "$(stderr)" "podstream validate: 12 errors;"
 
+# A value that does not parse is not also compared with its partner setting.
+run duration-overflow 3 validate --no-secrets -c "$data/invalid/duration-overflow"
+expect_eq "one error for a bad duration" "$(stderr)" \
+    "podstream.yml:3:14: error: backoff_max: \"1e400s\" is not a duration; write a whole number with a unit (ms, s, m, h, d, w), e.g. 30s, 5m or 1h30m
+podstream validate: 1 error; the configuration in $data/invalid/duration-overflow is not valid"
+
 # A typo in podstream.yml does not hide the pipelines' mistakes or a token that does
 # not resolve: every phase reports (the example of docs/pipelines.md).
 run every-phase 3 validate -c "$data/invalid/every-phase"

@@ -126,15 +126,30 @@ static ps_config_pos pos_of(const char *file, const ps_yaml_node *n)
 
 /* ---- service settings ----------------------------------------------------- */
 
+/* True when `file` already has an error at field `path`: a value that did not
+ * parse holds no meaning to compare. */
+static bool has_error_at(const loader *l, const char *file, const char *path)
+{
+    for (size_t i = 0; i < l->diag->count; i++) {
+        const ps_diag_item *it = &l->diag->items[i];
+        if (it->sev == PS_DIAG_ERROR && it->path && it->file && strcmp(it->path, path) == 0 &&
+            strcmp(it->file, file) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* A duration pair that must be ordered: reported at whichever of the two was
- * written (the later one when both were). */
+ * written (the later one when both were), and not at all when either is already
+ * in error. */
 static void check_order(loader *l, const char *file, const ps_yaml_node *root, const char *shorter,
                         int64_t shorter_ms, const char *longer, int64_t longer_ms, bool strict)
 {
     const ps_yaml_node *ns = ps_yaml_map_get(root, shorter);
     const ps_yaml_node *nl = ps_yaml_map_get(root, longer);
     char a[32], b[32];
-    if (strict ? shorter_ms < longer_ms : shorter_ms <= longer_ms)
+    if ((strict ? shorter_ms < longer_ms : shorter_ms <= longer_ms) ||
+        has_error_at(l, file, shorter) || has_error_at(l, file, longer))
         return;
     ps_time_format_duration(shorter_ms, a, sizeof a);
     ps_time_format_duration(longer_ms, b, sizeof b);

@@ -81,14 +81,18 @@ void ps_secret_free(char *s)
     free(s);
 }
 
-/* "a newline", "a carriage return" or NULL: what makes `s` unusable as a single
- * header value. */
-const char *ps_secret_line_break_in(const char *s, size_t n)
+/* "a newline", "a carriage return", "a control character" or NULL: what makes `s`
+ * unusable as a single header value. A token is printable ASCII; a stray control
+ * byte would only earn a 401 (or a mangled header) much later. */
+const char *ps_secret_unusable_char(const char *s, size_t n)
 {
     if (memchr(s, '\n', n))
         return "a newline";
     if (memchr(s, '\r', n))
         return "a carriage return";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
+            return "a control character";
     return NULL;
 }
 
@@ -169,7 +173,7 @@ static ps_err expand_env(const char *name, const char *field, sbuf *out, ps_errm
     if (n == 0)
         return ps_errmsg_set(em, PS_ERR_INVALID, "%s: environment variable %s is empty", field,
                              name);
-    brk = ps_secret_line_break_in(v, n);
+    brk = ps_secret_unusable_char(v, n);
     if (brk)
         return ps_errmsg_set(em, PS_ERR_INVALID, "%s: environment variable %s contains %s", field,
                              name, brk);
@@ -215,7 +219,7 @@ static ps_err read_secret_file(const char *path, bool check_mode, const char *na
         len--;
     if (len > 0 && data[len - 1] == '\r')
         len--;
-    brk = ps_secret_line_break_in(data, len);
+    brk = ps_secret_unusable_char(data, len);
     if (len == 0)
         err =
             ps_errmsg_set(em, PS_ERR_INVALID, "%s: secret \"%s\" (%s) is empty", field, name, path);
@@ -390,6 +394,12 @@ ps_err ps_secret_resolve(ps_secret_ctx *ctx, const char *raw, bool secure, long 
                                 "%s: the value is an enc:v1: value but secure is false; set "
                                 "secure: true",
                                 field);
+            goto out;
+        }
+        if (ps_secret_unusable_char(val.p, val.len)) {
+            /* Names the field, never the value: it may be a token. */
+            err = ps_errmsg_set(em, PS_ERR_INVALID, "%s: the value contains %s", field,
+                                ps_secret_unusable_char(val.p, val.len));
             goto out;
         }
         *plain = copy_exact(val.p, val.len);

@@ -138,7 +138,7 @@ ps_err ps_secret_encrypt(const unsigned char key[PS_SECRET_KEY_BYTES], long long
         return ps_errmsg_set(em, PS_ERR_RANGE,
                              "%s: refusing to encrypt a value longer than %d bytes", field,
                              PS_SECRET_VALUE_MAX);
-    brk = ps_secret_line_break_in(plain, plen);
+    brk = ps_secret_unusable_char(plain, plen);
     if (brk)
         return ps_errmsg_set(em, PS_ERR_INVALID, "%s: refusing to encrypt a value that contains %s",
                              field, brk);
@@ -286,7 +286,7 @@ ps_err ps_secret_decrypt(const unsigned char key[PS_SECRET_KEY_BYTES], long long
             ps_errmsg_set(em, PS_ERR_INVALID, "%s: the decrypted value contains a NUL byte", field);
         goto out;
     }
-    brk = ps_secret_line_break_in((const char *)pt, ct_len);
+    brk = ps_secret_unusable_char((const char *)pt, ct_len);
     if (brk) {
         err = ps_errmsg_set(em, PS_ERR_INVALID, "%s: the decrypted value contains %s", field, brk);
         goto out;

@@ -11,6 +11,6 @@
 
 /* "a newline", "a carriage return" or NULL: what makes `s` (n bytes) unusable as a
  * single header value. Static text. */
-const char *ps_secret_line_break_in(const char *s, size_t n);
+const char *ps_secret_unusable_char(const char *s, size_t n);
 
 #endif

@@ -127,8 +127,17 @@ static ps_err device_start(device *d, ps_errmsg *em)
     eng_rx_flush(d);
     if (err != PS_OK)
         PS_LOG_E(d->cfg->id, "spool replay stopped: %s", ps_strerror(err));
+    /* Only the last record can be torn: the crash (or power loss) interrupted its
+     * write, so it was never committed. An unclean start widens the repair window,
+     * so with resume_policy auto the archive returns what it held. */
     if (torn)
-        PS_LOG_W(d->cfg->id, "spool had %zu torn record(s) at its end (power loss?)", torn);
+        PS_LOG_W(d->cfg->id,
+                 "spool: ignored %zu torn record%s at its end, the trace of a crash or power "
+                 "loss; nothing committed is lost%s",
+                 torn, torn == 1 ? "" : "s",
+                 d->svc->resume_policy == PS_RESUME_AUTO
+                     ? ", and the repair of this unclean start fetches it again from the archive"
+                     : "");
     if (d->next > 0)
         PS_LOG_I(d->cfg->id, "replayed %llu message(s) received before the last stop",
                  (unsigned long long)d->next);

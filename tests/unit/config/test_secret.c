@@ -505,6 +505,17 @@ static void test_env_errors(void **state)
     setenv("PS_T_TOKEN", "abc\r", 1);
     expect_fail(&ctx, "${PS_T_TOKEN}", false, 7, PS_ERR_INVALID,
                 FIELD ": environment variable PS_T_TOKEN contains a carriage return");
+    setenv("PS_T_TOKEN",
+           "abc\x01"
+           "def",
+           1);
+    expect_fail(&ctx, "${PS_T_TOKEN}", false, 7, PS_ERR_INVALID,
+                FIELD ": environment variable PS_T_TOKEN contains a control character");
+    /* Written in the file itself: refused too, naming the field, not the value. */
+    expect_fail(&ctx, TOKEN "\x01", false, 7, PS_ERR_INVALID,
+                FIELD ": the value contains a control character");
+    expect_fail(&ctx, "abc\x7f" TOKEN, false, 7, PS_ERR_INVALID,
+                FIELD ": the value contains a control character");
     setenv("PS_T_TOKEN", "", 1);
     expect_fail(&ctx, "${PS_T_TOKEN}", false, 7, PS_ERR_INVALID,
                 FIELD ": environment variable PS_T_TOKEN is empty");
