@@ -103,8 +103,10 @@ static bool load_logged(const char *dir, unsigned flags, ps_config **cfg, ps_pip
     return ok;
 }
 
-/* Takes the lock beside the database that keeps a second service away. */
-static bool lock_database(const ps_config *cfg, int *lock)
+/* Takes the lock beside the database that keeps a second service away, and one on
+ * the database itself: the file beside it can be removed from under a running
+ * service, the database cannot without taking the data with it. */
+static bool lock_database(const ps_config *cfg, int locks[2])
 {
     char *lock_path = malloc(strlen(cfg->service.database) + 6);
     char *lock_dir;
@@ -118,9 +120,13 @@ static bool lock_database(const ps_config *cfg, int *lock)
     if (lock_dir)
         (void)ps_plat_mkdirs(lock_dir, 0750, NULL);
     free(lock_dir);
-    ok = ps_plat_lock(lock_path, lock, &em) == PS_OK;
-    if (!ok)
+    ok = ps_plat_lock(lock_path, &locks[0], &em) == PS_OK &&
+         ps_plat_lock(cfg->service.database, &locks[1], &em) == PS_OK;
+    if (!ok) {
         ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "%s", em.text);
+        ps_plat_unlock(locks[0]);
+        locks[0] = -1;
+    }
     free(lock_path);
     return ok;
 }
@@ -189,7 +195,7 @@ int ps_cmd_run(int argc, char **argv)
     ps_config *cfg = NULL;
     ps_pipeline_set *pipes = NULL;
     ps_errmsg em;
-    int lock = -1;
+    int locks[2] = {-1, -1};
     int rc = ps_cli_parse(&ps_cmd_run_opts, argc, argv, &o, &args);
     uint64_t sig;
     const char *dir;
@@ -214,7 +220,7 @@ int ps_cmd_run(int argc, char **argv)
         return PS_EXIT_CONFIG;
     }
     ps_log_set_level(o.log_level >= 0 ? forced_level : cfg->service.log_level);
-    if (!lock_database(cfg, &lock)) {
+    if (!lock_database(cfg, locks)) {
         ps_pipeline_set_destroy(pipes);
         ps_config_destroy(cfg);
         return PS_EXIT_FAILURE;
@@ -231,7 +237,10 @@ int ps_cmd_run(int argc, char **argv)
     ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "stopped cleanly");
     rc = PS_EXIT_OK;
 out:
+    /* The engine closes the store: closing our handle on the database before that
+     * would drop SQLite's own locks on it (POSIX locks go with any close). */
     ps_engine_destroy(eng);
-    ps_plat_unlock(lock);
+    ps_plat_unlock(locks[1]);
+    ps_plat_unlock(locks[0]);
     return rc;
 }

@@ -581,6 +581,33 @@ class ShutdownTests(StreamCase):
         self.assertNotIn(TOKEN.encode(), db)
 
 
+class InstanceTests(StreamCase):
+    def test_second_service_is_refused_even_after_the_lock_file_is_removed(self):
+        self.start_sim("--rate", "50")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.count() > 20, 20, "a running stream")
+
+        def second():
+            return subprocess.run([PODSTREAM, "run", "-c", svc.cfg], env=svc.env,
+                                  capture_output=True, text=True, timeout=20)
+        busy = "another podstream is already running on this database"
+        r = second()
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(busy + " (%s.lock is locked)" % svc.db, r.stdout + r.stderr)
+        # the lock file is gone, the database it guarded is not: still refused
+        os.unlink(svc.db + ".lock")
+        r = second()
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(busy + " (%s is locked)" % svc.db, r.stdout + r.stderr)
+        self.assertNotIn("starting", r.stdout + r.stderr)
+        before = svc.count()
+        wait_for(lambda: svc.count() > before + 20, 20, "the first service to keep storing")
+        rc, took = svc.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(svc.resume(1)[2], 1)
+        self.assert_complete()
+
+
 class PipelineTests(StreamCase):
     PIPELINES = """pipelines:
   - name: drop_outbound

@@ -90,9 +90,12 @@ ps_err ps_plat_mkdirs(const char *dir, unsigned mode, ps_errmsg *em);
  * 0 when the file does not exist. */
 uint64_t ps_plat_file_stamp(const char *path);
 
-/* Takes an exclusive lock on `path` (created 0640) for the life of the process, so
- * two services never write one database. PS_ERR_CONFLICT when another process
- * holds it. *handle is released by ps_plat_unlock. */
+/* Takes an exclusive lock on `path` (created 0640 when missing) for the life of the
+ * process, so two services never write one database. The lock is on the file that is
+ * at `path` once it is held (one unlinked meanwhile is let go and the new one taken).
+ * It does not conflict with SQLite's own locks, so `path` may be the database itself;
+ * then release it only after the last connection to it is closed. PS_ERR_CONFLICT
+ * when another process holds it. *handle is released by ps_plat_unlock. */
 ps_err ps_plat_lock(const char *path, int *handle, ps_errmsg *em);
 void ps_plat_unlock(int handle);
 

@@ -341,24 +341,44 @@ uint64_t ps_plat_file_stamp(const char *path)
     return h ? h : 1;
 }
 
+/* True when `fd` is still the file at `path`: a lock on a file unlinked (or
+ * replaced) meanwhile keeps nobody away. */
+static bool lock_is_at_path(int fd, const char *path)
+{
+    struct stat held, named;
+    if (fstat(fd, &held) != 0 || stat(path, &named) != 0)
+        return false;
+    return held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
 ps_err ps_plat_lock(const char *path, int *handle, ps_errmsg *em)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     *handle = -1;
-    if (fd < 0)
-        return ps_errmsg_set(em, PS_ERR_IO, "cannot open lock file %s: %s", path, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
+    /* Another process may unlink the file between our open and our lock; the
+     * retries end as soon as the file we hold is the one at the path. */
+    for (int attempt = 0; attempt < 8; attempt++) {
+        /* Read-only: flock needs no write access, and the file may be the database. */
+        int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0)
+            return ps_errmsg_set(em, PS_ERR_IO, "cannot open lock file %s: %s", path,
+                                 strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            close(fd);
+            if (e == EWOULDBLOCK)
+                return ps_errmsg_set(em, PS_ERR_CONFLICT,
+                                     "another podstream is already running on this database "
+                                     "(%s is locked)",
+                                     path);
+            return ps_errmsg_set(em, PS_ERR_IO, "cannot lock %s: %s", path, strerror(e));
+        }
+        if (lock_is_at_path(fd, path)) {
+            *handle = fd;
+            return PS_OK;
+        }
         close(fd);
-        if (e == EWOULDBLOCK)
-            return ps_errmsg_set(em, PS_ERR_CONFLICT,
-                                 "another podstream is already running on this database (%s is "
-                                 "locked)",
-                                 path);
-        return ps_errmsg_set(em, PS_ERR_IO, "cannot lock %s: %s", path, strerror(e));
     }
-    *handle = fd;
-    return PS_OK;
+    return ps_errmsg_set(em, PS_ERR_IO, "cannot lock %s: it keeps being replaced", path);
 }
 
 void ps_plat_unlock(int handle)
