@@ -371,6 +371,7 @@ ps_err ps_secret_resolve(ps_secret_ctx *ctx, const char *raw, bool secure, long 
 {
     sbuf val = {0};
     ps_errmsg sub;
+    const char *bad;
     bool is_enc;
     ps_err err;
 
@@ -396,10 +397,10 @@ ps_err ps_secret_resolve(ps_secret_ctx *ctx, const char *raw, bool secure, long 
                                 field);
             goto out;
         }
-        if (ps_secret_unusable_char(val.p, val.len)) {
+        bad = ps_secret_unusable_char(val.p, val.len);
+        if (bad) {
             /* Names the field, never the value: it may be a token. */
-            err = ps_errmsg_set(em, PS_ERR_INVALID, "%s: the value contains %s", field,
-                                ps_secret_unusable_char(val.p, val.len));
+            err = ps_errmsg_set(em, PS_ERR_INVALID, "%s: the value contains %s", field, bad);
             goto out;
         }
         *plain = copy_exact(val.p, val.len);
