@@ -21,11 +21,6 @@
 #define PS_ENGINE_MAX_INFLIGHT_BYTES (4u * 1024u * 1024u)
 #define PS_ENGINE_BATCH_EVENTS       1000
 #define PS_ENGINE_BATCH_MS           100
-/* A stop ends within the 5 s a service manager allows even when the database cannot
- * be written: the writer retries for this long after the stop request, then leaves
- * what it holds in the spool; the final state write has this much more. */
-#define PS_ENGINE_STOP_COMMIT_MS 3500
-#define PS_ENGINE_STOP_FINAL_MS  500
 
 typedef struct ps_engine ps_engine;
 

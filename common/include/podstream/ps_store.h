@@ -31,12 +31,6 @@ ps_err ps_store_create(const char *path, ps_store_mode mode, ps_store **out, ps_
 /* Closes the database. Accepts NULL. */
 void ps_store_destroy(ps_store *st);
 
-/* Bounds the writer's every wait for a database lock, the one under way included,
- * by `deadline_ms` (ps_plat_mono_ms clock; 0: the usual 10 s only). Past it a
- * locked database fails at once with PS_ERR_CONFLICT. May be called from another
- * thread than the one using `st`; for a stop that must end in time. */
-void ps_store_set_deadline(ps_store *st, int64_t deadline_ms);
-
 /* ---- writing (writer mode only) ------------------------------------------- */
 
 /* Starts a batch (one transaction). */

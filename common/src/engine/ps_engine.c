@@ -423,12 +423,8 @@ ps_err ps_engine_reload(ps_engine *eng, ps_config *cfg, ps_pipeline_set *pipes, 
 
 void ps_engine_stop(ps_engine *eng)
 {
-    if (!eng || atomic_load(&eng->stopping))
+    if (!eng || atomic_exchange(&eng->stopping, 1))
         return;
-    /* The deadline before the flag: a writer that sees the flag finds the deadline. */
-    atomic_store(&eng->stop_deadline_ms, ps_plat_mono_ms() + PS_ENGINE_STOP_COMMIT_MS);
-    atomic_store(&eng->stopping, 1);
-    ps_store_set_deadline(eng->store, atomic_load(&eng->stop_deadline_ms));
     /* Receivers first (all at once, so the 5 s budget is shared), then workers. */
     for (size_t i = 0; i < eng->ndevices; i++)
         atomic_store(&eng->devices[i]->stop, 1);
@@ -439,9 +435,6 @@ void ps_engine_stop(ps_engine *eng)
         (void)ps_plat_thread_join(eng->writer);
         eng->writer = NULL;
         eng->writer_started = false;
-        /* The final state gets a short time of its own even when the writer used
-         * all of its share. */
-        ps_store_set_deadline(eng->store, ps_plat_mono_ms() + PS_ENGINE_STOP_FINAL_MS);
         eng_write_tick(eng, true);
     }
     for (size_t i = 0; i < eng->ndevices; i++) {

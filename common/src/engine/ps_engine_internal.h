@@ -135,10 +135,6 @@ struct ps_engine {
     size_t ndevices, devices_cap;
     char *spool_dir;
     atomic_int stopping;
-    /* set by ps_engine_stop: past it the writer stops retrying a failing batch
-     * (which then stays in the spool, and the stop is not marked clean) */
-    _Atomic int64_t stop_deadline_ms;
-    atomic_int gave_up;
     atomic_uint ticks; /* counter ticks written, so reload can wait for one */
     /* read by the writer, changed by reload */
     atomic_int retention_days;

@@ -228,7 +228,7 @@ void eng_write_tick(ps_engine *eng, bool final)
         if (ps_store_counters_put(eng->store, &c, &em) != PS_OK)
             goto fail;
         {
-            ps_resume_state r = eng_resume_snapshot(d, final && !atomic_load(&eng->gave_up));
+            ps_resume_state r = eng_resume_snapshot(d, final);
             if (ps_store_resume_put(eng->store, d->cfg->id, d->cfg->props.type, &r, &em) != PS_OK)
                 goto fail;
         }
@@ -267,36 +267,6 @@ static void retention_step(ps_engine *eng, int64_t *next_ms)
     *next_ms = res.more ? 0 : ps_plat_mono_ms() + RETENTION_IDLE_MS;
 }
 
-/* True once a stop has used up the writer's share of its time. */
-static bool stop_overdue(ps_engine *eng)
-{
-    return atomic_load(&eng->stopping) && ps_plat_mono_ms() >= atomic_load(&eng->stop_deadline_ms);
-}
-
-/* Waits before the next attempt, never past the stop's deadline. */
-static void retry_pause(ps_engine *eng)
-{
-    int64_t pause = 500;
-    if (atomic_load(&eng->stopping)) {
-        int64_t left = atomic_load(&eng->stop_deadline_ms) - ps_plat_mono_ms();
-        pause = left < pause ? (left > 0 ? left : 0) : pause;
-    }
-    ps_plat_sleep_ms(pause);
-}
-
-/* A stop that cannot commit leaves the batch in the spool, for the next start to
- * replay, and is not recorded as clean. */
-static void give_up(ps_engine *eng, item **items, size_t n)
-{
-    PS_LOG_E(PS_LOG_NO_DEVICE,
-             "giving up at shutdown; the spool keeps the %zu events for the "
-             "next start",
-             n);
-    atomic_store(&eng->gave_up, 1);
-    for (size_t i = 0; i < n; i++)
-        atomic_store(&items[i]->dev->keep_spool, 1);
-}
-
 void *eng_writer_main(void *arg)
 {
     ps_engine *eng = arg;
@@ -323,11 +293,17 @@ void *eng_writer_main(void *arg)
                 if (failures++ % 10 == 0)
                     PS_LOG_E(PS_LOG_NO_DEVICE, "cannot commit %zu events, retrying: %s", n,
                              em.text);
-                if (stop_overdue(eng)) {
-                    give_up(eng, items, n);
+                if (atomic_load(&eng->stopping) && failures > 6) {
+                    /* Leave them in the spool: the next start replays them. */
+                    PS_LOG_E(PS_LOG_NO_DEVICE,
+                             "giving up at shutdown; the spool keeps the "
+                             "%zu events for the next start",
+                             n);
+                    for (size_t i = 0; i < n; i++)
+                        atomic_store(&items[i]->dev->keep_spool, 1);
                     break;
                 }
-                retry_pause(eng);
+                ps_plat_sleep_ms(500);
             }
             failures = 0;
             /* one lock per device per batch */

@@ -22,9 +22,6 @@
 #ifndef PS_STORE_INTERNAL_H
 #define PS_STORE_INTERNAL_H
 
-#include <stdatomic.h>
-#include <stdint.h>
-
 #include "podstream/ps_store.h"
 #include "store/ps_store_codec.h"
 #include "store/ps_store_elide.h"
@@ -92,10 +89,6 @@ struct ps_store {
     void *fts_api;
     void *tokenizer;
     void *tokenizer_mod; /* fts5_tokenizer */
-    /* the writer's wait for a lock: when the current one began, and a deadline that
-     * another thread may set (ps_store_set_deadline) */
-    int64_t busy_since_ms;
-    _Atomic int64_t deadline_ms;
 };
 
 /* Rows per chunk of the `chunks` table: ids id >> PS_CHUNK_SHIFT share a row that
