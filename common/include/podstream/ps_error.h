@@ -31,6 +31,7 @@ typedef enum ps_err {
     PS_ERR_AGAIN,       /* try again later; nothing is wrong */
     PS_ERR_USAGE,       /* bad command-line use */
     PS_ERR_INTERNAL,    /* a bug: an invariant did not hold */
+    PS_ERR_CORRUPT,     /* the database file is damaged: retrying will not help */
     PS_ERR__COUNT
 } ps_err;
 

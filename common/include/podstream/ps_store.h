@@ -232,6 +232,38 @@ typedef struct ps_store_size {
  * which reads every row: for the benchmark, not for a status line. */
 ps_err ps_store_size_get(ps_store *st, bool count, ps_store_size *out, ps_errmsg *em);
 
+/* ---- health: damage and the WAL (see docs/operations.md) ------------------------- */
+
+/* Runs PRAGMA quick_check, which reads every page (seconds per GB). PS_OK when the
+ * file is sound; PS_ERR_CORRUPT when it is damaged, with the first problems SQLite
+ * names in em. Either mode, outside a batch. */
+ps_err ps_store_quick_check(ps_store *st, ps_errmsg *em);
+
+/* The WAL size above which the service warns and truncates the WAL as soon as no
+ * reader blocks it (PODSTREAM_WAL_WARN_BYTES overrides it, for tests). */
+#define PS_STORE_WAL_WARN_BYTES ((uint64_t)64 << 20)
+
+typedef struct ps_store_wal {
+    uint64_t wal_bytes;       /* the -wal file now (after a truncation: 0) */
+    uint64_t warn_bytes;      /* the threshold the service uses; 0: not known yet */
+    int64_t blocked_since_us; /* a reader keeps the WAL from being truncated since then;
+                                 0: not blocked */
+    bool blocked;             /* ps_store_wal_check: the checkpoint was blocked this time */
+    bool truncated;           /* ps_store_wal_check: this call truncated the WAL */
+} ps_store_wal;
+
+/* The writer's WAL watch, called between batches. When the -wal file is over
+ * warn_bytes, runs a truncating checkpoint that never waits for a reader; one that
+ * a reader blocks sets out->blocked, and the first of an episode records
+ * blocked_since_us (now) in the database for `status`; the truncation that ends it
+ * clears it. *out is filled in any case. Writer mode only. */
+ps_err ps_store_wal_check(ps_store *st, uint64_t warn_bytes, int64_t now_us, ps_store_wal *out,
+                          ps_errmsg *em);
+
+/* What `status` shows: the -wal file's size now, and the threshold and blocked
+ * episode the service last recorded. Either mode. */
+ps_err ps_store_wal_info(ps_store *st, ps_store_wal *out, ps_errmsg *em);
+
 /* ---- reading (either mode) ------------------------------------------------------ */
 
 /* What to select. Initialise with ps_query_init (everything unset), then set the

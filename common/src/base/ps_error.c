@@ -23,6 +23,7 @@ static const char *const ps_err_text[PS_ERR__COUNT] = {
     [PS_ERR_AGAIN] = "try again",
     [PS_ERR_USAGE] = "usage error",
     [PS_ERR_INTERNAL] = "internal error",
+    [PS_ERR_CORRUPT] = "database damaged",
 };
 
 const char *ps_strerror(ps_err err)

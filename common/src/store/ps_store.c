@@ -203,6 +203,10 @@ ps_err ps_store_create(const char *path, ps_store_mode mode, ps_store **out, ps_
     }
     err = ps_store_codec_load(&st->codec, &st->conn, em);
 out:
+    /* At open, "not a database" is more likely the wrong file than a damaged one. */
+    if (err == PS_ERR_CORRUPT && st->conn.db &&
+        sqlite3_extended_errcode(st->conn.db) == SQLITE_NOTADB)
+        err = PS_ERR_DB;
     if (err != PS_OK) {
         ps_store_destroy(st);
         return err;

@@ -15,6 +15,7 @@
  *       ps_store_query.c      queries and small reads               (match, codec)
  *       ps_store_trace.c      one mail across events                (query)
  *       ps_store_retention.c  deleting by age and size              (text)
+ *       ps_store_health.c     quick_check and the WAL watch          (sql)
  *       ps_store.c            open and close, resume, counters      (migrate, codec, write)
  *
  * The pieces below this header take a ps_store_db (and their own state), never a
@@ -89,6 +90,9 @@ struct ps_store {
     void *fts_api;
     void *tokenizer;
     void *tokenizer_mod; /* fts5_tokenizer */
+    /* the WAL watch (ps_store_health.c) */
+    uint64_t wal_warn_recorded;   /* the threshold written to meta by this open; 0: none */
+    int64_t wal_blocked_since_us; /* the blocked episode under way; 0: none */
 };
 
 /* Rows per chunk of the `chunks` table: ids id >> PS_CHUNK_SHIFT share a row that

@@ -12,6 +12,10 @@ ps_err ps_store_dberr(const ps_store_db *c, ps_errmsg *em, const char *what)
         err = PS_ERR_NOMEM;
     else if ((code & 0xff) == SQLITE_FULL || (code & 0xff) == SQLITE_IOERR)
         err = PS_ERR_IO;
+    /* Busy, full and I/O may clear; a damaged page stays damaged, so the writer must
+     * not retry it (see ps_store_quick_check and `podstream repair`). */
+    else if ((code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB)
+        err = PS_ERR_CORRUPT;
     if (c && c->path)
         return ps_errmsg_set(em, err, "%s: %s: %s", c->path, what, msg);
     return ps_errmsg_set(em, err, "%s: %s", what, msg);

@@ -16,7 +16,8 @@ typedef struct ps_store_db {
 } ps_store_db;
 
 /* Sets em from the connection's last error: "<path>: <what>: <sqlite message>", and
- * returns the matching ps_err (busy: PS_ERR_CONFLICT, full or I/O: PS_ERR_IO). */
+ * returns the matching ps_err (busy: PS_ERR_CONFLICT, full or I/O: PS_ERR_IO, a damaged
+ * file or not a database: PS_ERR_CORRUPT). */
 ps_err ps_store_dberr(const ps_store_db *c, ps_errmsg *em, const char *what);
 
 /* Runs SQL without results. */

@@ -1,0 +1,167 @@
+/* ps_store health: quick_check on a sound and on a really damaged file (garbage
+ * written over a page with the store closed), damage reported as PS_ERR_CORRUPT by
+ * every path, and the WAL watch. */
+#include "test_store_util.h"
+
+/* Stores n maillog events of device 1 in one batch. */
+static void populate(ps_store *st, int first, int n)
+{
+    ps_errmsg em;
+    assert_int_equal(ps_store_begin(st, &em), PS_OK);
+    for (int i = first; i < first + n; i++) {
+        char id[32], qid[32], ts[40];
+        char *raw;
+        ps_event ev;
+        bool dup = true;
+        snprintf(id, sizeof id, "id%06d", i);
+        snprintf(qid, sizeof qid, "Q%06d", i);
+        snprintf(ts, sizeof ts, "2024-05-22T12:%02d:%02d.%06dZ", (i / 60) % 60, i % 60, i);
+        raw = make_maillog(id, ts, qid, "alice@example.com", "bob@example.org", NULL, "Sent",
+                           "2.0.0", "mx.example.org");
+        event_from(&ev, PS_DATA_MAILLOG, raw, strlen(raw));
+        if (ps_store_insert(st, 1, &ev, raw, strlen(raw), NULL, &dup, &em) != PS_OK)
+            fail_msg("insert: %s", em.text);
+        assert_false(dup);
+        ps_event_deinit(&ev);
+        free(raw);
+    }
+    assert_int_equal(ps_store_commit(st, &em), PS_OK);
+}
+
+/* A database of n events, closed (its WAL checkpointed into the file). */
+static void make_db(const scratch *s, int n)
+{
+    ps_store *st = NULL;
+    ps_errmsg em;
+    if (ps_store_create(s->db, PS_STORE_WRITER, &st, &em) != PS_OK)
+        fail_msg("open: %s", em.text);
+    populate(st, 0, n);
+    ps_store_destroy(st);
+}
+
+/* The number of a leaf page of table `name`, the `nth` one (dbstat). */
+static long long leaf_page(const char *db, const char *name, int nth)
+{
+    sqlite3 *h = peek_open(db);
+    char sql[200];
+    long long page;
+    snprintf(sql, sizeof sql,
+             "SELECT pageno FROM dbstat WHERE name = '%s' AND pagetype = 'leaf' "
+             "ORDER BY pageno LIMIT 1 OFFSET %d",
+             name, nth);
+    page = peek_int(h, sql);
+    sqlite3_close(h);
+    assert_true(page > 1);
+    return page;
+}
+
+/* Writes garbage (or zeros) over page `page` (1-based) of the closed database. */
+static void garble_page(const char *db, long long page, bool zero)
+{
+    FILE *f = fopen(db, "r+b");
+    unsigned char junk[4096];
+    assert_non_null(f);
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = zero ? 0 : (unsigned char)(i * 37 + 11);
+    assert_int_equal(fseek(f, (long)((page - 1) * 4096), SEEK_SET), 0);
+    assert_int_equal(fwrite(junk, 1, sizeof junk, f), sizeof junk);
+    assert_int_equal(fclose(f), 0);
+}
+
+static bool count_row(const ps_event_row *r, void *ctx)
+{
+    (void)r;
+    (*(size_t *)ctx)++;
+    return true;
+}
+
+static void test_quick_check_sound(void **state)
+{
+    scratch s;
+    ps_store *st = NULL;
+    ps_errmsg em;
+    (void)state;
+    scratch_make(&s);
+    make_db(&s, 500);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_READER, &st, &em), PS_OK);
+    assert_int_equal(ps_store_quick_check(st, &em), PS_OK);
+    ps_store_destroy(st);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_OK);
+    assert_int_equal(ps_store_quick_check(st, &em), PS_OK);
+    ps_store_destroy(st);
+    scratch_remove(&s);
+}
+
+static void test_quick_check_damaged_page(void **state)
+{
+    scratch s;
+    ps_store *st = NULL;
+    ps_errmsg em;
+    ps_query q;
+    size_t rows = 0;
+    char prefix[400];
+    (void)state;
+    scratch_make(&s);
+    make_db(&s, 2000);
+    garble_page(s.db, leaf_page(s.db, "events", 3), false);
+    /* The header and the schema are intact: the writer opens, and only the check
+     * (or a read of that page) finds the damage. */
+    if (ps_store_create(s.db, PS_STORE_WRITER, &st, &em) != PS_OK)
+        fail_msg("open: %s", em.text);
+    assert_int_equal(ps_store_quick_check(st, &em), PS_ERR_CORRUPT);
+    snprintf(prefix, sizeof prefix, "%s: the database is damaged (", s.db);
+    assert_memory_equal(em.text, prefix, strlen(prefix));
+    assert_string_equal(ps_strerror(PS_ERR_CORRUPT), "database damaged");
+    /* A read that reaches the page is PS_ERR_CORRUPT too: the writer must not retry it. */
+    ps_query_init(&q);
+    q.oldest_first = true;
+    assert_int_equal(ps_store_query(st, &q, count_row, &rows, &em), PS_ERR_CORRUPT);
+    ps_store_destroy(st);
+    scratch_remove(&s);
+}
+
+/* A page of zeros: found by the check, with the store open as a reader. */
+static void test_quick_check_zeroed_page(void **state)
+{
+    scratch s;
+    ps_store *st = NULL;
+    ps_errmsg em;
+    char prefix[400];
+    (void)state;
+    scratch_make(&s);
+    make_db(&s, 2000);
+    garble_page(s.db, leaf_page(s.db, "events", 2), true);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_READER, &st, &em), PS_OK);
+    assert_int_equal(ps_store_quick_check(st, &em), PS_ERR_CORRUPT);
+    snprintf(prefix, sizeof prefix, "%s: the database is damaged (", s.db);
+    assert_memory_equal(em.text, prefix, strlen(prefix));
+    ps_store_destroy(st);
+    scratch_remove(&s);
+}
+
+static void test_garbled_header_at_open(void **state)
+{
+    scratch s;
+    ps_store *st = NULL;
+    ps_errmsg em;
+    (void)state;
+    scratch_make(&s);
+    make_db(&s, 10);
+    garble_page(s.db, 1, false);
+    /* At open it reads as the wrong file, as test_store_migrate has it. */
+    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_ERR_DB);
+    assert_null(st);
+    assert_non_null(strstr(em.text, "file is not a database"));
+    scratch_remove(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quick_check_sound),
+        cmocka_unit_test(test_quick_check_damaged_page),
+        cmocka_unit_test(test_quick_check_zeroed_page),
+        cmocka_unit_test(test_garbled_header_at_open),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
