@@ -246,23 +246,48 @@ ps_err ps_store_quick_check(ps_store *st, ps_errmsg *em);
 typedef struct ps_store_wal {
     uint64_t wal_bytes;       /* the -wal file now (after a truncation: 0) */
     uint64_t warn_bytes;      /* the threshold the service uses; 0: not known yet */
-    int64_t blocked_since_us; /* a reader keeps the WAL from being truncated since then;
+    int64_t blocked_since_us; /* a reader keeps the WAL from being truncated since then
+                                 (after the truncation that ends it: since when it did);
                                  0: not blocked */
     bool blocked;             /* ps_store_wal_check: the checkpoint was blocked this time */
     bool truncated;           /* ps_store_wal_check: this call truncated the WAL */
 } ps_store_wal;
 
 /* The writer's WAL watch, called between batches. When the -wal file is over
- * warn_bytes, runs a truncating checkpoint that never waits for a reader; one that
- * a reader blocks sets out->blocked, and the first of an episode records
- * blocked_since_us (now) in the database for `status`; the truncation that ends it
- * clears it. *out is filled in any case. Writer mode only. */
+ * warn_bytes, runs a truncating checkpoint that never waits for a long reader; one
+ * that a reader blocks sets out->blocked, and the first of an episode records
+ * blocked_since_us = now_us in the database for `status`; the truncation that ends
+ * it (out->truncated) clears it there. *out is filled in any case. Writer mode only. */
 ps_err ps_store_wal_check(ps_store *st, uint64_t warn_bytes, int64_t now_us, ps_store_wal *out,
                           ps_errmsg *em);
 
 /* What `status` shows: the -wal file's size now, and the threshold and blocked
  * episode the service last recorded. Either mode. */
 ps_err ps_store_wal_info(ps_store *st, ps_store_wal *out, ps_errmsg *em);
+
+typedef struct ps_store_recovery {
+    uint64_t events_saved; /* events stored again in the new file */
+    uint64_t events_lost;  /* events of the damaged file that could not be read (from the
+                              gaps in their ids: fewer when retention had removed some) */
+    uint64_t rows_saved;   /* rows of resume, counters, pipeline counters, quarantine */
+    uint64_t rows_lost;    /* such rows read but not stored again */
+    unsigned gaps;         /* damaged stretches stepped over */
+    int64_t lost_from_us;  /* the event time range the lost events lie in; 0, 0: none */
+    int64_t lost_to_us;
+    size_t devices; /* devices whose resume state now asks for a backfill */
+} ps_store_recovery;
+
+/* Rebuilds the damaged database at `damaged` into a new one at `fresh` (which must
+ * not exist; left behind on failure for the caller to remove) with this build's
+ * schema. Every event that can still be read is stored again as ps_store_insert
+ * stores it (full text, hourly counts, new dictionaries); resume state, counters,
+ * pipeline counters and quarantine are copied; damaged stretches are stepped over
+ * and counted in *out. Every device's resume state is then marked unclean and its
+ * repair window widened over what was lost (now_us when the loss reaches the end),
+ * so its next start fetches that again from the archive. No process may use either
+ * file meanwhile. */
+ps_err ps_store_recover(const char *damaged, const char *fresh, int64_t now_us,
+                        ps_store_recovery *out, ps_errmsg *em);
 
 /* ---- reading (either mode) ------------------------------------------------------ */
 

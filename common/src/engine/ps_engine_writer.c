@@ -7,6 +7,7 @@
 
 #include "podstream/ps_log.h"
 #include "engine/ps_engine_internal.h"
+#include "engine/ps_engine_wal.h"
 
 /* Retention deletes at most this many events per step, between batches: a step
  * costs about as much as storing them, so ingest never waits long for it. */
@@ -236,6 +237,7 @@ void eng_write_tick(ps_engine *eng, bool final)
     if (ps_store_commit(eng->store, &em) != PS_OK)
         goto fail;
     ps_plat_mutex_unlock(eng->mu);
+    eng_wal_tick(eng->store);
     atomic_fetch_add(&eng->ticks, 1);
     return;
 fail:

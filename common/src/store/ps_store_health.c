@@ -147,6 +147,8 @@ ps_err ps_store_wal_check(ps_store *st, uint64_t warn_bytes, int64_t now_us, ps_
         if (st->wal_blocked_since_us != before)
             err = meta_put(&st->conn, "wal_blocked_since_us", st->wal_blocked_since_us, em);
         out->wal_bytes = wal_file_bytes(&st->conn);
+        out->blocked_since_us = out->truncated ? before : st->wal_blocked_since_us;
+        return err;
     }
     out->blocked_since_us = st->wal_blocked_since_us;
     return err;

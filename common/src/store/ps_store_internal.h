@@ -16,6 +16,7 @@
  *       ps_store_trace.c      one mail across events                (query)
  *       ps_store_retention.c  deleting by age and size              (text)
  *       ps_store_health.c     quick_check and the WAL watch          (sql)
+ *       ps_store_recover.c    rebuilding a damaged file              (write, query)
  *       ps_store.c            open and close, resume, counters      (migrate, codec, write)
  *
  * The pieces below this header take a ps_store_db (and their own state), never a

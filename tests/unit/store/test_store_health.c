@@ -155,6 +155,146 @@ static void test_garbled_header_at_open(void **state)
     scratch_remove(&s);
 }
 
+/* ---- recovery ------------------------------------------------------------------------ */
+
+static size_t count_events(const char *db)
+{
+    ps_store *st = NULL;
+    ps_errmsg em;
+    ps_query q;
+    size_t rows = 0;
+    if (ps_store_create(db, PS_STORE_READER, &st, &em) != PS_OK)
+        fail_msg("open: %s", em.text);
+    ps_query_init(&q);
+    assert_int_equal(ps_store_query(st, &q, count_row, &rows, &em), PS_OK);
+    assert_int_equal(ps_store_quick_check(st, &em), PS_OK);
+    ps_store_destroy(st);
+    return rows;
+}
+
+/* A damaged page of events: what can be read is stored again, the rest counted,
+ * and the device's resume state survives, unclean, with its repair window over
+ * the lost stretch. */
+static void recover_case(bool zero)
+{
+    scratch s;
+    ps_store *st = NULL;
+    ps_errmsg em;
+    ps_store_recovery r;
+    ps_resume_state rs = {.last_event_ts_us = 1716380000000000LL,
+                          .last_healthy_us = 1716380000000000LL,
+                          .clean_shutdown = true};
+    char fresh[400];
+    int64_t now = ps_plat_now_us();
+    scratch_make(&s);
+    snprintf(fresh, sizeof fresh, "%s/other.db", s.dir);
+    if (ps_store_create(s.db, PS_STORE_WRITER, &st, &em) != PS_OK)
+        fail_msg("open: %s", em.text);
+    populate(st, 0, 2000);
+    assert_int_equal(ps_store_resume_put(st, 1, PS_DATA_MAILLOG, &rs, &em), PS_OK);
+    ps_store_destroy(st);
+    garble_page(s.db, leaf_page(s.db, "events", 4), zero);
+
+    if (ps_store_recover(s.db, fresh, now, &r, &em) != PS_OK)
+        fail_msg("recover: %s", em.text);
+    assert_true(r.gaps >= 1);
+    assert_true(r.events_lost > 0 && r.events_lost < 200);
+    assert_int_equal(r.events_saved + r.events_lost, 2000);
+    assert_int_equal(r.rows_saved, 1); /* the resume row */
+    assert_int_equal(r.devices, 1);
+    /* the events are from 12:00 to 12:33 on 2024-05-22 */
+    assert_true(r.lost_from_us >= 1716379200000000LL && r.lost_from_us < r.lost_to_us);
+    assert_true(r.lost_to_us < 1716381600000000LL);
+    assert_int_equal(count_events(fresh), r.events_saved);
+
+    if (ps_store_create(fresh, PS_STORE_WRITER, &st, &em) != PS_OK)
+        fail_msg("open: %s", em.text);
+    assert_int_equal(ps_store_resume_get(st, 1, PS_DATA_MAILLOG, &rs, &em), PS_OK);
+    assert_false(rs.clean_shutdown);
+    assert_true(rs.last_event_ts_us >= 1716380000000000LL);
+    assert_true(rs.repair_from_us <= r.lost_from_us && rs.repair_to_us >= r.lost_to_us);
+    /* A second recovery refuses to overwrite. */
+    assert_int_equal(ps_store_recover(s.db, fresh, now, &r, &em), PS_ERR_EXISTS);
+    ps_store_destroy(st);
+    scratch_remove(&s);
+}
+
+static void test_recover_zeroed_page(void **state)
+{
+    (void)state;
+    recover_case(true);
+}
+
+static void test_recover_garbage_page(void **state)
+{
+    (void)state;
+    recover_case(false);
+}
+
+/* ---- the WAL watch -------------------------------------------------------------------- */
+
+static void test_wal_blocked_then_truncated(void **state)
+{
+    scratch s;
+    ps_store *st = NULL, *rd = NULL;
+    ps_errmsg em;
+    ps_store_wal w;
+    sqlite3 *reader;
+    const uint64_t warn = 256 * 1024;
+    (void)state;
+    scratch_make(&s);
+    if (ps_store_create(s.db, PS_STORE_WRITER, &st, &em) != PS_OK)
+        fail_msg("open: %s", em.text);
+    populate(st, 0, 10);
+    /* Under the threshold: nothing to do. */
+    assert_int_equal(ps_store_wal_check(st, warn, 1000, &w, &em), PS_OK);
+    assert_true(w.wal_bytes > 0 && w.wal_bytes < warn);
+    assert_false(w.blocked || w.truncated);
+    assert_int_equal(w.warn_bytes, warn);
+
+    /* A reader holds a snapshot while the writer goes on. */
+    reader = peek_open(s.db);
+    assert_int_equal(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM events;", NULL, NULL, NULL),
+                     SQLITE_OK);
+    populate(st, 10, 3000);
+    assert_int_equal(ps_store_wal_check(st, warn, 2000, &w, &em), PS_OK);
+    assert_true(w.blocked);
+    assert_false(w.truncated);
+    assert_true(w.wal_bytes > warn);
+    assert_int_equal(w.blocked_since_us, 2000);
+    /* The episode goes on; its start stays. */
+    assert_int_equal(ps_store_wal_check(st, warn, 3000, &w, &em), PS_OK);
+    assert_true(w.blocked);
+    assert_int_equal(w.blocked_since_us, 2000);
+    /* What status sees, from another connection. */
+    assert_int_equal(ps_store_create(s.db, PS_STORE_READER, &rd, &em), PS_OK);
+    assert_int_equal(ps_store_wal_info(rd, &w, &em), PS_OK);
+    assert_true(w.wal_bytes > warn);
+    assert_int_equal(w.warn_bytes, warn);
+    assert_int_equal(w.blocked_since_us, 2000);
+
+    /* The reader goes: the next check truncates and ends the episode. */
+    sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(reader);
+    assert_int_equal(ps_store_wal_check(st, warn, 4000, &w, &em), PS_OK);
+    assert_false(w.blocked);
+    assert_true(w.truncated);
+    assert_int_equal(w.blocked_since_us, 2000); /* the episode this ended */
+    assert_true(w.wal_bytes < 64 * 1024);
+    assert_int_equal(ps_store_wal_info(rd, &w, &em), PS_OK);
+    assert_true(w.wal_bytes < 64 * 1024);
+    assert_int_equal(w.blocked_since_us, 0);
+    ps_store_destroy(rd);
+
+    /* Over the threshold with no reader in the way: truncated at once. */
+    populate(st, 5000, 3000);
+    assert_int_equal(ps_store_wal_check(st, warn, 5000, &w, &em), PS_OK);
+    assert_true(w.truncated);
+    assert_int_equal(w.blocked_since_us, 0);
+    ps_store_destroy(st);
+    scratch_remove(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +302,9 @@ int main(void)
         cmocka_unit_test(test_quick_check_damaged_page),
         cmocka_unit_test(test_quick_check_zeroed_page),
         cmocka_unit_test(test_garbled_header_at_open),
+        cmocka_unit_test(test_recover_zeroed_page),
+        cmocka_unit_test(test_recover_garbage_page),
+        cmocka_unit_test(test_wal_blocked_then_truncated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
