@@ -8,6 +8,26 @@
  * say where the damage is, the rest repeat it for every page below. */
 #define QUICK_CHECK_LINES 3
 
+/* Adds the problems of one quick_check row to the message. SQLite returns them a row
+ * each, or all in one row a line each; "*** in database main ***" heads them and
+ * says nothing itself. */
+static void add_problems(const char *row, char *lines, size_t cap, size_t *used,
+                         unsigned *problems)
+{
+    while (row && *row) {
+        const char *nl = strchr(row, '\n');
+        int len = nl ? (int)(nl - row) : (int)strlen(row);
+        if (strncmp(row, "*** ", 4) != 0 && !(len == 2 && strncmp(row, "ok", 2) == 0) && len > 0 &&
+            ++*problems <= QUICK_CHECK_LINES && *used < cap - 1) {
+            int n = snprintf(lines + *used, cap - *used, "%s%.*s", *used ? "; " : "", len, row);
+            *used = n < 0 ? *used : *used + (size_t)n;
+            if (*used >= cap)
+                *used = cap - 1;
+        }
+        row = nl ? nl + 1 : NULL;
+    }
+}
+
 ps_err ps_store_quick_check(ps_store *st, ps_errmsg *em)
 {
     sqlite3_stmt *s = NULL;
@@ -18,18 +38,9 @@ ps_err ps_store_quick_check(ps_store *st, ps_errmsg *em)
     int rc;
     if (sqlite3_prepare_v2(st->conn.db, "PRAGMA quick_check(100)", -1, &s, NULL) != SQLITE_OK)
         return ps_store_dberr(&st->conn, em, "checking the database");
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *line = (const char *)sqlite3_column_text(s, 0);
-        /* "*** in database main ***" heads the list and says nothing itself. */
-        if (!line || strcmp(line, "ok") == 0 || strncmp(line, "*** ", 4) == 0)
-            continue;
-        if (++problems <= QUICK_CHECK_LINES && used < sizeof lines - 1) {
-            int n = snprintf(lines + used, sizeof lines - used, "%s%s", used ? "; " : "", line);
-            used = n < 0 ? used : used + (size_t)n;
-            if (used >= sizeof lines)
-                used = sizeof lines - 1;
-        }
-    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        add_problems((const char *)sqlite3_column_text(s, 0), lines, sizeof lines, &used,
+                     &problems);
     if (rc != SQLITE_DONE) {
         /* Some damage stops the check itself, after the problems it listed. */
         err = ps_store_dberr(&st->conn, em, "checking the database");

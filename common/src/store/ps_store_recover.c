@@ -27,17 +27,16 @@
 /* ---- walking a table past damaged pages ------------------------------------------- */
 
 typedef struct walker {
-    sqlite3_stmt *s; /* "... WHERE rowid > ?1 ORDER BY rowid", the rowid in column 0 */
-    int64_t last;    /* the last rowid delivered */
-    bool started;    /* a row was delivered */
+    sqlite3_stmt *s; /* "... WHERE rowid >= ?1 ORDER BY rowid", the rowid in column 0 */
+    int64_t last;    /* the last rowid delivered; 0 before the first (rowids here are >= 1) */
 } walker;
 
-/* Whether the table reads from just after `after`; on success the statement
- * stands on the first row there (or at the end). */
-static int probe(walker *w, int64_t after)
+/* Seeks to the first row at or after `from`; the step result says whether the
+ * table reads from there (the statement then stands on that row, or at the end). */
+static int probe(walker *w, int64_t from)
 {
     sqlite3_reset(w->s);
-    sqlite3_bind_int64(w->s, 1, after);
+    sqlite3_bind_int64(w->s, 1, from);
     return sqlite3_step(w->s);
 }
 
@@ -47,11 +46,11 @@ static bool readable(int rc)
 }
 
 /* Finds the first readable place after w->last: doubling the step until a seek
- * succeeds, then halving back between the last failure and that success. Returns
- * the step result of the statement standing there. */
+ * succeeds, then halving back between the last failure and that success, which is
+ * where the next sound page begins. Returns the step result standing there. */
 static int skip_damage(walker *w)
 {
-    int64_t bad = w->last, good;
+    int64_t bad = w->last + 1, good;
     uint64_t step = 1;
     int rc;
     for (;;) {
@@ -79,9 +78,8 @@ static int walk_next(walker *w, bool *gap)
 {
     int rc = sqlite3_step(w->s);
     *gap = false;
-    if (rc == SQLITE_ROW && (!w->started || sqlite3_column_int64(w->s, 0) > w->last)) {
+    if (rc == SQLITE_ROW && sqlite3_column_int64(w->s, 0) > w->last) {
         w->last = sqlite3_column_int64(w->s, 0);
-        w->started = true;
         return rc;
     }
     if (rc == SQLITE_DONE)
@@ -90,10 +88,8 @@ static int walk_next(walker *w, bool *gap)
         return rc;
     *gap = true;
     rc = skip_damage(w);
-    if (rc == SQLITE_ROW) {
+    if (rc == SQLITE_ROW)
         w->last = sqlite3_column_int64(w->s, 0);
-        w->started = true;
-    }
     return rc;
 }
 
@@ -181,11 +177,11 @@ static ps_err copy_events(recover_ctx *c, ps_errmsg *em)
     bool gap, pending = false; /* pending: events lost since ts_before */
     int rc;
     if (sqlite3_prepare_v2(c->src->conn.db,
-                           "SELECT id, device_id, type, ts_us, tags FROM events WHERE id > ?1 "
+                           "SELECT id, device_id, type, ts_us, tags FROM events WHERE id >= ?1 "
                            "ORDER BY id",
                            -1, &w.s, NULL) != SQLITE_OK)
         return ps_store_dberr(&c->src->conn, em, "reading the events");
-    sqlite3_bind_int64(w.s, 1, 0);
+    sqlite3_bind_int64(w.s, 1, 1);
     for (;;) {
         int64_t before = w.last;
         rc = walk_next(&w, &gap);
@@ -241,7 +237,8 @@ static ps_err copy_table(recover_ctx *c, const char *table, bool rowid, ps_errms
     int ncol, first = rowid ? 1 : 0, rc;
     bool gap = false;
     if (rowid)
-        snprintf(sql, sizeof sql, "SELECT rowid, * FROM %s WHERE rowid > ?1 ORDER BY rowid", table);
+        snprintf(sql, sizeof sql, "SELECT rowid, * FROM %s WHERE rowid >= ?1 ORDER BY rowid",
+                 table);
     else
         snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE ?1 IS NOT NULL", table);
     if (sqlite3_prepare_v2(c->src->conn.db, sql, -1, &w.s, NULL) != SQLITE_OK)
@@ -255,7 +252,7 @@ static ps_err copy_table(recover_ctx *c, const char *table, bool rowid, ps_errms
         err = ps_store_dberr(&c->dst->conn, em, "copying a table");
         goto out;
     }
-    sqlite3_bind_int64(w.s, 1, 0);
+    sqlite3_bind_int64(w.s, 1, 1);
     while ((rc = rowid ? walk_next(&w, &gap) : sqlite3_step(w.s)) == SQLITE_ROW || gap) {
         c->out->gaps += gap ? 1 : 0;
         if (rc != SQLITE_ROW)

@@ -1,6 +1,10 @@
 /* ps_store health: quick_check on a sound and on a really damaged file (garbage
  * written over a page with the store closed), damage reported as PS_ERR_CORRUPT by
- * every path, and the WAL watch. */
+ * every path, rebuilding a damaged file, and the WAL watch.
+ *
+ * The same program builds the database of tests/cli/test_repair.sh:
+ *   PS_STORE_HEALTH_FIXTURE=DB test_store_health   2,000 maillog events of device 1
+ *                                                  and its resume state, closed */
 #include "test_store_util.h"
 
 /* Stores n maillog events of device 1 in one batch. */
@@ -295,6 +299,27 @@ static void test_wal_blocked_then_truncated(void **state)
     scratch_remove(&s);
 }
 
+static int make_fixture(const char *db)
+{
+    ps_store *st = NULL;
+    ps_errmsg em;
+    ps_resume_state rs = {.last_event_ts_us = 1716381199000000LL,
+                          .last_healthy_us = 1716381200000000LL,
+                          .clean_shutdown = true};
+    if (ps_store_create(db, PS_STORE_WRITER, &st, &em) != PS_OK) {
+        fprintf(stderr, "%s\n", em.text);
+        return 1;
+    }
+    populate(st, 0, 2000);
+    if (ps_store_resume_put(st, 1, PS_DATA_MAILLOG, &rs, &em) != PS_OK) {
+        fprintf(stderr, "%s\n", em.text);
+        ps_store_destroy(st);
+        return 1;
+    }
+    ps_store_destroy(st);
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -306,5 +331,8 @@ int main(void)
         cmocka_unit_test(test_recover_garbage_page),
         cmocka_unit_test(test_wal_blocked_then_truncated),
     };
+    const char *fixture = getenv("PS_STORE_HEALTH_FIXTURE");
+    if (fixture && *fixture)
+        return make_fixture(fixture);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
