@@ -163,6 +163,8 @@ static void serve(ps_engine *eng, const char *dir, const run_opts *o, ps_log_lev
         const char *what;
         ps_signal got = ps_plat_signal_wait(1000, &what);
         bool again = false;
+        if (ps_engine_fault(eng, NULL) != PS_OK)
+            return; /* logged by the engine; the stop below says what it left */
         if (got == PS_SIGNAL_STOP) {
             ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "%s received: draining and stopping", what);
             return;
@@ -184,6 +186,29 @@ static void serve(ps_engine *eng, const char *dir, const run_opts *o, ps_log_lev
             reload(eng, dir, o, forced_level);
         }
     }
+}
+
+/* Stops the engine and says how it went: the exit code is not 0 when the engine
+ * had a fault or something received was neither stored nor spooled. */
+static int stop_logged(ps_engine *eng)
+{
+    ps_errmsg em, fem;
+    ps_err fault = ps_engine_fault(eng, &fem);
+    ps_err err = ps_engine_stop(eng, &em);
+
+    if (fault != PS_OK)
+        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "stopped because of a database failure: %s",
+               fem.text);
+    if (err == PS_ERR_AGAIN)
+        ps_log(PS_LOG_WARN, PS_LOG_NO_DEVICE, "stopped, not cleanly: %s", em.text);
+    else if (err != PS_OK)
+        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE,
+               "stopped, events lost: %s; the next start fetches them from the archive "
+               "(resume_policy auto)",
+               em.text);
+    else if (fault == PS_OK)
+        ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "stopped cleanly");
+    return fault != PS_OK || (err != PS_OK && err != PS_ERR_AGAIN) ? PS_EXIT_FAILURE : PS_EXIT_OK;
 }
 
 int ps_cmd_run(int argc, char **argv)
@@ -233,9 +258,7 @@ int ps_cmd_run(int argc, char **argv)
         goto out;
     }
     serve(eng, dir, &o, forced_level, sig);
-    ps_engine_stop(eng);
-    ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "stopped cleanly");
-    rc = PS_EXIT_OK;
+    rc = stop_logged(eng);
 out:
     /* The engine closes the store: closing our handle on the database before that
      * would drop SQLite's own locks on it (POSIX locks go with any close). */

@@ -7,6 +7,7 @@ Run one class: PODSTREAM=... PODSIM=... /usr/bin/python3 test_streaming.py -v Ki
 import os
 import random
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -560,6 +561,67 @@ class ShutdownTests(StreamCase):
         svc.stop()
         self.assert_complete(sim.timeline("message"))
 
+    def test_stop_is_bounded_while_the_database_is_locked_and_nothing_is_lost(self):
+        sim = self.start_sim("--rate", "500", "--count", "5000", "--archive-stale", "1s")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.count() >= 200, 30, "a running stream")
+        # another program holds the write lock: the writer cannot commit
+        holder = sqlite3.connect(svc.db, timeout=10, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        time.sleep(1.5)
+        rc, took = svc.stop()
+        holder.execute("ROLLBACK")
+        holder.close()
+        self.assertEqual(rc, 0, "everything left behind is in the spool")
+        self.assertLess(took, 5.0, "SIGTERM took %.1f s" % took)
+        out = svc.output()
+        self.assertIn("the spool keeps them for the next start", out)
+        self.assertIn("stopped, not cleanly", out)
+        self.assertNotIn("stopped cleanly", out)
+        self.assertEqual(svc.resume(1)[2], 0, "a stop that left events behind marked clean")
+        svc.start()
+        wait_for(lambda: svc.count() >= 5000, 90, "all 5000 events")
+        svc.stop()
+        self.assert_complete(sim.timeline("message"))
+
+    def test_disk_full_for_database_and_spool_then_stop_is_an_error_and_loses_nothing(self):
+        """The database and the spool share a full disk: what could not be spooled is
+        counted as lost to this run, the stop says so and exits 1, is not marked clean,
+        and the next start fetches it from the archive."""
+        state = os.path.join(self.dir, "state")
+        os.makedirs(state)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", state],
+                          stderr=subprocess.DEVNULL).returncode != 0:
+            self.skipTest("cannot mount a tmpfs here (not root?)")
+        self.addCleanup(subprocess.run, ["umount", "-l", state])
+        sim = self.start_sim("--rate", "300", "--count", "6000", "--archive-stale", "1s")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.count() >= 300, 30, "a running stream")
+        filler = os.path.join(state, "filler")
+        with open(filler, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * (1 << 20))
+                    f.flush()
+            except OSError:
+                pass
+        wait_for(lambda: "cannot commit" in svc.output(), 20, "the commit failing")
+        wait_for(lambda: "spool" in svc.output().split("cannot commit", 1)[1], 20,
+                 "the spool failing too")
+        rc, took = svc.stop()
+        out = svc.output()
+        self.assertEqual(rc, 1, "a stop that lost events must fail")
+        self.assertLess(took, 5.0, "SIGTERM took %.1f s" % took)
+        self.assertRegex(out, r"could not be spooled either and are lost to this run")
+        self.assertRegex(out, r"stopped, events lost: \d+ received event\(s\) could be neither")
+        self.assertNotIn("stopped cleanly", out)
+        os.unlink(filler)
+        self.assertEqual(svc.resume(1)[2], 0, "a stop that lost events marked clean")
+        svc.start()
+        wait_for(lambda: svc.count() >= 6000, 90, "all 6000 events")
+        svc.stop()
+        self.assert_complete(sim.timeline("message"))
+
     def test_secure_token_never_appears_anywhere(self):
         self.start_sim("--rate", "20")
         svc = Service(self.dir, "", {"key_file": os.path.join(self.dir, "cfg", "pod.key")})
@@ -579,6 +641,110 @@ class ShutdownTests(StreamCase):
         svc.stop()
         db = open(svc.db, "rb").read()
         self.assertNotIn(TOKEN.encode(), db)
+
+
+class DatabaseFileTests(StreamCase):
+    """The database file removed or replaced, while the service runs or is stopped."""
+
+    def exits_by_itself(self, svc, timeout=15):
+        wait_for(lambda: svc.proc.poll() is not None, timeout, "the service to stop")
+        svc.log.close()
+        return svc.proc.returncode
+
+    def test_removed_while_running_is_saved_put_back_and_nothing_is_lost(self):
+        sim = self.start_sim("--rate", "300", "--count", "6000", "--archive-stale", "1s")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.count() >= 500, 30, "a running stream")
+        os.unlink(svc.db)
+        self.assertEqual(self.exits_by_itself(svc), 1)
+        out = svc.output()
+        self.assertIn("%s was removed while the service ran" % svc.db, out)
+        self.assertRegex(out, r"saved everything this service stored to .*\.rescued-")
+        self.assertIn("moved it back to %s: nothing is lost" % svc.db, out)
+        self.assertTrue(os.path.exists(svc.db))
+        self.assertEqual(oct(os.stat(svc.db).st_mode & 0o777), "0o640")
+        self.assertGreaterEqual(svc.count(), 500, "the restored file lacks what was stored")
+        svc.start()
+        wait_for(lambda: svc.count() >= 6000, 90, "all 6000 events")
+        svc.stop()
+        self.assert_complete(sim.timeline("message"))
+
+    def test_replaced_while_running_leaves_the_new_file_alone(self):
+        self.start_sim("--rate", "300", "--archive-stale", "1s")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.count() >= 500, 30, "a running stream")
+        other = os.path.join(self.dir, "other.db")
+        con = sqlite3.connect(other)
+        con.execute("CREATE TABLE mine (x)")
+        con.execute("INSERT INTO mine VALUES (42)")
+        con.commit()
+        con.close()
+        os.replace(other, svc.db)
+        self.assertEqual(self.exits_by_itself(svc), 1)
+        out = svc.output()
+        self.assertIn("%s was replaced by another file while the service ran" % svc.db, out)
+        m = re.search(r"left it as (\S+\.rescued-\S+) ", out)
+        self.assertTrue(m, out[-2000:])
+        con = sqlite3.connect(svc.db)
+        self.assertEqual(con.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+        self.assertEqual(con.execute("SELECT x FROM mine").fetchall(), [(42,)])
+        con.close()
+        con = sqlite3.connect(m.group(1))
+        self.assertGreaterEqual(con.execute("SELECT count(*) FROM events").fetchone()[0], 500)
+        con.close()
+
+    def test_removed_while_stopped_is_fetched_again_from_the_archive(self):
+        sim = self.start_sim("--rate", "200", "--count", "3000", "--archive-stale", "1s")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.count() >= 1500, 30, "half the events")
+        self.assertEqual(svc.stop()[0], 0)
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(svc.db + suffix):
+                os.unlink(svc.db + suffix)
+        svc.start()
+        wait_for(lambda: svc.count() >= 3000, 90, "all 3000 events")
+        svc.stop()
+        self.assertIn("the database has no record of this device", svc.output())
+        self.assert_complete(sim.timeline("message"))
+
+
+class CorruptionTests(StreamCase):
+    def test_damaged_page_stops_ingest_keeps_the_spool_and_repair_recovers_all(self):
+        sim = self.start_sim("--rate", "200", "--count", "3000", "--archive-stale", "1s")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.count() >= 600, 30, "a running stream")
+        self.assertEqual(svc.stop()[0], 0)
+        root = svc.query("SELECT rootpage FROM sqlite_master WHERE name = 'events_natural'")[0][0]
+        size = svc.query("PRAGMA page_size")[0][0]
+        with open(svc.db, "r+b") as f:  # every insert walks this index
+            f.seek((root - 1) * size)
+            f.write(b"\xa5" * size)
+        svc.start()
+        wait_for(lambda: svc.proc.poll() is not None, 30, "the service to stop by itself")
+        svc.log.close()
+        self.assertEqual(svc.proc.returncode, 1)
+        out = svc.output()
+        self.assertRegex(out, r"the database is damaged: .*malformed.*; stopping ingest")
+        self.assertIn("stopped because of a database failure", out)
+        self.assertNotIn("cannot commit", out, "a damaged page was retried")
+        spool = os.path.join(os.path.dirname(svc.db), "spool")
+        self.assertTrue(any(n.endswith(".spool") and os.path.getsize(os.path.join(spool, n))
+                            for n in os.listdir(spool)), "the spool was not kept")
+        # the next start checks the database and refuses it, saying what to do
+        svc.start()
+        wait_for(lambda: svc.proc.poll() is not None, 30, "the service to refuse to start")
+        svc.log.close()
+        self.assertEqual(svc.proc.returncode, 1)
+        self.assertIn("the last run found the database damaged: checking the database",
+                      svc.output())
+        self.assertRegex(svc.output(), r"the database is damaged \(.*\).*podstream repair")
+        rep = subprocess.run([PODSTREAM, "repair", "-c", svc.cfg], capture_output=True,
+                             text=True)
+        self.assertEqual(rep.returncode, 0, rep.stdout + rep.stderr)
+        svc.start()
+        wait_for(lambda: svc.count() >= 3000, 90, "all 3000 events after the repair")
+        svc.stop()
+        self.assert_complete(sim.timeline("message"))
 
 
 class InstanceTests(StreamCase):

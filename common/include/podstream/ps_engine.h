@@ -13,6 +13,9 @@
 #ifndef PS_ENGINE_H
 #define PS_ENGINE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "ps_config.h"
 #include "ps_error.h"
 #include "ps_pipeline.h"
@@ -39,8 +42,28 @@ ps_err ps_engine_start(ps_engine *eng, ps_errmsg *em);
  * (PS_ERR_INVALID, em names both paths): the running configuration stays. */
 ps_err ps_engine_reload(ps_engine *eng, ps_config *cfg, ps_pipeline_set *pipes, ps_errmsg *em);
 
-/* Stops reading, drains every queue, commits, marks the shutdown clean. */
-void ps_engine_stop(ps_engine *eng);
+/* A stop ends within the 5 s a service manager allows even when the database cannot
+ * be written: the writer retries for this long after the stop request, then leaves
+ * what it holds in the spool; the final state write has this much more. */
+#define PS_ENGINE_STOP_COMMIT_MS 3500
+#define PS_ENGINE_STOP_FINAL_MS  500
+
+/* Stops reading, drains every queue, commits, and records the stop: clean when
+ * everything received was committed. PS_OK then. When the database could not be
+ * written in time (or has a fault): PS_ERR_AGAIN when all that was left stays in the
+ * spool for the next start, PS_ERR_IO when some received events could be neither
+ * committed nor spooled (their devices' repair windows cover them under
+ * resume_policy auto); em (may be NULL) gives the counts. A later call, or the one
+ * in ps_engine_destroy, returns the same. */
+ps_err ps_engine_stop(ps_engine *eng, ps_errmsg *em);
+
+/* PS_OK while the engine can go on; otherwise the failure that needs it stopped,
+ * with its text in em (may be NULL). The database then gets no more writes and the
+ * spool keeps what arrives. PS_ERR_CORRUPT: the database is damaged. PS_ERR_NOTFOUND:
+ * its file was removed or replaced; the stop saves what the engine stored beside it,
+ * and puts it back when the path is free. Any thread; the service polls it and
+ * stops. */
+ps_err ps_engine_fault(ps_engine *eng, ps_errmsg *em);
 
 /* Stops if still running and frees everything. Accepts NULL. */
 void ps_engine_destroy(ps_engine *eng);

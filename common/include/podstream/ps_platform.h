@@ -123,6 +123,19 @@ void ps_plat_file_close(ps_file *f); /* accepts NULL */
 /* Deletes the file at `path`. PS_ERR_NOTFOUND when there is none. */
 ps_err ps_plat_remove(const char *path, ps_errmsg *em);
 
+/* Moves `from` to `to` in one step, replacing nothing: PS_ERR_EXISTS when `to`
+ * exists. Both in one directory (one file system). */
+ps_err ps_plat_rename_new(const char *from, const char *to, ps_errmsg *em);
+
+/* Which file is at a path: device and inode (on Windows, volume serial and file
+ * index), so that a file removed or replaced under its name is noticed. */
+typedef struct ps_file_id {
+    uint64_t dev, ino;
+} ps_file_id;
+
+/* Fills *out for the file at `path`; false when there is none. */
+bool ps_plat_file_id(const char *path, ps_file_id *out);
+
 /* Platform default locations, as static strings:
  * Linux /etc/podstream and /var/lib/podstream; Windows %ProgramData%\podstream. */
 const char *ps_plat_default_config_dir(void);

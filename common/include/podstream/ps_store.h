@@ -31,6 +31,22 @@ ps_err ps_store_create(const char *path, ps_store_mode mode, ps_store **out, ps_
 /* Closes the database. Accepts NULL. */
 void ps_store_destroy(ps_store *st);
 
+/* Bounds the writer's every wait for a database lock, the one under way included,
+ * by `deadline_ms` (ps_plat_mono_ms clock; 0: the usual 10 s only). Past it a
+ * locked database fails at once with PS_ERR_CONFLICT. May be called from another
+ * thread than the one using `st`; for a stop that must end in time. */
+void ps_store_set_deadline(ps_store *st, int64_t deadline_ms);
+
+/* Writes a consistent copy of the whole database, as this connection sees it, to
+ * a new file `dest` (VACUUM INTO; PS_ERR_EXISTS when dest exists). Outside a batch;
+ * for saving a database whose file was removed or replaced while it was open. */
+ps_err ps_store_copy_to(ps_store *st, const char *dest, ps_errmsg *em);
+
+/* Checkpoints the WAL into the file this connection opened and truncates the WAL
+ * to nothing: another file put at the database's name would take the WAL for its
+ * own when opened. Outside a batch. */
+ps_err ps_store_wal_empty(ps_store *st, ps_errmsg *em);
+
 /* ---- writing (writer mode only) ------------------------------------------- */
 
 /* Starts a batch (one transaction). */

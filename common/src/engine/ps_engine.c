@@ -71,10 +71,11 @@ static ps_err device_create(ps_engine *eng, const ps_device *cfg, const ps_servi
     err = ps_store_resume_get(rd, cfg->id, cfg->props.type, &d->w.resume, em);
     if (err != PS_OK)
         goto out;
-    d->resume_clean_at_start = d->w.resume.clean_shutdown;
     d->repair.win[ENG_WINDOW_REPAIR] =
         (eng_window){d->w.resume.repair_from_us, d->w.resume.repair_to_us};
     d->repair.win[ENG_WINDOW_TRIP] = (eng_window){d->w.resume.trip_from_us, d->w.resume.trip_to_us};
+    eng_mirror_adopt(eng, d);
+    d->resume_clean_at_start = d->w.resume.clean_shutdown;
     atomic_store(&d->last_committed_ts, d->w.resume.last_event_ts_us);
     atomic_store(&d->last_alive_us, d->w.resume.last_healthy_us);
     /* Totals continue across restarts. */
@@ -191,6 +192,33 @@ static ps_err keep_generation(ps_engine *eng, ps_config *cfg, ps_pipeline_set *p
     return PS_OK;
 }
 
+/* A stop that was not clean (a crash, power loss, kill -9) may have left a damaged
+ * page behind; finding it now beats finding it in the middle of a batch. */
+static ps_err check_after_unclean_stop(ps_engine *eng, ps_errmsg *em)
+{
+    bool unclean = false;
+    int64_t t0 = ps_plat_mono_ms();
+    ps_errmsg why;
+
+    bool marked = eng_dbfile_marked_damaged(eng, false);
+
+    for (size_t i = 0; i < eng->ndevices; i++)
+        unclean = unclean || !eng->devices[i]->resume_clean_at_start;
+    if (!unclean && !marked)
+        return PS_OK;
+    PS_LOG_I(PS_LOG_NO_DEVICE, "%s: checking the database",
+             marked ? "the last run found the database damaged" : "the last stop was not clean");
+    if (ps_store_quick_check(eng->store, &why) != PS_OK)
+        return ps_errmsg_set(em, PS_ERR_CORRUPT,
+                             "the database is damaged (%s); the spool keeps what was received. "
+                             "Run 'podstream repair' (docs/operations.md)",
+                             why.text);
+    PS_LOG_I(PS_LOG_NO_DEVICE, "the database is sound (checked in %lld ms)",
+             (long long)(ps_plat_mono_ms() - t0));
+    (void)eng_dbfile_marked_damaged(eng, true);
+    return PS_OK;
+}
+
 ps_err ps_engine_create(ps_config *cfg, ps_pipeline_set *pipes, ps_engine **out, ps_errmsg *em)
 {
     ps_err err;
@@ -203,7 +231,8 @@ ps_err ps_engine_create(ps_config *cfg, ps_pipeline_set *pipes, ps_engine **out,
         ps_config_destroy(cfg);
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
     }
-    if (ps_plat_mutex_create(&eng->mu) != PS_OK) {
+    if (ps_plat_mutex_create(&eng->mu) != PS_OK || ps_plat_mutex_create(&eng->fault_mu) != PS_OK) {
+        ps_plat_mutex_destroy(eng->mu);
         free(eng);
         ps_pipeline_set_destroy(pipes);
         ps_config_destroy(cfg);
@@ -237,6 +266,7 @@ ps_err ps_engine_create(ps_config *cfg, ps_pipeline_set *pipes, ps_engine **out,
     err = ps_store_create(cfg->service.database, PS_STORE_WRITER, &eng->store, em);
     if (err != PS_OK)
         goto out;
+    eng->db_id_known = ps_plat_file_id(cfg->service.database, &eng->db_id);
     err = ps_queue_create(&eng->commit);
     if (err != PS_OK) {
         err = ps_errmsg_set(em, err, "out of memory");
@@ -257,6 +287,7 @@ ps_err ps_engine_create(ps_config *cfg, ps_pipeline_set *pipes, ps_engine **out,
         }
         eng->devices[eng->ndevices++] = d;
     }
+    err = check_after_unclean_stop(eng, em);
 out:
     free(state_dir);
     if (err != PS_OK) {
@@ -421,10 +452,34 @@ ps_err ps_engine_reload(ps_engine *eng, ps_config *cfg, ps_pipeline_set *pipes, 
     return PS_OK;
 }
 
-void ps_engine_stop(ps_engine *eng)
+/* What the stop left behind, as ps_engine_stop reports it. */
+static ps_err stop_result(ps_engine *eng, ps_errmsg *em)
 {
-    if (!eng || atomic_exchange(&eng->stopping, 1))
-        return;
+    unsigned long long spooled = atomic_load(&eng->left_spooled);
+    unsigned long long lost = atomic_load(&eng->left_lost);
+    if (lost)
+        return ps_errmsg_set(em, PS_ERR_IO,
+                             "%llu received event(s) could be neither stored nor spooled, and "
+                             "%llu stay in the spool for the next start",
+                             lost, spooled);
+    if (spooled)
+        return ps_errmsg_set(em, PS_ERR_AGAIN,
+                             "%llu received event(s) were not stored; the spool keeps them for "
+                             "the next start",
+                             spooled);
+    return PS_OK;
+}
+
+ps_err ps_engine_stop(ps_engine *eng, ps_errmsg *em)
+{
+    if (!eng)
+        return PS_OK;
+    if (atomic_load(&eng->stopping))
+        return stop_result(eng, em);
+    /* The deadline before the flag: a writer that sees the flag finds the deadline. */
+    atomic_store(&eng->stop_deadline_ms, ps_plat_mono_ms() + PS_ENGINE_STOP_COMMIT_MS);
+    atomic_store(&eng->stopping, 1);
+    ps_store_set_deadline(eng->store, atomic_load(&eng->stop_deadline_ms));
     /* Receivers first (all at once, so the 5 s budget is shared), then workers. */
     for (size_t i = 0; i < eng->ndevices; i++)
         atomic_store(&eng->devices[i]->stop, 1);
@@ -435,21 +490,35 @@ void ps_engine_stop(ps_engine *eng)
         (void)ps_plat_thread_join(eng->writer);
         eng->writer = NULL;
         eng->writer_started = false;
+        /* The final state gets a short time of its own even when the writer used
+         * all of its share. */
+        ps_store_set_deadline(eng->store, ps_plat_mono_ms() + PS_ENGINE_STOP_FINAL_MS);
         eng_write_tick(eng, true);
     }
+    if (atomic_load(&eng->fault) == PS_ERR_NOTFOUND)
+        eng_dbfile_rescue(eng);
     for (size_t i = 0; i < eng->ndevices; i++) {
         device *d = eng->devices[i];
         bool all = d->base == d->next && !atomic_load(&d->keep_spool);
         ps_spool_destroy(d->spool, all);
         d->spool = NULL;
     }
+    return stop_result(eng, em);
+}
+
+ps_err ps_engine_fault(ps_engine *eng, ps_errmsg *em)
+{
+    int fault = atomic_load(&eng->fault);
+    if (!fault)
+        return PS_OK;
+    return ps_errmsg_set(em, (ps_err)fault, "%s", eng->fault_text);
 }
 
 void ps_engine_destroy(ps_engine *eng)
 {
     if (!eng)
         return;
-    ps_engine_stop(eng);
+    (void)ps_engine_stop(eng, NULL);
     for (size_t i = 0; i < eng->ndevices; i++) {
         ps_spool_destroy(eng->devices[i]->spool, false);
         device_free(eng->devices[i]);
@@ -457,6 +526,7 @@ void ps_engine_destroy(ps_engine *eng)
     free(eng->devices);
     ps_queue_destroy(eng->commit);
     ps_store_destroy(eng->store);
+    eng_dbfile_restore(eng);
     for (size_t i = 0; i < eng->ngenerations; i++) {
         ps_pipeline_set_destroy(eng->pipe_generations[i]);
         ps_config_destroy(eng->generations[i]);
@@ -465,5 +535,6 @@ void ps_engine_destroy(ps_engine *eng)
     free(eng->pipe_generations);
     free(eng->spool_dir);
     ps_plat_mutex_destroy(eng->mu);
+    ps_plat_mutex_destroy(eng->fault_mu);
     free(eng);
 }

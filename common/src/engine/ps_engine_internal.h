@@ -7,7 +7,8 @@
  *   ps_engine_session.c   the receiver's sessions: live, backfill, repair
  *   ps_engine_repair.c    the repair and trip windows (pure bookkeeping)
  *   ps_engine_worker.c    the workers: parse, pipelines, prepare the row
- *   ps_engine_writer.c    the writer: batches, counters, retention */
+ *   ps_engine_writer.c    the writer: batches, counters, retention
+ *   ps_engine_mirror.c    the resume state's copy outside the database */
 #ifndef PS_ENGINE_INTERNAL_H
 #define PS_ENGINE_INTERNAL_H
 
@@ -58,7 +59,8 @@ typedef struct item {
                            * the engine) */
     char *tags;           /* tags JSON when pipelines added some; NULL: the device's */
     bool duplicate;       /* set by the writer inside the batch */
-    bool spooled;         /* already in the spool (replayed) */
+    bool spooled;         /* in the spool: replayed, or appended with its batch (false when
+                           * that append failed: then only the commit keeps it) */
 } item;
 
 /* Writer-thread view of a device: touched only by the writer. */
@@ -69,6 +71,7 @@ typedef struct writer_view {
     int64_t lag_ms;
     int64_t slot_second[RATE_SLOTS];
     uint32_t slot_count[RATE_SLOTS];
+    int64_t first_ts;   /* ts of the first event the database held (the resume mirror) */
     bool touched;       /* has new events in the open batch */
     int64_t pending_ts; /* newest ts in the open batch */
 } writer_view;
@@ -135,7 +138,22 @@ struct ps_engine {
     size_t ndevices, devices_cap;
     char *spool_dir;
     atomic_int stopping;
+    /* set by ps_engine_stop: past it the writer stops retrying a failing batch */
+    _Atomic int64_t stop_deadline_ms;
+    /* What a stop or a fault left uncommitted: in the spool for the next start, or
+     * in neither (lost to the live stream; the repair window covers them). */
+    atomic_ullong left_spooled, left_lost;
+    /* a failure that stops the service (ps_engine_fault), after which the database
+     * gets no more writes: PS_ERR_CORRUPT, it is damaged; PS_ERR_NOTFOUND, its file
+     * was removed or replaced (ps_engine_dbfile.c) */
+    atomic_int fault;
+    ps_mutex *fault_mu;
+    char fault_text[512]; /* written once, before `fault` is set */
+    ps_file_id db_id;     /* the database file opened */
+    bool db_id_known;
+    char *rescued; /* where the stop saved a removed or replaced database */
     atomic_uint ticks; /* counter ticks written, so reload can wait for one */
+    int64_t mirror_ms; /* monotonic time the resume mirrors were last written (writer) */
     /* read by the writer, changed by reload */
     atomic_int retention_days;
     atomic_ullong retention_max_bytes;
@@ -172,7 +190,39 @@ void eng_rx_flush(device *d);
 /* ps_spool_replay callback: queues one record received before the last stop. */
 ps_err eng_replay_cb(void *ctx, const ps_spool_record *rec);
 
+/* ---- ps_engine_dbfile.c ---- */
+
+/* Records the failure that stops the service, once (the first one wins). */
+void eng_set_fault(ps_engine *eng, ps_err err, const char *text);
+/* The writer's check, once a second, that the database file is the one it opened;
+ * sets the fault PS_ERR_NOTFOUND when not. */
+void eng_dbfile_watch(ps_engine *eng);
+/* At the stop, after the last commit: copies the database the writer still has open
+ * to `<database>.rescued-<time>` (eng->rescued). */
+void eng_dbfile_rescue(ps_engine *eng);
+/* Leaves a mark beside the spool that makes the next start check the database. */
+void eng_dbfile_mark_damaged(const ps_engine *eng);
+/* True when that mark is there; `clear` removes it. */
+bool eng_dbfile_marked_damaged(const ps_engine *eng, bool clear);
+/* Once the store is closed: moves the rescued copy to the database's path when that
+ * is free, else says where it is. */
+void eng_dbfile_restore(ps_engine *eng);
+
+/* Writes r, the device's resume state, to its mirror beside the spool (nothing when
+ * it has no events yet). Failures are logged at debug level only: the mirror is a
+ * second line of defence. */
+void eng_mirror_save(const ps_engine *eng, const device *d, const ps_resume_state *r);
+/* Called once the device's resume state is read from the database: when the
+ * database has none but the mirror says the device stored events, the database was
+ * lost, and (resume_policy auto) the device's resume state and repair window are set
+ * to fetch them again. Logs what it found. */
+void eng_mirror_adopt(ps_engine *eng, device *d);
+
 /* ---- ps_engine_session.c ---- */
+
+/* Widens the device's repair window over events received since its newest
+ * committed one, as a close of a live session does (resume_policy auto only). */
+void eng_repair_widen(device *d);
 
 /* The receiver thread (arg: the device). */
 void *eng_rx_main(void *arg);
@@ -187,7 +237,8 @@ void *eng_worker_main(void *arg);
 /* The writer thread (arg: the engine). */
 void *eng_writer_main(void *arg);
 /* Writes live counters and resume state of every device in one transaction;
- * `final` marks them stopped and clean. */
+ * `final` marks them stopped, and clean when nothing was left uncommitted. Writes
+ * nothing once the engine has a fault. */
 void eng_write_tick(ps_engine *eng, bool final);
 /* The resume state to write: what the writer committed, plus the receiver's
  * liveness and repair window. */

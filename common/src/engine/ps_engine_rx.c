@@ -51,6 +51,7 @@ static void spool_batch(device *d)
     ps_spool_pos ends[RX_BATCH];
     size_t nrec = 0;
     ps_errmsg em;
+    bool ok;
 
     for (size_t i = 0; i < d->rx_n; i++) {
         const item *it = d->rx_batch[i];
@@ -65,7 +66,8 @@ static void spool_batch(device *d)
     }
     if (nrec == 0)
         return;
-    if (ps_spool_append_many(d->spool, recs, nrec, ends, &em) != PS_OK) {
+    ok = ps_spool_append_many(d->spool, recs, nrec, ends, &em) == PS_OK;
+    if (!ok) {
         /* Without the spool a crash could lose these messages; keep going (the
          * commit still makes them durable, the repair window covers a crash) but
          * say so loudly. */
@@ -74,9 +76,16 @@ static void spool_batch(device *d)
         memset(ends, 0, sizeof ends);
     }
     ps_plat_mutex_lock(d->mu);
-    for (size_t i = 0, r = 0; i < d->rx_n; i++)
-        if (!d->rx_batch[i]->spooled)
-            d->pos[d->rx_batch[i]->seq % PS_ENGINE_MAX_INFLIGHT] = ends[r++];
+    for (size_t i = 0, r = 0; i < d->rx_n; i++) {
+        item *it = d->rx_batch[i];
+        if (it->spooled)
+            continue;
+        d->pos[it->seq % PS_ENGINE_MAX_INFLIGHT] = ends[r];
+        /* the writer must know, should it give the item up, whether a next start
+         * can replay it */
+        it->spooled = ok;
+        r++;
+    }
     ps_plat_mutex_unlock(d->mu);
 }
 

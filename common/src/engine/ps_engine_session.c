@@ -120,13 +120,23 @@ static void repair_done(device *d, rx_state *rx, eng_window_kind kind)
  * a later trip fetches it from the archive. A trip's own close (`trip`) widens the
  * trip window, which does not make a trip of its own before repair_trip_max_age:
  * otherwise each trip would cause the next. */
-static void session_close(device *d, ps_ws *ws, session_mode mode, bool trip)
+static void widen(device *d, eng_window_kind kind)
 {
     int64_t last = atomic_load(&d->last_committed_ts);
+    if (last && d->svc->resume_policy == PS_RESUME_AUTO)
+        repair_add(d, kind, last - BACKFILL_MARGIN_US, ps_plat_now_us());
+}
+
+void eng_repair_widen(device *d)
+{
+    widen(d, ENG_WINDOW_REPAIR);
+}
+
+static void session_close(device *d, ps_ws *ws, session_mode mode, bool trip)
+{
     ps_ws_destroy(ws, 1000);
-    if (mode == MODE_LIVE && last && d->svc->resume_policy == PS_RESUME_AUTO)
-        repair_add(d, trip ? ENG_WINDOW_TRIP : ENG_WINDOW_REPAIR, last - BACKFILL_MARGIN_US,
-                   ps_plat_now_us());
+    if (mode == MODE_LIVE)
+        widen(d, trip ? ENG_WINDOW_TRIP : ENG_WINDOW_REPAIR);
 }
 
 /* ---- choosing and running a session ------------------------------------------ */

@@ -13,6 +13,8 @@
  * costs about as much as storing them, so ingest never waits long for it. */
 #define RETENTION_BUDGET  250
 #define RETENTION_IDLE_MS 10000
+/* The resume mirrors (ps_engine_mirror.c) are written this often and at the stop. */
+#define MIRROR_INTERVAL_MS 60000
 /* Messages above this leave the heap trimmed after they are stored. */
 #define HUGE_MESSAGE (1u << 20)
 
@@ -124,6 +126,8 @@ static void count_committed(item **items, size_t n, int64_t now_us)
             }
             w->events_total++;
             rate_add(w, now_us / PS_US_PER_S, 1);
+            if (!w->first_ts || it->row.ts_us < w->first_ts)
+                w->first_ts = it->row.ts_us;
             if (it->row.ts_us > w->resume.last_event_ts_us)
                 w->resume.last_event_ts_us = it->row.ts_us;
             w->lag_ms = (now_us - it->row.ts_us) / 1000;
@@ -208,6 +212,10 @@ void eng_write_tick(ps_engine *eng, bool final)
     ps_errmsg em;
     int64_t now = ps_plat_now_us();
 
+    /* No more writes after a fault: to a damaged file they could spread the damage,
+     * to one removed or replaced they go through a WAL another file may take. */
+    if (atomic_load(&eng->fault))
+        return;
     ps_plat_mutex_lock(eng->mu);
     if (ps_store_begin(eng->store, &em) != PS_OK)
         goto fail;
@@ -229,13 +237,23 @@ void eng_write_tick(ps_engine *eng, bool final)
         if (ps_store_counters_put(eng->store, &c, &em) != PS_OK)
             goto fail;
         {
-            ps_resume_state r = eng_resume_snapshot(d, final);
+            /* a stop that left events uncommitted is not clean: the next start
+             * replays the spool and backfills */
+            ps_resume_state r = eng_resume_snapshot(
+                d, final && !atomic_load(&eng->left_spooled) && !atomic_load(&eng->left_lost));
             if (ps_store_resume_put(eng->store, d->cfg->id, d->cfg->props.type, &r, &em) != PS_OK)
                 goto fail;
         }
     }
     if (ps_store_commit(eng->store, &em) != PS_OK)
         goto fail;
+    if (final || ps_plat_mono_ms() - eng->mirror_ms >= MIRROR_INTERVAL_MS) {
+        for (size_t i = 0; i < eng->ndevices; i++) {
+            ps_resume_state r = eng_resume_snapshot(eng->devices[i], final);
+            eng_mirror_save(eng, eng->devices[i], &r);
+        }
+        eng->mirror_ms = ps_plat_mono_ms();
+    }
     ps_plat_mutex_unlock(eng->mu);
     eng_wal_tick(eng->store);
     atomic_fetch_add(&eng->ticks, 1);
@@ -255,7 +273,8 @@ static void retention_step(ps_engine *eng, int64_t *next_ms)
     ps_retention_result res;
     ps_errmsg em;
 
-    if (ps_plat_mono_ms() < *next_ms || (policy.days == 0 && policy.max_bytes == 0))
+    if (ps_plat_mono_ms() < *next_ms || (policy.days == 0 && policy.max_bytes == 0) ||
+        atomic_load(&eng->fault))
         return;
     if (ps_store_retention_step(eng->store, ps_plat_now_us(), &policy, RETENTION_BUDGET, &res,
                                 &em) != PS_OK) {
@@ -269,13 +288,95 @@ static void retention_step(ps_engine *eng, int64_t *next_ms)
     *next_ms = res.more ? 0 : ps_plat_mono_ms() + RETENTION_IDLE_MS;
 }
 
+/* True once a stop has used up the writer's share of its time. */
+static bool stop_overdue(ps_engine *eng)
+{
+    return atomic_load(&eng->stopping) && ps_plat_mono_ms() >= atomic_load(&eng->stop_deadline_ms);
+}
+
+/* Waits before the next attempt, never past the stop's deadline. */
+static void retry_pause(ps_engine *eng)
+{
+    int64_t pause = 500;
+    if (atomic_load(&eng->stopping)) {
+        int64_t left = atomic_load(&eng->stop_deadline_ms) - ps_plat_mono_ms();
+        pause = left < pause ? (left > 0 ? left : 0) : pause;
+    }
+    ps_plat_sleep_ms(pause);
+}
+
+/* A batch that cannot be committed stays in the spool for the next start where the
+ * receiver could spool it; what it could not spool is in neither place, so the
+ * repair window of its device is widened over it and the loss is counted. */
+static void give_up(ps_engine *eng, item **items, size_t n)
+{
+    size_t lost = 0;
+    bool first;
+    for (size_t i = 0; i < n; i++) {
+        device *d = items[i]->dev;
+        atomic_store(&d->keep_spool, 1);
+        if (items[i]->spooled)
+            continue;
+        lost++;
+        eng_repair_widen(d);
+    }
+    /* Every batch to the end of the run follows the first: the first is logged, the
+     * stop sums them all up. */
+    first = atomic_fetch_add(&eng->left_spooled, n - lost) == 0 && !atomic_load(&eng->left_lost);
+    atomic_fetch_add(&eng->left_lost, lost);
+    if (lost)
+        PS_LOG_E(PS_LOG_NO_DEVICE,
+                 "giving up on %zu events: %zu stay in the spool for the next start, %zu could "
+                 "not be spooled either and are lost to this run",
+                 n, n - lost, lost);
+    else if (first)
+        PS_LOG_W(PS_LOG_NO_DEVICE,
+                 "giving up on %zu events: the spool keeps them for the next start; so it "
+                 "goes with what follows until the stop",
+                 n);
+}
+
+/* Commits the batch, retrying while the failure may clear (a busy, full or failing
+ * disk) so that nothing received is lost; receivers stop reading meanwhile, since
+ * nothing leaves the in-flight window. Gives the batch up (give_up) when a stop
+ * runs out of time or the database is damaged, which retrying cannot mend. */
+static void commit_batch(ps_engine *eng, item **items, size_t n)
+{
+    int failures = 0;
+    ps_errmsg em;
+    ps_err err;
+
+    if (atomic_load(&eng->fault)) {
+        give_up(eng, items, n);
+        return;
+    }
+    while ((err = write_batch(eng, items, n, &em)) != PS_OK) {
+        if (err == PS_ERR_CORRUPT) {
+            PS_LOG_E(PS_LOG_NO_DEVICE,
+                     "the database is damaged: %s; stopping ingest. Stop the service and run "
+                     "'podstream repair' (docs/operations.md)",
+                     em.text);
+            eng_set_fault(eng, err, em.text);
+            eng_dbfile_mark_damaged(eng);
+            give_up(eng, items, n);
+            return;
+        }
+        if (failures++ % 10 == 0)
+            PS_LOG_E(PS_LOG_NO_DEVICE, "cannot commit %zu events, retrying: %s", n, em.text);
+        if (stop_overdue(eng)) {
+            give_up(eng, items, n);
+            return;
+        }
+        retry_pause(eng);
+    }
+}
+
 void *eng_writer_main(void *arg)
 {
     ps_engine *eng = arg;
     item **items = malloc(PS_ENGINE_BATCH_EVENTS * sizeof *items);
     int64_t last_tick = 0;
     int64_t next_retention = 0;
-    int failures = 0;
     bool huge = false;
 
     if (!items) {
@@ -287,27 +388,7 @@ void *eng_writer_main(void *arg)
         size_t n = ps_queue_pop_batch(eng->commit, (void **)items, PS_ENGINE_BATCH_EVENTS, 200,
                                       PS_ENGINE_BATCH_MS, &closed);
         if (n > 0) {
-            ps_errmsg em;
-            /* A failing database (disk full, locked file) must not lose what we
-             * hold: retry until it works. Receivers stop reading meanwhile, since
-             * nothing leaves the in-flight window. */
-            while (write_batch(eng, items, n, &em) != PS_OK) {
-                if (failures++ % 10 == 0)
-                    PS_LOG_E(PS_LOG_NO_DEVICE, "cannot commit %zu events, retrying: %s", n,
-                             em.text);
-                if (atomic_load(&eng->stopping) && failures > 6) {
-                    /* Leave them in the spool: the next start replays them. */
-                    PS_LOG_E(PS_LOG_NO_DEVICE,
-                             "giving up at shutdown; the spool keeps the "
-                             "%zu events for the next start",
-                             n);
-                    for (size_t i = 0; i < n; i++)
-                        atomic_store(&items[i]->dev->keep_spool, 1);
-                    break;
-                }
-                ps_plat_sleep_ms(500);
-            }
-            failures = 0;
+            commit_batch(eng, items, n);
             /* one lock per device per batch */
             for (size_t i = 0; i < n; i++) {
                 device *d = items[i]->dev;
@@ -329,6 +410,7 @@ void *eng_writer_main(void *arg)
             huge = false;
         }
         if (ps_plat_mono_ms() - last_tick >= 1000) {
+            eng_dbfile_watch(eng);
             eng_write_tick(eng, false);
             last_tick = ps_plat_mono_ms();
         }

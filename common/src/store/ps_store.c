@@ -131,6 +131,32 @@ static ps_err check_reader_version(ps_store *st, ps_errmsg *em)
     return PS_OK;
 }
 
+/* The writer waits for a lock up to PS_STORE_WRITER_BUSY_MS, as
+ * sqlite3_busy_timeout would, but gives up at once past a stop's deadline: a stop
+ * must end in time even when another program holds the database. */
+static int writer_busy(void *arg, int count)
+{
+    ps_store *st = arg;
+    int64_t now = ps_plat_mono_ms();
+    int64_t deadline = atomic_load(&st->deadline_ms);
+    int64_t left;
+    if (count == 0)
+        st->busy_since_ms = now;
+    left = st->busy_since_ms + PS_STORE_WRITER_BUSY_MS - now;
+    if (deadline > 0 && deadline - now < left)
+        left = deadline - now;
+    if (left <= 0)
+        return 0;
+    ps_plat_sleep_ms(left < 20 ? left : 20);
+    return 1;
+}
+
+void ps_store_set_deadline(ps_store *st, int64_t deadline_ms)
+{
+    if (st)
+        atomic_store(&st->deadline_ms, deadline_ms);
+}
+
 /* Opens the connection: a writer creates the file first, a reader needs it. */
 static ps_err open_connection(ps_store *st, ps_errmsg *em)
 {
@@ -161,7 +187,10 @@ static ps_err open_connection(ps_store *st, ps_errmsg *em)
         return err;
     }
     sqlite3_extended_result_codes(st->conn.db, 1);
-    sqlite3_busy_timeout(st->conn.db, st->conn.mode == PS_STORE_WRITER ? 10000 : 5000);
+    if (st->conn.mode == PS_STORE_WRITER)
+        sqlite3_busy_handler(st->conn.db, writer_busy, st);
+    else
+        sqlite3_busy_timeout(st->conn.db, 5000);
     return PS_OK;
 }
 

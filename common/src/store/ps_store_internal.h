@@ -24,6 +24,9 @@
 #ifndef PS_STORE_INTERNAL_H
 #define PS_STORE_INTERNAL_H
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 #include "podstream/ps_store.h"
 #include "store/ps_store_codec.h"
 #include "store/ps_store_elide.h"
@@ -94,7 +97,14 @@ struct ps_store {
     /* the WAL watch (ps_store_health.c) */
     uint64_t wal_warn_recorded;   /* the threshold written to meta by this open; 0: none */
     int64_t wal_blocked_since_us; /* the blocked episode under way; 0: none */
+    /* the writer's wait for a lock: when the current one began, and a deadline that
+     * another thread may set (ps_store_set_deadline) */
+    int64_t busy_since_ms;
+    _Atomic int64_t deadline_ms;
 };
+
+/* How long the writer's connection waits for a lock before SQLITE_BUSY. */
+#define PS_STORE_WRITER_BUSY_MS 10000
 
 /* Rows per chunk of the `chunks` table: ids id >> PS_CHUNK_SHIFT share a row that
  * bounds their ts, which lets a newest-first full-text query stop early. */

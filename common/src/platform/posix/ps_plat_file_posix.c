@@ -477,3 +477,23 @@ ps_err ps_plat_remove(const char *path, ps_errmsg *em)
                              "cannot remove %s: %s", path, strerror(errno));
     return PS_OK;
 }
+
+ps_err ps_plat_rename_new(const char *from, const char *to, ps_errmsg *em)
+{
+    /* link + unlink: rename(2) would replace a file that appeared at `to` */
+    if (link(from, to) != 0)
+        return ps_errmsg_set(em, errno == EEXIST ? PS_ERR_EXISTS : PS_ERR_IO,
+                             "cannot move %s to %s: %s", from, to, strerror(errno));
+    (void)unlink(from);
+    return PS_OK;
+}
+
+bool ps_plat_file_id(const char *path, ps_file_id *out)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return false;
+    out->dev = (uint64_t)st.st_dev;
+    out->ino = (uint64_t)st.st_ino;
+    return true;
+}
