@@ -317,7 +317,15 @@ ps_err ps_store_row_json(ps_store_codec *c, ps_store_db *db, int64_t dict_id, in
     const char *plain = NULL;
     size_t plain_len = 0;
     ps_elide_list el;
-    ps_err err = ps_store_codec_decompress(c, db, dict_id, blob, blob_len, &plain, &plain_len, em);
+    unsigned long long size = ZSTD_getFrameContentSize(blob, blob_len);
+    ps_err err;
+    /* The stored form is never longer than the event (elision only shortens it), so
+     * a damaged frame header must not make a reader allocate what it claims. */
+    if (size != ZSTD_CONTENTSIZE_ERROR && size != ZSTD_CONTENTSIZE_UNKNOWN && size > raw_len)
+        return ps_errmsg_set(em, PS_ERR_DB,
+                             "%s: a stored event is damaged (%llu bytes instead of at most %zu)",
+                             db->path, size, raw_len);
+    err = ps_store_codec_decompress(c, db, dict_id, blob, blob_len, &plain, &plain_len, em);
     if (err != PS_OK)
         return err;
     if (fmt == 0) {

@@ -321,6 +321,41 @@ static void test_damage_is_reported(void **state)
     scratch_remove(&s);
 }
 
+/* A damaged frame header that claims a huge event must not make a reader allocate
+ * it (found by fuzz_codec: 800 MB for one row). */
+static void test_damaged_size_is_not_allocated(void **state)
+{
+    scratch s;
+    ps_store *st = NULL, *rd = NULL;
+    ps_errmsg em;
+    sqlite3 *db;
+    char *raw = NULL;
+    size_t len = 0;
+    char expect[600];
+    long long raw_len;
+    (void)state;
+    scratch_make(&s);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_OK);
+    add(st, 0, 10, PS_DATA_MAILLOG);
+    ps_store_destroy(st);
+    db = peek_open(s.db);
+    raw_len = peek_int(db, "SELECT raw_len FROM events WHERE id = 5");
+    /* Magic, a single-segment header with a 4-byte content size of 1 GiB, no blocks. */
+    assert_int_equal(sqlite3_exec(db, "UPDATE events SET raw = x'28b52ffda000000040' WHERE id = 5",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_READER, &rd, &em), PS_OK);
+    assert_int_equal(ps_store_event_raw(rd, 5, &raw, &len, &em), PS_ERR_DB);
+    snprintf(expect, sizeof expect,
+             "%s: a stored event is damaged (1073741824 bytes instead of at most %lld)", s.db,
+             raw_len);
+    assert_string_equal(em.text, expect);
+    assert_null(raw);
+    ps_store_destroy(rd);
+    scratch_remove(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_no_training_when_disabled),
         cmocka_unit_test(test_parallel_prepare_while_dictionaries_change),
         cmocka_unit_test(test_damage_is_reported),
+        cmocka_unit_test(test_damaged_size_is_not_allocated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
