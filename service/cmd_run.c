@@ -13,6 +13,18 @@
 
 /* How often the configuration files are checked for changes. */
 #define WATCH_INTERVAL_MS 2000
+/* How often the service manager's one-line status is refreshed. */
+#define STATUS_INTERVAL_MS 5000
+
+/* What the service manager has been told (ps_plat_svc_notify), kept by the thread
+ * that waits for signals: the watchdog is fed from there and nowhere else. */
+typedef struct svc_report {
+    int64_t watchdog_ms;  /* 0: no watchdog */
+    int64_t last_ping_ms; /* monotonic */
+    int64_t last_status_ms;
+    uint64_t progress;   /* the writer's progress counter when last seen to move */
+    int64_t progress_ms; /* monotonic time it was last seen to move */
+} svc_report;
 
 typedef struct run_opts {
     const char *config;
@@ -153,20 +165,52 @@ static void reload(ps_engine *eng, const char *dir, const run_opts *o, ps_log_le
         ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "configuration reloaded");
 }
 
+/* Refreshes the status line every STATUS_INTERVAL_MS and feeds the watchdog at
+ * half its interval, but only while the writer's progress counter moved within the
+ * interval: a stuck writer must get the service restarted. */
+static void svc_tick(ps_engine *eng, svc_report *r, bool force_status)
+{
+    ps_engine_health h;
+    int64_t now = ps_plat_mono_ms();
+
+    ps_engine_health_get(eng, &h);
+    if (h.progress != r->progress) {
+        r->progress = h.progress;
+        r->progress_ms = now;
+    }
+    if (force_status || now - r->last_status_ms >= STATUS_INTERVAL_MS) {
+        char line[128];
+        snprintf(line, sizeof line, "%zu of %zu device(s) live, %.1f events/s", h.live, h.devices,
+                 h.rate_10s);
+        (void)ps_plat_svc_notify(PS_SVC_STATUS, line);
+        r->last_status_ms = now;
+    }
+    if (r->watchdog_ms > 0 && now - r->last_ping_ms >= r->watchdog_ms / 2 &&
+        now - r->progress_ms < r->watchdog_ms) {
+        (void)ps_plat_svc_notify(PS_SVC_WATCHDOG, NULL);
+        r->last_ping_ms = now;
+    }
+}
+
 /* Waits for a stop request, reloading on a hangup or a change of the files whose
  * signature was `sig` when they were loaded. */
 static void serve(ps_engine *eng, const char *dir, const run_opts *o, ps_log_level forced_level,
                   uint64_t sig)
 {
     int64_t last_watch = ps_plat_mono_ms();
+    svc_report r = {ps_plat_svc_watchdog_ms(), 0, 0, 0, last_watch};
+    /* Wake often enough to ping at half the watchdog interval. */
+    int wait_ms = r.watchdog_ms > 0 && r.watchdog_ms / 4 < 1000 ? (int)(r.watchdog_ms / 4) : 1000;
+
     for (;;) {
         const char *what;
-        ps_signal got = ps_plat_signal_wait(1000, &what);
+        ps_signal got = ps_plat_signal_wait(wait_ms > 0 ? wait_ms : 1, &what);
         bool again = false;
         if (ps_engine_fault(eng, NULL) != PS_OK)
             return; /* logged by the engine; the stop below says what it left */
         if (got == PS_SIGNAL_STOP) {
             ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "%s received: draining and stopping", what);
+            (void)ps_plat_svc_notify(PS_SVC_STOPPING, "stopping: draining the queues");
             return;
         }
         if (got == PS_SIGNAL_RELOAD) {
@@ -183,8 +227,11 @@ static void serve(ps_engine *eng, const char *dir, const run_opts *o, ps_log_lev
         }
         if (again) {
             sig = config_signature(dir);
+            (void)ps_plat_svc_notify(PS_SVC_RELOADING, "reloading the configuration");
             reload(eng, dir, o, forced_level);
+            (void)ps_plat_svc_notify(PS_SVC_READY, NULL);
         }
+        svc_tick(eng, &r, again);
     }
 }
 
@@ -257,6 +304,7 @@ int ps_cmd_run(int argc, char **argv)
         ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "cannot start: %s", em.text);
         goto out;
     }
+    (void)ps_plat_svc_notify(PS_SVC_READY, "started");
     serve(eng, dir, &o, forced_level, sig);
     rc = stop_logged(eng);
 out:

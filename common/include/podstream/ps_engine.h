@@ -68,4 +68,19 @@ ps_err ps_engine_fault(ps_engine *eng, ps_errmsg *em);
 /* Stops if still running and frees everything. Accepts NULL. */
 void ps_engine_destroy(ps_engine *eng);
 
+/* What the service manager is told (ps_engine_health). */
+typedef struct ps_engine_health {
+    uint64_t progress; /* times the writer stored the live counters: it moves about once
+                        * a second while the writer makes progress, and stands still
+                        * while it is stuck (a locked or failing database) */
+    size_t devices;    /* devices running */
+    size_t live;       /* of those, receiving (live or backfill) */
+    double rate_10s;   /* events per second over the last 10 s, all devices */
+} ps_engine_health;
+
+/* Fills *out (caller-owned) without waiting for the writer; cheap enough for every
+ * second. Call from the thread that calls ps_engine_reload, the one that changes
+ * the device list. */
+void ps_engine_health_get(ps_engine *eng, ps_engine_health *out);
+
 #endif

@@ -1,9 +1,9 @@
 /* ps_log: leveled, thread-safe log lines tagged with the device they concern.
  *
  * Lines go to stderr by default (journald and the Windows event bridge pick them up
- * there). Under systemd (JOURNAL_STREAM set) lines carry <N> priority prefixes
- * instead of timestamps. Never pass a token or key to these functions: messages name
- * fields, not values. */
+ * there). When the stream is the journal (JOURNAL_STREAM names its device and
+ * inode) lines carry <N> syslog priority prefixes instead of timestamps. Never pass
+ * a token or key to these functions: messages name fields, not values. */
 #ifndef PS_LOG_H
 #define PS_LOG_H
 

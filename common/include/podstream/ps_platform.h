@@ -269,4 +269,32 @@ bool ps_plat_gmtime(int64_t unix_s, struct tm *out);
 /* Sleeps for ms milliseconds (nothing when ms <= 0); a signal may end it early. */
 void ps_plat_sleep_ms(int64_t ms);
 
+/* Service status reporting to the service manager that started the process:
+ * systemd's notify protocol on Linux (no libsystemd needed), the service control
+ * manager on Windows later. When no manager listens (a terminal, a test) every
+ * call does nothing and returns false. Callable from any thread. */
+typedef enum ps_svc_state {
+    PS_SVC_STATUS,    /* only the status text changes */
+    PS_SVC_READY,     /* started (the devices run), or a reload finished */
+    PS_SVC_RELOADING, /* reading the configuration again; PS_SVC_READY follows */
+    PS_SVC_STOPPING,  /* draining before the exit */
+    PS_SVC_WATCHDOG   /* alive and making progress (see ps_plat_svc_watchdog_ms) */
+} ps_svc_state;
+
+/* Reports `state` with `status` (may be NULL; borrowed), a one-line summary that
+ * `systemctl status` shows (newlines become spaces; cut at 200 bytes). True when
+ * the manager was told. */
+bool ps_plat_svc_notify(ps_svc_state state, const char *status);
+
+/* The interval within which the manager wants a PS_SVC_WATCHDOG report, in ms
+ * (systemd's WatchdogSec=, from $WATCHDOG_USEC); 0 when it wants none. Report at
+ * half of it, and only while the work it guards makes progress: a ping from a
+ * healthy thread beside a stuck one would keep a broken service alive. */
+int64_t ps_plat_svc_watchdog_ms(void);
+
+/* True when `stream` is the journal that the service manager connected to the
+ * process ($JOURNAL_STREAM names its device and inode), so log lines should carry
+ * <N> syslog priority prefixes instead of timestamps. */
+bool ps_plat_stream_is_journal(FILE *stream);
+
 #endif

@@ -79,7 +79,9 @@ void ps_log(ps_log_level level, long long device_id, const char *fmt, ...)
     if (device_id >= 0)
         snprintf(dev, sizeof dev, "[device %lld] ", device_id);
 
-    if (out == stderr && getenv("JOURNAL_STREAM")) {
+    /* JOURNAL_STREAM alone is not enough: a child of the service inherits it with
+     * stderr redirected to a file or a pipe, where <N> prefixes would be noise. */
+    if (ps_plat_stream_is_journal(out)) {
         snprintf(prefix, sizeof prefix, "<%d>", prio[level]);
     } else {
         int64_t us = ps_plat_now_us();

@@ -514,6 +514,20 @@ ps_err ps_engine_fault(ps_engine *eng, ps_errmsg *em)
     return ps_errmsg_set(em, (ps_err)fault, "%s", eng->fault_text);
 }
 
+void ps_engine_health_get(ps_engine *eng, ps_engine_health *out)
+{
+    memset(out, 0, sizeof *out);
+    out->progress = atomic_load(&eng->ticks);
+    out->rate_10s = atomic_load(&eng->rate_10s);
+    /* No eng->mu: the writer holds it across a database wait of up to 10 s, and
+     * the device list changes only on the caller's own thread. */
+    for (size_t i = 0; i < eng->ndevices; i++) {
+        int s = atomic_load(&eng->devices[i]->state);
+        out->devices++;
+        out->live += s == PS_STATE_LIVE || s == PS_STATE_BACKFILL;
+    }
+}
+
 void ps_engine_destroy(ps_engine *eng)
 {
     if (!eng)

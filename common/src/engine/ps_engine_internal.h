@@ -154,6 +154,7 @@ struct ps_engine {
     char *rescued; /* where the stop saved a removed or replaced database */
     atomic_uint ticks; /* counter ticks written, so reload can wait for one */
     int64_t mirror_ms; /* monotonic time the resume mirrors were last written (writer) */
+    _Atomic double rate_10s; /* all devices, as of the last tick (ps_engine_health) */
     /* read by the writer, changed by reload */
     atomic_int retention_days;
     atomic_ullong retention_max_bytes;

@@ -211,6 +211,7 @@ void eng_write_tick(ps_engine *eng, bool final)
 {
     ps_errmsg em;
     int64_t now = ps_plat_now_us();
+    double rate = 0;
 
     /* No more writes after a fault: to a damaged file they could spread the damage,
      * to one removed or replaced they go through a WAL another file may take. */
@@ -234,6 +235,7 @@ void eng_write_tick(ps_engine *eng, bool final)
                      ps_queue_length(eng->commit));
         }
         fill_counters(d, &c, now);
+        rate += c.rate_10s;
         if (ps_store_counters_put(eng->store, &c, &em) != PS_OK)
             goto fail;
         {
@@ -256,6 +258,7 @@ void eng_write_tick(ps_engine *eng, bool final)
     }
     ps_plat_mutex_unlock(eng->mu);
     eng_wal_tick(eng->store);
+    atomic_store(&eng->rate_10s, rate);
     atomic_fetch_add(&eng->ticks, 1);
     return;
 fail:
