@@ -1,6 +1,9 @@
 /* podstream status: what the service is doing, from the counters it writes to the
  * database about once a second, and how many events each device stored per hour
- * over the last day (a gap in the hours is a gap in the data). */
+ * (a gap in the hours is a gap in the data). When no counter was written lately the
+ * service is not running, and the rates are not shown. `--check` is the same
+ * reading as one line and an exit code for monitoring systems (status_check). */
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,34 +23,74 @@ static const char *const cmd = "status";
 #define HOUR_US (3600LL * 1000000LL)
 /* The service writes counters about every second: older than this, it is not
  * running (or not writing). */
-#define STALE_US (15LL * 1000000LL)
+#define STALE_US  (15LL * 1000000LL)
+#define MAX_HOURS 720
+
+/* Monitoring plugin exit codes (the Nagios / monitoring-plugins convention). */
+enum { CHECK_OK = 0, CHECK_WARNING = 1, CHECK_CRITICAL = 2, CHECK_UNKNOWN = 3 };
 
 typedef struct status_opts {
     const char *format;
     bool utc;
+    long long hours;
+    bool check;
+    const char *warn_lag, *crit_lag, *warn_silence, *crit_silence;
+    const char *warn_states, *crit_states;
     const char *config, *db;
 } status_opts;
 
 static const ps_opt options[] = {
     {"format", 0, PS_OPT_STRING, "FORMAT", offsetof(status_opts, format), "table (default) or json",
-     NULL, 0, 0, NULL},
+     "Output", 0, 0, NULL},
     {"utc", 0, PS_OPT_FLAG, NULL, offsetof(status_opts, utc), "times in UTC instead of local time",
      NULL, 0, 0, NULL},
-    PS_CLI_DATABASE_OPTIONS(status_opts, NULL),
+    {"hours", 0, PS_OPT_INT, "N", offsetof(status_opts, hours),
+     "the hourly table covers the last N hours (default 24)", NULL, 1, MAX_HOURS, NULL},
+    {"check", 0, PS_OPT_FLAG, NULL, offsetof(status_opts, check),
+     "one line and exit code 0 OK, 1 WARNING, 2 CRITICAL or\n3 UNKNOWN, for Nagios, Icinga "
+     "and other monitoring",
+     "Check (--check)", 0, 0, NULL},
+    {"warn-lag", 0, PS_OPT_STRING, "D", offsetof(status_opts, warn_lag),
+     "WARNING when a device lags more\n(default 5m; 0: never)", NULL, 0, 0, NULL},
+    {"crit-lag", 0, PS_OPT_STRING, "D", offsetof(status_opts, crit_lag),
+     "CRITICAL when a device lags more\n(default 15m; 0: never)", NULL, 0, 0, NULL},
+    {"warn-silence", 0, PS_OPT_STRING, "D", offsetof(status_opts, warn_silence),
+     "WARNING when a device's newest event is older\n(default 1h; 0: never)", NULL, 0, 0, NULL},
+    {"crit-silence", 0, PS_OPT_STRING, "D", offsetof(status_opts, crit_silence),
+     "CRITICAL when a device's newest event is older\n(default 4h; 0: never)", NULL, 0, 0, NULL},
+    {"warn-state", 0, PS_OPT_STRING, "S", offsetof(status_opts, warn_states),
+     "device states that are a WARNING, comma-separated\n(default connecting,backoff)", NULL, 0, 0,
+     NULL},
+    {"crit-state", 0, PS_OPT_STRING, "S", offsetof(status_opts, crit_states),
+     "device states that are CRITICAL (default\nerror,unauthorised)", NULL, 0, 0, NULL},
+    PS_CLI_DATABASE_OPTIONS(status_opts, "Database"),
 };
 
 const ps_opt_cmd ps_cmd_status_opts = {
     "status",
     "show per-device counters and hourly event counts",
-    "[-c DIR | --db PATH] [--format table|json] [--utc]",
+    "[-c DIR | --db PATH] [--format table|json] [--utc]\n"
+    " [--hours N] [--check [--warn-lag D] [--crit-lag D]\n"
+    "  [--warn-silence D] [--crit-silence D]\n"
+    "  [--warn-state S,...] [--crit-state S,...]]",
     "Shows, per device, the live counters the service keeps in the database\n"
     "(state, events per second over 10 s and 1 min, events stored, lag behind the\n"
     "newest event, reconnects, duplicates, quarantined, dropped and failed in\n"
-    "pipelines, last error) and the events stored per hour over the last 24 hours.",
+    "pipelines, last error) and the events stored per hour over the last 24 hours.\n"
+    "When the service has written no counters for 15 s it is not running: status\n"
+    "says since when, and shows no rates.\n"
+    "\n"
+    "--check prints one line, PODSTREAM OK|WARNING|CRITICAL|UNKNOWN - what is\n"
+    "wrong | performance data, for monitoring systems. CRITICAL: the service is not\n"
+    "running, or a device is in a --crit-state, or over --crit-lag or\n"
+    "--crit-silence; WARNING likewise with the --warn- thresholds or when a device\n"
+    "has stored no event yet. UNKNOWN: the database cannot be read, no device has\n"
+    "reported, or a bad command line. Lag is how far behind real time the newest\n"
+    "event was when it arrived; silence is the age of the newest event now.",
     options,
     sizeof options / sizeof options[0],
     "Exit codes: 0 success, 1 the database cannot be read, 2 usage error,\n"
-    "3 invalid configuration.",
+    "3 invalid configuration. With --check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
     0,
 };
 
@@ -56,12 +99,36 @@ static const char *type_name(ps_data_type t)
     return t == PS_DATA_MESSAGE ? "message" : t == PS_DATA_MAILLOG ? "maillog" : "audit";
 }
 
+/* Whether the service runs, from the counters: the newest write of any device is
+ * recent and not the final one of a stop (which marks every device stopped). */
+typedef struct service_view {
+    bool running;
+    int64_t last_us; /* the newest counters write; 0 when none */
+} service_view;
+
+static bool is_stale(const ps_device_counters *d, int64_t now)
+{
+    return now - d->updated_us > STALE_US;
+}
+
+static service_view service_of(const ps_device_counters *c, size_t nc, int64_t now)
+{
+    service_view v = {false, 0};
+    for (size_t i = 0; i < nc; i++) {
+        if (c[i].updated_us > v.last_us)
+            v.last_us = c[i].updated_us;
+        if (!is_stale(&c[i], now) && c[i].state != PS_STATE_STOPPED)
+            v.running = true;
+    }
+    return v;
+}
+
 /* One column of the hourly table: a (device, type) pair. */
 typedef struct series {
     long long device_id;
     ps_data_type type;
     char title[160];
-    uint64_t n[24];
+    uint64_t n[MAX_HOURS];
 } series;
 
 static series *find_series(series *s, size_t n, long long id, ps_data_type type)
@@ -73,7 +140,7 @@ static series *find_series(series *s, size_t n, long long id, ps_data_type type)
 }
 
 static series *build_series(const ps_device_counters *c, size_t nc, const ps_hourly_count *h,
-                            size_t nh, int64_t first_hour, size_t *out_n)
+                            size_t nh, int64_t first_hour, int hours, size_t *out_n)
 {
     series *s = calloc(nc + nh + 1, sizeof *s);
     size_t n = 0;
@@ -94,7 +161,7 @@ static series *build_series(const ps_device_counters *c, size_t nc, const ps_hou
             x->type = h[i].type;
             snprintf(x->title, sizeof x->title, "%lld %s", h[i].device_id, type_name(h[i].type));
         }
-        if (slot >= 0 && slot < 24)
+        if (slot >= 0 && slot < hours)
             x->n[slot] += h[i].events;
     }
     *out_n = n;
@@ -110,27 +177,28 @@ static const ps_report_col device_cols[] = {
 };
 #define NDEVICE_COLS ((int)(sizeof device_cols / sizeof device_cols[0]))
 
-static void print_devices(const ps_device_counters *c, size_t nc, int64_t now)
+/* Rates and lag written long ago are history, not news: "-". */
+static void print_devices(const ps_device_counters *c, size_t nc, int64_t now, bool running)
 {
     ps_report_table t;
     ps_report_table_init(&t, stdout, device_cols, NDEVICE_COLS);
     ps_report_table_header(&t);
     for (size_t i = 0; i < nc; i++) {
         const ps_device_counters *d = &c[i];
-        char dev[160], state[40], r10[32], r1m[32], stored[32], lag[32], rec[32], dups[32],
-            quar[32], df[48];
+        char dev[160], state[40], r10[32] = "-", r1m[32] = "-", stored[32], lag[32] = "-", rec[32],
+                                  dups[32], quar[32], df[48];
         const char *cells[NDEVICE_COLS] = {
             dev, type_name(d->type), state, r10, r1m, stored, lag, rec, dups, quar, df};
         snprintf(dev, sizeof dev, "%lld %s", d->device_id, d->name);
         snprintf(state, sizeof state, "%s%s", ps_device_state_name(d->state),
-                 now - d->updated_us > STALE_US ? "*" : "");
-        snprintf(r10, sizeof r10, "%.1f", d->rate_10s);
-        snprintf(r1m, sizeof r1m, "%.1f", d->rate_1m);
+                 is_stale(d, now) ? "*" : "");
+        if (running && !is_stale(d, now)) {
+            snprintf(r10, sizeof r10, "%.1f", d->rate_10s);
+            snprintf(r1m, sizeof r1m, "%.1f", d->rate_1m);
+            if (d->last_event_ts_us)
+                ps_time_format_elapsed(d->lag_ms, lag, sizeof lag);
+        }
         snprintf(stored, sizeof stored, "%llu", (unsigned long long)d->events_total);
-        if (d->last_event_ts_us)
-            ps_time_format_elapsed(d->lag_ms, lag, sizeof lag);
-        else
-            snprintf(lag, sizeof lag, "-");
         snprintf(rec, sizeof rec, "%llu", (unsigned long long)d->reconnects);
         snprintf(dups, sizeof dups, "%llu", (unsigned long long)d->duplicates);
         snprintf(quar, sizeof quar, "%llu", (unsigned long long)d->quarantined);
@@ -140,7 +208,18 @@ static void print_devices(const ps_device_counters *c, size_t nc, int64_t now)
     }
 }
 
-static void print_notes(const ps_device_counters *c, size_t nc, int64_t now, bool utc)
+static void print_service(service_view v, int64_t now, bool utc)
+{
+    char ago[32], when[64];
+    ps_time_format_elapsed((now - v.last_us) / 1000, ago, sizeof ago);
+    ps_time_format_local(v.last_us, utc, true, when, sizeof when);
+    if (v.running)
+        printf("Service:  running (counters written %s ago)\n\n", ago);
+    else
+        printf("Service:  not running since %s (%s ago); rates and lag not shown\n\n", when, ago);
+}
+
+static void print_notes(const ps_device_counters *c, size_t nc, int64_t now, bool utc, bool running)
 {
     bool any_error = false;
     char when[64];
@@ -148,7 +227,8 @@ static void print_notes(const ps_device_counters *c, size_t nc, int64_t now, boo
         char ago[32];
         if (c[i].last_error[0])
             any_error = true;
-        if (now - c[i].updated_us <= STALE_US)
+        /* Not running: the service line says it once for all. */
+        if (!is_stale(&c[i], now) || !running)
             continue;
         ps_time_format_elapsed((now - c[i].updated_us) / 1000, ago, sizeof ago);
         ps_time_format_local(c[i].updated_us, utc, true, when, sizeof when);
@@ -172,7 +252,7 @@ static void print_notes(const ps_device_counters *c, size_t nc, int64_t now, boo
 }
 
 /* The hourly table: one column per (device, type), through the same table writer. */
-static void print_hourly(const series *s, size_t ns, int64_t first_hour, bool utc)
+static void print_hourly(const series *s, size_t ns, int64_t first_hour, int hours, bool utc)
 {
     ps_report_col *cols = calloc(ns + 1, sizeof *cols);
     const char **cells = calloc(ns + 1, sizeof *cells);
@@ -190,9 +270,10 @@ static void print_hourly(const series *s, size_t ns, int64_t first_hour, bool ut
     }
     ps_report_table_init(&t, stdout, cols, (int)ns + 1);
     ps_report_zone_label(utc, zone, sizeof zone);
-    printf("\nEvents stored per hour of event time (%s), last 24 hours:\n", zone);
+    printf("\nEvents stored per hour of event time (%s), last %d hour%s:\n", zone, hours,
+           hours == 1 ? "" : "s");
     ps_report_table_header(&t);
-    for (int h = 0; h < 24; h++) {
+    for (int h = 0; h < hours; h++) {
         ps_time_format_local(first_hour + h * HOUR_US, utc, false, when, sizeof when);
         cells[0] = when;
         for (size_t k = 0; k < ns; k++)
@@ -205,19 +286,67 @@ out:
     free(cols);
 }
 
-static void print_table(const ps_device_counters *c, size_t nc, const series *s, size_t ns,
-                        int64_t now, int64_t first_hour, bool utc, const char *path,
-                        const ps_store_size *size)
+/* What was read from the database, for every output. */
+typedef struct status_data {
+    ps_device_counters *c;
+    size_t nc;
+    ps_hourly_count *h;
+    size_t nh;
+    ps_store_size size;
+    ps_store_wal wal;
+    const char *path;
+    int64_t now, first_hour;
+    int hours;
+    service_view svc;
+} status_data;
+
+static double mib(uint64_t bytes)
 {
-    printf("Database: %s (%.1f MB)\n\n", path, (double)size->file_bytes / 1e6);
-    if (nc == 0) {
-        printf("No device has reported yet: the service has not run on this database.\n");
+    return (double)bytes / (1024.0 * 1024.0);
+}
+
+/* Over the threshold the running service warns at (it records it in the database). */
+static bool wal_over(const ps_store_wal *w, bool running)
+{
+    return running && w->warn_bytes > 0 && w->wal_bytes > w->warn_bytes;
+}
+
+/* The WAL's size, and when it is over the threshold, why and what happens next. */
+static void print_wal(const ps_store_wal *w, bool running, bool utc)
+{
+    char when[64];
+    printf("WAL:      %.1f MiB", mib(w->wal_bytes));
+    if (running && w->blocked_since_us) {
+        ps_time_format_local(w->blocked_since_us, utc, true, when, sizeof when);
+        printf("  ! over %.1f MiB since %s: a reader blocks checkpoints; truncated once it is gone",
+               mib(w->warn_bytes), when);
+    } else if (wal_over(w, running)) {
+        printf("  ! over %.1f MiB: the service truncates it at its next check", mib(w->warn_bytes));
+    }
+    printf("\n");
+}
+
+static int print_table(const status_data *d, bool utc)
+{
+    size_t ns = 0;
+    series *s = build_series(d->c, d->nc, d->h, d->nh, d->first_hour, d->hours, &ns);
+    if (!s) {
+        fprintf(stderr, "podstream %s: out of memory\n", cmd);
+        return PS_EXIT_FAILURE;
+    }
+    printf("Database: %s (%.1f MB)\n", d->path, (double)d->size.file_bytes / 1e6);
+    print_wal(&d->wal, d->svc.running, utc);
+    if (d->nc == 0) {
+        printf("\nNo device has reported yet: the service has not run on this database.\n");
     } else {
-        print_devices(c, nc, now);
-        print_notes(c, nc, now, utc);
+        print_service(d->svc, d->now, utc);
+        print_devices(d->c, d->nc, d->now, d->svc.running);
+        print_notes(d->c, d->nc, d->now, utc, d->svc.running);
     }
     if (ns > 0)
-        print_hourly(s, ns, first_hour, utc);
+        print_hourly(s, ns, d->first_hour, d->hours, utc);
+    free(s);
+    return fflush(stdout) == 0 ? PS_EXIT_OK : PS_EXIT_FAILURE;
 }
 
 static char *iso(int64_t us, char *buf)
@@ -226,57 +355,77 @@ static char *iso(int64_t us, char *buf)
     return buf;
 }
 
-static int print_json(const ps_device_counters *c, size_t nc, const ps_hourly_count *h, size_t nh,
-                      int64_t now, const char *path, const ps_store_size *size)
+static void add_time_or_null(cJSON *o, const char *key, int64_t us)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON *devs = cJSON_AddArrayToObject(root, "devices");
-    cJSON *hours = cJSON_AddArrayToObject(root, "hourly");
     char buf[40];
-    char *text;
-    cJSON_AddStringToObject(root, "generated", iso(now, buf));
-    cJSON_AddStringToObject(root, "database", path);
-    cJSON_AddNumberToObject(root, "database_bytes", (double)size->file_bytes);
-    for (size_t i = 0; i < nc; i++) {
-        const ps_device_counters *d = &c[i];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "id", (double)d->device_id);
-        cJSON_AddStringToObject(o, "name", d->name);
-        cJSON_AddStringToObject(o, "type", type_name(d->type));
-        cJSON_AddStringToObject(o, "state", ps_device_state_name(d->state));
-        cJSON_AddBoolToObject(o, "stale", now - d->updated_us > STALE_US);
+    if (us)
+        cJSON_AddStringToObject(o, key, iso(us, buf));
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+/* Rates of a device whose counters are stale are null: they are not rates now. */
+static cJSON *json_device(const ps_device_counters *d, int64_t now)
+{
+    cJSON *o = cJSON_CreateObject();
+    bool stale = is_stale(d, now);
+    char buf[40];
+    cJSON_AddNumberToObject(o, "id", (double)d->device_id);
+    cJSON_AddStringToObject(o, "name", d->name);
+    cJSON_AddStringToObject(o, "type", type_name(d->type));
+    cJSON_AddStringToObject(o, "state", ps_device_state_name(d->state));
+    cJSON_AddBoolToObject(o, "stale", stale);
+    if (stale) {
+        cJSON_AddNullToObject(o, "rate_10s");
+        cJSON_AddNullToObject(o, "rate_1m");
+    } else {
         cJSON_AddNumberToObject(o, "rate_10s", d->rate_10s);
         cJSON_AddNumberToObject(o, "rate_1m", d->rate_1m);
-        cJSON_AddNumberToObject(o, "events_total", (double)d->events_total);
-        if (d->last_event_ts_us)
-            cJSON_AddStringToObject(o, "last_event", iso(d->last_event_ts_us, buf));
-        else
-            cJSON_AddNullToObject(o, "last_event");
-        cJSON_AddNumberToObject(o, "lag_ms", (double)d->lag_ms);
-        cJSON_AddNumberToObject(o, "reconnects", (double)d->reconnects);
-        cJSON_AddNumberToObject(o, "duplicates", (double)d->duplicates);
-        cJSON_AddNumberToObject(o, "quarantined", (double)d->quarantined);
-        cJSON_AddNumberToObject(o, "dropped", (double)d->dropped);
-        cJSON_AddNumberToObject(o, "failed", (double)d->failed);
-        if (d->last_error[0]) {
-            cJSON_AddStringToObject(o, "last_error", d->last_error);
-            if (d->last_error_us)
-                cJSON_AddStringToObject(o, "last_error_at", iso(d->last_error_us, buf));
-            else
-                cJSON_AddNullToObject(o, "last_error_at");
-        } else {
-            cJSON_AddNullToObject(o, "last_error");
-            cJSON_AddNullToObject(o, "last_error_at");
-        }
-        cJSON_AddStringToObject(o, "updated", iso(d->updated_us, buf));
-        cJSON_AddItemToArray(devs, o);
     }
-    for (size_t i = 0; i < nh; i++) {
+    cJSON_AddNumberToObject(o, "events_total", (double)d->events_total);
+    add_time_or_null(o, "last_event", d->last_event_ts_us);
+    cJSON_AddNumberToObject(o, "lag_ms", (double)d->lag_ms);
+    cJSON_AddNumberToObject(o, "reconnects", (double)d->reconnects);
+    cJSON_AddNumberToObject(o, "duplicates", (double)d->duplicates);
+    cJSON_AddNumberToObject(o, "quarantined", (double)d->quarantined);
+    cJSON_AddNumberToObject(o, "dropped", (double)d->dropped);
+    cJSON_AddNumberToObject(o, "failed", (double)d->failed);
+    if (d->last_error[0]) {
+        cJSON_AddStringToObject(o, "last_error", d->last_error);
+        add_time_or_null(o, "last_error_at", d->last_error_us);
+    } else {
+        cJSON_AddNullToObject(o, "last_error");
+        cJSON_AddNullToObject(o, "last_error_at");
+    }
+    cJSON_AddStringToObject(o, "updated", iso(d->updated_us, buf));
+    return o;
+}
+
+static int print_json(const status_data *d)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *svc = cJSON_AddObjectToObject(root, "service");
+    cJSON *devs, *hours;
+    char buf[40];
+    char *text;
+    cJSON_AddStringToObject(root, "generated", iso(d->now, buf));
+    cJSON_AddStringToObject(root, "database", d->path);
+    cJSON_AddNumberToObject(root, "database_bytes", (double)d->size.file_bytes);
+    cJSON_AddNumberToObject(root, "wal_bytes", (double)d->wal.wal_bytes);
+    cJSON_AddNumberToObject(root, "wal_warn_bytes", (double)d->wal.warn_bytes);
+    add_time_or_null(root, "wal_blocked_since", d->svc.running ? d->wal.blocked_since_us : 0);
+    cJSON_AddBoolToObject(svc, "running", d->svc.running);
+    add_time_or_null(svc, "last_update", d->svc.last_us);
+    devs = cJSON_AddArrayToObject(root, "devices");
+    hours = cJSON_AddArrayToObject(root, "hourly");
+    for (size_t i = 0; i < d->nc; i++)
+        cJSON_AddItemToArray(devs, json_device(&d->c[i], d->now));
+    for (size_t i = 0; i < d->nh; i++) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "device_id", (double)h[i].device_id);
-        cJSON_AddStringToObject(o, "type", type_name(h[i].type));
-        cJSON_AddStringToObject(o, "hour", iso(h[i].hour_us, buf));
-        cJSON_AddNumberToObject(o, "events", (double)h[i].events);
+        cJSON_AddNumberToObject(o, "device_id", (double)d->h[i].device_id);
+        cJSON_AddStringToObject(o, "type", type_name(d->h[i].type));
+        cJSON_AddStringToObject(o, "hour", iso(d->h[i].hour_us, buf));
+        cJSON_AddNumberToObject(o, "events", (double)d->h[i].events);
         cJSON_AddItemToArray(hours, o);
     }
     text = cJSON_Print(root);
@@ -290,59 +439,263 @@ static int print_json(const ps_device_counters *c, size_t nc, const ps_hourly_co
     return PS_EXIT_OK;
 }
 
+/* ---- --check ------------------------------------------------------------------ */
+
+typedef struct thresholds {
+    int64_t warn_lag, crit_lag, warn_silence, crit_silence; /* ms; 0: off */
+    unsigned warn_states, crit_states;                      /* bit per ps_device_state */
+} thresholds;
+
+static bool parse_states(const char *list, unsigned *out)
+{
+    char buf[256];
+    *out = 0;
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        int s = PS_STATE_STOPPED;
+        while (s <= PS_STATE_ERROR && strcmp(ps_device_state_name((ps_device_state)s), w) != 0)
+            s++;
+        if (s > PS_STATE_ERROR)
+            return false;
+        *out |= 1u << s;
+    }
+    return true;
+}
+
+/* Reads the thresholds; a usage error message on stderr and false when one is bad. */
+static bool parse_thresholds(const status_opts *o, thresholds *t)
+{
+    const struct {
+        const char *name, *value;
+        int64_t *out;
+    } d[] = {{"--warn-lag", o->warn_lag, &t->warn_lag},
+             {"--crit-lag", o->crit_lag, &t->crit_lag},
+             {"--warn-silence", o->warn_silence, &t->warn_silence},
+             {"--crit-silence", o->crit_silence, &t->crit_silence}};
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
+        if (ps_time_parse_duration(d[i].value, d[i].out) != PS_OK || *d[i].out < 0) {
+            ps_cli_usage_error(cmd, "%s: '%s' is not a duration (30s, 5m, 1h, 0: never)", d[i].name,
+                               d[i].value);
+            return false;
+        }
+    if (!parse_states(o->warn_states, &t->warn_states) ||
+        !parse_states(o->crit_states, &t->crit_states)) {
+        ps_cli_usage_error(cmd, "--warn-state/--crit-state: use states among stopped, "
+                                "connecting, live, backfill, backoff, unauthorised, error");
+        return false;
+    }
+    return true;
+}
+
+/* The check's verdict so far: the worst level and what made it so. */
+typedef struct verdict {
+    int level;
+    char why[512];
+    size_t len;
+} verdict;
+
+static void verdict_add(verdict *v, int level, const char *fmt, ...) PS_PRINTF(3, 4);
+
+static void verdict_add(verdict *v, int level, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    if (level > v->level)
+        v->level = level;
+    if (v->len + 3 >= sizeof v->why)
+        return;
+    if (v->len)
+        v->len += (size_t)snprintf(v->why + v->len, sizeof v->why - v->len, "; ");
+    va_start(ap, fmt);
+    n = vsnprintf(v->why + v->len, sizeof v->why - v->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        v->len = v->len + (size_t)n < sizeof v->why ? v->len + (size_t)n : sizeof v->why - 1;
+}
+
+/* Compares `value` (ms) with a pair of thresholds. */
+static void check_limit(verdict *v, const ps_device_counters *d, const char *what, int64_t value,
+                        int64_t warn, int64_t crit)
+{
+    char got[32], lim[32];
+    int level = crit && value > crit ? CHECK_CRITICAL : warn && value > warn ? CHECK_WARNING : 0;
+    if (!level)
+        return;
+    ps_time_format_elapsed(value, got, sizeof got);
+    ps_time_format_duration(level == CHECK_CRITICAL ? crit : warn, lim, sizeof lim);
+    verdict_add(v, level, "%lld %s: %s %s > %s", d->device_id, d->name, what, got, lim);
+}
+
+static void check_device(verdict *v, const ps_device_counters *d, const thresholds *t, int64_t now)
+{
+    unsigned bit = 1u << d->state;
+    if (t->crit_states & bit)
+        verdict_add(v, CHECK_CRITICAL, "%lld %s: %s", d->device_id, d->name,
+                    ps_device_state_name(d->state));
+    else if (t->warn_states & bit)
+        verdict_add(v, CHECK_WARNING, "%lld %s: %s", d->device_id, d->name,
+                    ps_device_state_name(d->state));
+    if (!d->last_event_ts_us) {
+        verdict_add(v, CHECK_WARNING, "%lld %s: no event stored yet", d->device_id, d->name);
+        return;
+    }
+    check_limit(v, d, "lag", d->lag_ms, t->warn_lag, t->crit_lag);
+    check_limit(v, d, "silence", (now - d->last_event_ts_us) / 1000, t->warn_silence,
+                t->crit_silence);
+}
+
+/* Performance data: per device, lag and silence in seconds with their thresholds,
+ * events stored (a counter) and the 1-minute rate. */
+static void print_perfdata(const status_data *d, const thresholds *t)
+{
+    printf(" |");
+    for (size_t i = 0; i < d->nc; i++) {
+        const ps_device_counters *c = &d->c[i];
+        long long id = c->device_id;
+        double silence = c->last_event_ts_us ? (double)(d->now - c->last_event_ts_us) / 1e6 : 0;
+        if (d->svc.running && is_stale(c, d->now))
+            continue;
+        printf(" 'lag_%lld'=%.3fs;%.0f;%.0f;0 'silence_%lld'=%.0fs;%.0f;%.0f;0 'events_%lld'=%lluc "
+               "'rate_%lld'=%.2f;;;0",
+               id, (double)c->lag_ms / 1e3, (double)t->warn_lag / 1e3, (double)t->crit_lag / 1e3,
+               id, silence, (double)t->warn_silence / 1e3, (double)t->crit_silence / 1e3, id,
+               (unsigned long long)c->events_total, id, d->svc.running ? c->rate_1m : 0.0);
+    }
+    printf("\n");
+}
+
+static int print_check(const status_data *d, const thresholds *t)
+{
+    static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+    verdict v = {CHECK_OK, "", 0};
+    size_t checked = 0;
+    char when[64];
+    if (d->nc == 0) {
+        printf("PODSTREAM UNKNOWN - no device has reported: the service never ran on %s\n",
+               d->path);
+        return CHECK_UNKNOWN;
+    }
+    if (!d->svc.running) {
+        ps_time_format_iso(d->svc.last_us, when, sizeof when);
+        verdict_add(&v, CHECK_CRITICAL, "service not running since %s", when);
+    } else {
+        for (size_t i = 0; i < d->nc; i++) {
+            /* A device whose counters stopped while others go on was removed or
+             * disabled: not a problem of the running service. */
+            if (is_stale(&d->c[i], d->now))
+                continue;
+            check_device(&v, &d->c[i], t, d->now);
+            checked++;
+        }
+        if (wal_over(&d->wal, true))
+            verdict_add(&v, CHECK_WARNING, "WAL %.1f MiB, over %.1f MiB%s", mib(d->wal.wal_bytes),
+                        mib(d->wal.warn_bytes),
+                        d->wal.blocked_since_us ? ": a reader blocks checkpoints" : "");
+    }
+    printf("PODSTREAM %s - ", names[v.level]);
+    if (v.len)
+        printf("%s", v.why);
+    else
+        printf("%zu device%s streaming", checked, checked == 1 ? "" : "s");
+    print_perfdata(d, t);
+    return fflush(stdout) == 0 ? v.level : CHECK_UNKNOWN;
+}
+
+/* ---- the command -------------------------------------------------------------- */
+
+static int read_data(ps_store *st, status_data *d)
+{
+    ps_errmsg em;
+    if (ps_store_counters_list(st, &d->c, &d->nc, &em) != PS_OK ||
+        ps_store_hourly_list(st, d->first_hour, &d->h, &d->nh, &em) != PS_OK ||
+        ps_store_size_get(st, false, &d->size, &em) != PS_OK ||
+        ps_store_wal_info(st, &d->wal, &em) != PS_OK) {
+        fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
+        return PS_EXIT_FAILURE;
+    }
+    d->svc = service_of(d->c, d->nc, d->now);
+    return PS_EXIT_OK;
+}
+
+/* A bad command line with --check is UNKNOWN, as monitoring plugins report it. */
+static bool wants_check(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--check") == 0)
+            return true;
+    return false;
+}
+
+static int check_args(status_opts *o, ps_opt_list *args, thresholds *t)
+{
+    if (args->n)
+        return ps_cli_usage_error(cmd, "unexpected argument '%s'", args->v[0]);
+    if (strcmp(o->format, "table") != 0 && strcmp(o->format, "json") != 0)
+        return ps_cli_usage_error(cmd, "--format: '%s' is not table or json", o->format);
+    if (!parse_thresholds(o, t))
+        return PS_EXIT_USAGE;
+    return PS_CLI_RUN;
+}
+
 int ps_cmd_status(int argc, char **argv)
 {
-    status_opts o = {"table", false, NULL, NULL};
+    status_opts o = {"table",
+                     false,
+                     24,
+                     false,
+                     "5m",
+                     "15m",
+                     "1h",
+                     "4h",
+                     "connecting,backoff",
+                     "error,unauthorised",
+                     NULL,
+                     NULL};
     ps_opt_list args = {NULL, 0};
     int rc = ps_cli_parse(&ps_cmd_status_opts, argc, argv, &o, &args);
+    bool check = wants_check(argc, argv);
     ps_store *st = NULL;
-    ps_device_counters *c = NULL;
-    ps_hourly_count *h = NULL;
-    series *s = NULL;
-    size_t nc = 0, nh = 0, ns = 0;
-    ps_store_size size;
-    char *path = NULL;
+    status_data d;
+    thresholds t = {0, 0, 0, 0, 0, 0};
     ps_errmsg em;
-    int64_t now = ps_plat_now_us();
-    int64_t first_hour = (now / HOUR_US - 23) * HOUR_US;
+    char *path = NULL;
 
-    if (rc == PS_CLI_RUN && args.n)
-        rc = ps_cli_usage_error(cmd, "unexpected argument '%s'", args.v[0]);
+    memset(&d, 0, sizeof d);
+    if (rc == PS_CLI_RUN)
+        rc = check_args(&o, &args, &t);
     ps_opt_list_free(&args);
+    if (rc != PS_CLI_RUN && check && rc != PS_EXIT_OK) {
+        printf("PODSTREAM UNKNOWN - bad command line (see stderr)\n");
+        return CHECK_UNKNOWN;
+    }
     if (rc != PS_CLI_RUN)
         return rc;
-    if (strcmp(o.format, "table") != 0 && strcmp(o.format, "json") != 0)
-        return ps_cli_usage_error(cmd, "--format: '%s' is not table or json", o.format);
+    d.now = ps_plat_now_us();
+    d.hours = (int)o.hours;
+    d.first_hour = (d.now / HOUR_US - (d.hours - 1)) * HOUR_US;
 
     rc = PS_EXIT_OK;
     path = ps_cli_database_path(cmd, o.db, o.config, &rc);
+    d.path = path;
     if (!path)
-        return rc;
-    if (ps_store_create(path, PS_STORE_READER, &st, &em) != PS_OK ||
-        ps_store_counters_list(st, &c, &nc, &em) != PS_OK ||
-        ps_store_hourly_list(st, first_hour, &h, &nh, &em) != PS_OK ||
-        ps_store_size_get(st, false, &size, &em) != PS_OK) {
+        rc = PS_EXIT_FAILURE;
+    else if (ps_store_create(path, PS_STORE_READER, &st, &em) != PS_OK) {
         fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
         rc = PS_EXIT_FAILURE;
-        goto out;
+    } else {
+        rc = read_data(st, &d);
     }
-    if (strcmp(o.format, "json") == 0) {
-        rc = print_json(c, nc, h, nh, now, path, &size);
-        goto out;
+    if (rc == PS_EXIT_OK) {
+        rc = o.check                         ? print_check(&d, &t)
+             : strcmp(o.format, "json") == 0 ? print_json(&d)
+                                             : print_table(&d, o.utc);
+    } else if (o.check) {
+        printf("PODSTREAM UNKNOWN - %s (see stderr)\n",
+               path ? "the database cannot be read" : "no database to read");
+        rc = CHECK_UNKNOWN;
     }
-    s = build_series(c, nc, h, nh, first_hour, &ns);
-    if (!s) {
-        fprintf(stderr, "podstream %s: out of memory\n", cmd);
-        rc = PS_EXIT_FAILURE;
-        goto out;
-    }
-    print_table(c, nc, s, ns, now, first_hour, o.utc, path, &size);
-    if (fflush(stdout) != 0)
-        rc = PS_EXIT_FAILURE;
-out:
-    free(s);
-    free(h);
-    free(c);
+    free(d.h);
+    free(d.c);
     ps_store_destroy(st);
     free(path);
     return rc;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 #include "podstream/ps_config.h"
 #include "podstream/ps_diag.h"
@@ -22,6 +24,7 @@ static const char *const cmd = "validate";
 typedef struct validate_opts {
     const char *config;
     bool no_secrets, quiet;
+    int format; /* 0 text, 1 json */
 } validate_opts;
 
 static const ps_opt options[] = {
@@ -29,23 +32,36 @@ static const ps_opt options[] = {
      "configuration directory (default: $PODSTREAM_CONFIG_DIR,\nelse {config_dir})", NULL, 0, 0,
      NULL},
     {"no-secrets", 0, PS_OPT_FLAG, NULL, offsetof(validate_opts, no_secrets),
-     "do not resolve tokens (on a machine without the key or the\nenvironment of the service)",
+     "do not resolve tokens (on a machine without the\nkey or the environment of the service)",
      NULL, 0, 0, NULL},
     {"quiet", 'q', PS_OPT_FLAG, NULL, offsetof(validate_opts, quiet),
      "print problems only, no summary", NULL, 0, 0, NULL},
+    {"format", 0, PS_OPT_CHOICE, "FORMAT", offsetof(validate_opts, format),
+     "text (default) or json: one JSON object on standard\noutput with the problems and the "
+     "summary",
+     NULL, 0, 0, "text|json"},
 };
 
 const ps_opt_cmd ps_cmd_validate_opts = {
     "validate",
     "check the configuration and print every problem",
-    "[-c DIR] [--no-secrets] [-q]",
+    "[-c DIR] [--no-secrets] [-q] [--format text|json]",
     "Checks the configuration directory: podstream.yml, devices/*.yml and\n"
     "pipelines/*.yml. Prints every error and warning with its file:line:column and\n"
     "field path, then a summary of the devices when the configuration is valid.\n"
     "Pipelines are compiled, and the pipelines each device names must exist.\n"
     "Each device's token (and the proxy credentials) must resolve: environment\n"
     "variables set, $secret{} files present, secure: true values decrypting with\n"
-    "the shared key. Token values are never printed.",
+    "the shared key. Token values are never printed.\n"
+    "\n"
+    "--format json prints one object instead, for scripts and the GUI:\n"
+    "{\"valid\": bool, \"config_dir\": str, \"errors\": n, \"warnings\": n,\n"
+    " \"diagnostics\": [{\"severity\": \"error\"|\"warning\", \"file\": str|null,\n"
+    "   \"line\": n, \"column\": n, \"path\": str|null, \"message\": str}],\n"
+    " \"tokens_checked\": bool, and when valid \"database\": str, \"pipelines\": n,\n"
+    " \"devices\": [{\"id\", \"name\", \"enabled\", \"type\", \"cluster\", \"token\",\n"
+    "   \"endpoint\"}]}. \"token\" is where the token comes from, never its value;\n"
+    "line and column are 0 when unknown. Fields may be added, never removed.",
     options,
     sizeof options / sizeof options[0],
     "Exit codes: 0 valid (warnings allowed), 2 usage error, 3 invalid configuration\n"
@@ -122,11 +138,75 @@ static void print_summary(const ps_config *cfg, const ps_pipeline_set *set, bool
                                                   : "not checked (--no-secrets)");
 }
 
+/* ---- --format json ------------------------------------------------------------ */
+
+static cJSON *json_diagnostics(const ps_diag *diag)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < diag->count; i++) {
+        const ps_diag_item *it = &diag->items[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "severity", it->sev == PS_DIAG_ERROR ? "error" : "warning");
+        cJSON_AddItemToObject(o, "file",
+                              it->file ? cJSON_CreateString(it->file) : cJSON_CreateNull());
+        cJSON_AddNumberToObject(o, "line", it->line);
+        cJSON_AddNumberToObject(o, "column", it->col);
+        cJSON_AddItemToObject(o, "path",
+                              it->path ? cJSON_CreateString(it->path) : cJSON_CreateNull());
+        cJSON_AddStringToObject(o, "message", it->msg);
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
+}
+
+static void json_summary(cJSON *root, const ps_config *cfg, const ps_pipeline_set *set)
+{
+    cJSON *devs = cJSON_CreateArray();
+    cJSON_AddStringToObject(root, "database", cfg->service.database);
+    cJSON_AddNumberToObject(root, "pipelines", (double)ps_pipeline_set_count(set));
+    for (size_t i = 0; i < cfg->ndevices; i++) {
+        const ps_device *d = &cfg->devices[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "id", (double)d->id);
+        cJSON_AddStringToObject(o, "name", d->name);
+        cJSON_AddBoolToObject(o, "enabled", d->status);
+        cJSON_AddStringToObject(o, "type", ps_data_type_name(d->props.type));
+        cJSON_AddStringToObject(o, "cluster", d->props.cluster);
+        cJSON_AddStringToObject(o, "token", token_source(d));
+        cJSON_AddStringToObject(o, "endpoint", d->props.endpoint);
+        cJSON_AddItemToArray(devs, o);
+    }
+    cJSON_AddItemToObject(root, "devices", devs);
+}
+
+/* One object on stdout; nothing on stderr. Returns false when it cannot be written. */
+static bool print_json(const char *dir, const ps_diag *diag, const ps_config *cfg,
+                       const ps_pipeline_set *set, bool valid, bool resolved)
+{
+    cJSON *root = cJSON_CreateObject();
+    size_t errors = diag->errors < diag->count ? diag->errors : diag->count;
+    char *text;
+    bool ok;
+    cJSON_AddBoolToObject(root, "valid", valid);
+    cJSON_AddStringToObject(root, "config_dir", dir);
+    cJSON_AddNumberToObject(root, "errors", (double)diag->errors);
+    cJSON_AddNumberToObject(root, "warnings", (double)(diag->count - errors));
+    cJSON_AddItemToObject(root, "diagnostics", json_diagnostics(diag));
+    cJSON_AddBoolToObject(root, "tokens_checked", resolved);
+    if (valid)
+        json_summary(root, cfg, set);
+    text = cJSON_Print(root);
+    cJSON_Delete(root);
+    ok = text && printf("%s\n", text) >= 0 && fflush(stdout) == 0;
+    cJSON_free(text);
+    return ok;
+}
+
 /* ---- the command ------------------------------------------------------------ */
 
 int ps_cmd_validate(int argc, char **argv)
 {
-    validate_opts o = {NULL, false, false};
+    validate_opts o = {NULL, false, false, 0};
     ps_opt_list args = {NULL, 0};
     int rc = ps_cli_parse(&ps_cmd_validate_opts, argc, argv, &o, &args);
     const char *opt_dir = o.config, *dir;
@@ -148,6 +228,14 @@ int ps_cmd_validate(int argc, char **argv)
     err = ps_loader_load(dir, PS_LOADER_TOKENS | (resolve ? PS_LOADER_RESOLVE : 0), &cfg, &set,
                          &diag);
     ps_diag_sort(&diag);
+    if (o.format == 1) {
+        bool valid = !ps_diag_has_errors(&diag) && err == PS_OK && cfg && set;
+        rc = err == PS_ERR_NOMEM || !print_json(dir, &diag, cfg, set, valid, resolve)
+                 ? PS_EXIT_FAILURE
+             : valid ? PS_EXIT_OK
+                     : PS_EXIT_CONFIG;
+        goto out;
+    }
     ps_diag_print(&diag, stderr);
 
     if (err == PS_ERR_NOMEM) {
@@ -165,6 +253,7 @@ int ps_cmd_validate(int argc, char **argv)
             print_summary(cfg, set, resolve);
         rc = PS_EXIT_OK;
     }
+out:
     ps_pipeline_set_destroy(set);
     ps_config_destroy(cfg);
     ps_diag_deinit(&diag);

@@ -393,6 +393,44 @@ typedef struct ps_hourly_count {
 ps_err ps_store_hourly_list(ps_store *st, int64_t since_us, ps_hourly_count **out, size_t *count,
                             ps_errmsg *em);
 
+/* ---- the quarantine (ps_store_quarantine.c) --------------------------------------- */
+
+/* Which quarantined payloads: initialise with ps_quarantine_filter_init (all). */
+typedef struct ps_quarantine_filter {
+    int64_t id;          /* > 0: only this one */
+    long long device_id; /* < 0: every device */
+    int64_t since_us;    /* received at or after; INT64_MIN: unbounded */
+    int64_t until_us;    /* received before; INT64_MAX: unbounded */
+    size_t limit;        /* at most this many rows, newest first; 0: no limit */
+    bool want_raw;       /* decompress the payload into row->raw */
+} ps_quarantine_filter;
+
+void ps_quarantine_filter_init(ps_quarantine_filter *f);
+
+/* One quarantined payload; pointers borrowed, valid during the callback only. */
+typedef struct ps_quarantine_row {
+    int64_t id;
+    int64_t received_us; /* when the service received it (UTC) */
+    long long device_id;
+    ps_data_type type;
+    const char *reason;
+    size_t raw_len;  /* the payload's length */
+    const char *raw; /* the payload (not NUL-free: use raw_len) when want_raw, else NULL */
+} ps_quarantine_row;
+
+/* Called once per row; return false to stop early (not an error). */
+typedef bool (*ps_quarantine_fn)(const ps_quarantine_row *row, void *ctx);
+
+/* Calls fn for each quarantined payload `f` selects, newest first; *count (may be
+ * NULL) is how many were delivered. Either mode. */
+ps_err ps_store_quarantine_list(ps_store *st, const ps_quarantine_filter *f, ps_quarantine_fn fn,
+                                void *ctx, size_t *count, ps_errmsg *em);
+
+/* Deletes the payloads `f` selects (its limit and want_raw are ignored) in one
+ * transaction; *deleted (may be NULL) says how many. Writer mode only. */
+ps_err ps_store_quarantine_delete(ps_store *st, const ps_quarantine_filter *f, uint64_t *deleted,
+                                  ps_errmsg *em);
+
 /* Parsing --since/--until (ps_time_parse_when) and writing rows as a table, CSV
  * or JSON Lines (ps_report) belong to the programs, not the store. */
 
