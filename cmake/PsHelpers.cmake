@@ -65,15 +65,39 @@ function(ps_add_script_test name)
         ENVIRONMENT "PS_TEST_DATA=${PROJECT_SOURCE_DIR}/tests/data;PS_SOURCE_DIR=${PROJECT_SOURCE_DIR};PS_BINARY_DIR=${PROJECT_BINARY_DIR};PS_SAMPLES=${PROJECT_SOURCE_DIR}/../shared/samples;PODSTREAM=$<TARGET_FILE:podstream>")
 endfunction()
 
-# ps_add_fuzzer(name SOURCES ... LIBS ...): libFuzzer target, only with PS_FUZZ=ON and clang.
+# ps_add_fuzzer(name SOURCES ... [LIBS ...] [INCLUDES ...]): one fuzz target whose
+# LLVMFuzzerTestOneInput is in SOURCES. With PS_FUZZ=ON (clang) it is a libFuzzer
+# binary, built by the `fuzzers` target; otherwise it is linked with
+# tests/fuzz/replay_main.c into a program that runs each file once. Either way ctest
+# replays tests/fuzz/corpus/<short> and tests/fuzz/regress/<short> (short: name
+# without "fuzz_"; the second when it exists at configure time) as test <name>,
+# label `fuzz`, so kept crash inputs stay fixed.
 function(ps_add_fuzzer name)
-    cmake_parse_arguments(A "" "" "SOURCES;LIBS" ${ARGN})
-    if(NOT PS_FUZZ)
+    cmake_parse_arguments(A "" "" "SOURCES;LIBS;INCLUDES" ${ARGN})
+    string(REGEX REPLACE "^fuzz_" "" short ${name})
+    set(dirs ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/${short})
+    if(EXISTS ${PROJECT_SOURCE_DIR}/tests/fuzz/regress/${short})
+        list(APPEND dirs ${PROJECT_SOURCE_DIR}/tests/fuzz/regress/${short})
+    endif()
+    if(PS_FUZZ)
+        add_executable(${name} ${A_SOURCES})
+        target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
+        target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+        if(TARGET fuzzers)
+            add_dependencies(fuzzers ${name})
+        endif()
+        set(replay -runs=0)  # libFuzzer: run every input of the dirs once, then stop
+    elseif(PS_TESTS)
+        add_executable(${name} ${A_SOURCES} ${PROJECT_SOURCE_DIR}/tests/fuzz/replay_main.c)
+        set(replay)
+    else()
         return()
     endif()
-    add_executable(${name} ${A_SOURCES})
     ps_target_defaults(${name})
-    target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
-    target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+    target_include_directories(${name} PRIVATE ${A_INCLUDES})
     target_link_libraries(${name} PRIVATE ${A_LIBS})
+    if(PS_TESTS)
+        add_test(NAME ${name} COMMAND ${name} ${replay} ${dirs})
+        set_tests_properties(${name} PROPERTIES TIMEOUT 300 LABELS fuzz)
+    endif()
 endfunction()

@@ -18,5 +18,12 @@ cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 900 -LE nosan
 
+# Fuzzers (HACKING.md, "Fuzzers"): both builds above replayed every corpus and kept
+# crash input (label fuzz); here each libFuzzer target also fuzzes for 5 s.
+CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPS_FUZZ=ON \
+    -DPS_SANITIZE=ON -DPS_TESTS=OFF -DPS_BENCH=OFF
+cmake --build build-fuzz -j "$jobs" --target fuzzers
+tests/fuzz/run.sh build-fuzz 5
+
 cmake --build build --target lint
 echo "test.sh: all tests and checks passed"

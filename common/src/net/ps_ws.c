@@ -1,4 +1,5 @@
 #include "net/ps_ws.h"
+#include "net/ps_ws_internal.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -27,6 +28,9 @@ struct ps_ws {
     bool binary;
     bool oversize;
     char errbuf[CURL_ERROR_SIZE];
+    /* Detached (fuzz_ws): where frames come from instead of curl_ws_recv. */
+    ps_ws_recv_fn recv_fn;
+    void *recv_ctx;
 };
 
 ps_err ps_ws_global_init(ps_errmsg *em)
@@ -213,6 +217,19 @@ out:
     return PS_OK;
 }
 
+ps_ws *ps_ws_create_detached(size_t max_message, ps_ws_recv_fn fn, void *ctx)
+{
+    ps_ws *ws = calloc(1, sizeof *ws);
+    if (!ws)
+        return NULL;
+    ws->max_message = max_message;
+    ws->close_code = 1006;
+    ws->sock = CURL_SOCKET_BAD;
+    ws->recv_fn = fn;
+    ws->recv_ctx = ctx;
+    return ws;
+}
+
 static void reset_message(ps_ws *ws)
 {
     ws->len = 0;
@@ -321,7 +338,8 @@ ps_err ps_ws_recv(ps_ws *ws, int timeout_ms, ps_ws_msg *msg, ps_errmsg *em)
 
         if (!read_target(ws, scratch, sizeof scratch, &dst, &room))
             return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
-        rc = curl_ws_recv(ws->curl, dst, room, &got, &meta);
+        rc = ws->recv_fn ? ws->recv_fn(ws->recv_ctx, dst, room, &got, &meta)
+                         : curl_ws_recv(ws->curl, dst, room, &got, &meta);
         if (rc == CURLE_AGAIN) {
             int64_t left = deadline - ps_plat_mono_ms();
             if (left <= 0)
