@@ -4,6 +4,7 @@ the sent-log and the timeline, faults, handshakes, frames, proxy, reload, crash 
 
 Run one class: PODSTREAM=... PODSIM=... /usr/bin/python3 test_streaming.py -v KillTests"""
 
+import json
 import os
 import random
 import re
@@ -853,6 +854,55 @@ class SlowTests(StreamCase):
         self.assertIn("no frame or pong for 90 s", svc.output())
         self.assertGreaterEqual(sim.stats()["pings"], 2, "no keepalive pings were sent")
         svc.stop()
+
+
+class WalTests(StreamCase):
+    """A reader that keeps a snapshot blocks checkpoints: the WAL grows, the service
+    says why, status shows it, and once the reader is gone the WAL is truncated."""
+
+    WARN = 8 << 20  # over the 4 MB the auto-checkpoint lets the WAL reach by itself
+
+    def status(self, svc, *args):
+        r = subprocess.run([PODSTREAM, "status", "--db", svc.db] + list(args),
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r.stdout
+
+    def test_long_reader_is_warned_shown_in_status_and_the_wal_truncated_after(self):
+        self.start_sim("--rate", "2000")
+        svc = self.start_svc([MESSAGE], env={"PODSTREAM_WAL_WARN_BYTES": str(self.WARN)})
+        wait_for(lambda: svc.count() > 200, 30, "a running stream")
+        wal = svc.db + "-wal"
+        reader = sqlite3.connect("file:%s?mode=ro" % svc.db, uri=True, isolation_level=None)
+        try:
+            reader.execute("BEGIN")
+            reader.execute("SELECT count(*) FROM events").fetchall()
+            wait_for(lambda: "a reader blocks checkpoints" in svc.output(), 120,
+                     "the warning about the WAL")
+            self.assertGreater(os.path.getsize(wal), self.WARN)
+            self.assertRegex(svc.output(), r"the WAL is \d+\.\d MiB, over 8\.0 MiB, and cannot be "
+                             r"checkpointed: a reader blocks checkpoints")
+            before = svc.count()
+            wait_for(lambda: svc.count() > before + 500, 30, "ingest to go on meanwhile")
+            out = self.status(svc)
+            self.assertRegex(out, r"\nWAL: +\d+\.\d MiB  ! over 8\.0 MiB since \d{4}-\d\d-\d\d "
+                             r"\d\d:\d\d:\d\d: a reader blocks checkpoints")
+            js = json.loads(self.status(svc, "--format", "json"))
+            self.assertGreater(js["wal_bytes"], self.WARN)
+            self.assertEqual(js["wal_warn_bytes"], self.WARN)
+            self.assertIsNotNone(js["wal_blocked_since"])
+            self.assertEqual(svc.output().count("a reader blocks checkpoints"), 1,
+                             "warned more than once for one episode")
+        finally:
+            reader.close()
+        wait_for(lambda: "the reader is gone: the WAL is checkpointed and truncated again"
+                 in svc.output(), 10, "the WAL to be truncated")
+        wait_for(lambda: os.path.getsize(wal) < (1 << 20), 10, "a small WAL file")
+        out = self.status(svc)
+        self.assertRegex(out, r"\nWAL: +\d+\.\d MiB\n")
+        self.assertIsNone(json.loads(self.status(svc, "--format", "json"))["wal_blocked_since"])
+        rc, _ = svc.stop()
+        self.assertEqual(rc, 0)
 
 
 if __name__ == "__main__":
