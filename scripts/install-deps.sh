@@ -43,6 +43,12 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     python3 python3-websockets python3-cryptography tinyproxy-bin \
     ca-certificates procps psmisc
 
+# Packaging and the service: systemd-analyze checks the unit, CPack builds the .deb
+# (dpkg-shlibdeps from dpkg-dev), lintian and shellcheck check it, mmdebstrap makes
+# the throwaway Debian root it is installed into (installer/tests/test_deb.sh).
+$SUDO apt-get install -y -qq --no-install-recommends \
+    systemd dpkg-dev lintian shellcheck mmdebstrap file
+
 # The Windows cross compiler: scripts/check-platform.py compiles the public headers
 # with it, and the Windows build will use it.
 $SUDO apt-get install -y -qq --no-install-recommends gcc-mingw-w64-x86-64
