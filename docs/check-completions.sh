@@ -19,7 +19,7 @@ complete_words() {
 expect() { # expect "what" "word that must be offered" WORD...
     local what=$1 want=$2
     shift 2
-    if ! complete_words "$@" | grep -qxF -- "$want"; then
+    if ! complete_words "$@" | grep -xF -- "$want" >/dev/null; then
         echo "FAIL: bash: $what: '$want' not offered for: $*"
         fail=1
     fi
@@ -27,7 +27,7 @@ expect() { # expect "what" "word that must be offered" WORD...
 expect_not() {
     local what=$1 unwanted=$2
     shift 2
-    if complete_words "$@" | grep -qxF -- "$unwanted"; then
+    if complete_words "$@" | grep -xF -- "$unwanted" >/dev/null; then
         echo "FAIL: bash: $what: '$unwanted' offered for: $*"
         fail=1
     fi

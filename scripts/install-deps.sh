@@ -49,6 +49,11 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 $SUDO apt-get install -y -qq --no-install-recommends \
     systemd dpkg-dev lintian shellcheck mmdebstrap file
 
+# The admin tooling's tests: the fish and zsh completions are loaded by their shells
+# (docs/check-completions.sh), and the metrics file is read by prometheus_client's
+# parser (tests/integration/test_metrics.py).
+$SUDO apt-get install -y -qq --no-install-recommends zsh fish python3-prometheus-client
+
 # The Windows cross compiler: scripts/check-platform.py compiles the public headers
 # with it, and the Windows build will use it.
 $SUDO apt-get install -y -qq --no-install-recommends gcc-mingw-w64-x86-64

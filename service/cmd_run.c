@@ -9,6 +9,7 @@
 #include "podstream/ps_engine.h"
 #include "podstream/ps_loader.h"
 #include "podstream/ps_log.h"
+#include "podstream/ps_metrics.h"
 #include "podstream/ps_platform.h"
 
 /* How often the configuration files are checked for changes. */
@@ -192,11 +193,25 @@ static void svc_tick(ps_engine *eng, svc_report *r, bool force_status)
     }
 }
 
+/* Writes the metrics file (metrics_file) when it is due; says so once when that
+ * starts failing and once when it works again, not every few seconds. */
+static void metrics_tick(ps_metrics_file *m, bool up, bool *failing)
+{
+    ps_errmsg em;
+    bool failed = m && ps_metrics_file_tick(m, up, &em) != PS_OK;
+    if (failed && !*failing)
+        ps_log(PS_LOG_WARN, PS_LOG_NO_DEVICE, "cannot write the metrics file: %s", em.text);
+    else if (!failed && *failing)
+        ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "the metrics file is written again");
+    *failing = failed;
+}
+
 /* Waits for a stop request, reloading on a hangup or a change of the files whose
  * signature was `sig` when they were loaded. */
 static void serve(ps_engine *eng, const char *dir, const run_opts *o, ps_log_level forced_level,
-                  uint64_t sig)
+                  uint64_t sig, ps_metrics_file *metrics)
 {
+    bool metrics_failing = false;
     int64_t last_watch = ps_plat_mono_ms();
     svc_report r = {ps_plat_svc_watchdog_ms(), 0, 0, 0, last_watch};
     /* Wake often enough to ping at half the watchdog interval. */
@@ -232,6 +247,7 @@ static void serve(ps_engine *eng, const char *dir, const run_opts *o, ps_log_lev
             (void)ps_plat_svc_notify(PS_SVC_READY, NULL);
         }
         svc_tick(eng, &r, again);
+        metrics_tick(metrics, true, &metrics_failing);
     }
 }
 
@@ -264,6 +280,8 @@ int ps_cmd_run(int argc, char **argv)
     ps_opt_list args = {NULL, 0};
     ps_log_level forced_level = PS_LOG_INFO;
     ps_engine *eng = NULL;
+    ps_metrics_file *metrics = NULL;
+    bool metrics_failing = false;
     ps_config *cfg = NULL;
     ps_pipeline_set *pipes = NULL;
     ps_errmsg em;
@@ -305,11 +323,20 @@ int ps_cmd_run(int argc, char **argv)
         goto out;
     }
     (void)ps_plat_svc_notify(PS_SVC_READY, "started");
-    serve(eng, dir, &o, forced_level, sig);
+    /* The engine owns cfg now, and keeps it until it is destroyed. A changed
+     * metrics_file takes effect at the next start. */
+    if (cfg->service.metrics_file &&
+        ps_metrics_file_create(cfg->service.metrics_file, cfg->service.database,
+                               cfg->service.metrics_interval_ms, ps_plat_now_us(), &metrics,
+                               &em) != PS_OK)
+        ps_log(PS_LOG_WARN, PS_LOG_NO_DEVICE, "no metrics file: %s", em.text);
+    serve(eng, dir, &o, forced_level, sig, metrics);
     rc = stop_logged(eng);
+    metrics_tick(metrics, false, &metrics_failing);
 out:
     /* The engine closes the store: closing our handle on the database before that
      * would drop SQLite's own locks on it (POSIX locks go with any close). */
+    ps_metrics_file_destroy(metrics);
     ps_engine_destroy(eng);
     ps_plat_unlock(locks[1]);
     ps_plat_unlock(locks[0]);

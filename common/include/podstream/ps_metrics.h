@@ -1,0 +1,50 @@
+/* ps_metrics: the service's metrics as a Prometheus text file (text exposition
+ * format 0.0.4), for node_exporter's textfile collector or anything else that reads
+ * that format. Per device: events, duplicates, quarantined, dropped, failed,
+ * reconnects, lag, newest event time, rate and state; for the service: up, build
+ * info with the version, start time, the time of this write and the database size.
+ *
+ * The numbers are the live counters the engine's writer stores in the database
+ * every second (ps_store_counters_list): the file says what `podstream status`
+ * says, read the same way. */
+#ifndef PS_METRICS_H
+#define PS_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ps_error.h"
+#include "ps_mem.h"
+#include "ps_store.h"
+
+/* What the file says about the service itself. Strings borrowed. */
+typedef struct ps_metrics_info {
+    const char *version;     /* podstream_build_info{version=...} */
+    int64_t start_us;        /* when the service started (UTC) */
+    bool up;                 /* false in the file written as the service stops */
+    uint64_t database_bytes; /* the database file's size */
+} ps_metrics_info;
+
+/* Appends the metrics of the `n` devices in `c` and of the service, as of `now_us`,
+ * to `out` (caller-owned). PS_ERR_NOMEM. */
+ps_err ps_metrics_format(const ps_device_counters *c, size_t n, const ps_metrics_info *info,
+                         int64_t now_us, ps_buf *out);
+
+/* The file the service keeps: it reads the counters through its own read-only
+ * connection to the database at `db_path` and replaces `path` atomically (temporary
+ * file beside it, then rename; mode 0644) so a reader never sees half a file.
+ * Strings are copied. *out is destroyed by the caller. */
+typedef struct ps_metrics_file ps_metrics_file;
+
+ps_err ps_metrics_file_create(const char *path, const char *db_path, int64_t interval_ms,
+                              int64_t start_us, ps_metrics_file **out, ps_errmsg *em);
+
+/* Writes the file when `interval_ms` has passed since the last write (monotonic
+ * clock), and always when `up` is false (the last write, at a stop). */
+ps_err ps_metrics_file_tick(ps_metrics_file *m, bool up, ps_errmsg *em);
+
+/* Closes the connection and frees everything; the file stays. Accepts NULL. */
+void ps_metrics_file_destroy(ps_metrics_file *m);
+
+#endif
