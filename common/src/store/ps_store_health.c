@@ -11,8 +11,7 @@
 /* Adds the problems of one quick_check row to the message. SQLite returns them a row
  * each, or all in one row a line each; "*** in database main ***" heads them and
  * says nothing itself. */
-static void add_problems(const char *row, char *lines, size_t cap, size_t *used,
-                         unsigned *problems)
+static void add_problems(const char *row, char *lines, size_t cap, size_t *used, unsigned *problems)
 {
     while (row && *row) {
         const char *nl = strchr(row, '\n');

@@ -235,6 +235,7 @@ static ps_err copy_table(recover_ctx *c, const char *table, bool rowid, ps_errms
     sqlite3_stmt *ins = NULL;
     ps_err err = PS_OK;
     int ncol, first = rowid ? 1 : 0, rc;
+    size_t len;
     bool gap = false;
     if (rowid)
         snprintf(sql, sizeof sql, "SELECT rowid, * FROM %s WHERE rowid >= ?1 ORDER BY rowid",
@@ -244,10 +245,11 @@ static ps_err copy_table(recover_ctx *c, const char *table, bool rowid, ps_errms
     if (sqlite3_prepare_v2(c->src->conn.db, sql, -1, &w.s, NULL) != SQLITE_OK)
         return ps_store_dberr(&c->src->conn, em, "reading a table");
     ncol = sqlite3_column_count(w.s);
-    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO %s VALUES (?", table);
-    for (int i = first + 1; i < ncol; i++)
-        strcat(sql, ", ?");
-    strcat(sql, ")");
+    len = (size_t)snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO %s VALUES (?", table);
+    for (int i = first + 1; i < ncol && len < sizeof sql; i++)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, ", ?");
+    if (len < sizeof sql)
+        snprintf(sql + len, sizeof sql - len, ")");
     if (sqlite3_prepare_v2(c->dst->conn.db, sql, -1, &ins, NULL) != SQLITE_OK) {
         err = ps_store_dberr(&c->dst->conn, em, "copying a table");
         goto out;
@@ -277,15 +279,15 @@ out:
 static ps_err mark_resume(recover_ctx *c, ps_errmsg *em)
 {
     sqlite3_stmt *s = NULL;
-    ps_err err;
-    int rc;
+    ps_err err = PS_OK;
     if (sqlite3_prepare_v2(c->dst->conn.db, "SELECT device_id, type FROM resume", -1, &s, NULL) !=
         SQLITE_OK)
         return ps_store_dberr(&c->dst->conn, em, "reading the resume state");
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        if (note_device(c, sqlite3_column_int64(s, 0), sqlite3_column_int(s, 1), 0) != PS_OK)
-            break;
+    while (err == PS_OK && sqlite3_step(s) == SQLITE_ROW)
+        err = note_device(c, sqlite3_column_int64(s, 0), sqlite3_column_int(s, 1), 0);
     sqlite3_finalize(s);
+    if (err != PS_OK)
+        return ps_errmsg_set(em, err, "out of memory");
     if ((err = ps_store_begin(c->dst, em)) != PS_OK)
         return err;
     for (size_t i = 0; i < c->ndevs && err == PS_OK; i++) {
