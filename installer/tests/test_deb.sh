@@ -5,13 +5,19 @@
 # directory), upgraded over itself, removed and purged, checking owners and modes.
 # systemd is not PID 1 in that root (nor on CI machines), so the unit is enabled but
 # not started: tests/integration/test_notify.py covers the running service.
-# Usage: test_deb.sh SOURCE_DIR BUILD_DIR
+# With PODSIM, the installed service also runs for real in that root, as the service
+# user and with the package's files, against podsim on this machine, and an admin in
+# the podstream group reads its status while someone outside it cannot.
+# Usage: test_deb.sh SOURCE_DIR BUILD_DIR [PODSIM GEN_CERTS]
 set -euo pipefail
-src=$1
-build=$2
+build=$2 # $1, the source directory, is not needed: the build has everything
+podsim=${3:-}
+gen_certs=${4:-}
 work=$(mktemp -d /tmp/ps-deb-XXXXXX)
 root=$work/root
+sim_pid=
 cleanup() {
+    [ -z "$sim_pid" ] || kill "$sim_pid" 2>/dev/null || true
     for m in proc dev; do umount "$root/$m" 2>/dev/null || true; done
     rm -rf "$work"
 }
@@ -74,7 +80,10 @@ fi
 rc=0
 lintian --fail-on error,warning "$deb" >"$work/lintian.out" 2>&1 || rc=$?
 grep -v 'running with root privileges' "$work/lintian.out" >"$work/lintian.log" || true
-[ "$rc" -eq 0 ] && [ ! -s "$work/lintian.log" ] || { cat "$work/lintian.log"; fail "lintian"; }
+if [ "$rc" -ne 0 ] || [ -s "$work/lintian.log" ]; then
+    cat "$work/lintian.log"
+    fail "lintian"
+fi
 echo "lintian: clean"
 
 # ---- a throwaway Debian root -------------------------------------------------------
@@ -82,10 +91,13 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "SKIPPED: dpkg -i into a throwaway root needs root (chroot)"
     exit 0
 fi
-# Its packages: what the .deb depends on (as dpkg-shlibdeps found it) and systemd,
-# whose systemd-sysusers and systemd-tmpfiles postinst uses as on a real system.
-deps=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -E 's/\(.*\)//; s/ //g' | sort | paste -sd, -)
-include="$deps,systemd,file"
+# Its packages: what the .deb depends on (as dpkg-shlibdeps found it; libcurl with
+# WebSockets from bookworm-backports, as scripts/install-deps.sh installs it) and
+# systemd, whose systemd-sysusers and systemd-tmpfiles postinst uses as on a real
+# system.
+deps=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -E 's/\(.*\)//; s/ //g' |
+    sed 's|^libcurl4$|libcurl4/bookworm-backports|' | sort | paste -sd, -)
+include="$deps,systemd,file,passwd"
 key=$(printf '%s' "$include" | md5sum | cut -c1-8)
 cache=$build/installer/rootfs
 tarball=$cache/bookworm-$(date -u +%Y%m%d)-$key.tar
@@ -93,8 +105,9 @@ if [ ! -f "$tarball" ]; then
     mkdir -p "$cache"
     rm -f "$cache"/bookworm-*.tar
     t0=$(date +%s)
-    mmdebstrap --quiet --format=tar --variant=minbase --include="$include" bookworm "$tarball.tmp" \
-        http://deb.debian.org/debian >"$work/mmdebstrap.log" 2>&1 ||
+    mmdebstrap --quiet --format=tar --variant=minbase --include="$include" bookworm \
+        "$tarball.tmp" "deb http://deb.debian.org/debian bookworm main" \
+        "deb http://deb.debian.org/debian bookworm-backports main" >"$work/mmdebstrap.log" 2>&1 ||
         { tail -20 "$work/mmdebstrap.log"; fail "mmdebstrap"; }
     mv "$tarball.tmp" "$tarball"
     echo "throwaway root made in $(($(date +%s) - t0)) s (cached: $tarball)"
@@ -102,6 +115,7 @@ fi
 mkdir -p "$root"
 tar -x -C "$root" -f "$tarball"
 mount -t proc proc "$root/proc"
+mount --bind /dev "$root/dev"
 cp "$deb" "$root/tmp/podstream.deb"
 in_root() { chroot "$root" "$@"; }
 mode_of() { in_root stat -c '%a %U:%G' "$1"; }
@@ -127,11 +141,75 @@ want_mode /var/lib/podstream "750 podstream:podstream"
 in_root runuser -u podstream -- podstream validate -c /etc/podstream >"$work/validate.log" 2>&1 ||
     { cat "$work/validate.log"; fail "validate as the service user"; }
 
+# ---- the installed service, for real -------------------------------------------------
+if [ -n "$podsim" ]; then
+    mkdir -p "$work/certs"
+    bash "$gen_certs" "$work/certs" >/dev/null 2>&1 || fail "gen-certs"
+    "$podsim" --history 0 --initial-backlog 10m --rate 20 --port off --control-port 0 \
+        --tls-port 0 --cert "$work/certs/server.pem" --key "$work/certs/server.key" \
+        --port-file "$work/ports" --token "deb_cluster:deb-token-0123456789" -q \
+        >"$work/podsim.log" 2>&1 &
+    sim_pid=$!
+    for _ in $(seq 100); do [ -s "$work/ports" ] && break; sleep 0.1; done
+    port=$(sed -E 's/.*"wss": *([0-9]+).*/\1/' "$work/ports")
+    cp "$work/certs/ca.pem" "$root/etc/podstream/ca.pem"
+    echo "tls_ca_file: /etc/podstream/ca.pem" >>"$root/etc/podstream/podstream.yml"
+    cat >"$root/etc/podstream/devices/pod.yml" <<YML
+devices:
+  - id: 1
+    name: deb-message
+    type: proofpoint
+    properties:
+      endpoint: wss://127.0.0.1:$port/v1/stream
+      cluster: deb_cluster
+      token: "\$secret{pod-token}"
+      type: message
+YML
+    printf 'deb-token-0123456789' >"$root/etc/podstream/secrets/pod-token"
+    in_root chown podstream:podstream /etc/podstream/secrets/pod-token
+    chmod 0600 "$root/etc/podstream/secrets/pod-token"
+    in_root useradd -M -G podstream alice
+    in_root useradd -M bob
+    # As the unit runs it: the service user, UMask=0027.
+    chroot "$root" runuser -u podstream -- sh -c 'umask 0027; exec podstream run -c /etc/podstream' \
+        >"$work/run.log" 2>&1 &
+    run_pid=$!
+    live=
+    for _ in $(seq 150); do
+        if in_root runuser -u alice -- podstream status -c /etc/podstream 2>/dev/null |
+            grep -qE '^1 deb-message +message +live +.* [1-9][0-9]* '; then
+            live=1
+            break
+        fi
+        sleep 0.2
+    done
+    [ -n "$live" ] || { cat "$work/run.log"; fail "the installed service did not stream"; }
+    in_root runuser -u alice -- podstream status -c /etc/podstream | head -5
+    want_mode /var/lib/podstream/podstream.db "640 podstream:podstream"
+    want_mode /var/lib/podstream/podstream.db-wal "640 podstream:podstream"
+    want_mode /var/lib/podstream/spool "750 podstream:podstream"
+    if in_root runuser -u bob -- podstream status -c /etc/podstream >/dev/null 2>&1; then
+        fail "a user outside the podstream group read the status"
+    fi
+    # chroot became runuser; its child is podstream, which the stop request is for
+    # (runuser itself would end the session, killing it).
+    svc_pid=$(pgrep -P "$run_pid" -x podstream) || fail "no podstream under runuser"
+    kill -TERM "$svc_pid"
+    wait "$run_pid" || { cat "$work/run.log"; fail "the service did not stop cleanly"; }
+    grep -q 'stopped cleanly' "$work/run.log" || { cat "$work/run.log"; fail "no clean stop"; }
+    if grep -q 'deb-token-0123456789' "$work/run.log"; then fail "the token was logged"; fi
+    kill "$sim_pid"
+    sim_pid=
+    rm -f "$root/etc/podstream/devices/pod.yml" "$root/etc/podstream/secrets/pod-token" \
+        "$root/etc/podstream/ca.pem"
+    echo "the installed service streamed as podstream; alice (group podstream) read it, bob not"
+fi
+
 # An upgrade (the same package again) keeps the key, an edited conffile and the
 # database, and puts the database's modes right.
 keysum=$(md5sum <"$root/etc/podstream/podstream.key")
 echo "retention_days: 7" >>"$root/etc/podstream/podstream.yml"
-printf 'db' >"$root/var/lib/podstream/podstream.db"
+[ -f "$root/var/lib/podstream/podstream.db" ] || printf 'db' >"$root/var/lib/podstream/podstream.db"
 chmod 0644 "$root/var/lib/podstream/podstream.db"
 in_root dpkg -i /tmp/podstream.deb >"$work/upgrade.log" 2>&1 ||
     { cat "$work/upgrade.log"; fail "upgrade"; }

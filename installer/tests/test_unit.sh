@@ -22,7 +22,8 @@ if [ -n "$out" ]; then
     echo "systemd-analyze verify complained:"; echo "$out"; exit 1
 fi
 
-# The settings the service depends on.
+# The settings the service depends on ($MAINPID is systemd's, not the shell's).
+# shellcheck disable=SC2016
 for line in Type=notify Restart=on-failure 'ExecReload=/bin/kill -HUP $MAINPID' \
     User=podstream StateDirectory=podstream ConfigurationDirectory=podstream \
     WatchdogSec=60s 'ExecStart=/usr/bin/podstream run -c /etc/podstream'; do
