@@ -38,7 +38,7 @@ static const ps_data_type types[] = {PS_DATA_MESSAGE, PS_DATA_MAILLOG, PS_DATA_A
 static const ps_opt options[] = {
     {"device", 0, PS_OPT_STRING, "ID|NAME", Q(device), "events of one device", "Filters", 0, 0,
      NULL},
-    {"type", 0, PS_OPT_CHOICE, "TYPE", Q(type), "message or maillog", NULL, 0, 0,
+    {"type", 0, PS_OPT_CHOICE, "TYPE", Q(type), "message, maillog or audit", NULL, 0, 0,
      "message|maillog|audit"},
     {"since", 0, PS_OPT_STRING, "TIME", Q(since), "events at or after TIME", NULL, 0, 0, NULL},
     {"until", 0, PS_OPT_STRING, "TIME", Q(until),
@@ -295,6 +295,7 @@ static int print_events(ps_store *st, const query_opts *o, ps_query *q, ps_repor
         return PS_EXIT_USAGE;
     }
     ps_report_writer_init(&w, stdout, fmt, ps_cli_table_width(o->width), o->utc);
+    w.audit_columns = o->type >= 0 && types[o->type] == PS_DATA_AUDIT;
     w.device_name = ps_cli_device_name;
     w.device_name_ctx = &devs;
     memset(&oc, 0, sizeof oc);

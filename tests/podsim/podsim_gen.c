@@ -2039,66 +2039,167 @@ static void gen_maillog(jw *w, const psim_timeline *tl, const ml_line *ml, size_
     jw_end(w);
 }
 
-/* Audit: no public sample exists; the shape follows what peers document (actor,
- * action, target, result) and is kept stable so tests can rely on it. */
-static void gen_audit(jw *w, const psim_timeline *tl, uint64_t shape, size_t pad_to, const uniq *u)
+/* Audit: the shape of POD's admin audit events as Elastic's proofpoint_on_demand
+ * integration documents them (its audit fields.yml): audit{action, level,
+ * resourceName, resourceType, tags[{name, value}], user{email, id, ipAddress,
+ * roles_assigned}}, guid, metadata{customerId, origin{data{agent, cid, version},
+ * schemaVersion, type}, trace{id, ts}}, service{cid, customer_id, id,
+ * ip_address}, ts. The scenarios and values below are podsim's own. The tag
+ * `<action>.<eventSubCategory>` carries "true"; podsim sends "false" for a
+ * share of them (an inference: every public sample says "true"). */
+typedef struct audit_kind {
+    const char *action, *rtype, *sub;
+    const char *name; /* the resource's name prefix (a number follows); NULL: none */
+    const char *details;
+} audit_kind;
+
+static const audit_kind audit_kinds[] = {
+    {"login", "authorization", "authorization", NULL, ""},
+    {"logout", "authorization", "authorization", NULL, ""},
+    {"create", "config", "threatProtectionApiKeys", "tap-key-", "API key created:"},
+    {"delete", "config", "threatProtectionApiKeys", "tap-key-", "API key revoked:"},
+    {"create", "policy_routes", "policyRoutes", "route_", "Policy route added:"},
+    {"edit", "spam_module", "spamDetection.policies", "spam-policy-", "Spam policy changed:"},
+    {"execute", "smart_search", "search", NULL, "Smart search run"},
+    {"read", "quarantine", "quarantine.folders", "Phish-", "Folder opened:"},
+};
+
+static void audit_ip(rng *r, char *buf, size_t len)
 {
-    static const char *const actions[] = {"login",           "logout",       "policy.update",
-                                          "user.create",     "user.delete",  "quarantine.release",
-                                          "smartsearch.run", "apikey.rotate"};
-    static const char *const admins[] = {"admin@example.com", "sec-ops@example.com",
-                                         "j.doe@example.com", "tanaka.k@example.co.jp"};
-    rng rr = {ev_hash(tl, shape, H_BODY)};
-    rng *r = &rr;
-    const char *action = PICK(r, actions);
-    bool fail = rchance(r, 0.05);
-    char ip[48];
-    snprintf(ip, sizeof ip, "198.51.100.%u", rbelow(r, 255));
+    snprintf(buf, len, "198.51.100.%u", 1 + rbelow(r, 254));
+}
+
+static void audit_uuid(rng *r, char *out)
+{
+    static const int dash[] = {8, 13, 18, 23};
+    rand_chars(r, out, 36, hexd, 16);
+    for (int k = 0; k < 4; k++)
+        out[dash[k]] = '-';
+    out[14] = '4';
+    out[36] = '\0';
+}
+
+static void audit_tags(jw *w, const audit_kind *k, const char *details, bool ok)
+{
+    char name[96];
+    jw_key(w, "tags");
+    jw_open(w, '[');
     jw_obj(w);
-    jw_kstr(w, "action", action);
-    jw_key(w, "actor");
+    jw_kstr(w, "name", "eventSubCategory");
+    jw_kstr(w, "value", k->sub);
+    jw_end(w);
+    jw_obj(w);
+    jw_kstr(w, "name", "eventDetails");
+    jw_kstr(w, "value", details);
+    jw_end(w);
+    snprintf(name, sizeof name, "%s.%s", k->action, k->sub);
+    jw_obj(w);
+    jw_kstr(w, "name", name);
+    jw_kstr(w, "value", ok ? "true" : "false");
+    jw_end(w);
+    jw_close(w, ']');
+}
+
+static void audit_user(jw *w, rng *r)
+{
+    static const char *const admins[] = {"admin@example.com", "sec-ops@example.com",
+                                         "j.doe@example.org", "tanaka.k@example.co.jp"};
+    char id[40], ip[48];
+    audit_uuid(r, id);
+    audit_ip(r, ip, sizeof ip);
+    jw_key(w, "user");
     jw_obj(w);
     jw_kstr(w, "email", PICK(r, admins));
-    jw_kstr(w, "remoteIp", ip);
-    jw_kstr(w, "role", rchance(r, 0.7) ? "organization admin" : "end-user");
+    jw_kstr(w, "id", id);
+    jw_kstr(w, "ipAddress", ip);
+    if (rchance(r, 0.3))
+        jw_kstr(w, "roles_assigned", rchance(r, 0.5) ? "organization_admin" : "channel_admin");
     jw_end(w);
-    jw_key(w, "details");
-    jw_obj(w);
-    if (strncmp(action, "policy", 6) == 0) {
-        jw_kstr(w, "policy.name", "Inbound – Strict");
-        jw_kstr(w, "old", "quarantine");
-        jw_kstr(w, "new", "discard");
-    } else if (strncmp(action, "quarantine", 10) == 0) {
-        jw_key(w, "messageCount");
-        jw_istr(w, 1 + rbelow(r, 20));
-        jw_kstr(w, "folder", "Phish");
-    }
-    if (pad_to > 0) {
-        w->cacheable = false;
-        char *pad = malloc(pad_to + 1);
-        if (pad != NULL) {
-            memset(pad, 'a', pad_to);
-            pad[pad_to] = '\0';
-            jw_kstr(w, "note", pad);
-            free(pad);
-        } else {
-            w->ok = false;
-        }
-    }
-    jw_end(w);
-    jw_key(w, "id");
-    jw_uniq(w, u, U_KEY);
+}
+
+static void audit_metadata(jw *w, const psim_timeline *tl, rng *r, const uniq *u)
+{
+    char id[40], ip[48];
+    audit_uuid(r, id);
+    audit_ip(r, ip, sizeof ip);
     jw_key(w, "metadata");
     jw_obj(w);
+    jw_kstr(w, "customerId", id);
     jw_key(w, "origin");
     jw_obj(w);
     jw_key(w, "data");
     jw_obj(w);
+    jw_kstr(w, "agent", ip);
     jw_kstr(w, "cid", tl->cluster);
+    jw_kstr(w, "version", "1.0");
     jw_end(w);
+    jw_kstr(w, "schemaVersion", "1.0");
+    jw_kstr(w, "type", "cadmin-api-gateway");
     jw_end(w);
+    if (rchance(r, 0.2)) {
+        audit_uuid(r, id);
+        jw_key(w, "trace");
+        jw_obj(w);
+        jw_kstr(w, "id", id);
+        jw_key(w, "ts");
+        jw_uniq(w, u, U_TS);
+        jw_end(w);
+    }
     jw_end(w);
-    jw_kstr(w, "result", fail ? "failure" : "success");
+}
+
+static void gen_audit(jw *w, const psim_timeline *tl, uint64_t shape, size_t pad_to, const uniq *u)
+{
+    rng rr = {ev_hash(tl, shape, H_BODY)};
+    rng *r = &rr;
+    const audit_kind *k = &PICK(r, audit_kinds);
+    bool ok = !rchance(r, 0.05);
+    unsigned n = rbelow(r, 100);
+    char rname[64] = "", details[160];
+    if (k->name)
+        snprintf(rname, sizeof rname, "%s%u", k->name, n);
+    snprintf(details, sizeof details, "%s%s%s", k->details, rname[0] ? " " : "", rname);
+    jw_obj(w);
+    jw_key(w, "audit");
+    jw_obj(w);
+    jw_kstr(w, "action", k->action);
+    jw_kstr(w, "level", ok ? "INFO" : "WARN");
+    if (rname[0])
+        jw_kstr(w, "resourceName", rname);
+    jw_kstr(w, "resourceType", k->rtype);
+    if (pad_to > 0) {
+        /* An oversized event (fault/oversize): the details carry the bulk. */
+        char *pad = malloc(pad_to + 1);
+        w->cacheable = false;
+        if (pad != NULL) {
+            memset(pad, 'a', pad_to);
+            pad[pad_to] = '\0';
+            audit_tags(w, k, pad, ok);
+            free(pad);
+        } else {
+            w->ok = false;
+        }
+    } else {
+        audit_tags(w, k, details, ok);
+    }
+    audit_user(w, r);
+    jw_end(w);
+    jw_key(w, "guid");
+    jw_uniq(w, u, U_KEY);
+    audit_metadata(w, tl, r, u);
+    if (rchance(r, 0.1)) {
+        /* Actions of an IDM service rather than a person. */
+        char id[40], ip[48];
+        audit_uuid(r, id);
+        audit_ip(r, ip, sizeof ip);
+        jw_key(w, "service");
+        jw_obj(w);
+        jw_kstr(w, "cid", tl->cluster);
+        jw_kstr(w, "customer_id", id);
+        jw_kstr(w, "id", "svc-audit-export");
+        jw_kstr(w, "ip_address", ip);
+        jw_end(w);
+    }
     jw_key(w, "ts");
     jw_uniq(w, u, U_TS);
     jw_end(w);
@@ -2112,8 +2213,9 @@ static bool ts_form(const psim_timeline *tl, uint64_t i, int *off)
     uint64_t form = ev_hash(tl, shape_of(tl, i), H_FORM);
     *off = tl->tz_offset_min;
     if (tl->type == PSIM_AUDIT) {
+        /* "2023-10-25T21:49:38.968838+0000", as in the public samples. */
         *off = 0;
-        return true;
+        return false;
     }
     /* Both forms occur in the feed; -0700 is the common one. */
     if ((form >> 20) % 100 < 5) {

@@ -121,7 +121,7 @@ static void test_pool_equals_direct(void **state)
             if (i % 97 == 0) {
                 cJSON *root = cJSON_ParseWithLength(direct.data, direct.len);
                 assert_non_null(root);
-                const char *kname = t == PSIM_MESSAGE ? "guid" : "id";
+                const char *kname = t == PSIM_MAILLOG ? "id" : "guid";
                 assert_string_equal(cJSON_GetObjectItem(root, kname)->valuestring, di.key);
                 assert_string_equal(cJSON_GetObjectItem(root, "ts")->valuestring, di.ts);
                 cJSON_Delete(root);

@@ -22,18 +22,21 @@ typedef enum ps_event_field {
     PS_EF_RECIPIENTS,  /* message envelope.rcpts; maillog sm.to; joined with ", " */
     PS_EF_SUBJECT,     /* message msg.header.subject[0], RFC 2047 decoded */
     PS_EF_DISPOSITION, /* message filter.disposition */
-    PS_EF_ACTION,      /* message filter.actions[isFinal].action */
+    PS_EF_ACTION,      /* message filter.actions[isFinal].action; audit audit.action */
     PS_EF_MODULE,      /* message filter.actions[isFinal].module */
     PS_EF_RULE,        /* message filter.actions[isFinal].rule */
     PS_EF_DIRECTION,   /* message filter.routeDirection */
     PS_EF_QID,         /* message filter.qid; maillog sm.qid */
     PS_EF_MESSAGE_ID,  /* message msg.header.message-id[0]; maillog sm.msgid */
-    PS_EF_CLIENT_IP,   /* message connection.ip */
+    PS_EF_CLIENT_IP,   /* message connection.ip; audit audit.user.ipAddress */
     PS_EF_CLIENT_HOST, /* message connection.host */
     PS_EF_COUNTRY,     /* message connection.country */
     PS_EF_STAT,        /* maillog sm.stat */
     PS_EF_DSN,         /* maillog sm.dsn */
     PS_EF_RELAY,       /* maillog sm.relay */
+    PS_EF_ACTOR,       /* audit audit.user.email: who did it */
+    PS_EF_RESOURCE,    /* audit audit.resourceType, then ": " and audit.resourceName if any */
+    PS_EF_RESULT,      /* audit: "success"/"failure" from the tag <action>.<eventSubCategory> */
     PS_EF__COUNT
 } ps_event_field;
 
@@ -44,7 +47,7 @@ typedef struct ps_event {
     ps_data_type type;
     cJSON *root;              /* owned */
     int64_t ts_us;            /* event time, UTC microseconds since the epoch */
-    char *key;                /* natural key: message guid, maillog id, audit id (or a hash) */
+    char *key;                /* natural key: message guid, maillog id, audit guid (or a hash) */
     char *text[PS_EF__COUNT]; /* typed fields, NULL when absent; owned */
     double spam_score;        /* filter.modules.spam.scores.overall */
     bool has_spam_score;

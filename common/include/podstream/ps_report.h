@@ -80,6 +80,9 @@ typedef struct ps_report_writer {
     ps_report_col cols[PS_REPORT_EVENT_COLS]; /* table: computed columns */
     char time_title[96];                      /* table: "TIME (zone)" */
     uint64_t rows;
+    /* csv: add the audit columns (actor, resource, result). Set it when only audit
+     * events are written, so that message and maillog CSV keeps its columns. */
+    bool audit_columns;
     /* Device names for the table, by id; borrowed, may be NULL. */
     const char *(*device_name)(long long device_id, void *ctx);
     void *device_name_ctx;

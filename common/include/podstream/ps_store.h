@@ -198,7 +198,7 @@ ps_err ps_store_counters_list(ps_store *st, ps_device_counters **out, size_t *co
 
 /* The schema version this build writes (PRAGMA user_version). A writer upgrades
  * any older database step by step; a newer one is refused, never touched. */
-#define PS_STORE_SCHEMA_VERSION 2
+#define PS_STORE_SCHEMA_VERSION 3
 
 /* The schema version recorded in the database file (0 for a new, empty file). */
 ps_err ps_store_schema_version(ps_store *st, int *out, ps_errmsg *em);

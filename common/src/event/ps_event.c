@@ -32,6 +32,9 @@ static const char *const field_names[PS_EF__COUNT] = {
     [PS_EF_STAT] = "stat",
     [PS_EF_DSN] = "dsn",
     [PS_EF_RELAY] = "relay",
+    [PS_EF_ACTOR] = "actor",
+    [PS_EF_RESOURCE] = "resource",
+    [PS_EF_RESULT] = "result",
 };
 
 const char *ps_event_field_name(ps_event_field f)

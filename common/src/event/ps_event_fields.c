@@ -279,11 +279,69 @@ static ps_err extract_maillog(const cJSON *root, ps_event_fields *f)
     return PS_OK;
 }
 
+/* The outcome of an audited action. POD has no result field: each event carries a
+ * tag named `<action>.<eventSubCategory>` whose value is "true" or "false" (every
+ * public sample says "true"); we read it as success or failure and keep any other
+ * value as it is. */
+static ps_err audit_result(const cJSON *audit, char **slot)
+{
+    const cJSON *action = GET(audit, "action");
+    const cJSON *tags = GET(audit, "tags");
+    const cJSON *t;
+    size_t alen;
+
+    if (!cJSON_IsString(action) || !action->valuestring || !cJSON_IsArray(tags))
+        return PS_OK;
+    alen = strlen(action->valuestring);
+    cJSON_ArrayForEach(t, tags)
+    {
+        const cJSON *name = GET(t, "name"), *value = GET(t, "value");
+        const char *v;
+        if (!cJSON_IsString(name) || !name->valuestring || !cJSON_IsString(value) ||
+            !value->valuestring || strncmp(name->valuestring, action->valuestring, alen) != 0 ||
+            name->valuestring[alen] != '.')
+            continue;
+        v = value->valuestring;
+        *slot = strdup(strcasecmp(v, "true") == 0    ? "success"
+                       : strcasecmp(v, "false") == 0 ? "failure"
+                                                     : v);
+        return *slot ? PS_OK : PS_ERR_NOMEM;
+    }
+    return PS_OK;
+}
+
+static ps_err extract_audit(const cJSON *root, ps_event_fields *f)
+{
+    const cJSON *audit = GET(root, "audit");
+    const cJSON *rtype = GET(audit, "resourceType"), *rname = GET(audit, "resourceName");
+    ps_err err;
+
+    if ((err = field_text(GET(audit, "action"), &f->text[PS_EF_ACTION])) != PS_OK ||
+        (err = field_text(GET(audit, "user", "email"), &f->text[PS_EF_ACTOR])) != PS_OK ||
+        (err = field_text(GET(audit, "user", "ipAddress"), &f->text[PS_EF_CLIENT_IP])) != PS_OK ||
+        (err = audit_result(audit, &f->text[PS_EF_RESULT])) != PS_OK)
+        return err;
+    /* "config: new_key": the kind of thing changed and which one; logins name none. */
+    if (cJSON_IsString(rtype) && rtype->valuestring && rtype->valuestring[0]) {
+        bool named = cJSON_IsString(rname) && rname->valuestring && rname->valuestring[0];
+        size_t n = strlen(rtype->valuestring) + (named ? strlen(rname->valuestring) + 2 : 0) + 1;
+        char *r = malloc(n);
+        if (!r)
+            return PS_ERR_NOMEM;
+        snprintf(r, n, "%s%s%s", rtype->valuestring, named ? ": " : "",
+                 named ? rname->valuestring : "");
+        f->text[PS_EF_RESOURCE] = r;
+    } else if ((err = field_text(rname, &f->text[PS_EF_RESOURCE])) != PS_OK) {
+        return err;
+    }
+    return PS_OK;
+}
+
 ps_err ps_event_extract_fields(ps_data_type type, const cJSON *root, ps_event_fields *f)
 {
     if (type == PS_DATA_MESSAGE)
         return extract_message(root, f);
     if (type == PS_DATA_MAILLOG)
         return extract_maillog(root, f);
-    return PS_OK; /* audit events carry none of the typed fields */
+    return extract_audit(root, f);
 }

@@ -30,7 +30,7 @@ typedef struct ps_event_fields {
 char *ps_event_number_text(const cJSON *v);
 
 /* Fills f (zeroed by the caller) with the typed fields of a `type` event `root`
- * (borrowed, only read); audit events have none. Texts are new strings that the
+ * (borrowed, only read). Texts are new strings that the
  * caller frees, also after a failure, which is only PS_ERR_NOMEM. */
 ps_err ps_event_extract_fields(ps_data_type type, const cJSON *root, ps_event_fields *f);
 

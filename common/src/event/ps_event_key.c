@@ -53,14 +53,16 @@ static char *sha256_hex(const void *data, size_t len)
     return hex;
 }
 
-/* Audit events have no documented key. We use `id` or `guid` when present; else
- * the hex SHA-256 of the raw payload, so that a replayed copy of the same frame
- * is recognised as a duplicate. `raw` is NULL when re-extracting after a pipeline:
- * then the key computed from the original frame stays, because it names the
- * event that arrived, not what a pipeline made of it. */
+/* Audit events are keyed on `guid`, as POD documents them (Elastic's
+ * proofpoint_on_demand audit fields); `id` is only a fallback for producers
+ * that send no guid (older podsim versions did). Without either, the hex SHA-256 of
+ * the raw payload, so that a replayed copy of the same frame is recognised as a
+ * duplicate. `raw` is NULL when re-extracting after a pipeline: then the key
+ * computed from the original frame stays, because it names the event that
+ * arrived, not what a pipeline made of it. */
 static ps_err audit_key(const ps_event *ev, const char *raw, size_t len, char **out, ps_errmsg *em)
 {
-    static const char *const names[] = {"id", "guid"};
+    static const char *const names[] = {"guid", "id"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         ps_errmsg ignored;
         if (key_text(cJSON_GetObjectItemCaseSensitive(ev->root, names[i]), names[i], out,

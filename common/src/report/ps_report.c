@@ -300,6 +300,13 @@ static void table_row(ps_report_writer *w, const ps_event_row *r)
             snprintf(detail, sizeof detail, "%s%s", t[PS_EF_MESSAGE_ID] ? "msgid=" : "",
                      t[PS_EF_MESSAGE_ID] ? t[PS_EF_MESSAGE_ID] : "");
         }
+    } else if (r->type == PS_DATA_AUDIT) {
+        /* Who did what to which resource, from where, and whether it worked. */
+        cells[C_FROM] = t[PS_EF_ACTOR] ? t[PS_EF_ACTOR] : "";
+        cells[C_TO] = t[PS_EF_RESOURCE] ? t[PS_EF_RESOURCE] : "";
+        snprintf(status, sizeof status, "%s", t[PS_EF_RESULT] ? t[PS_EF_RESULT] : "");
+        snprintf(detail, sizeof detail, "%s%s%s", t[PS_EF_ACTION] ? t[PS_EF_ACTION] : "",
+                 t[PS_EF_CLIENT_IP] ? " from " : "", t[PS_EF_CLIENT_IP] ? t[PS_EF_CLIENT_IP] : "");
     } else {
         snprintf(status, sizeof status, "%s", t[PS_EF_DISPOSITION] ? t[PS_EF_DISPOSITION] : "");
         snprintf(detail, sizeof detail, "%s", t[PS_EF_SUBJECT] ? t[PS_EF_SUBJECT] : "");
@@ -326,12 +333,19 @@ static void csv_field(FILE *out, const char *v, bool last)
     fputs(last ? "\r\n" : ",", out);
 }
 
+/* The typed fields a CSV row has: those of message and maillog, and the audit
+ * ones after them only when asked (scripts read the columns by position). */
+static int csv_fields(const ps_report_writer *w)
+{
+    return w->audit_columns ? PS_EF__COUNT : PS_EF_RELAY + 1;
+}
+
 /* CSV columns: time first, then what identifies the event, then the typed fields
  * in schema order. */
 static void csv_header(ps_report_writer *w)
 {
     fputs("time,device_id,type,key", w->out);
-    for (int i = 0; i < PS_EF__COUNT; i++)
+    for (int i = 0; i < csv_fields(w); i++)
         fprintf(w->out, ",%s", ps_event_field_name((ps_event_field)i));
     fputs(",spam_score,size_bytes,tags\r\n", w->out);
 }
@@ -349,7 +363,7 @@ static void csv_row(ps_report_writer *w, const ps_event_row *r)
                                            : "audit",
               false);
     csv_field(w->out, r->key, false);
-    for (int i = 0; i < PS_EF__COUNT; i++)
+    for (int i = 0; i < csv_fields(w); i++)
         csv_field(w->out, r->text[i], false);
     if (r->has_spam_score) {
         snprintf(buf, sizeof buf, "%.15g", r->spam_score);

@@ -8,7 +8,7 @@
  *   ps_store_text.h     column names, normalisation, hashed tokens, full-text entry
  *   ps_store_elide.h    typed values out of the JSON and back
  *   ps_store_codec.h    zstd and its dictionaries        (uses sql, elide)
- *   ps_store_migrate.h  the schema and its upgrades      (uses sql)
+ *   ps_store_migrate.h  the schema and its upgrades      (uses sql, text, codec)
  *   ps_store_internal.h struct ps_store, and what the files on top share:
  *       ps_store_write.c      batches, prepare/put, quarantine      (codec, text, elide)
  *       ps_store_match.c      full-text plans, confirming rows      (text)

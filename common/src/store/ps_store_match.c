@@ -383,9 +383,10 @@ static bool id_eq(const char *v, const char *want)
 }
 
 static const ps_event_field word_fields[] = {
-    PS_EF_SUBJECT, PS_EF_SENDER, PS_EF_RECIPIENTS, PS_EF_DISPOSITION, PS_EF_ACTION,
-    PS_EF_MODULE,  PS_EF_RULE,   PS_EF_DIRECTION,  PS_EF_CLIENT_IP,   PS_EF_CLIENT_HOST,
-    PS_EF_COUNTRY, PS_EF_STAT,   PS_EF_DSN,        PS_EF_RELAY,
+    PS_EF_SUBJECT,  PS_EF_SENDER, PS_EF_RECIPIENTS, PS_EF_DISPOSITION, PS_EF_ACTION,
+    PS_EF_MODULE,   PS_EF_RULE,   PS_EF_DIRECTION,  PS_EF_CLIENT_IP,   PS_EF_CLIENT_HOST,
+    PS_EF_COUNTRY,  PS_EF_STAT,   PS_EF_DSN,        PS_EF_RELAY,       PS_EF_ACTOR,
+    PS_EF_RESOURCE, PS_EF_RESULT, /* the same words as ps_store_fts_doc indexes */
 };
 
 ps_err ps_plan_confirm(ps_store *st, const ps_query *q, ps_plan *p, const ps_event_row *r, bool *ok,

@@ -3,9 +3,14 @@
  * PRAGMA user_version is the schema version. Migration N takes a database at
  * version N-1 to N inside one transaction, so a crash mid-upgrade leaves the old
  * version intact. Shipped steps are never edited: a change is a new step. */
+#include <stdlib.h>
 #include <string.h>
 
+#include <zstd.h>
+
+#include "store/ps_store_codec.h"
 #include "store/ps_store_migrate.h"
+#include "store/ps_store_text.h"
 
 /* Version 1, the first release.
  *
@@ -125,16 +130,269 @@ static const char v2_sql[] =
     "ALTER TABLE resume ADD COLUMN trip_from_us INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE resume ADD COLUMN trip_to_us INTEGER NOT NULL DEFAULT 0;";
 
+/* Version 3: audit events as POD sends them (issue #15). Typed columns for an
+ * admin: who (actor), on what (resource), with what outcome (result); `action` and
+ * `client_ip` are shared with message events. The rows stored before are filled
+ * and re-keyed by v3_audit_rows. */
+static const char v3_sql[] = "ALTER TABLE events ADD COLUMN actor TEXT;"
+                             "ALTER TABLE events ADD COLUMN resource TEXT;"
+                             "ALTER TABLE events ADD COLUMN result TEXT;";
+
+/* The statements v3_audit_rows runs per row. */
+typedef struct v3_stmts {
+    sqlite3_stmt *sel, *dup, *del, *deref, *set_key, *set_cols, *fts_del, *fts_ins;
+} v3_stmts;
+
+/* Columns of v3_stmts.sel after the typed ones. */
+enum { V3_TS = PS_EF__COUNT, V3_DEV, V3_KEY, V3_DICT, V3_FMT, V3_RAWLEN, V3_RAW };
+
+static ps_err v3_prepare(ps_store_db *db, v3_stmts *q, ps_errmsg *em)
+{
+    char sel[1024], cols[1024];
+    size_t n = 0, m = 0;
+    for (int i = 0; i < PS_EF__COUNT; i++) {
+        n += (size_t)snprintf(sel + n, sizeof sel - n, "%s%s", i ? ", " : "SELECT ",
+                              ps_store_field_col[i]);
+        m += (size_t)snprintf(cols + m, sizeof cols - m, "%s%s = ?",
+                              i ? ", " : "UPDATE events SET ", ps_store_field_col[i]);
+    }
+    snprintf(sel + n, sizeof sel - n,
+             ", ts_us, device_id, key, dict_id, fmt, raw_len, raw FROM events WHERE id = ?");
+    snprintf(cols + m, sizeof cols - m, " WHERE id = ?");
+    const struct {
+        sqlite3_stmt **s;
+        const char *sql;
+    } all[] = {
+        {&q->sel, sel},
+        {&q->set_cols, cols},
+        {&q->dup, "SELECT key FROM events WHERE ts_us = ? AND device_id = ? AND key_hash = ? "
+                  "AND id <> ?"},
+        {&q->del, "DELETE FROM events WHERE id = ?"},
+        {&q->deref, "UPDATE dicts SET refs = refs - 1 WHERE id = ?"},
+        {&q->set_key, "UPDATE events SET key = ?, key_hash = ?, dict_id = 0, fmt = 0, "
+                      "raw_len = ?, raw = ? WHERE id = ?"},
+        {&q->fts_del, "INSERT INTO events_fts(events_fts, rowid, doc) VALUES('delete', ?, ?)"},
+        {&q->fts_ins, "INSERT INTO events_fts(rowid, doc) VALUES(?, ?)"},
+    };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (sqlite3_prepare_v2(db->db, all[i].sql, -1, all[i].s, NULL) != SQLITE_OK)
+            return ps_store_dberr(db, em, "preparing the audit upgrade");
+    return PS_OK;
+}
+
+static void v3_finalize(v3_stmts *q)
+{
+    sqlite3_stmt *all[] = {q->sel,     q->dup,      q->del,     q->deref,
+                           q->set_key, q->set_cols, q->fts_del, q->fts_ins};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        sqlite3_finalize(all[i]);
+}
+
+/* A free key_hash slot for key at (ts, device) other than row id's own; *dup when
+ * another row already holds the same key there. */
+static ps_err v3_slot(ps_store_db *db, v3_stmts *q, sqlite3_int64 id, sqlite3_int64 ts,
+                      sqlite3_int64 dev, const char *key, int64_t *h, bool *dup, ps_errmsg *em)
+{
+    *h = (int64_t)ps_store_hash64(key, strlen(key));
+    *dup = false;
+    for (int probe = 0; probe < 16; probe++, *h = (int64_t)((uint64_t)*h + 1)) {
+        int rc;
+        sqlite3_bind_int64(q->dup, 1, ts);
+        sqlite3_bind_int64(q->dup, 2, dev);
+        sqlite3_bind_int64(q->dup, 3, *h);
+        sqlite3_bind_int64(q->dup, 4, id);
+        rc = sqlite3_step(q->dup);
+        if (rc == SQLITE_ROW)
+            *dup = strcmp((const char *)sqlite3_column_text(q->dup, 0), key) == 0;
+        sqlite3_reset(q->dup);
+        if (rc == SQLITE_DONE || *dup)
+            return PS_OK;
+        if (rc != SQLITE_ROW)
+            return ps_store_dberr(db, em, "re-keying an audit event");
+    }
+    return ps_errmsg_set(em, PS_ERR_INTERNAL, "no free natural-key slot for audit event %s", key);
+}
+
+/* Runs s, bound by the caller, once. */
+static ps_err v3_step(ps_store_db *db, sqlite3_stmt *s, ps_errmsg *em)
+{
+    return ps_store_step_done(db, s, "upgrading audit events", em);
+}
+
+static ps_err v3_fts(ps_store_db *db, sqlite3_stmt *s, sqlite3_int64 id, const ps_store_doc *d,
+                     ps_errmsg *em)
+{
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, d->p ? d->p : "", (int)d->len, SQLITE_STATIC);
+    return v3_step(db, s, em);
+}
+
+/* A row whose key changes keeps its JSON whole (fmt 0, no dictionary): elided
+ * text names its old key, and the one-off cost of a plain zstd frame is small. */
+static ps_err v3_rekey(ps_store_db *db, v3_stmts *q, sqlite3_int64 id, const char *key, int64_t h,
+                       const char *json, size_t len, sqlite3_int64 old_dict, ps_errmsg *em)
+{
+    size_t cap = ZSTD_compressBound(len), n;
+    void *z = malloc(cap);
+    ps_err err;
+    if (!z)
+        return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory upgrading audit events");
+    n = ZSTD_compress(z, cap, json, len, 3);
+    if (ZSTD_isError(n)) {
+        free(z);
+        return ps_errmsg_set(em, PS_ERR_INTERNAL, "compressing an audit event: %s",
+                             ZSTD_getErrorName(n));
+    }
+    sqlite3_bind_text(q->set_key, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q->set_key, 2, h);
+    sqlite3_bind_int64(q->set_key, 3, (sqlite3_int64)len);
+    sqlite3_bind_blob(q->set_key, 4, z, (int)n, SQLITE_STATIC);
+    sqlite3_bind_int64(q->set_key, 5, id);
+    err = v3_step(db, q->set_key, em);
+    free(z);
+    if (err == PS_OK && old_dict != 0) {
+        sqlite3_bind_int64(q->deref, 1, old_dict);
+        err = v3_step(db, q->deref, em);
+    }
+    return err;
+}
+
+/* What one stored audit row becomes: its typed values and, when the JSON has a
+ * guid other than the stored key, that guid as key. */
+typedef struct v3_row {
+    const char *old_text[PS_EF__COUNT];
+    const char *old_key;
+    ps_event ev;
+    ps_store_doc old_doc, new_doc;
+} v3_row;
+
+static ps_err v3_apply(ps_store_db *db, v3_stmts *q, sqlite3_int64 id, v3_row *r, const char *json,
+                       size_t len, ps_errmsg *em)
+{
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(r->ev.root, "guid");
+    bool rekey = cJSON_IsString(g) && r->ev.key && strcmp(g->valuestring, r->ev.key) == 0 &&
+                 strcmp(r->ev.key, r->old_key) != 0;
+    const char *key = rekey ? r->ev.key : r->old_key;
+    sqlite3_int64 ts = sqlite3_column_int64(q->sel, V3_TS);
+    sqlite3_int64 dev = sqlite3_column_int64(q->sel, V3_DEV);
+    sqlite3_int64 dict = sqlite3_column_int64(q->sel, V3_DICT);
+    ps_err err;
+
+    if ((err = ps_store_fts_doc(&r->old_doc, r->old_key, r->old_text, em)) != PS_OK ||
+        (err = ps_store_fts_doc(&r->new_doc, key, (const char *const *)r->ev.text, em)) != PS_OK ||
+        (err = v3_fts(db, q->fts_del, id, &r->old_doc, em)) != PS_OK)
+        return err;
+    if (rekey) {
+        int64_t h;
+        bool dup;
+        if ((err = v3_slot(db, q, id, ts, dev, key, &h, &dup, em)) != PS_OK)
+            return err;
+        if (dup) {
+            /* The same event, stored once under each key: keep the other copy. */
+            sqlite3_bind_int64(q->del, 1, id);
+            if ((err = v3_step(db, q->del, em)) == PS_OK && dict != 0) {
+                sqlite3_bind_int64(q->deref, 1, dict);
+                err = v3_step(db, q->deref, em);
+            }
+            return err;
+        }
+        if ((err = v3_rekey(db, q, id, key, h, json, len, dict, em)) != PS_OK)
+            return err;
+    }
+    for (int i = 0; i < PS_EF__COUNT; i++)
+        sqlite3_bind_text(q->set_cols, i + 1, r->ev.text[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q->set_cols, PS_EF__COUNT + 1, id);
+    if ((err = v3_step(db, q->set_cols, em)) != PS_OK)
+        return err;
+    return v3_fts(db, q->fts_ins, id, &r->new_doc, em);
+}
+
+/* One audit row: read, expanded, parsed as an event, then rewritten. A row that
+ * no longer parses keeps what it has. */
+static ps_err v3_one(ps_store_db *db, v3_stmts *q, ps_store_codec *c, sqlite3_int64 id,
+                     ps_errmsg *em)
+{
+    v3_row r;
+    const char *json = NULL;
+    size_t len = 0;
+    ps_errmsg ignored;
+    ps_err err = PS_OK;
+    memset(&r, 0, sizeof r);
+    ps_event_init(&r.ev);
+    sqlite3_bind_int64(q->sel, 1, id);
+    if (sqlite3_step(q->sel) != SQLITE_ROW) {
+        err = ps_store_dberr(db, em, "reading an audit event");
+        goto out;
+    }
+    for (int i = 0; i < PS_EF__COUNT; i++)
+        r.old_text[i] = (const char *)sqlite3_column_text(q->sel, i);
+    r.old_key = (const char *)sqlite3_column_text(q->sel, V3_KEY);
+    err = ps_store_row_json(
+        c, db, sqlite3_column_int64(q->sel, V3_DICT), sqlite3_column_int(q->sel, V3_FMT),
+        sqlite3_column_blob(q->sel, V3_RAW), (size_t)sqlite3_column_bytes(q->sel, V3_RAW),
+        (size_t)sqlite3_column_int64(q->sel, V3_RAWLEN), r.old_key, r.old_text, &json, &len, em);
+    if (err != PS_OK || !r.old_key)
+        goto out;
+    if (ps_event_parse(&r.ev, PS_DATA_AUDIT, json, len, &ignored) != PS_OK ||
+        ps_event_extract(&r.ev, &ignored) != PS_OK)
+        goto out;
+    err = v3_apply(db, q, id, &r, json, len, em);
+out:
+    sqlite3_reset(q->sel);
+    ps_event_deinit(&r.ev);
+    ps_buf_deinit(&r.old_doc);
+    ps_buf_deinit(&r.new_doc);
+    return err;
+}
+
+/* Audit rows stored before version 3 get their typed values, and the key POD
+ * gives them (guid) where they were stored under another (podsim's old `id`). */
+static ps_err v3_audit_rows(ps_store_db *db, ps_errmsg *em)
+{
+    v3_stmts q = {0};
+    ps_store_codec c;
+    sqlite3_stmt *ids = NULL;
+    sqlite3_int64 *list = NULL;
+    size_t n = 0, cap = 0;
+    ps_err err = ps_store_codec_init(&c);
+    if (err != PS_OK)
+        return ps_errmsg_set(em, err, "out of memory upgrading audit events");
+    /* The ids first: the loop rewrites and may delete rows of the table it reads. */
+    if ((err = v3_prepare(db, &q, em)) != PS_OK)
+        goto out;
+    if (sqlite3_prepare_v2(db->db, "SELECT id FROM events WHERE type = 2", -1, &ids, NULL) !=
+        SQLITE_OK) {
+        err = ps_store_dberr(db, em, "listing audit events");
+        goto out;
+    }
+    while (sqlite3_step(ids) == SQLITE_ROW) {
+        if (ps_mem_grow_array((void **)&list, &cap, n, sizeof *list) != PS_OK) {
+            err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory upgrading audit events");
+            goto out;
+        }
+        list[n++] = sqlite3_column_int64(ids, 0);
+    }
+    for (size_t i = 0; i < n && err == PS_OK; i++)
+        err = v3_one(db, &q, &c, list[i], em);
+out:
+    sqlite3_finalize(ids);
+    v3_finalize(&q);
+    ps_store_codec_deinit(&c);
+    free(list);
+    return err;
+}
+
 typedef struct ps_migration {
     int version;
     const char *sql;
+    ps_err (*code)(ps_store_db *db, ps_errmsg *em); /* after sql, same transaction; NULL: none */
 } ps_migration;
 
-/* Append only. A step may also need code (rewriting rows); add a function pointer
- * here when the first such step comes. */
+/* Append only. */
 static const ps_migration migrations[] = {
-    {1, v1_sql},
-    {2, v2_sql},
+    {1, v1_sql, NULL},
+    {2, v2_sql, NULL},
+    {3, v3_sql, v3_audit_rows},
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == PS_STORE_SCHEMA_VERSION,
@@ -169,7 +427,8 @@ static ps_err apply(ps_store_db *db, const ps_migration *m, ps_errmsg *em)
         return err;
     }
     snprintf(sql, sizeof sql, "PRAGMA user_version=%d", m->version);
-    if ((err = ps_store_exec(db, sql, em)) != PS_OK ||
+    if ((m->code && (err = m->code(db, em)) != PS_OK) ||
+        (err = ps_store_exec(db, sql, em)) != PS_OK ||
         (err = ps_store_exec(db, "COMMIT", em)) != PS_OK) {
         (void)sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
         return err;

@@ -6,8 +6,9 @@
 #include "store/ps_store_text.h"
 
 const char *const ps_store_field_col[PS_EF__COUNT] = {
-    "sender", "recipients", "subject",   "disposition", "action",  "module", "rule", "direction",
-    "qid",    "message_id", "client_ip", "client_host", "country", "stat",   "dsn",  "relay",
+    "sender",    "recipients", "subject",    "disposition", "action",      "module",  "rule",
+    "direction", "qid",        "message_id", "client_ip",   "client_host", "country", "stat",
+    "dsn",       "relay",      "actor",      "resource",    "result",
 };
 
 /* ---- normalisation and hashed tokens ------------------------------------------ */
@@ -110,9 +111,10 @@ ps_err ps_store_fts_doc(ps_store_doc *doc, const char *key, const char *const te
      * unique term per event for nothing a person searches by words. They are
      * indexed only as hashed exact-match tokens. */
     static const ps_event_field words[] = {
-        PS_EF_SUBJECT, PS_EF_SENDER, PS_EF_RECIPIENTS, PS_EF_DISPOSITION, PS_EF_ACTION,
-        PS_EF_MODULE,  PS_EF_RULE,   PS_EF_DIRECTION,  PS_EF_CLIENT_IP,   PS_EF_CLIENT_HOST,
-        PS_EF_COUNTRY, PS_EF_STAT,   PS_EF_DSN,        PS_EF_RELAY,
+        PS_EF_SUBJECT,  PS_EF_SENDER, PS_EF_RECIPIENTS, PS_EF_DISPOSITION, PS_EF_ACTION,
+        PS_EF_MODULE,   PS_EF_RULE,   PS_EF_DIRECTION,  PS_EF_CLIENT_IP,   PS_EF_CLIENT_HOST,
+        PS_EF_COUNTRY,  PS_EF_STAT,   PS_EF_DSN,        PS_EF_RELAY,       PS_EF_ACTOR,
+        PS_EF_RESOURCE, PS_EF_RESULT,
     };
     ps_err err = PS_OK;
     doc->len = 0;

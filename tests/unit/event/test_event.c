@@ -198,10 +198,11 @@ static const expected maillog_samples[] = {
               [PS_EF_DSN] = "2.0.0"}},
 };
 
-static void check_samples(const char *file, ps_data_type type, const expected *x, int count)
+static void check_samples(const char *env, const char *file, ps_data_type type, const expected *x,
+                          int count)
 {
     size_t len;
-    char *all = read_fixture("PS_SAMPLES", file, &len);
+    char *all = read_fixture(env, file, &len);
     char *p = all;
     int n = 0;
 
@@ -228,19 +229,59 @@ static void check_samples(const char *file, ps_data_type type, const expected *x
 static void test_message_samples(void **state)
 {
     (void)state;
-    check_samples("message.jsonl", PS_DATA_MESSAGE, message_samples,
+    check_samples("PS_SAMPLES", "message.jsonl", PS_DATA_MESSAGE, message_samples,
                   (int)(sizeof message_samples / sizeof message_samples[0]));
 }
 
 static void test_maillog_samples(void **state)
 {
     (void)state;
-    check_samples("maillog.jsonl", PS_DATA_MAILLOG, maillog_samples,
+    check_samples("PS_SAMPLES", "maillog.jsonl", PS_DATA_MAILLOG, maillog_samples,
                   (int)(sizeof maillog_samples / sizeof maillog_samples[0]));
 }
 
 /* Sample line 4 with its redacted subject put back as a real phishing subject would
  * arrive: three folded ISO-2022-JP words (tests/data/events/README.md). */
+/* Audit events: keyed on guid; who, what, on which resource, from where, and the
+ * outcome read from the <action>.<eventSubCategory> tag. */
+static const expected audit_samples[] = {
+    {"2025-03-04T08:15:42.118204Z", 1741076142118204, "c0a8e3f1-2b4d-4e6f-9a1b-3c5d7e9f1a2b",
+     .text = {[PS_EF_ACTION] = "login",
+              [PS_EF_CLIENT_IP] = "203.0.113.24",
+              [PS_EF_ACTOR] = "ops.lead@example.com",
+              [PS_EF_RESOURCE] = "authorization",
+              [PS_EF_RESULT] = "success"}},
+    {"2025-03-04T08:16:03.551020Z", 1741076163551020, "7e1f0c2d-8a3b-4c5d-9e6f-0a1b2c3d4e5f",
+     .text = {[PS_EF_ACTION] = "create",
+              [PS_EF_CLIENT_IP] = "203.0.113.24",
+              [PS_EF_ACTOR] = "ops.lead@example.com",
+              [PS_EF_RESOURCE] = "config: siem-export",
+              [PS_EF_RESULT] = "success"}},
+    {"2025-03-04T09:02:11.000917Z", 1741078931000917, "2f4e6a8c-0b1d-4f3a-8c5e-7a9b1c3d5e7f",
+     .text = {[PS_EF_ACTION] = "edit",
+              [PS_EF_CLIENT_IP] = "2001:db8::17",
+              [PS_EF_ACTOR] = "Tanaka.K@example.co.jp",
+              [PS_EF_RESOURCE] = "spam_module: Inbound strict",
+              [PS_EF_RESULT] = "failure"}},
+    {"2025-03-04T09:30:00.250000Z", 1741080600250000, "4b6d8f0a-2c4e-4a6b-8d0f-1a3c5e7b9d1f",
+     .text = {[PS_EF_ACTION] = "execute",
+              [PS_EF_CLIENT_IP] = "198.51.100.200",
+              [PS_EF_ACTOR] = "analyst@example.org",
+              [PS_EF_RESOURCE] = "smart_search",
+              [PS_EF_RESULT] = "success"}},
+    {"2025-03-04T09:45:59.999999Z", 1741081559999999, "6d8f0b2c-4e6a-4c8d-8f1b-3c5e7a9d1b3f",
+     .text = {[PS_EF_ACTION] = "logout",
+              [PS_EF_ACTOR] = "analyst@example.org",
+              [PS_EF_RESOURCE] = "authorization"}},
+};
+
+static void test_audit_samples(void **state)
+{
+    (void)state;
+    check_samples("PS_TEST_DATA", "events/audit.jsonl", PS_DATA_AUDIT, audit_samples,
+                  (int)(sizeof audit_samples / sizeof audit_samples[0]));
+}
+
 static void test_japanese_fixture(void **state)
 {
     size_t len;
@@ -713,6 +754,10 @@ static void test_audit_keys(void **state)
 
     const char *with_id = "{\"guid\":\"g-1\",\"id\":\"id-1\",\"ts\":\"2024-01-01T00:00:00Z\"}";
     parse_ok(&ev, PS_DATA_AUDIT, with_id, strlen(with_id));
+    assert_string_equal(ev.key, "g-1"); /* POD's key is the guid (#15) */
+    ps_event_deinit(&ev);
+    const char *only_id = "{\"id\":\"id-1\",\"ts\":\"2024-01-01T00:00:00Z\"}";
+    parse_ok(&ev, PS_DATA_AUDIT, only_id, strlen(only_id));
     assert_string_equal(ev.key, "id-1");
     ps_event_deinit(&ev);
     const char *with_guid = "{\"guid\":\"g-1\",\"id\":\"\",\"ts\":\"2024-01-01T00:00:00Z\"}";
@@ -732,9 +777,9 @@ static void test_audit_keys(void **state)
 static void test_field_names(void **state)
 {
     static const char *const names[PS_EF__COUNT] = {
-        "sender",  "recipients", "subject", "disposition", "action",    "module",
-        "rule",    "direction",  "qid",     "message_id",  "client_ip", "client_host",
-        "country", "stat",       "dsn",     "relay"};
+        "sender",    "recipients", "subject",    "disposition", "action",      "module",  "rule",
+        "direction", "qid",        "message_id", "client_ip",   "client_host", "country", "stat",
+        "dsn",       "relay",      "actor",      "resource",    "result"};
     (void)state;
     for (int f = 0; f < PS_EF__COUNT; f++)
         assert_string_equal(ps_event_field_name((ps_event_field)f), names[f]);
@@ -794,6 +839,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_message_samples),
         cmocka_unit_test(test_maillog_samples),
+        cmocka_unit_test(test_audit_samples),
         cmocka_unit_test(test_japanese_fixture),
         cmocka_unit_test(test_quirks_fixtures),
         cmocka_unit_test(test_missing_everything),

@@ -350,6 +350,149 @@ static void test_foreign_database_refused(void **state)
     scratch_remove(&s);
 }
 
+/* Version 3 keys audit events on guid and gives them typed columns (#15). A
+ * version 2 database is made the way version 2 stored audit events: keyed on `id`
+ * when there was one, with no typed values. The rows are written by today's code
+ * from hand-made events that carry only the old key, then the new columns are
+ * dropped and the version set back to 2. */
+typedef struct v2_audit {
+    const char *key; /* the key version 2 gave it */
+    int64_t ts_us;
+    const char *json;
+} v2_audit;
+
+static const v2_audit v2_rows[] = {
+    /* podsim's old shape plus a guid: stored under id, re-keyed to the guid */
+    {"id-legacy-1", 1741076142118204,
+     "{\"audit\":{\"action\":\"login\",\"resourceType\":\"authorization\",\"tags\":[{\"name\":"
+     "\"login.authorization\",\"value\":\"true\"}],\"user\":{\"email\":\"alice@example.com\","
+     "\"ipAddress\":\"203.0.113.9\"}},\"guid\":\"g-1\",\"id\":\"id-legacy-1\",\"ts\":"
+     "\"2025-03-04T08:15:42.118204+0000\"}"},
+    /* POD's shape, already under its guid: only the typed values are new */
+    {"g-2", 1741076163551020,
+     "{\"audit\":{\"action\":\"delete\",\"resourceName\":\"siem-export\",\"resourceType\":"
+     "\"config\",\"tags\":[{\"name\":\"delete.threatProtectionApiKeys\",\"value\":\"false\"}],"
+     "\"user\":{\"email\":\"bob@example.com\"}},\"guid\":\"g-2\",\"ts\":"
+     "\"2025-03-04T08:16:03.551020+0000\"}"},
+    /* the same event as the one above, stored a second time under an id: dropped */
+    {"id-3", 1741076163551020,
+     "{\"audit\":{\"action\":\"delete\",\"resourceName\":\"siem-export\",\"resourceType\":"
+     "\"config\",\"tags\":[{\"name\":\"delete.threatProtectionApiKeys\",\"value\":\"false\"}],"
+     "\"user\":{\"email\":\"bob@example.com\"}},\"guid\":\"g-2\",\"id\":\"id-3\",\"ts\":"
+     "\"2025-03-04T08:16:03.551020+0000\"}"},
+    /* neither guid nor id: keeps its hash key */
+    {"0123456789abcdef", 1741076200000000,
+     "{\"audit\":{\"action\":\"logout\",\"user\":{\"email\":\"carol@example.com\"}},"
+     "\"ts\":\"2025-03-04T08:16:40+0000\"}"},
+};
+
+static void make_v2_audit_db(const char *path)
+{
+    ps_store *st = NULL;
+    ps_errmsg em;
+    sqlite3 *db;
+    assert_int_equal(ps_store_create(path, PS_STORE_WRITER, &st, &em), PS_OK);
+    assert_int_equal(ps_store_begin(st, &em), PS_OK);
+    for (size_t i = 0; i < sizeof v2_rows / sizeof v2_rows[0]; i++) {
+        ps_event ev;
+        bool dup = true;
+        ps_event_init(&ev);
+        ev.type = PS_DATA_AUDIT;
+        ev.ts_us = v2_rows[i].ts_us;
+        ev.key = strdup(v2_rows[i].key);
+        assert_int_equal(
+            ps_store_insert(st, 4, &ev, v2_rows[i].json, strlen(v2_rows[i].json), NULL, &dup, &em),
+            PS_OK);
+        assert_false(dup);
+        ps_event_deinit(&ev);
+    }
+    assert_int_equal(ps_store_commit(st, &em), PS_OK);
+    ps_store_destroy(st);
+    db = peek_open(path);
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE events DROP COLUMN actor;"
+                                  "ALTER TABLE events DROP COLUMN resource;"
+                                  "ALTER TABLE events DROP COLUMN result;"
+                                  "PRAGMA user_version=2;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+}
+
+typedef struct found {
+    char key[64], actor[64], json[1024];
+    int n;
+} found;
+
+static bool keep_row(const ps_event_row *r, void *ctx)
+{
+    found *f = ctx;
+    f->n++;
+    snprintf(f->key, sizeof f->key, "%s", r->key);
+    snprintf(f->actor, sizeof f->actor, "%s", r->text[PS_EF_ACTOR] ? r->text[PS_EF_ACTOR] : "");
+    snprintf(f->json, sizeof f->json, "%.*s", (int)r->raw_len, r->raw ? r->raw : "");
+    return true;
+}
+
+static void test_v2_audit_rows_upgrade(void **state)
+{
+    scratch s;
+    ps_store *st = NULL;
+    ps_errmsg em;
+    ps_query q;
+    found f;
+    sqlite3 *db;
+    (void)state;
+    scratch_make(&s);
+    make_v2_audit_db(s.db);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_OK);
+
+    db = peek_open(s.db);
+    assert_int_equal(peek_int(db, "SELECT count(*) FROM events WHERE type = 2"), 3);
+    assert_int_equal(peek_int(db, "SELECT count(*) FROM events WHERE key = 'g-1' AND "
+                                  "actor = 'alice@example.com' AND action = 'login' AND "
+                                  "resource = 'authorization' AND result = 'success' AND "
+                                  "client_ip = '203.0.113.9'"),
+                     1);
+    assert_int_equal(peek_int(db, "SELECT count(*) FROM events WHERE key = 'g-2' AND "
+                                  "actor = 'bob@example.com' AND action = 'delete' AND "
+                                  "resource = 'config: siem-export' AND result = 'failure'"),
+                     1);
+    assert_int_equal(peek_int(db, "SELECT count(*) FROM events WHERE key IN ('id-legacy-1', "
+                                  "'id-3')"),
+                     0);
+    assert_int_equal(peek_int(db, "SELECT count(*) FROM events WHERE key = '0123456789abcdef' "
+                                  "AND actor = 'carol@example.com'"),
+                     1);
+    sqlite3_close(db);
+
+    /* The full-text index and the JSON follow: found by the new key and by the
+     * actor's name, the JSON exactly as it arrived. */
+    ps_query_init(&q);
+    q.key = "g-1";
+    q.want_raw = true;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(ps_store_query(st, &q, keep_row, &f, &em), PS_OK);
+    assert_int_equal(f.n, 1);
+    assert_string_equal(f.json, v2_rows[0].json);
+    ps_query_init(&q);
+    q.search = "bob@example.com";
+    q.want_raw = true;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(ps_store_query(st, &q, keep_row, &f, &em), PS_OK);
+    assert_int_equal(f.n, 1);
+    assert_string_equal(f.key, "g-2");
+    assert_string_equal(f.json, v2_rows[1].json);
+    ps_store_destroy(st);
+    db = peek_open(s.db);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), 3);
+    assert_int_equal(peek_int(db, "SELECT count(*) FROM pragma_integrity_check "
+                                  "WHERE integrity_check <> 'ok'"),
+                     0);
+    sqlite3_close(db);
+    scratch_remove(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_newer_version_refused),
         cmocka_unit_test(test_older_version_needs_writer),
         cmocka_unit_test(test_foreign_database_refused),
+        cmocka_unit_test(test_v2_audit_rows_upgrade),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
