@@ -195,10 +195,23 @@ static void svc_tick(ps_engine *eng, svc_report *r, bool force_status)
 
 /* Writes the metrics file (metrics_file) when it is due; says so once when that
  * starts failing and once when it works again, not every few seconds. */
-static void metrics_tick(ps_metrics_file *m, bool up, bool *failing)
+static void metrics_tick(ps_metrics_file *m, ps_engine *eng, bool up, bool *failing)
 {
+    size_t n = m ? ps_engine_bytes_get(eng, NULL, 0) : 0;
+    ps_engine_bytes *b = NULL;
+    ps_metrics_bytes *mb = NULL;
     ps_errmsg em;
-    bool failed = m && ps_metrics_file_tick(m, up, &em) != PS_OK;
+    bool failed;
+    if (!m)
+        return;
+    b = calloc(n + 1, sizeof *b);
+    mb = calloc(n + 1, sizeof *mb);
+    n = b && mb ? ps_engine_bytes_get(eng, b, n) : 0;
+    for (size_t i = 0; i < n; i++)
+        mb[i] = (ps_metrics_bytes){b[i].device_id, b[i].bytes};
+    failed = ps_metrics_file_tick(m, up, mb, mb ? n : 0, &em) != PS_OK;
+    free(mb);
+    free(b);
     if (failed && !*failing)
         ps_log(PS_LOG_WARN, PS_LOG_NO_DEVICE, "cannot write the metrics file: %s", em.text);
     else if (!failed && *failing)
@@ -247,7 +260,7 @@ static void serve(ps_engine *eng, const char *dir, const run_opts *o, ps_log_lev
             (void)ps_plat_svc_notify(PS_SVC_READY, NULL);
         }
         svc_tick(eng, &r, again);
-        metrics_tick(metrics, true, &metrics_failing);
+        metrics_tick(metrics, eng, true, &metrics_failing);
     }
 }
 
@@ -332,7 +345,7 @@ int ps_cmd_run(int argc, char **argv)
         ps_log(PS_LOG_WARN, PS_LOG_NO_DEVICE, "no metrics file: %s", em.text);
     serve(eng, dir, &o, forced_level, sig, metrics);
     rc = stop_logged(eng);
-    metrics_tick(metrics, false, &metrics_failing);
+    metrics_tick(metrics, eng, false, &metrics_failing);
 out:
     /* The engine closes the store: closing our handle on the database before that
      * would drop SQLite's own locks on it (POSIX locks go with any close). */

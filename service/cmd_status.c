@@ -555,7 +555,7 @@ static void print_perfdata(const status_data *d, const thresholds *t)
         double silence = c->last_event_ts_us ? (double)(d->now - c->last_event_ts_us) / 1e6 : 0;
         if (d->svc.running && is_stale(c, d->now))
             continue;
-        printf(" 'lag_%lld'=%.3fs;%.0f;%.0f;0 'silence_%lld'=%.0fs;%.0f;%.0f;0 'events_%lld'=%lluc "
+        printf(" 'lag_%lld'=%.3fs;%g;%g;0 'silence_%lld'=%.0fs;%g;%g;0 'events_%lld'=%lluc "
                "'rate_%lld'=%.2f;;;0",
                id, (double)c->lag_ms / 1e3, (double)t->warn_lag / 1e3, (double)t->crit_lag / 1e3,
                id, silence, (double)t->warn_silence / 1e3, (double)t->crit_silence / 1e3, id,

@@ -71,6 +71,8 @@ class MetricsTests(StreamCase):
         for name in ("duplicates", "quarantined", "dropped", "failed", "reconnects"):
             self.assertEqual(s[("podstream_device_%s_total" % name, msg)], 0, name)
         self.assertGreaterEqual(s[("podstream_device_lag_seconds", msg)], 0)
+        # 300 messages of at least a few hundred bytes each came over the socket.
+        self.assertGreater(s[("podstream_device_received_bytes_total", msg)], 300 * 200)
         self.assertIn(("podstream_device_events_total", dev(2, "it-maillog-2", "maillog")), s)
         self.assertEqual(oct(os.stat(prom).st_mode & 0o777), "0o644")
         # Replaced whole each time: nothing but the file in its directory.

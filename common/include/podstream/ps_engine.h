@@ -83,4 +83,15 @@ typedef struct ps_engine_health {
  * the device list. */
 void ps_engine_health_get(ps_engine *eng, ps_engine_health *out);
 
+/* Bytes of the messages a device received from POD since it started (this run, or
+ * the reload that restarted it); replays of the spool are not counted. */
+typedef struct ps_engine_bytes {
+    long long device_id;
+    uint64_t bytes;
+} ps_engine_bytes;
+
+/* Fills up to `max` entries of `out` (caller-owned), one per running device, and
+ * returns how many devices run. Same thread as ps_engine_health_get; no waiting. */
+size_t ps_engine_bytes_get(ps_engine *eng, ps_engine_bytes *out, size_t max);
+
 #endif

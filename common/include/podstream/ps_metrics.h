@@ -1,7 +1,8 @@
 /* ps_metrics: the service's metrics as a Prometheus text file (text exposition
  * format 0.0.4), for node_exporter's textfile collector or anything else that reads
  * that format. Per device: events, duplicates, quarantined, dropped, failed,
- * reconnects, lag, newest event time, rate and state; for the service: up, build
+ * reconnects, lag, newest event time, rate, state and bytes received; for the
+ * service: up, build
  * info with the version, start time, the time of this write and the database size.
  *
  * The numbers are the live counters the engine's writer stores in the database
@@ -18,12 +19,20 @@
 #include "ps_mem.h"
 #include "ps_store.h"
 
-/* What the file says about the service itself. Strings borrowed. */
+/* Bytes a device received from POD since it started (ps_engine_bytes_get). */
+typedef struct ps_metrics_bytes {
+    long long device_id;
+    uint64_t bytes;
+} ps_metrics_bytes;
+
+/* What the file says about the service itself. Borrowed. */
 typedef struct ps_metrics_info {
-    const char *version;     /* podstream_build_info{version=...} */
-    int64_t start_us;        /* when the service started (UTC) */
-    bool up;                 /* false in the file written as the service stops */
-    uint64_t database_bytes; /* the database file's size */
+    const char *version;              /* podstream_build_info{version=...} */
+    int64_t start_us;                 /* when the service started (UTC) */
+    bool up;                          /* false in the file written as the service stops */
+    uint64_t database_bytes;          /* the database file's size */
+    const ps_metrics_bytes *received; /* per running device; NULL: none */
+    size_t nreceived;
 } ps_metrics_info;
 
 /* Appends the metrics of the `n` devices in `c` and of the service, as of `now_us`,
@@ -41,8 +50,10 @@ ps_err ps_metrics_file_create(const char *path, const char *db_path, int64_t int
                               int64_t start_us, ps_metrics_file **out, ps_errmsg *em);
 
 /* Writes the file when `interval_ms` has passed since the last write (monotonic
- * clock), and always when `up` is false (the last write, at a stop). */
-ps_err ps_metrics_file_tick(ps_metrics_file *m, bool up, ps_errmsg *em);
+ * clock), and always when `up` is false (the last write, at a stop). `received`
+ * (borrowed, may be NULL) gives the bytes of the running devices. */
+ps_err ps_metrics_file_tick(ps_metrics_file *m, bool up, const ps_metrics_bytes *received,
+                            size_t nreceived, ps_errmsg *em);
 
 /* Closes the connection and frees everything; the file stays. Accepts NULL. */
 void ps_metrics_file_destroy(ps_metrics_file *m);

@@ -528,6 +528,16 @@ void ps_engine_health_get(ps_engine *eng, ps_engine_health *out)
     }
 }
 
+size_t ps_engine_bytes_get(ps_engine *eng, ps_engine_bytes *out, size_t max)
+{
+    /* No eng->mu, for the reason ps_engine_health_get gives. */
+    for (size_t i = 0; i < eng->ndevices && i < max; i++) {
+        out[i].device_id = eng->devices[i]->cfg->id;
+        out[i].bytes = atomic_load(&eng->devices[i]->rx_bytes);
+    }
+    return eng->ndevices;
+}
+
 void ps_engine_destroy(ps_engine *eng)
 {
     if (!eng)

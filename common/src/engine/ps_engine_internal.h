@@ -110,6 +110,7 @@ struct device {
     atomic_llong last_alive_us;     /* wall time a live session was last seen alive */
     atomic_llong last_committed_ts; /* newest committed event ts */
     atomic_ullong reconnects;
+    atomic_ullong rx_bytes; /* received from POD since the device started (metrics) */
     ps_mutex *err_mu;
     char last_error[256];
     int64_t last_error_us;

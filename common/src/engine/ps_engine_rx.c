@@ -38,6 +38,8 @@ ps_err eng_enqueue(device *d, char *data, size_t len, size_t total_len, bool bin
         eng_item_free(it);
         return err;
     }
+    if (!pos)
+        atomic_fetch_add(&d->rx_bytes, total_len);
     d->rx_batch[d->rx_n++] = it;
     if (d->rx_n == RX_BATCH)
         eng_rx_flush(d);

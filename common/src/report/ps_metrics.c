@@ -115,6 +115,25 @@ static ps_err put_family(ps_buf *out, const char *name, const char *type, const 
     return ps_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* podstream_device_received_bytes_total, for the devices that run now. */
+static ps_err put_received(const ps_device_counters *c, size_t n, const ps_metrics_info *info,
+                           ps_buf *out)
+{
+    ps_err err = put_family(out, "podstream_device_received_bytes_total", "counter",
+                            "Bytes of messages received from POD since the device started.");
+    for (size_t i = 0; i < n && err == PS_OK; i++)
+        for (size_t k = 0; k < info->nreceived && err == PS_OK; k++) {
+            if (info->received[k].device_id != c[i].device_id)
+                continue;
+            err = ps_buf_appendf(out, "podstream_device_received_bytes_total");
+            if (err == PS_OK)
+                err = put_labels(out, &c[i]);
+            if (err == PS_OK)
+                err = ps_buf_appendf(out, "} %llu\n", (unsigned long long)info->received[k].bytes);
+        }
+    return err;
+}
+
 /* podstream_device_state: 1 for the device's state, 0 for the others, so that a
  * query can select on the label. */
 static ps_err put_states(const ps_device_counters *c, size_t n, ps_buf *out)
@@ -183,9 +202,11 @@ ps_err ps_metrics_format(const ps_device_counters *c, size_t n, const ps_metrics
             if (err == PS_OK)
                 err = put_labels(out, &c[i]);
             if (err == PS_OK)
-                err = ps_buf_appendf(out, "} %.17g\n", device_families[f].value(&c[i]));
+                err = ps_buf_appendf(out, "} %.15g\n", device_families[f].value(&c[i]));
         }
     }
+    if (err == PS_OK)
+        err = put_received(c, n, info, out);
     return err == PS_OK ? put_states(c, n, out) : err;
 }
 
@@ -212,10 +233,11 @@ ps_err ps_metrics_file_create(const char *path, const char *db_path, int64_t int
     return PS_OK;
 }
 
-ps_err ps_metrics_file_tick(ps_metrics_file *m, bool up, ps_errmsg *em)
+ps_err ps_metrics_file_tick(ps_metrics_file *m, bool up, const ps_metrics_bytes *received,
+                            size_t nreceived, ps_errmsg *em)
 {
     int64_t mono = ps_plat_mono_ms();
-    ps_metrics_info info = {PS_VERSION, m->start_us, up, 0};
+    ps_metrics_info info = {PS_VERSION, m->start_us, up, 0, received, nreceived};
     ps_device_counters *c = NULL;
     ps_store_size size;
     ps_buf b;

@@ -38,7 +38,8 @@ static void two_devices(ps_device_counters c[2])
 static void test_format(void **state)
 {
     ps_device_counters c[2];
-    ps_metrics_info info = {"1.2.3", 1700000000000000, true, 4096};
+    const ps_metrics_bytes received[] = {{2, 777}};
+    ps_metrics_info info = {"1.2.3", 1700000000000000, true, 4096, received, 1};
     ps_buf b;
     (void)state;
     two_devices(c);
@@ -56,6 +57,10 @@ static void test_format(void **state)
     assert_non_null(strstr(b.p, "podstream_device_lag_seconds{device_id=\"1\""));
     assert_non_null(strstr(b.p, ",type=\"message\"} 1.5\n"));
     assert_non_null(strstr(b.p, ",type=\"maillog\",state=\"unauthorised\"} 1\n"));
+    /* Bytes only for the devices that run. */
+    assert_non_null(strstr(b.p, "podstream_device_received_bytes_total{device_id=\"2\",device="
+                                "\"maillog\",type=\"maillog\"} 777\n"));
+    assert_null(strstr(b.p, "podstream_device_received_bytes_total{device_id=\"1\""));
     assert_non_null(strstr(b.p, ",type=\"maillog\",state=\"live\"} 0\n"));
     assert_non_null(strstr(b.p, ",type=\"message\",state=\"live\"} 1\n"));
     /* Every sample line belongs to the family whose TYPE came last. */
@@ -79,6 +84,7 @@ static void test_file(void **state)
     ps_device_counters c[2];
     ps_store *st = NULL;
     ps_metrics_file *m = NULL;
+    const ps_metrics_bytes received[] = {{2, 5}};
     ps_errmsg em;
     char *text = NULL;
     size_t len = 0;
@@ -91,7 +97,7 @@ static void test_file(void **state)
         fail_msg("%s", em.text);
     assert_int_equal(ps_store_counters_put(st, &c[0], &em), PS_OK);
     assert_int_equal(ps_metrics_file_create(prom, db, 60000, 1700000000000000, &m, &em), PS_OK);
-    assert_int_equal(ps_metrics_file_tick(m, true, &em), PS_OK);
+    assert_int_equal(ps_metrics_file_tick(m, true, NULL, 0, &em), PS_OK);
     assert_int_equal(ps_plat_read_file(prom, 1 << 20, &text, &len, &em), PS_OK);
     assert_non_null(strstr(text, "podstream_up 1\n"));
     assert_non_null(strstr(text, "type=\"message\"} 12345\n"));
@@ -99,13 +105,14 @@ static void test_file(void **state)
     free(text);
     /* Within the interval nothing is written; a stop always writes. */
     assert_int_equal(ps_store_counters_put(st, &c[1], &em), PS_OK);
-    assert_int_equal(ps_metrics_file_tick(m, true, &em), PS_OK);
+    assert_int_equal(ps_metrics_file_tick(m, true, NULL, 0, &em), PS_OK);
     assert_int_equal(ps_plat_read_file(prom, 1 << 20, &text, &len, &em), PS_OK);
     assert_null(strstr(text, "device_id=\"2\""));
     free(text);
-    assert_int_equal(ps_metrics_file_tick(m, false, &em), PS_OK);
+    assert_int_equal(ps_metrics_file_tick(m, false, received, 1, &em), PS_OK);
     assert_int_equal(ps_plat_read_file(prom, 1 << 20, &text, &len, &em), PS_OK);
     assert_non_null(strstr(text, "podstream_up 0\n"));
+    assert_non_null(strstr(text, "type=\"maillog\"} 5\n"));
     assert_non_null(strstr(text, "device_id=\"2\""));
     free(text);
     ps_metrics_file_destroy(m);
