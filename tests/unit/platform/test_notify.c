@@ -69,6 +69,16 @@ static void test_path_socket(void **state)
     assert_true(ps_plat_svc_notify(PS_SVC_STATUS, "two\nlines"));
     receive(fd, buf, sizeof buf);
     assert_string_equal(buf, "STATUS=two lines\n");
+
+    /* ... and at most 200 bytes. */
+    {
+        char longer[301];
+        memset(longer, 'x', 300);
+        longer[300] = '\0';
+        assert_true(ps_plat_svc_notify(PS_SVC_READY, longer));
+        receive(fd, buf, sizeof buf);
+        assert_int_equal(strlen(buf), strlen("READY=1\nSTATUS=\n") + 200);
+    }
     close(fd);
     unlink(path);
     unsetenv("NOTIFY_SOCKET");

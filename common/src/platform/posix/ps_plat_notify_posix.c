@@ -59,7 +59,7 @@ static void append_status(char *buf, size_t size, const char *status)
     if (!status || n + 8 >= size)
         return;
     n += (size_t)snprintf(buf + n, size - n, "STATUS=");
-    for (size_t i = 0; status[i] && i < STATUS_MAX && n + 2 < size; i++)
+    for (size_t i = 0; i < STATUS_MAX && status[i] && n + 2 < size; i++)
         buf[n++] = (status[i] == '\n' || status[i] == '\r') ? ' ' : status[i];
     buf[n++] = '\n';
     buf[n] = '\0';
