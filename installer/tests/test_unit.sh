@@ -12,6 +12,8 @@ trap 'rm -rf "$work"' EXIT
 
 # verify checks that ExecStart= exists and that the man pages of Documentation= open:
 # point both at the build.
+[ -f "$build/man/podstream-run.1" ] ||
+    { echo "no man pages in $build/man: build the docs-gen target (part of ALL)"; exit 1; }
 mkdir -p "$work/unit" "$work/man/man1" "$work/man/man5"
 sed "s|/usr/bin/podstream|$PODSTREAM|" "$unit" >"$work/unit/podstream.service"
 for p in "$build"/man/*.1; do ln -s "$p" "$work/man/man1/"; done
