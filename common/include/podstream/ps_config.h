@@ -75,8 +75,8 @@ typedef struct ps_service_settings {
     char *key_file;    /* absolute after loading */
     char *secrets_dir; /* absolute after loading */
     ps_log_level log_level;
-    char *metrics_file;          /* absolute after loading; NULL: no metrics file */
-    int64_t metrics_interval_ms; /* how often it is written, default 5s */
+    char *metrics_file;           /* absolute after loading; NULL: no metrics file */
+    int64_t metrics_interval_ms;  /* how often it is written, default 5s */
     char *tls_ca_file;            /* NULL: system CA store */
     char *proxy;                  /* NULL: none; http://, https:// or socks5:// URL */
     char *proxy_username;         /* as written, resolvable like tokens; NULL when absent */
