@@ -307,19 +307,16 @@ static void schema_field(gen_out *o, const ps_schema_field *f)
     }
 }
 
-/* One .SS per group of the table, in table order. */
+/* One .SS per group of the table, in the order of each group's first field. */
 static void schema_table(gen_out *o, const ps_schema_table *t)
 {
-    const char *done[32];
-    size_t ndone = 0;
     for (size_t i = 0; i < t->count; i++) {
         const char *g = t->fields[i].group;
-        bool seen = false;
-        for (size_t j = 0; j < ndone; j++)
-            seen = seen || strcmp(done[j], g) == 0;
-        if (seen || ndone == sizeof done / sizeof done[0])
-            continue;
-        done[ndone++] = g;
+        size_t j = 0;
+        while (j < i && strcmp(t->fields[j].group, g) != 0)
+            j++;
+        if (j < i)
+            continue; /* the group was written with its first field */
         gen_printf(o, ".SS %s\n", g);
         for (size_t k = i; k < t->count; k++)
             if (strcmp(t->fields[k].group, g) == 0)

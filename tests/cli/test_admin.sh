@@ -20,29 +20,8 @@ trap 'rm -rf "$tmp"' EXIT
 unset PODSTREAM_CONFIG_DIR COLUMNS
 export TZ=UTC
 
-n=0
-fails=0
-fail() {
-    echo "FAIL: $*" >&2
-    fails=$((fails + 1))
-}
-run() {
-    local name=$1 want=$2
-    shift 2
-    n=$((n + 1))
-    last="$tmp/$n-$name"
-    set +e
-    "$PODSTREAM" "$@" >"$last.stdout" 2>"$last.stderr"
-    rc=$?
-    set -e
-    if [ "$rc" -ne "$want" ]; then
-        fail "$name: exit $rc, expected $want (podstream $*)"
-        sed 's/^/    stdout: /' "$last.stdout" >&2
-        sed 's/^/    stderr: /' "$last.stderr" >&2
-    fi
-}
-has() { grep -Eq -- "$2" "$1" || fail "$(basename "$1"): no line matches '$2'"; }
-hasnt() { ! grep -Eq -- "$2" "$1" || fail "$(basename "$1"): a line matches '$2'"; }
+# shellcheck source=tests/cli/cli_lib.sh
+. "$(dirname "$0")/cli_lib.sh"
 # db NAME DEVICES...: a database with these device counters.
 db() {
     local f="$tmp/$1.db"
@@ -212,8 +191,4 @@ PY
 run config_invalid 3 config show -c "$bad"
 run config_no_action 2 config -c "$tmp/conf"
 
-if [ "$fails" -ne 0 ]; then
-    echo "test_admin: $fails of $n checks failed" >&2
-    exit 1
-fi
-echo "test_admin: $n runs, all checks passed"
+finish test_admin
