@@ -428,6 +428,21 @@ static void handle_fault(psim_server *s, psim_conn *rc, const char *what, args *
         for (size_t k = 0; k < sel.n; k++) {
             psim_ws_frame(sel.c[k], 1, true, bad, sizeof bad - 1);
         }
+    } else if (strcmp(what, "empty") == 0) {
+        /* What POD sends when a cluster has no events (Proofpoint's Splunk add-on
+         * reads it so): an empty text frame; count=N sends N, alternating with a
+         * whitespace-only one. */
+        num = 1;
+        if (psim_query_get(a->query, "count", v, sizeof v) &&
+            (!arg_double(a, "count", 1, 1000, &num) || num != floor(num))) {
+            snprintf(a->err, sizeof a->err, "count must be from 1 to 1000");
+            goto bad;
+        }
+        for (size_t k = 0; k < sel.n; k++) {
+            for (int j = 0; j < (int)num; j++) {
+                psim_ws_frame(sel.c[k], 1, true, j % 2 ? " \r\n" : "", j % 2 ? 3 : 0);
+            }
+        }
     } else if (strcmp(what, "oversize") == 0) {
         if (!arg_double(a, "bytes", 1024, 256.0 * 1024 * 1024, &num)) {
             if (!a->err[0]) {
@@ -453,7 +468,7 @@ static void handle_fault(psim_server *s, psim_conn *rc, const char *what, args *
     } else {
         respond_error(rc, 404,
                       "unknown fault: use drop, idle, close, frame, utf8, badjson, "
-                      "oversize, close-drop or ping");
+                      "empty, oversize, close-drop or ping");
         return;
     }
     (void)cfg;

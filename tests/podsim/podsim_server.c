@@ -613,6 +613,28 @@ static void sanitize(const char *in, char *out, size_t cap)
 
 /* Checks the upgrade request in the order the doc's table implies: request shape
  * (405, 404), parameters (400), credentials (401), session limit (409). */
+
+/* The time forms peers send (#15). Nobody knows what the real server accepts, so
+ * podsim takes a stand and docs/podsim.md says which: ISO 8601 with Z or an offset
+ * (what podstream sends), with no zone (read as UTC) and a date alone (its
+ * midnight UTC) are accepted; an offset whose '+' was not encoded arrives as a
+ * space (form decoding) and is refused like any other bad time. NULL when `v` is
+ * accepted. */
+static const char *time_param_error(const char *name, const char *v, int64_t *us)
+{
+    static char why[160];
+    char day[32];
+    if (strlen(v) == 10 && v[4] == '-' && v[7] == '-') {
+        snprintf(day, sizeof day, "%sT00:00:00Z", v);
+        v = day;
+    }
+    if (!psim_parse_iso(v, us)) {
+        snprintf(why, sizeof why, "%s is not an ISO 8601 time", name);
+        return why;
+    }
+    return NULL;
+}
+
 static void ws_handshake(psim_server *s, psim_conn *c)
 {
     psim_http_req req;
@@ -679,12 +701,13 @@ static void ws_handshake(psim_server *s, psim_conn *c)
     bool has_to = psim_query_get(req.query, "toTime", to_s, sizeof to_s);
     int64_t since_us = 0;
     int64_t to_us = 0;
-    if (has_since && !psim_parse_iso(since_s, &since_us)) {
-        http_error(s, c, 400, NULL, "sinceTime is not an ISO 8601 time");
+    const char *why = NULL;
+    if (has_since && (why = time_param_error("sinceTime", since_s, &since_us)) != NULL) {
+        http_error(s, c, 400, NULL, why);
         return;
     }
-    if (has_to && !psim_parse_iso(to_s, &to_us)) {
-        http_error(s, c, 400, NULL, "toTime is not an ISO 8601 time");
+    if (has_to && (why = time_param_error("toTime", to_s, &to_us)) != NULL) {
+        http_error(s, c, 400, NULL, why);
         return;
     }
     if (has_to && !has_since) {

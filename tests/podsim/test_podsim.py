@@ -321,7 +321,7 @@ class HandshakeTests(unittest.TestCase):
             self.assertEqual(self.refused(q(cid="clusterB"), token="tokB"),
                              (401, "invalid or expired token"))
             # Revocation shows on the next connect, never mid-session.
-            self.assertIn("id", live.recv_event())
+            self.assertIn("guid", live.recv_event())  # audit events are keyed on guid (#15)
         finally:
             self.p.ctl("POST", "/token/restore", token="tokB")
         live.close()
@@ -752,7 +752,7 @@ class FramesTests(unittest.TestCase):
         self.assertIsNotNone(big)
         self.assertGreaterEqual(len(big), 3000000)
         ev = json.loads(big)
-        self.p.wait_for(lambda: any(s[1] == ev["id"] for s in self.p.sent()), what="sent-log")
+        self.p.wait_for(lambda: any(s[1] == ev["guid"] for s in self.p.sent()), what="sent-log")
 
 
 class FaultsTests(unittest.TestCase):
@@ -1112,6 +1112,81 @@ class GeneratorTests(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertEqual(r.stderr.splitlines()[0],
                          f'podsim: {path}:3: expected "CID TOKEN" (two fields)')
+
+
+class FidelityTests(unittest.TestCase):
+    """What issue #15 found podsim to get wrong: the audit shape, empty frames, the
+    time forms peers send."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.p = Podsim("--rate", "20", "--hold", "0")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.p.stop()
+
+    def test_audit_shape_and_key(self):
+        out = subprocess.run([PODSIM, "--start", START, "--dump", "200", "--type", "audit"],
+                             check=True, stdout=subprocess.PIPE, text=True).stdout
+        events = [json.loads(line) for line in out.splitlines()]
+        self.assertEqual(len(events), 200)
+        results = set()
+        for ev in events:
+            self.assertLessEqual({"audit", "guid", "metadata", "ts"}, set(ev))
+            self.assertNotIn("id", ev)
+            a = ev["audit"]
+            self.assertLessEqual({"action", "level", "resourceType", "tags", "user"}, set(a))
+            self.assertLessEqual({"email", "id", "ipAddress"}, set(a["user"]))
+            self.assertEqual(set(ev["metadata"]["origin"]), {"data", "schemaVersion", "type"})
+            self.assertLessEqual({"agent", "cid", "version"},
+                                 set(ev["metadata"]["origin"]["data"]))
+            tags = {t["name"]: t["value"] for t in a["tags"]}
+            sub = tags["eventSubCategory"]
+            self.assertIn("eventDetails", tags)
+            results.add(tags[f'{a["action"]}.{sub}'])
+            self.assertRegex(ev["guid"], r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-")
+            self.assertRegex(ev["ts"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+0000$")
+        self.assertEqual(results, {"true", "false"})
+        self.assertEqual(len({ev["guid"] for ev in events}), 200)
+        self.assertTrue(any("service" in ev for ev in events))
+        self.assertTrue(any("trace" in ev["metadata"] for ev in events))
+        # The sent-log names audit events by their guid.
+        ws = connect_when_free(self.p, q(type_="audit"), "tokA")
+        ev = ws.recv_event()
+        ws.close()
+        self.p.wait_for(lambda: ["audit", ev["guid"], ev["ts"]] in self.p.sent(),
+                        what="the audit event's guid in the sent-log")
+
+    def test_empty_frames_fault(self):
+        ws = connect_when_free(self.p, q(type_="maillog"), "tokA")
+        ws.recv_event()
+        r = self.p.ctl("POST", "/fault/empty", count=3, type="maillog")
+        self.assertEqual(len(r["affected"]), 1)
+        blanks = []
+        while len(blanks) < 3:
+            op, data, _ = ws.recv_message()
+            self.assertEqual(op, 1)
+            if not data.strip():
+                blanks.append(data)
+        ws.close()
+        self.assertEqual(blanks, [b"", b" \r\n", b""])
+        self.assertEqual(self.p.ctl_raw("POST", "/fault/empty", count=0)[0], 400)
+
+    def test_time_forms(self):
+        def status(query):
+            ws = RawWS(self.p.ws, query, token="tokB")
+            ws.sock.close()
+            return ws.status, ws.body.decode().strip()
+        day = "2025-01-09"
+        accepted = [f"{day}T10:00:00.000-0000", f"{day}T10:00:00%2B00:00", f"{day}T10:00:00Z",
+                    f"{day}T10:00:00", day]
+        for t in accepted:
+            with self.subTest(sinceTime=t):
+                query = f"cid=clusterB&type=maillog&sinceTime={t}&toTime={day}T11:00:00Z"
+                self.assertEqual(status(query)[0], 101)
+        refused = f"cid=clusterB&type=maillog&sinceTime={day}T10:00:00+00:00"
+        self.assertEqual(status(refused), (400, "sinceTime is not an ISO 8601 time"))
 
 
 if __name__ == "__main__":

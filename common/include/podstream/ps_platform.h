@@ -141,6 +141,11 @@ bool ps_plat_file_id(const char *path, ps_file_id *out);
 const char *ps_plat_default_config_dir(void);
 const char *ps_plat_default_state_dir(void);
 
+/* The operating system and its version for a User-Agent, into buf (caller-owned,
+ * always NUL-terminated): "Linux 6.1.0-27-amd64" from uname on POSIX (Windows: the
+ * product and build, later); "unknown" when it cannot be told. */
+void ps_plat_os_name(char *buf, size_t len);
+
 /* Wall clock in microseconds since the Unix epoch; monotonic clock in ms. */
 int64_t ps_plat_now_us(void);
 int64_t ps_plat_mono_ms(void);

@@ -52,10 +52,13 @@ typedef struct ps_schema_field {
     const char *def;    /* default, written as in YAML; NULL when there is none */
     long long min, max; /* INT value; SIZE bytes; DURATION milliseconds */
     const char *const *enum_values; /* ENUM: NULL-terminated, index = stored value */
-    const ps_schema_table *object;  /* OBJECT */
-    ps_schema_check_fn check;       /* STRING: extra validation, or NULL */
-    const char *check_doc;          /* what `check` accepts, for the reference */
-    const char *description;        /* one or two sentences for admins */
+    /* ENUM: NULL-terminated pairs {alias, value}: an alias is accepted and stored
+     * as its value (documented in `description`); NULL: none. */
+    const char *const *enum_aliases;
+    const ps_schema_table *object; /* OBJECT */
+    ps_schema_check_fn check;      /* STRING: extra validation, or NULL */
+    const char *check_doc;         /* what `check` accepts, for the reference */
+    const char *description;       /* one or two sentences for admins */
     /* Storage in the target struct. */
     size_t offset;
     size_t size;             /* sizeof the stored value */

@@ -351,8 +351,12 @@ static void parse_enum(walk *w, const ps_schema_field *f, const ps_yaml_node *v,
     const char *guess;
     if (!want_scalar(w, f, v, path))
         return;
+    const char *want = v->value;
+    for (int a = 0; f->enum_aliases && f->enum_aliases[a]; a += 2)
+        if (strcmp(want, f->enum_aliases[a]) == 0)
+            want = f->enum_aliases[a + 1];
     for (int i = 0; f->enum_values[i]; i++) {
-        if (strcmp(v->value, f->enum_values[i]) == 0) {
+        if (strcmp(want, f->enum_values[i]) == 0) {
             if (f->flags & PS_SCHEMA_F_ENUM_STRING)
                 store_string(w, f, base, f->enum_values[i]);
             else

@@ -19,6 +19,8 @@ _Static_assert(sizeof(ps_resume_policy) == sizeof(int), "ps_resume_policy must b
 
 static const char *const device_types[] = {"proofpoint", NULL};
 static const char *const data_types[] = {"message", "maillog", "audit", NULL};
+/* Proofpoint's Splunk add-on treats `sendmail` as the maillog stream. */
+static const char *const data_type_aliases[] = {"sendmail", "maillog", NULL};
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const resume_policies[] = {"auto", "live-only", NULL};
 
@@ -56,9 +58,11 @@ static const ps_schema_field properties_fields[] = {
      .group = "Connection",
      .def = "message",
      .enum_values = data_types,
+     .enum_aliases = data_type_aliases,
      .description = "Data type to stream: `message` (one event per processed message), "
                     "`maillog` (MTA log lines) or `audit` (admin audit events). Use one "
-                    "device per type.",
+                    "device per type. `sendmail`, the name Proofpoint's Splunk add-on also "
+                    "accepts, means `maillog` and is stored as such.",
      MEMBER(ps_device_props, type)},
     {.name = "secure",
      .type = PS_SCHEMA_BOOL,

@@ -110,7 +110,8 @@ struct device {
     atomic_llong last_alive_us;     /* wall time a live session was last seen alive */
     atomic_llong last_committed_ts; /* newest committed event ts */
     atomic_ullong reconnects;
-    atomic_ullong rx_bytes; /* received from POD since the device started (metrics) */
+    atomic_ullong empty_frames; /* empty or blank messages skipped (POD: "no events") */
+    atomic_ullong rx_bytes;     /* received from POD since the device started (metrics) */
     ps_mutex *err_mu;
     char last_error[256];
     int64_t last_error_us;
@@ -152,9 +153,9 @@ struct ps_engine {
     char fault_text[512]; /* written once, before `fault` is set */
     ps_file_id db_id;     /* the database file opened */
     bool db_id_known;
-    char *rescued; /* where the stop saved a removed or replaced database */
-    atomic_uint ticks; /* counter ticks written, so reload can wait for one */
-    int64_t mirror_ms; /* monotonic time the resume mirrors were last written (writer) */
+    char *rescued;           /* where the stop saved a removed or replaced database */
+    atomic_uint ticks;       /* counter ticks written, so reload can wait for one */
+    int64_t mirror_ms;       /* monotonic time the resume mirrors were last written (writer) */
     _Atomic double rate_10s; /* all devices, as of the last tick (ps_engine_health) */
     /* read by the writer, changed by reload */
     atomic_int retention_days;

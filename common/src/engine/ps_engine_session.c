@@ -185,6 +185,30 @@ static session_end broke(device *d, const char *why)
     return END_RETRY;
 }
 
+/* An empty or whitespace-only message: Proofpoint's own Splunk add-on reads it as
+ * "no events for this cluster" and goes on. It is no event, so neither stored
+ * nor quarantined; counted, and logged at the 1st, 10th, 100th ... one. */
+static bool skip_blank(device *d, ps_ws_msg *msg)
+{
+    unsigned long long n;
+    for (size_t i = 0; i < msg->len; i++)
+        if (msg->data[i] != ' ' && msg->data[i] != '\t' && msg->data[i] != '\r' &&
+            msg->data[i] != '\n')
+            return false;
+    if (msg->oversize)
+        return false;
+    free(msg->data);
+    msg->data = NULL;
+    n = atomic_fetch_add(&d->empty_frames, 1) + 1;
+    for (unsigned long long p = 1; p <= n; p *= 10)
+        if (p == n)
+            PS_LOG_I(d->cfg->id,
+                     "skipped an empty frame (%llu so far): POD sends them when the cluster has "
+                     "no events",
+                     n);
+    return true;
+}
+
 /* One message or non-message from the socket: END_* to end the session, or -1 to
  * go on. */
 static int on_recv(device *d, ps_ws *ws, session_mode mode, ps_err err, ps_ws_msg *msg,
@@ -193,6 +217,8 @@ static int on_recv(device *d, ps_ws *ws, session_mode mode, ps_err err, ps_ws_ms
     if (err == PS_OK) {
         if (mode == MODE_LIVE)
             atomic_store(&d->last_alive_us, ps_plat_now_us());
+        if (skip_blank(d, msg))
+            return -1;
         err = eng_enqueue(d, msg->data, msg->len, msg->total_len, msg->binary, msg->oversize,
                           d->cfg->props.type, NULL, ws);
         if (err == PS_ERR_CLOSED)

@@ -104,7 +104,12 @@ static void set_options(ps_ws *ws, const ps_ws_opts *o, struct curl_slist *heade
     curl_easy_setopt(ws->curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(ws->curl, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(ws->curl, CURLOPT_PROTOCOLS_STR, "ws,wss");
-    curl_easy_setopt(ws->curl, CURLOPT_USERAGENT, "podstream/" PS_VERSION);
+    /* "podstream/1.2.0 (Linux 6.1.0-27-amd64)": lets Proofpoint support tell clients
+     * and their platforms apart (peers' connectors send theirs). libcurl copies it. */
+    char ua[160], os[120];
+    ps_plat_os_name(os, sizeof os);
+    snprintf(ua, sizeof ua, "podstream/%s (%s)", PS_VERSION, os);
+    curl_easy_setopt(ws->curl, CURLOPT_USERAGENT, ua);
     curl_easy_setopt(ws->curl, CURLOPT_CONNECTTIMEOUT_MS,
                      o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 15000L);
     curl_easy_setopt(ws->curl, CURLOPT_TIMEOUT_MS,

@@ -584,6 +584,14 @@ static void test_enums(void **state)
                      PS_OK);
     assert_int_equal(d.props.type, PS_DATA_AUDIT);
     ps_schema_free(ps_schema_device(), &d);
+    /* The Splunk add-on's name for the maillog stream (#15). */
+    memset(&d, 0, sizeof d);
+    assert_int_equal(parse_into(ps_schema_device(),
+                                DEVICE_OK "properties: {cluster: a, token: t, type: sendmail}\n",
+                                &d, "devices[0]", msgs, sizeof msgs),
+                     PS_OK);
+    assert_int_equal(d.props.type, PS_DATA_MAILLOG);
+    ps_schema_free(ps_schema_device(), &d);
 }
 
 static void test_required_and_empty(void **state)

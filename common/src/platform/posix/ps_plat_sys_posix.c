@@ -5,6 +5,7 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef __linux__
@@ -13,6 +14,7 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,4 +111,15 @@ void ps_plat_sleep_ms(int64_t ms)
     ts.tv_sec = (time_t)(ms / 1000);
     ts.tv_nsec = (long)(ms % 1000) * 1000000L;
     (void)nanosleep(&ts, NULL);
+}
+
+void ps_plat_os_name(char *buf, size_t len)
+{
+    struct utsname u;
+    if (len == 0)
+        return;
+    if (uname(&u) == 0)
+        snprintf(buf, len, "%s %s", u.sysname, u.release);
+    else
+        snprintf(buf, len, "unknown");
 }
