@@ -905,5 +905,38 @@ class WalTests(StreamCase):
         self.assertEqual(rc, 0)
 
 
+
+class PodFidelityTests(StreamCase):
+    """What real POD servers send that podsim did not (#15)."""
+
+    def test_empty_frames_are_skipped_not_quarantined(self):
+        sim = self.start_sim("--rate", "50")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.state(1) == "live", 20, "live")
+        sim.control("/fault/empty", count=12)
+        n = svc.count()
+        wait_for(lambda: svc.count() > n + 20, 20, "the stream to go on")
+        svc.stop()
+        self.assertEqual(svc.query("SELECT count(*) FROM quarantine")[0][0], 0)
+        self.assertEqual(svc.counters(1)["quarantined"], 0)
+        self.assertEqual(svc.counters(1)["reconnects"], 0)
+        out = svc.output()
+        self.assertIn("skipped an empty frame (1 so far)", out)
+        self.assertIn("skipped an empty frame (10 so far)", out)
+
+    def test_audit_keyed_on_guid_with_typed_columns_and_sendmail_alias(self):
+        sim = self.start_sim("--rate", "20", "--count", "100")
+        svc = self.start_svc([(1, "audit", None), (2, "sendmail", None)])
+        wait_for(lambda: svc.count() >= 200, 30, "100 audit and 100 maillog events")
+        svc.stop()
+        keys = {r[0] for r in svc.query("SELECT key FROM events WHERE type = 2")}
+        self.assertEqual(keys, {k[1] for k in sim.timeline("audit")})
+        self.assertEqual(svc.query("SELECT count(*) FROM events WHERE device_id = 2 AND type = 1")
+                         [0][0], 100)
+        rows = svc.query("SELECT actor, action, resource, result FROM events WHERE type = 2")
+        self.assertTrue(all(r[0] and r[1] and r[2] and r[3] in ("success", "failure")
+                            for r in rows), rows[:5])
+
+
 if __name__ == "__main__":
     unittest.main()
