@@ -40,7 +40,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     clang clang-tidy clang-format cppcheck libclang-rt-14-dev \
     libssl-dev openssl libyaml-dev libcjson-dev libsqlite3-dev sqlite3 \
     libzstd-dev zlib1g-dev libcmocka-dev libpcre2-dev \
-    python3 python3-websockets python3-cryptography tinyproxy-bin \
+    python3 python3-websockets python3-cryptography tinyproxy-bin faketime \
     ca-certificates procps psmisc
 
 # Packaging and the service: systemd-analyze checks the unit, CPack builds the .deb
