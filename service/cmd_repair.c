@@ -157,8 +157,12 @@ static void print_result(const char *path, const char *kept, const ps_store_reco
     } else {
         printf("  events lost:   none\n");
     }
-    printf("  other rows:    %llu saved, %llu lost (resume state, counters, quarantine)\n",
+    printf("  other rows:    %llu saved, %llu lost (resume state, counters, quarantine)",
            (unsigned long long)r->rows_saved, (unsigned long long)r->rows_lost);
+    if (r->tables_damaged)
+        printf(", and more on damaged pages of %u table%s", r->tables_damaged,
+               r->tables_damaged == 1 ? "" : "s");
+    printf("\n");
     printf("  devices:       %zu, each marked to fetch %s from the archive on the next start\n",
            r->devices, r->lost_to_us ? "the lost time range again" : "what it missed");
     printf("The damaged file is kept as %s; delete it once the service runs well again.\n", kept);

@@ -282,13 +282,14 @@ ps_err ps_store_wal_check(ps_store *st, uint64_t warn_bytes, int64_t now_us, ps_
 ps_err ps_store_wal_info(ps_store *st, ps_store_wal *out, ps_errmsg *em);
 
 typedef struct ps_store_recovery {
-    uint64_t events_saved; /* events stored again in the new file */
-    uint64_t events_lost;  /* events of the damaged file that could not be read (from the
-                              gaps in their ids: fewer when retention had removed some) */
-    uint64_t rows_saved;   /* rows of resume, counters, pipeline counters, quarantine */
-    uint64_t rows_lost;    /* such rows read but not stored again */
-    unsigned gaps;         /* damaged stretches stepped over */
-    int64_t lost_from_us;  /* the event time range the lost events lie in; 0, 0: none */
+    uint64_t events_saved;   /* events stored again in the new file */
+    uint64_t events_lost;    /* events of the damaged file that could not be read (from the
+                                gaps in their ids: fewer when retention had removed some) */
+    uint64_t rows_saved;     /* rows of resume, counters, pipeline counters, quarantine */
+    uint64_t rows_lost;      /* such rows read but not stored again */
+    unsigned gaps;           /* damaged stretches of events stepped over */
+    unsigned tables_damaged; /* other tables with a damaged stretch (rows there not counted) */
+    int64_t lost_from_us;    /* the event time range the lost events lie in; 0, 0: none */
     int64_t lost_to_us;
     size_t devices; /* devices whose resume state now asks for a backfill */
 } ps_store_recovery;

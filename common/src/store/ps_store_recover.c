@@ -236,7 +236,7 @@ static ps_err copy_table(recover_ctx *c, const char *table, bool rowid, ps_errms
     ps_err err = PS_OK;
     int ncol, first = rowid ? 1 : 0, rc;
     size_t len;
-    bool gap = false;
+    bool gap = false, damaged = false;
     if (rowid)
         snprintf(sql, sizeof sql, "SELECT rowid, * FROM %s WHERE rowid >= ?1 ORDER BY rowid",
                  table);
@@ -256,7 +256,7 @@ static ps_err copy_table(recover_ctx *c, const char *table, bool rowid, ps_errms
     }
     sqlite3_bind_int64(w.s, 1, 1);
     while ((rc = rowid ? walk_next(&w, &gap) : sqlite3_step(w.s)) == SQLITE_ROW || gap) {
-        c->out->gaps += gap ? 1 : 0;
+        damaged = damaged || gap;
         if (rc != SQLITE_ROW)
             break;
         for (int i = first; i < ncol; i++)
@@ -267,7 +267,8 @@ static ps_err copy_table(recover_ctx *c, const char *table, bool rowid, ps_errms
             c->out->rows_lost++;
     }
     if (!rowid && !readable(rc))
-        c->out->gaps++;
+        damaged = true;
+    c->out->tables_damaged += damaged ? 1 : 0;
 out:
     sqlite3_finalize(ins);
     sqlite3_finalize(w.s);
