@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "podstream/ps_event.h"
+#include "podstream/ps_mem.h"
 #include "podstream/ps_platform.h"
 #include "podstream/ps_report.h"
 #include "podstream/ps_store.h"
@@ -52,7 +53,7 @@ static const ps_opt options[] = {
     {"raw", 0, PS_OPT_FLAG, NULL, offsetof(quarantine_opts, raw),
      "show: the payload's exact bytes only", NULL, 0, 0, NULL},
     {"output", 'o', PS_OPT_STRING, "FILE", offsetof(quarantine_opts, output),
-     "export: write to FILE instead of standard output", NULL, 0, 0, NULL},
+     "export: write to FILE (mode 0600) instead of standard\noutput", NULL, 0, 0, NULL},
     {"all", 0, PS_OPT_FLAG, NULL, offsetof(quarantine_opts, all),
      "delete: every payload the filters select", "Delete", 0, 0, NULL},
     {"yes", 0, PS_OPT_FLAG, NULL, offsetof(quarantine_opts, yes),
@@ -101,8 +102,20 @@ typedef struct qctx {
     ps_cli_devices devs;
     ps_report_table table;
     FILE *out;
+    ps_buf *file; /* export -o: the lines go here, then to the file (0600) */
     bool failed;
 } qctx;
+
+/* One line of JSON Lines, to the file being built or to q->out. */
+static void put_line(qctx *q, const char *text)
+{
+    if (!text)
+        q->failed = true;
+    else if (q->file)
+        q->failed = q->failed || ps_buf_appendf(q->file, "%s\n", text) != PS_OK;
+    else
+        q->failed = q->failed || fprintf(q->out, "%s\n", text) < 0;
+}
 
 static const char *device_label(qctx *q, long long id, char *buf, size_t len)
 {
@@ -135,7 +148,7 @@ static bool list_row(const ps_quarantine_row *r, void *ctx)
         cJSON_AddNumberToObject(j, "size", (double)r->raw_len);
         text = cJSON_PrintUnformatted(j);
         cJSON_Delete(j);
-        q->failed = q->failed || !text || fprintf(q->out, "%s\n", text) < 0;
+        put_line(q, text);
         cJSON_free(text);
         return !q->failed;
     }
@@ -231,7 +244,7 @@ static bool export_row(const ps_quarantine_row *r, void *ctx)
     }
     text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
-    q->failed = q->failed || !text || fprintf(q->out, "%s\n", text) < 0;
+    put_line(q, text);
     cJSON_free(text);
     return !q->failed;
 }
@@ -385,6 +398,7 @@ static int parse_action(int argc, char **argv, action *a)
 static int run(action a, quarantine_opts *o, const ps_opt_list *args, ps_quarantine_filter *f)
 {
     qctx q;
+    ps_buf file;
     ps_store *st = NULL;
     ps_errmsg em;
     int rc = PS_EXIT_OK;
@@ -392,6 +406,8 @@ static int run(action a, quarantine_opts *o, const ps_opt_list *args, ps_quarant
     memset(&q, 0, sizeof q);
     q.o = o;
     q.out = stdout;
+    q.file = a == ACT_EXPORT && o->output ? &file : NULL;
+    ps_buf_init(&file);
     if (!path)
         return rc;
     if (ps_store_create(path, PS_STORE_READER, &st, &em) != PS_OK ||
@@ -400,17 +416,20 @@ static int run(action a, quarantine_opts *o, const ps_opt_list *args, ps_quarant
         rc = PS_EXIT_FAILURE;
     } else if (a == ACT_DELETE) {
         rc = run_delete(path, st, o, args, f);
-    } else if (a == ACT_EXPORT && o->output && !(q.out = fopen(o->output, "w"))) {
-        fprintf(stderr, "podstream %s: cannot write %s\n", cmd, o->output);
-        rc = PS_EXIT_FAILURE;
     } else {
         if (a == ACT_SHOW)
             (void)parse_id(args->v[0], &f->id);
         f->limit = a == ACT_LIST ? (size_t)o->limit : 0;
         rc = run_read(a, st, &q, f);
-        if (q.out != stdout && fclose(q.out) != 0)
-            rc = PS_EXIT_FAILURE;
     }
+    /* Payloads are mail data: the file is the owner's only, as the database is. */
+    if (rc == PS_EXIT_OK && q.file &&
+        ps_plat_write_file_atomic(o->output, file.p ? file.p : "", file.len, 0600, false, &em) !=
+            PS_OK) {
+        fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
+        rc = PS_EXIT_FAILURE;
+    }
+    ps_buf_deinit(&file);
     free(q.devs.c);
     ps_store_destroy(st);
     free(path);

@@ -120,6 +120,7 @@ run q_show_raw 0 quarantine show 1 --db "$healthy" --raw
 run q_show_missing 1 quarantine show 99 --db "$healthy"
 has "$last.stderr" 'no quarantined payload has id 99'
 run q_export 0 quarantine export --db "$healthy" -o "$tmp/q.jsonl"
+[ "$(stat -c %a "$tmp/q.jsonl")" = 600 ] || fail "quarantine export -o: mode $(stat -c %a "$tmp/q.jsonl"), not 600"
 /usr/bin/python3 - "$tmp/q.jsonl" <<'PY' || fail "quarantine export: see above"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
