@@ -128,8 +128,7 @@ void eng_dbfile_watch(ps_engine *eng)
     if (ps_plat_file_id(db, &now)) {
         if (now.dev == eng->db_id.dev && now.ino == eng->db_id.ino)
             return;
-        snprintf(text, sizeof text, "%s was replaced by another file while the service ran",
-                 db);
+        snprintf(text, sizeof text, "%s was replaced by another file while the service ran", db);
     } else {
         snprintf(text, sizeof text, "%s was removed while the service ran", db);
     }

@@ -241,8 +241,8 @@ void eng_write_tick(ps_engine *eng, bool final)
         {
             /* a stop that left events uncommitted is not clean: the next start
              * replays the spool and backfills */
-            ps_resume_state r = eng_resume_snapshot(
-                d, final && !atomic_load(&eng->left_spooled) && !atomic_load(&eng->left_lost));
+            ps_resume_state r = eng_resume_snapshot(d, final && !atomic_load(&eng->left_spooled) &&
+                                                           !atomic_load(&eng->left_lost));
             if (ps_store_resume_put(eng->store, d->cfg->id, d->cfg->props.type, &r, &em) != PS_OK)
                 goto fail;
         }
