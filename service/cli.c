@@ -197,3 +197,36 @@ int ps_cli_open_reader(const char *cmd, const char *db_option, const char *confi
     free(path);
     return rc;
 }
+
+ps_err ps_cli_lock_database(const char *db, int locks[2], ps_errmsg *em)
+{
+    size_t n = strlen(db) + sizeof ".lock";
+    char *lock_path = malloc(n);
+    char *lock_dir;
+    ps_err err;
+
+    locks[0] = locks[1] = -1;
+    if (!lock_path)
+        return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
+    snprintf(lock_path, n, "%s.lock", db);
+    /* The database directory may not exist yet on a first start. */
+    lock_dir = ps_plat_dir_name(lock_path);
+    if (lock_dir)
+        (void)ps_plat_mkdirs(lock_dir, 0750, NULL);
+    free(lock_dir);
+    err = ps_plat_lock(lock_path, &locks[0], em);
+    if (err == PS_OK)
+        err = ps_plat_lock(db, &locks[1], em);
+    if (err != PS_OK)
+        ps_cli_unlock_database(locks);
+    free(lock_path);
+    return err;
+}
+
+void ps_cli_unlock_database(int locks[2])
+{
+    /* The database's own lock first: it was taken last. */
+    ps_plat_unlock(locks[1]);
+    ps_plat_unlock(locks[0]);
+    locks[0] = locks[1] = -1;
+}

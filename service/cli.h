@@ -103,4 +103,12 @@ int ps_cli_usage_error(const char *cmd, const char *fmt, ...) PS_PRINTF(2, 3);
 char *ps_cli_database_path(const char *cmd, const char *db_option, const char *config_option,
                            int *rc);
 
+/* Takes the locks a writer of the database holds (`podstream run`, `repair`): the file
+ * `<db>.lock` beside it (made, with its directory, when missing), then the database
+ * file itself, which nobody can remove from under the lock (see ps_plat_lock). On
+ * failure nothing stays held; PS_ERR_CONFLICT when another process holds one. Release
+ * with ps_cli_unlock_database once every connection to the database is closed. */
+ps_err ps_cli_lock_database(const char *db, int locks[2], ps_errmsg *em);
+void ps_cli_unlock_database(int locks[2]);
+
 #endif

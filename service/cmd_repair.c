@@ -47,23 +47,11 @@ const ps_opt_cmd ps_cmd_repair_opts = {
     0,
 };
 
-/* The locks `podstream run` takes (service/cmd_run.c, lock_database): the file
- * beside the database, then the database itself. */
+/* The locks `podstream run` takes (ps_cli_lock_database). */
 static int take_locks(const char *path, int locks[2])
 {
-    size_t n = strlen(path) + 6;
-    char *lock_path = malloc(n);
     ps_errmsg em;
-    ps_err err;
-    if (!lock_path) {
-        fprintf(stderr, "podstream %s: out of memory\n", cmd);
-        return PS_EXIT_FAILURE;
-    }
-    snprintf(lock_path, n, "%s.lock", path);
-    err = ps_plat_lock(lock_path, &locks[0], &em);
-    if (err == PS_OK)
-        err = ps_plat_lock(path, &locks[1], &em);
-    free(lock_path);
+    ps_err err = ps_cli_lock_database(path, locks, &em);
     if (err == PS_ERR_CONFLICT) {
         fprintf(stderr,
                 "podstream %s: %s; stop the service first (systemctl stop podstream), then run "
@@ -230,8 +218,7 @@ int ps_cmd_repair(int argc, char **argv)
         rc = repair(path, o.utc);
     }
     /* The database's lock after every connection to it is closed (see ps_plat_lock). */
-    ps_plat_unlock(locks[1]);
-    ps_plat_unlock(locks[0]);
+    ps_cli_unlock_database(locks);
     free(path);
     return rc;
 }

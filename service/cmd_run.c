@@ -116,32 +116,14 @@ static bool load_logged(const char *dir, unsigned flags, ps_config **cfg, ps_pip
     return ok;
 }
 
-/* Takes the lock beside the database that keeps a second service away, and one on
- * the database itself: the file beside it can be removed from under a running
- * service, the database cannot without taking the data with it. */
+/* The database locks of a writer (ps_cli_lock_database); a refusal is logged. */
 static bool lock_database(const ps_config *cfg, int locks[2])
 {
-    char *lock_path = malloc(strlen(cfg->service.database) + 6);
-    char *lock_dir;
     ps_errmsg em;
-    bool ok;
-    if (!lock_path)
-        return false;
-    sprintf(lock_path, "%s.lock", cfg->service.database);
-    /* The database directory may not exist yet on a first start. */
-    lock_dir = ps_plat_dir_name(lock_path);
-    if (lock_dir)
-        (void)ps_plat_mkdirs(lock_dir, 0750, NULL);
-    free(lock_dir);
-    ok = ps_plat_lock(lock_path, &locks[0], &em) == PS_OK &&
-         ps_plat_lock(cfg->service.database, &locks[1], &em) == PS_OK;
-    if (!ok) {
-        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "%s", em.text);
-        ps_plat_unlock(locks[0]);
-        locks[0] = -1;
-    }
-    free(lock_path);
-    return ok;
+    if (ps_cli_lock_database(cfg->service.database, locks, &em) == PS_OK)
+        return true;
+    ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "%s", em.text);
+    return false;
 }
 
 /* Loads the configuration again and hands it to the engine; an invalid one is
@@ -351,7 +333,6 @@ out:
      * would drop SQLite's own locks on it (POSIX locks go with any close). */
     ps_metrics_file_destroy(metrics);
     ps_engine_destroy(eng);
-    ps_plat_unlock(locks[1]);
-    ps_plat_unlock(locks[0]);
+    ps_cli_unlock_database(locks);
     return rc;
 }
