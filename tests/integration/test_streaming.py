@@ -937,6 +937,73 @@ class PodFidelityTests(StreamCase):
         self.assertTrue(all(r[0] and r[1] and r[2] and r[3] in ("success", "failure")
                             for r in rows), rows[:5])
 
+    def test_user_agent_and_no_compression_offer(self):
+        # libcurl's WebSocket client offers no permessage-deflate, so a server that
+        # compresses for clients that ask (podsim --compress) sends podstream plain
+        # frames; every connection names podstream, its version and the OS.
+        sim = self.start_sim("--rate", "50", "--count", "300", "--compress")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.state(1) == "live", 20, "live")
+        sessions = sim.control("/sessions", method="GET")
+        self.assertEqual(len(sessions), 1)
+        self.assertRegex(sessions[0]["user_agent"], r"^podstream/\d+\.\d+\.\d+\S* \(Linux \S+\)$")
+        self.assertEqual(sessions[0]["extensions"], "")
+        self.assertFalse(sessions[0]["compressed"])
+        wait_for(lambda: svc.count() >= 300, 30, "all 300 events")
+        svc.stop()
+        self.assert_complete(sim.timeline("message"))
+
+    def test_409_on_the_backfill_session_keeps_the_window(self):
+        # A backfill beside another session of the same token and type may get 409 from
+        # the real server (podsim --max-sessions 1 counts live and archive together).
+        # podstream retries with backoff and then fetches the whole window.
+        start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7200))
+        sim = self.start_sim("--rate", "2", "--start", start, "--archive-stale", "1s",
+                             "--hold", "0")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.count() >= 4, 20, "a few live events")
+        svc.stop()
+        sim.control("/clock/advance", secs=7200)
+        con_ts = svc.resume(1)[1]
+        con = sqlite3.connect(svc.db)
+        con.execute("UPDATE resume SET last_healthy_us = ? WHERE device_id = 1",
+                    (con_ts - 7200 * 1000000,))
+        con.commit()
+        con.close()
+        holder = hold_session(sim)
+        try:
+            svc.start()
+            wait_for(lambda: "HTTP 409" in svc.output(), 20, "the backfill to get 409")
+            stored = svc.count()
+            time.sleep(2)
+            self.assertEqual(svc.count(), stored, "stored events while refused")
+        finally:
+            holder.close()
+        expect = sim.timeline("message")
+        wait_for(lambda: svc.count() >= len(expect), 90, "the two hours to be backfilled")
+        svc.stop()
+        self.assert_complete(expect)
+        self.assertIn("backfilling from the archive", svc.output())
+
+
+def hold_session(sim):
+    """A live session of the service's own token and type, open until closed: what a
+    second client (or a half-open old session) looks like to the server."""
+    import socket
+    import ssl
+    raw = socket.create_connection(("127.0.0.1", sim.port), timeout=10)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s = ctx.wrap_socket(raw) if sim.scheme == "wss" else raw
+    s.sendall(("GET /v1/stream?cid=%s&type=message HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer %s\r\n\r\n"
+               % (CLUSTER, TOKEN)).encode())
+    head = s.recv(4096)
+    assert head.startswith(b"HTTP/1.1 101"), head[:80]
+    return s
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -55,6 +55,7 @@ typedef struct psim_config {
     bool self_signed;
     bool rate_max; /* live sessions do not wait for the clock */
     bool binary;
+    bool compress; /* permessage-deflate (RFC 7692) for clients that offer it */
 } psim_config;
 
 /* Where a (token, type) left off when its last live session ended. */
@@ -120,6 +121,10 @@ typedef struct psim_conn {
     bool idle_pongs; /* answer pings while idle */
     bool sent_close;
     char peer[64];
+    void *zs;             /* z_stream once permessage-deflate was agreed; NULL: not */
+    psim_buf zbuf;        /* an event compressed */
+    char user_agent[160]; /* as the client sent it, for /sessions */
+    char extensions[160]; /* the client's Sec-WebSocket-Extensions offer */
 } psim_conn;
 
 typedef struct psim_counters {

@@ -196,6 +196,11 @@ static void put_sessions(psim_buf *b, const psim_server *s)
                 c->archive ? "archive" : "live");
         bprintf(b, "\"type\": \"%s\", \"cid\": ", psim_type_name(c->type));
         bjson(b, c->tl->cluster);
+        bprintf(b, ", \"user_agent\": ");
+        bjson(b, c->user_agent);
+        bprintf(b, ", \"extensions\": ");
+        bjson(b, c->extensions);
+        bprintf(b, ", \"compressed\": %s", c->zs != NULL ? "true" : "false");
         bprintf(b,
                 ", \"token\": %zu, \"tls\": %s, \"start_index\": %llu, \"next_index\": %llu, "
                 "\"written_next\": %llu, \"events\": %llu, \"duplicates\": %llu, \"idle\": %s",
@@ -248,10 +253,11 @@ static void put_options(psim_buf *b, const psim_config *cfg)
 {
     bprintf(b,
             "{\"binary\": %s, \"fragment\": %zu, \"dup_rate\": %g, \"idle_timeout\": %g, "
-            "\"hold\": %g, \"max_sessions\": %d, \"archive_stale\": %g, \"rate\": ",
+            "\"hold\": %g, \"max_sessions\": %d, \"archive_stale\": %g, \"compress\": %s, "
+            "\"rate\": ",
             cfg->binary ? "true" : "false", cfg->fragment, cfg->dup_rate,
             (double)cfg->idle_timeout_ms / 1000, (double)cfg->hold_ms / 1000, cfg->max_sessions,
-            (double)cfg->archive_stale_us / 1e6);
+            (double)cfg->archive_stale_us / 1e6, cfg->compress ? "true" : "false");
     if (cfg->rate_max) {
         bprintf(b, "\"max\"");
     } else {
@@ -583,9 +589,14 @@ static void handle_options(psim_server *s, psim_conn *rc, args *a, bool post)
     if (post) {
         double d;
         bool bin = cfg->binary;
+        bool zip = cfg->compress;
         set_bool(a, "binary", &bin);
         if (!a->err[0]) {
             cfg->binary = bin;
+        }
+        set_bool(a, "compress", &zip);
+        if (!a->err[0]) {
+            cfg->compress = zip; /* for sessions that start from now on */
         }
         if (!a->err[0] && arg_double(a, "fragment", 0, 1 << 30, &d)) {
             cfg->fragment = (size_t)d;

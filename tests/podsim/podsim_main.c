@@ -35,6 +35,7 @@ enum {
     O_BIG_SHARE,
     O_BIG_BYTES,
     O_BINARY,
+    O_COMPRESS,
     O_FRAGMENT,
     O_IDLE,
     O_HOLD,
@@ -73,6 +74,7 @@ static const struct option long_opts[] = {
     {"big-share", required_argument, NULL, O_BIG_SHARE},
     {"big-bytes", required_argument, NULL, O_BIG_BYTES},
     {"binary", no_argument, NULL, O_BINARY},
+    {"compress", no_argument, NULL, O_COMPRESS},
     {"fragment", required_argument, NULL, O_FRAGMENT},
     {"idle-timeout", required_argument, NULL, O_IDLE},
     {"hold", required_argument, NULL, O_HOLD},
@@ -137,6 +139,7 @@ static const char usage[] =
     "\n"
     "Frames and sessions:\n"
     "  --binary            send events in binary frames instead of text\n"
+    "  --compress          permessage-deflate for clients that offer it\n"
     "  --fragment N        split each event into frames of at most N bytes\n"
     "  --idle-timeout DUR  drop a connection quiet in both directions (default 300s, 0 off)\n"
     "  --hold DUR          a client that vanished keeps its session slot (409) this long\n"
@@ -569,6 +572,9 @@ int main(int argc, char **argv)
             break;
         case O_BINARY:
             cfg.binary = true;
+            break;
+        case O_COMPRESS:
+            cfg.compress = true;
             break;
         case O_FRAGMENT:
             if (!parse_u64(optarg, &u) || u > 1U << 30) {

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -169,12 +170,13 @@ void psim_conn_queue(psim_conn *c, const void *p, size_t n)
     c->queued_total += n;
 }
 
-/* Queues the header of a frame whose n payload bytes the caller queues next. */
-static void ws_header(psim_conn *c, unsigned opcode, bool fin, size_t n)
+/* Queues the header of a frame whose n payload bytes the caller queues next; rsv1
+ * marks the first frame of a compressed message. */
+static void ws_header_rsv(psim_conn *c, unsigned opcode, bool fin, bool rsv1, size_t n)
 {
     unsigned char h[10];
     size_t hl = 2;
-    h[0] = (unsigned char)((fin ? 0x80 : 0) | (opcode & 0x0f));
+    h[0] = (unsigned char)((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | (opcode & 0x0f));
     if (n < 126) {
         h[1] = (unsigned char)n;
     } else if (n < 65536) {
@@ -194,6 +196,11 @@ static void ws_header(psim_conn *c, unsigned opcode, bool fin, size_t n)
         return;
     }
     psim_conn_queue(c, h, hl);
+}
+
+static void ws_header(psim_conn *c, unsigned opcode, bool fin, size_t n)
+{
+    ws_header_rsv(c, opcode, fin, false, n);
 }
 
 void psim_ws_frame(psim_conn *c, unsigned opcode, bool fin, const void *payload, size_t n)
@@ -439,16 +446,45 @@ static int64_t ceil_hour(int64_t t)
     return f == t ? t : f + HOUR_US;
 }
 
-static void queue_event_frames(psim_conn *c, unsigned op, size_t frag, const char *data, size_t n)
+static void queue_event_frames(psim_conn *c, unsigned op, size_t frag, const char *data, size_t n,
+                               bool rsv1)
 {
-    if (frag == 0 || n <= frag) {
-        psim_ws_frame(c, op, true, data, n);
-        return;
+    for (size_t off = 0; off == 0 || off < n; off += frag) {
+        size_t chunk = frag == 0 || n - off < frag ? n - off : frag;
+        ws_header_rsv(c, off == 0 ? op : 0, off + chunk >= n, rsv1 && off == 0, chunk);
+        if (c->state != CS_DONE) {
+            psim_conn_queue(c, data + off, chunk);
+        }
+        if (frag == 0) {
+            break;
+        }
     }
-    for (size_t off = 0; off < n; off += frag) {
-        size_t chunk = n - off < frag ? n - off : frag;
-        psim_ws_frame(c, off == 0 ? op : 0, off + chunk >= n, data + off, chunk);
+}
+
+/* permessage-deflate with no context takeover: each message is a raw DEFLATE
+ * stream of its own, flushed, without the final 00 00 FF FF (RFC 7692 7.2.1). */
+static bool deflate_message(psim_conn *c, const char *data, size_t n)
+{
+    z_stream *z = c->zs;
+    if (deflateReset(z) != Z_OK) {
+        return false;
     }
+    c->zbuf.len = 0;
+    if (!psim_buf_reserve(&c->zbuf, deflateBound(z, (uLong)n) + 16)) {
+        return false;
+    }
+    z->next_in = (Bytef *)(uintptr_t)data;
+    z->avail_in = (uInt)n;
+    z->next_out = (Bytef *)c->zbuf.data;
+    z->avail_out = (uInt)(c->zbuf.cap);
+    if (deflate(z, Z_SYNC_FLUSH) != Z_OK || z->avail_in != 0) {
+        return false;
+    }
+    c->zbuf.len = c->zbuf.cap - z->avail_out;
+    if (c->zbuf.len >= 4) {
+        c->zbuf.len -= 4;
+    }
+    return true;
 }
 
 static bool emit_event(psim_server *s, psim_conn *c, uint64_t idx, bool dup)
@@ -458,7 +494,7 @@ static bool emit_event(psim_server *s, psim_conn *c, uint64_t idx, bool dup)
     c->pad_next = 0;
     unsigned op = s->cfg->binary ? 2 : 1;
     size_t frag = s->cfg->fragment;
-    size_t known = pad ? 0 : psim_pool_cached_len(c->pool, idx);
+    size_t known = pad || c->zs ? 0 : psim_pool_cached_len(c->pool, idx);
     p.start_off = c->queued_total;
     if (known > 0 && (frag == 0 || known <= frag)) {
         /* The hot path: the size is known, so the event goes straight behind its
@@ -476,7 +512,14 @@ static bool emit_event(psim_server *s, psim_conn *c, uint64_t idx, bool dup)
             psim_conn_abort(s, c, false, 0, "out of memory");
             return false;
         }
-        queue_event_frames(c, op, frag, c->scratch.data, c->scratch.len);
+        if (c->zs == NULL) {
+            queue_event_frames(c, op, frag, c->scratch.data, c->scratch.len, false);
+        } else if (deflate_message(c, c->scratch.data, c->scratch.len)) {
+            queue_event_frames(c, op, frag, c->zbuf.data, c->zbuf.len, true);
+        } else {
+            psim_conn_abort(s, c, false, 0, "out of memory compressing an event");
+            return false;
+        }
     }
     p.end_off = c->queued_total;
     p.index = idx;
@@ -762,11 +805,29 @@ static void ws_handshake(psim_server *s, psim_conn *c)
 
     char accept[64];
     ws_accept_key(key, accept);
-    char resp[256];
+    if (!psim_http_header(&req, "User-Agent", c->user_agent, sizeof c->user_agent)) {
+        c->user_agent[0] = '\0';
+    }
+    if (!psim_http_header(&req, "Sec-WebSocket-Extensions", c->extensions, sizeof c->extensions)) {
+        c->extensions[0] = '\0';
+    }
+    const char *agreed = "";
+    if (cfg->compress && strstr(c->extensions, "permessage-deflate") != NULL) {
+        z_stream *z = calloc(1, sizeof *z);
+        if (z != NULL &&
+            deflateInit2(z, Z_BEST_SPEED, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK) {
+            c->zs = z;
+            agreed = "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; "
+                     "client_no_context_takeover\r\n";
+        } else {
+            free(z);
+        }
+    }
+    char resp[384];
     int n = snprintf(resp, sizeof resp,
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-                     accept);
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+                     accept, agreed);
     psim_conn_queue(c, resp, (size_t)n);
     count_status(s, 101);
     memmove(c->in.data, c->in.data + used, c->in.len - used);
@@ -1059,6 +1120,11 @@ static void accept_all(psim_server *s, int lfd, psim_conn_kind kind, bool tls)
 
 static void conn_free(psim_conn *c)
 {
+    if (c->zs != NULL) {
+        deflateEnd(c->zs);
+        free(c->zs);
+    }
+    psim_buf_deinit(&c->zbuf);
     SSL_free(c->ssl);
     psim_buf_deinit(&c->in);
     psim_buf_deinit(&c->out);

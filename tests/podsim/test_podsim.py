@@ -1188,6 +1188,44 @@ class FidelityTests(unittest.TestCase):
         refused = f"cid=clusterB&type=maillog&sinceTime={day}T10:00:00+00:00"
         self.assertEqual(status(refused), (400, "sinceTime is not an ISO 8601 time"))
 
+    def test_compression_for_clients_that_offer_it(self):
+        """--compress: permessage-deflate (RFC 7692) for a client that offers it, decoded
+        by python3-websockets, which implements it; nothing for one that does not."""
+        self.p.ctl("POST", "/options", compress=1, fragment=0)
+        try:
+            async def run():
+                async with websockets.connect(
+                        f"ws://127.0.0.1:{self.p.ws}/v1/stream?{q(type_='audit')}",
+                        extra_headers={"Authorization": "Bearer tokA"}, max_size=None,
+                        ping_interval=None) as ws:
+                    ext = ws.response_headers.get("Sec-WebSocket-Extensions")
+                    events = [json.loads(await asyncio.wait_for(ws.recv(), 10))
+                              for _ in range(5)]
+                    # Fragmented compressed messages: RSV1 on the first frame only.
+                    self.p.ctl("POST", "/options", fragment=100)
+                    events += [json.loads(await asyncio.wait_for(ws.recv(), 10))
+                               for _ in range(5)]
+                    sessions = self.p.ctl("GET", "/sessions")
+                    return ext, events, sessions
+            ext, events, sessions = asyncio.run(run())
+            self.assertTrue(ext.startswith("permessage-deflate"), ext)
+            self.assertTrue(all("guid" in e for e in events))
+            mine = [x for x in sessions if x["type"] == "audit"]
+            self.assertEqual(len(mine), 1)
+            self.assertTrue(mine[0]["compressed"])
+            self.assertIn("permessage-deflate", mine[0]["extensions"])
+            self.assertIn("websockets", mine[0]["user_agent"])
+            # A client that offers nothing gets plain frames (RSV1 clear).
+            self.p.ctl("POST", "/options", fragment=0)
+            ws = connect_when_free(self.p, q(type_="audit"), "tokA")
+            self.assertNotIn("sec-websocket-extensions", ws.headers)
+            f = ws.recv_frame()
+            self.assertEqual((f.opcode, f.rsv), (1, 0))
+            self.assertIn("guid", json.loads(f.payload))
+            ws.close()
+        finally:
+            self.p.ctl("POST", "/options", compress=0, fragment=0)
+
 
 if __name__ == "__main__":
     unittest.main()
