@@ -8,6 +8,16 @@ set(PS_LINT_C_SOURCES ${PS_LINT_SOURCES})
 list(FILTER PS_LINT_C_SOURCES INCLUDE REGEX "\\.c$")
 # Fuzzers are only in the compile database of a PS_FUZZ build.
 list(FILTER PS_LINT_C_SOURCES EXCLUDE REGEX "/tests/fuzz/")
+# podstream-gui and its tests, when gui/ found GTK 4 (else not in the compile database).
+if(TARGET podstream-gui)
+    file(GLOB_RECURSE PS_LINT_GUI CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/gui/*.c
+        ${PROJECT_SOURCE_DIR}/gui/*.h)
+    list(APPEND PS_LINT_SOURCES ${PS_LINT_GUI})
+    list(FILTER PS_LINT_GUI INCLUDE REGEX "\\.c$")
+    list(APPEND PS_LINT_C_SOURCES ${PS_LINT_GUI})
+else()
+    list(FILTER PS_LINT_C_SOURCES EXCLUDE REGEX "/tests/gui/")
+endif()
 
 find_program(CLANG_FORMAT NAMES clang-format clang-format-14)
 find_program(CLANG_TIDY NAMES clang-tidy clang-tidy-14)

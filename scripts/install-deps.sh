@@ -54,6 +54,10 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 # parser (tests/integration/test_metrics.py).
 $SUDO apt-get install -y -qq --no-install-recommends zsh fish python3-prometheus-client
 
+# podstream-gui (GTK 4.8, libadwaita 1.2) and its window tests on a private X server
+# (tests/gui/run_under_xvfb.sh).
+$SUDO apt-get install -y -qq --no-install-recommends libgtk-4-dev libadwaita-1-dev xvfb xauth
+
 # The Windows cross compiler: scripts/check-platform.py compiles the public headers
 # with it, and the Windows build will use it.
 $SUDO apt-get install -y -qq --no-install-recommends gcc-mingw-w64-x86-64

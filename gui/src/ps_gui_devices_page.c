@@ -1,0 +1,249 @@
+/* The Devices page: every configured device with its live counts, read from the
+ * store on a worker once a second; a plain notice when the service is not running. */
+#include <inttypes.h>
+
+#include "podstream/ps_platform.h"
+#include "ps_gui_window_private.h"
+
+/* ---- one row ----------------------------------------------------------------------- */
+
+#define PS_GUI_TYPE_DEVICE_ROW (ps_gui_device_row_get_type())
+G_DECLARE_FINAL_TYPE(PsGuiDeviceRow, ps_gui_device_row, PS_GUI, DEVICE_ROW, GObject)
+
+struct _PsGuiDeviceRow {
+    GObject parent;
+    ps_gui_device d;
+};
+
+G_DEFINE_FINAL_TYPE(PsGuiDeviceRow, ps_gui_device_row, G_TYPE_OBJECT)
+
+static void ps_gui_device_row_class_init(PsGuiDeviceRowClass *k)
+{
+    (void)k;
+}
+
+static void ps_gui_device_row_init(PsGuiDeviceRow *r)
+{
+    (void)r;
+}
+
+enum {
+    COL_DEVICE,
+    COL_STATE,
+    COL_RATE,
+    COL_TOTAL,
+    COL_LAST,
+    COL_LAG,
+    COL_RECONNECTS,
+    COL_DUPLICATES,
+    COL_QUARANTINED,
+    COL_ERROR
+};
+
+/* What the device is doing, in the words of `podstream status`; stale counters
+ * say "not running" rather than the last state the service wrote. */
+static const char *state_text(const ps_gui_device *d)
+{
+    if (!d->has_counters)
+        return d->enabled ? "never started" : "disabled";
+    if (d->stale)
+        return d->in_config && !d->enabled ? "disabled" : "not running";
+    return ps_device_state_name(d->c.state);
+}
+
+/* Live figures only from live counters: old rates would look like traffic. */
+static char *live_only(const ps_gui_device *d, guint col)
+{
+    if (!d->has_counters || d->stale)
+        return g_strdup("—");
+    if (col == COL_RATE)
+        return g_strdup_printf("%.1f", d->c.rate_10s);
+    return d->c.lag_ms < 1000 ? g_strdup_printf("%" PRId64 " ms", d->c.lag_ms)
+                              : g_strdup_printf("%.1f s", (double)d->c.lag_ms / 1000.0);
+}
+
+static char *device_cell(gpointer item, guint col)
+{
+    const ps_gui_device *d = &PS_GUI_DEVICE_ROW(item)->d;
+    const ps_device_counters *c = &d->c;
+    switch (col) {
+    case COL_DEVICE:
+        return g_strdup_printf("%lld %s", d->id, d->name);
+    case COL_STATE:
+        return g_strdup(state_text(d));
+    case COL_RATE:
+    case COL_LAG:
+        return live_only(d, col);
+    case COL_TOTAL:
+        return d->has_counters ? g_strdup_printf("%" PRIu64, c->events_total) : g_strdup("0");
+    case COL_LAST:
+        return ps_gui_local_time(d->has_counters ? c->last_event_ts_us : 0);
+    case COL_RECONNECTS:
+        return g_strdup_printf("%" PRIu64, c->reconnects);
+    case COL_DUPLICATES:
+        return g_strdup_printf("%" PRIu64, c->duplicates);
+    case COL_QUARANTINED:
+        return g_strdup_printf("%" PRIu64, c->quarantined);
+    case COL_ERROR:
+        return g_strdup(c->last_error);
+    default:
+        return NULL;
+    }
+}
+
+void ps_gui_devices_page_init(PsGuiWindow *w)
+{
+    static const char *const titles[] = {"Device",      "State",     "Events/s",   "Total",
+                                         "Last event",  "Lag",       "Reconnects", "Duplicates",
+                                         "Quarantined", "Last error"};
+    GtkNoSelection *sel;
+    w->device_rows = g_list_store_new(PS_GUI_TYPE_DEVICE_ROW);
+    sel = gtk_no_selection_new(G_LIST_MODEL(g_object_ref(w->device_rows)));
+    gtk_column_view_set_model(w->devices_view, GTK_SELECTION_MODEL(sel));
+    g_object_unref(sel);
+    for (guint i = 0; i < G_N_ELEMENTS(titles); i++)
+        ps_gui_add_column(w->devices_view, titles[i], i, device_cell,
+                          i == COL_DEVICE || i == COL_ERROR);
+    ps_gui_devices_page_refresh(w);
+}
+
+/* ---- the refresh -------------------------------------------------------------------- */
+
+typedef struct refresh_job {
+    char *config_dir, *db_path;
+    ps_gui_devices *devices; /* the window's, or made here on the first refresh */
+    gboolean created;
+    ps_gui_snapshot *snap;
+    ps_errmsg em;
+} refresh_job;
+
+static void refresh_job_free(gpointer p)
+{
+    refresh_job *j = p;
+    if (j->created)
+        ps_gui_devices_destroy(j->devices); /* not handed over (window gone) */
+    ps_gui_snapshot_destroy(j->snap);
+    g_free(j->config_dir);
+    g_free(j->db_path);
+    g_free(j);
+}
+
+static void refresh_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
+{
+    refresh_job *j = data;
+    (void)src;
+    (void)cancel;
+    if (!j->devices) {
+        if (ps_gui_devices_create(j->config_dir, j->db_path, &j->devices, &j->em) != PS_OK) {
+            g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", j->em.text);
+            return;
+        }
+        j->created = TRUE;
+    }
+    if (ps_gui_devices_refresh(j->devices, ps_plat_now_us(), &j->snap, &j->em) != PS_OK) {
+        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", j->em.text);
+        return;
+    }
+    g_task_return_boolean(task, TRUE);
+}
+
+static void show_config_problems(PsGuiWindow *w)
+{
+    const ps_diag *d = ps_gui_devices_diag(w->devices);
+    char *text;
+    if (d->errors == 0) {
+        gtk_widget_set_visible(w->config_problems, FALSE);
+        return;
+    }
+    text = g_strdup_printf("The configuration in %s has %zu error%s: the devices shown are "
+                           "those that loaded. Run 'podstream validate -c %s' for every detail.",
+                           w->config_dir, d->errors, d->errors == 1 ? "" : "s", w->config_dir);
+    gtk_label_set_text(GTK_LABEL(w->config_problems), text);
+    gtk_widget_set_visible(w->config_problems, TRUE);
+    g_free(text);
+}
+
+/* The notice above the list: nothing while the service runs. */
+static void show_service(PsGuiWindow *w, const ps_gui_snapshot *s)
+{
+    char *text = NULL, *when;
+    int64_t newest = 0;
+    gboolean nodb = s->service == PS_GUI_SERVICE_NO_DATABASE;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].has_counters && s->v[i].c.updated_us > newest)
+            newest = s->v[i].c.updated_us;
+    when = ps_gui_local_time(newest);
+    if (nodb)
+        text =
+            g_strdup_printf("%s\n%s\nThe service creates it when it first starts.",
+                            ps_gui_devices_db_path(w->devices) ? ps_gui_devices_db_path(w->devices)
+                                                               : "(no database configured)",
+                            s->error);
+    else if (s->service == PS_GUI_SERVICE_STOPPED && newest)
+        text = g_strdup_printf("The podstream service is not running: it last wrote its counts "
+                               "at %s. Totals are what it stored; rates and lag are not shown.",
+                               when);
+    else if (s->service == PS_GUI_SERVICE_STOPPED)
+        text = g_strdup("The podstream service is not running: it has not written any counts "
+                        "to this database yet.");
+    if (nodb)
+        adw_status_page_set_description(ADW_STATUS_PAGE(w->no_database), text);
+    else if (text)
+        gtk_label_set_text(GTK_LABEL(w->banner_label), text);
+    gtk_widget_set_visible(w->no_database, nodb);
+    gtk_widget_set_visible(w->banner, !nodb && text != NULL);
+    g_free(text);
+    g_free(when);
+}
+
+static void refresh_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+    PsGuiWindow *w = PS_GUI_WINDOW(src);
+    refresh_job *j = g_task_get_task_data(G_TASK(res));
+    GError *error = NULL;
+    GPtrArray *rows;
+    (void)data;
+    w->devices_busy = FALSE;
+    if (j->created) {
+        w->devices = j->devices;
+        j->created = FALSE;
+        show_config_problems(w);
+    }
+    if (!g_task_propagate_boolean(G_TASK(res), &error)) {
+        gtk_label_set_text(GTK_LABEL(w->banner_label), error->message);
+        gtk_widget_set_visible(w->banner, TRUE);
+        g_error_free(error);
+        w->shown_once = TRUE;
+        return;
+    }
+    show_service(w, j->snap);
+    rows = g_ptr_array_new_with_free_func(g_object_unref);
+    for (size_t i = 0; i < j->snap->n; i++) {
+        PsGuiDeviceRow *r = g_object_new(PS_GUI_TYPE_DEVICE_ROW, NULL);
+        r->d = j->snap->v[i];
+        g_ptr_array_add(rows, r);
+    }
+    g_list_store_splice(w->device_rows, 0, g_list_model_get_n_items(G_LIST_MODEL(w->device_rows)),
+                        rows->pdata, rows->len);
+    g_ptr_array_unref(rows);
+    w->shown_once = TRUE;
+}
+
+void ps_gui_devices_page_refresh(PsGuiWindow *w)
+{
+    refresh_job *j;
+    GTask *task;
+    if (w->devices_busy)
+        return; /* a slow disk: skip a beat rather than queue reads */
+    j = g_new0(refresh_job, 1);
+    j->devices = w->devices;
+    if (!j->devices) {
+        j->config_dir = g_strdup(w->config_dir);
+        j->db_path = g_strdup(w->db_path);
+    }
+    w->devices_busy = TRUE;
+    task = g_task_new(w, NULL, refresh_done, NULL);
+    g_task_set_task_data(task, j, refresh_job_free);
+    g_task_run_in_thread(task, refresh_thread);
+    g_object_unref(task);
+}

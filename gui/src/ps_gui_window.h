@@ -1,0 +1,36 @@
+/* ps_gui_window: podstream-gui's main window, a view stack of the Devices, Events
+ * and Device editor pages (composite template gui/ui/window.ui).
+ *
+ * Actions (also for tests and keyboard shortcuts): win.page('devices'|'events'|
+ * 'editor') shows a page; win.search runs the Events page's filters;
+ * win.check-device validates the device in the editor; win.refresh reads the
+ * counters now instead of at the next second. */
+#ifndef PS_GUI_WINDOW_H
+#define PS_GUI_WINDOW_H
+
+#include <adwaita.h>
+
+G_BEGIN_DECLS
+
+#define PS_GUI_TYPE_WINDOW (ps_gui_window_get_type())
+/* cppcheck: GObject macros come from a system header, which it does not read. */
+// cppcheck-suppress unknownMacro
+G_DECLARE_FINAL_TYPE(PsGuiWindow, ps_gui_window, PS_GUI, WINDOW, AdwApplicationWindow)
+
+/* A new window of `app` on the configuration directory `config_dir` and the
+ * database `db_path` (NULL: the configuration's `database`); both copied. The
+ * configuration is read on a worker; the window shows as soon as it is built. */
+PsGuiWindow *ps_gui_window_new(AdwApplication *app, const char *config_dir, const char *db_path);
+
+/* Test hook: the text of every label, entry and text view now mapped in the
+ * window, one per line, in widget order ("Total" header, then each cell ...), in
+ * a new string (g_free). What a screen reader would read on the visible page. */
+char *ps_gui_window_describe(PsGuiWindow *w);
+
+/* Test hook: TRUE once the first counters refresh has been shown and no worker
+ * of the window is busy (counters, events page, config). */
+gboolean ps_gui_window_is_idle(PsGuiWindow *w);
+
+G_END_DECLS
+
+#endif

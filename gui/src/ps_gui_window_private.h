@@ -1,0 +1,86 @@
+/* The window's state, shared by its page files (ps_gui_*_page.c) only. */
+#ifndef PS_GUI_WINDOW_PRIVATE_H
+#define PS_GUI_WINDOW_PRIVATE_H
+
+#include "ps_gui_devices.h"
+#include "ps_gui_event_list.h"
+#include "ps_gui_form.h"
+#include "ps_gui_window.h"
+
+/* The Events page's text filters, in the order of the grid. */
+enum {
+    PS_GUI_F_SEARCH,
+    PS_GUI_F_SINCE,
+    PS_GUI_F_UNTIL,
+    PS_GUI_F_DEVICE,
+    PS_GUI_F_FROM,
+    PS_GUI_F_TO,
+    PS_GUI_F_SUBJECT,
+    PS_GUI_F_DISPOSITION,
+    PS_GUI_F_QID,
+    PS_GUI_F_MESSAGE_ID,
+    PS_GUI_F__COUNT
+};
+
+/* A device of the configuration the editor can open. */
+typedef struct ps_gui_editable {
+    char *label; /* "1 proofpoint-message" */
+    char *file;  /* "devices/10-director.yml" */
+    size_t index;
+} ps_gui_editable;
+
+struct _PsGuiWindow {
+    AdwApplicationWindow parent;
+    /* template children */
+    AdwViewStack *stack;
+    GtkWidget *banner, *banner_label, *no_database, *devices_scroll, *config_problems;
+    GtkColumnView *devices_view, *events_view;
+    GtkGrid *filter_grid;
+    GtkLabel *events_status, *editor_status;
+    GtkTextView *detail;
+    GtkDropDown *editor_device;
+    GtkBox *editor_form;
+
+    char *config_dir, *db_path;
+    /* Devices page */
+    ps_gui_devices *devices; /* used by one worker at a time (devices_busy) */
+    gboolean devices_busy, config_busy, shown_once;
+    GListStore *device_rows;
+    guint timer;
+    /* Events page */
+    GtkWidget *filters[PS_GUI_F__COUNT];
+    GtkDropDown *type_filter;
+    GtkCheckButton *oldest_first;
+    PsGuiEventList *events;
+    GtkSingleSelection *events_sel;
+    GCancellable *detail_cancel;
+    /* Device editor */
+    ps_gui_editable *editable;
+    size_t neditable;
+    ps_gui_form *form;
+    GPtrArray *form_rows; /* AdwActionRow per form field, same order */
+    gboolean check_busy;
+};
+
+/* ps_gui_devices_page.c */
+void ps_gui_devices_page_init(PsGuiWindow *w);
+void ps_gui_devices_page_refresh(PsGuiWindow *w);
+
+/* ps_gui_events_page.c */
+void ps_gui_events_page_init(PsGuiWindow *w);
+void ps_gui_events_page_search(PsGuiWindow *w);
+
+/* ps_gui_editor_page.c */
+void ps_gui_editor_page_init(PsGuiWindow *w);
+void ps_gui_editor_page_check(PsGuiWindow *w);
+void ps_gui_editor_page_free(PsGuiWindow *w);
+
+/* ps_gui_window.c: "2024-05-22 12:00:03" in local time, "—" for 0 (g_free). */
+char *ps_gui_local_time(int64_t us);
+
+/* ps_gui_window.c: text for a cell, shared by the pages' column factories. */
+typedef char *(*ps_gui_cell_fn)(gpointer item, guint column);
+void ps_gui_add_column(GtkColumnView *view, const char *title, guint column, ps_gui_cell_fn fn,
+                       gboolean expand);
+
+#endif

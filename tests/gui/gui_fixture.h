@@ -1,0 +1,21 @@
+/* Fixture databases for the GUI tests, written through the store's write API as
+ * the service writes them. */
+#ifndef GUI_FIXTURE_H
+#define GUI_FIXTURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Stores `n` message events of `device` in the database at `db` (created when
+ * missing): event i has ts 2024-05-22T10:00:00Z plus (first + i) / per_second
+ * seconds (so per_second events share each time stamp), sender alice@ or bob@,
+ * subject "Invoice <first + i>", disposition accept or reject. Returns false with
+ * the reason on stderr. */
+bool gui_fixture_events(const char *db, long long device, int first, int n, int per_second);
+
+/* Writes the live counters of `device` as the service's writer does: state live,
+ * events_total `total`, written `age_s` seconds ago. */
+bool gui_fixture_counters(const char *db, long long device, const char *name, uint64_t total,
+                          int age_s);
+
+#endif

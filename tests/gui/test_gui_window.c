@@ -1,0 +1,264 @@
+/* podstream-gui's real window under Xvfb (run_under_xvfb.sh): started on a fixture
+ * configuration and database with the CLI's -c and --db options, driven through
+ * its actions, it shows the counts the service writes and changes them when new
+ * ones are written while it runs, says plainly when the counters go stale, finds
+ * events, checks a device like `podstream validate`, and saves a PNG of every page
+ * into $PS_BINARY_DIR/gui-screenshots/ (docs/images/ holds copies).
+ *
+ * The steps run one after another from a timer on the app's own main loop; each
+ * waits (up to STEP_TIMEOUT_S) for the window to be idle and to show some text. */
+#include <gtk/gtk.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gui_fixture.h"
+#include "ps_gui_app.h"
+#include "ps_gui_event_list.h"
+
+#define STEP_TIMEOUT_S 20
+#define SKIP           77
+
+typedef struct run {
+    AdwApplication *app;
+    char *dir, *config, *db, *shots;
+    int step;
+    gint64 step_started;
+    int failed;
+} run;
+
+static void save_png(run *r, GtkWidget *win, const char *name)
+{
+    int w = gtk_widget_get_width(win), h = gtk_widget_get_height(win);
+    GdkPaintable *p = gtk_widget_paintable_new(win);
+    GtkSnapshot *s = gtk_snapshot_new();
+    GskRenderNode *node;
+    GdkTexture *t;
+    char *path = g_build_filename(r->shots, name, NULL);
+    gdk_paintable_snapshot(p, s, w, h);
+    node = gtk_snapshot_free_to_node(s);
+    t = gsk_renderer_render_texture(gtk_native_get_renderer(GTK_NATIVE(win)), node,
+                                    &GRAPHENE_RECT_INIT(0, 0, (float)w, (float)h));
+    if (!t || !gdk_texture_save_to_png(t, path)) {
+        fprintf(stderr, "FAIL: cannot write %s\n", path);
+        r->failed = 1;
+    } else {
+        printf("screenshot: %s (%dx%d)\n", path, w, h);
+    }
+    if (t)
+        g_object_unref(t);
+    if (node)
+        gsk_render_node_unref(node);
+    g_object_unref(p);
+    g_free(path);
+}
+
+/* TRUE when the window is idle and shows `text` (NULL: anything). */
+static gboolean shows(PsGuiWindow *w, const char *text)
+{
+    char *all;
+    gboolean ok;
+    if (!ps_gui_window_is_idle(w))
+        return FALSE;
+    if (!text)
+        return TRUE;
+    all = ps_gui_window_describe(w);
+    ok = strstr(all, text) != NULL;
+    g_free(all);
+    return ok;
+}
+
+static void activate(PsGuiWindow *w, const char *action, GVariant *param)
+{
+    gtk_widget_activate_action_variant(GTK_WIDGET(w), action, param);
+}
+
+/* The column view whose rows are events (the Events page's). */
+static GtkColumnView *events_view(GtkWidget *wd)
+{
+    if (GTK_IS_COLUMN_VIEW(wd)) {
+        GtkSelectionModel *m = gtk_column_view_get_model(GTK_COLUMN_VIEW(wd));
+        if (GTK_IS_SINGLE_SELECTION(m) &&
+            PS_GUI_IS_EVENT_LIST(gtk_single_selection_get_model(GTK_SINGLE_SELECTION(m))))
+            return GTK_COLUMN_VIEW(wd);
+    }
+    for (GtkWidget *c = gtk_widget_get_first_child(wd); c; c = gtk_widget_get_next_sibling(c)) {
+        GtkColumnView *v = events_view(c);
+        if (v)
+            return v;
+    }
+    return NULL;
+}
+
+/* One step: what it waits for, then what it does. */
+typedef struct step {
+    const char *wait_for;
+    void (*act)(run *r, PsGuiWindow *w);
+    const char *what;
+} step;
+
+static void shot_devices(run *r, PsGuiWindow *w)
+{
+    save_png(r, GTK_WIDGET(w), "gui-devices.png");
+    /* The service stores 100 more events and writes its counters again. */
+    if (!gui_fixture_events(r->db, 1, 300, 100, 4) ||
+        !gui_fixture_counters(r->db, 1, "proofpoint-message", 1334, 0))
+        r->failed = 1;
+    activate(w, "win.refresh", NULL);
+}
+
+static void go_stale(run *r, PsGuiWindow *w)
+{
+    (void)w;
+    /* The service stopped a minute ago: its counters are that old. */
+    if (!gui_fixture_counters(r->db, 1, "proofpoint-message", 1334, 60))
+        r->failed = 1;
+}
+
+static void shot_stale(run *r, PsGuiWindow *w)
+{
+    save_png(r, GTK_WIDGET(w), "gui-devices-stopped.png");
+    activate(w, "win.page", g_variant_new_string("events"));
+    activate(w, "win.search", NULL);
+}
+
+static void select_first(run *r, PsGuiWindow *w)
+{
+    GtkColumnView *v = events_view(GTK_WIDGET(w));
+    /* As a click would: the detail pane then reads the event on a worker. */
+    if (!v) {
+        fprintf(stderr, "FAIL: no column view of events in the window\n");
+        r->failed = 1;
+    } else if (!gtk_selection_model_select_item(gtk_column_view_get_model(v), 0, TRUE)) {
+        fprintf(stderr, "FAIL: the first event cannot be selected\n");
+        r->failed = 1;
+    }
+}
+
+static void shot_events(run *r, PsGuiWindow *w)
+{
+    save_png(r, GTK_WIDGET(w), "gui-events.png");
+    activate(w, "win.page", g_variant_new_string("editor"));
+}
+
+/* The entry of the form row titled `title`. */
+static GtkWidget *row_entry(GtkWidget *wd, const char *title, gboolean in_row)
+{
+    if (in_row && GTK_IS_ENTRY(wd))
+        return wd;
+    if (ADW_IS_ACTION_ROW(wd))
+        in_row = g_strcmp0(adw_preferences_row_get_title(ADW_PREFERENCES_ROW(wd)), title) == 0;
+    for (GtkWidget *c = gtk_widget_get_first_child(wd); c; c = gtk_widget_get_next_sibling(c)) {
+        GtkWidget *e = row_entry(c, title, in_row);
+        if (e)
+            return e;
+    }
+    return NULL;
+}
+
+static void check_device(run *r, PsGuiWindow *w)
+{
+    GtkWidget *e = row_entry(GTK_WIDGET(w), "properties.workers", FALSE);
+    if (!e) {
+        fprintf(stderr, "FAIL: no entry for properties.workers on the form\n");
+        r->failed = 1;
+        return;
+    }
+    /* Typed as an admin would; focus scrolls the form to it. */
+    gtk_editable_set_text(GTK_EDITABLE(e), "100");
+    gtk_widget_grab_focus(e);
+    activate(w, "win.check-device", NULL);
+}
+
+static void shot_editor(run *r, PsGuiWindow *w)
+{
+    save_png(r, GTK_WIDGET(w), "gui-editor.png");
+    g_application_quit(G_APPLICATION(r->app));
+}
+
+static const step steps[] = {
+    {"1 proofpoint-message\nlive\n12.5\n1234\n", shot_devices, "the counts the service wrote"},
+    {"\n1334\n", go_stale, "the new total after the service wrote again"},
+    {"The podstream service is not running", shot_stale, "the notice for stale counters"},
+    {"400 events", select_first, "every stored event on the Events page"},
+    {"\"guid\": \"gui-1-399\"", shot_events, "the newest event pretty-printed"},
+    {"From devices/10-director.yml", check_device, "the editor's form of device 1"},
+    /* The out-of-range value, and the token: $POD_TOKEN is unset here. */
+    {"2 errors, 0 warnings in this device", shot_editor, "the check's verdict"},
+};
+
+static gboolean drive(gpointer data)
+{
+    run *r = data;
+    PsGuiWindow *w = ps_gui_app_window(r->app);
+    if (!w)
+        return G_SOURCE_CONTINUE;
+    if (r->step_started == 0)
+        r->step_started = g_get_monotonic_time();
+    if (shows(w, steps[r->step].wait_for)) {
+        printf("ok %d: %s\n", r->step + 1, steps[r->step].what);
+        steps[r->step].act(r, w);
+        r->step++;
+        r->step_started = g_get_monotonic_time();
+        if (r->step < (int)G_N_ELEMENTS(steps) && !r->failed)
+            return G_SOURCE_CONTINUE;
+        g_application_quit(G_APPLICATION(r->app));
+        return G_SOURCE_REMOVE;
+    }
+    if (g_get_monotonic_time() - r->step_started > STEP_TIMEOUT_S * G_USEC_PER_SEC) {
+        char *all = ps_gui_window_describe(w);
+        fprintf(stderr, "FAIL step %d: %s: \"%s\" not shown; the window shows:\n%s\n", r->step + 1,
+                steps[r->step].what, steps[r->step].wait_for, all);
+        g_free(all);
+        r->failed = 1;
+        g_application_quit(G_APPLICATION(r->app));
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static void on_activate(GApplication *app, gpointer data)
+{
+    (void)app;
+    g_timeout_add(100, drive, data);
+}
+
+static void write_config(run *r)
+{
+    /* The valid fixture, and a database beside it. */
+    r->config = g_build_filename(getenv("PS_TEST_DATA"), "config", "valid", NULL);
+    r->db = g_build_filename(r->dir, "events.db", NULL);
+}
+
+int main(void)
+{
+    run r;
+    char *argv[] = {"podstream-gui", "-c", NULL, "--db", NULL, NULL};
+    int rc;
+    memset(&r, 0, sizeof r);
+    if (!gtk_init_check()) {
+        printf("no display server: skipped\n");
+        return SKIP;
+    }
+    r.dir = g_dir_make_tmp("ps_gui_window_XXXXXX", NULL);
+    r.shots = g_build_filename(getenv("PS_BINARY_DIR") ? getenv("PS_BINARY_DIR") : ".",
+                               "gui-screenshots", NULL);
+    g_mkdir_with_parents(r.shots, 0755);
+    write_config(&r);
+    if (!gui_fixture_events(r.db, 1, 0, 300, 4) ||
+        !gui_fixture_counters(r.db, 1, "proofpoint-message", 1234, 0))
+        return 1;
+    g_unsetenv("POD_TOKEN");
+    argv[2] = r.config;
+    argv[4] = r.db;
+    r.app = ps_gui_app_new();
+    g_signal_connect_after(r.app, "activate", G_CALLBACK(on_activate), &r);
+    rc = g_application_run(G_APPLICATION(r.app), 5, argv);
+    g_object_unref(r.app);
+    if (r.step < (int)G_N_ELEMENTS(steps) && !r.failed) {
+        fprintf(stderr, "FAIL: the app ended at step %d\n", r.step + 1);
+        r.failed = 1;
+    }
+    printf("%s\n", r.failed || rc ? "FAILED" : "passed");
+    return r.failed || rc ? 1 : 0;
+}
