@@ -48,7 +48,7 @@ typedef struct ps_gui_snapshot {
     ps_gui_device *v; /* configured devices in configuration order, then the others by id */
     size_t n;
     int64_t taken_us;
-    char error[256]; /* why the database could not be read, for NO_DATABASE */
+    char error[512]; /* why the database could not be read, for NO_DATABASE */
 } ps_gui_snapshot;
 
 /* Frees a snapshot. Accepts NULL. */
