@@ -18,13 +18,13 @@ debug switch, lifts that for this run only. Not part of ctest."""
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from longlib import finish  # noqa: E402
 from harness import TOKEN, Podsim, Service, device_yaml, wait_for  # noqa: E402
 
 # The positive control: a library that leaks 77 bytes at load time. If LeakSanitizer
@@ -130,16 +130,8 @@ def main():
         if not ok:
             print("leak_run: the service's output is in %s" % svc.logs[-1])
     finally:
-        if svc.proc and svc.proc.poll() is None:
-            svc.proc.kill()
-            svc.proc.wait()
-        sim.stop()
-        if a.keep or not ok:
-            print("leak_run: work directory %s" % work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    print("leak_run: %s" % ("PASS: 0 leaks" if ok else "FAIL"))
-    return 0 if ok else 1
+        status = finish("leak_run", svc, sim, work, a.keep, ok, "PASS: 0 leaks")
+    return status
 
 
 if __name__ == "__main__":

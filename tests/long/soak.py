@@ -18,12 +18,12 @@ needs python3-matplotlib (apt-get install python3-matplotlib). Not part of ctest
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from longlib import finish  # noqa: E402
 from harness import Podsim, Service, device_yaml  # noqa: E402
 
 DAY = 86400
@@ -40,28 +40,42 @@ def proc_kib(pid, field):
     return 0
 
 
-def draw(csv_rows, path, title):
+def draw(csv_rows, total, hours, path, title):
+    """RSS on the left axis; on the right, how much of the day is done: events stored
+    and simulated time, each as a share of the whole (they run together while the
+    service keeps up)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     t = [r[0] for r in csv_rows]
     fig, ax = plt.subplots(figsize=(10, 4.5), dpi=100)
-    ax.plot(t, [r[1] for r in csv_rows], color="tab:blue", label="RSS (MiB)")
+    ax.plot(t, [r[1] for r in csv_rows], color="tab:blue", label="RSS of podstream (MiB)")
     ax.set_xlabel("wall-clock seconds since start")
-    ax.set_ylabel("RSS of podstream (MiB)", color="tab:blue")
-    ax.set_ylim(bottom=0)
+    ax.set_ylabel("RSS (MiB)", color="tab:blue")
+    ax.set_ylim(bottom=0, top=max(64, max(r[1] for r in csv_rows) * 1.2))
     ax2 = ax.twinx()
-    ax2.plot(t, [r[2] / 1e6 for r in csv_rows], color="tab:orange", label="events stored")
-    ax2.plot(t, [r[3] / 3600.0 for r in csv_rows], color="tab:green", linestyle="--",
-             label="simulated hours streamed")
-    ax2.set_ylabel("million events stored / simulated hours / 24", color="tab:orange")
-    ax2.set_ylim(bottom=0)
+    ax2.plot(t, [100.0 * r[2] / total for r in csv_rows], color="tab:orange",
+             label="events stored (%% of %d)" % total)
+    ax2.plot(t, [100.0 * r[3] / (hours * 3600) for r in csv_rows], color="tab:green",
+             linestyle="--", label="simulated time (%% of %g h)" % hours)
+    ax2.set_ylabel("% of the simulated day")
+    ax2.set_ylim(0, 105)
     lines = ax.get_lines() + ax2.get_lines()
     ax.legend(lines, [ln.get_label() for ln in lines], loc="lower right")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
+
+
+def replot(csv_path, png, hours):
+    """Draws the PNG again from a run's CSV (--replot)."""
+    with open(csv_path) as f:
+        next(f)
+        rows = [tuple(float(x) for x in line.split(",")) for line in f if line.strip()]
+    total = max(r[2] for r in rows)
+    draw(rows, total, hours, png, "podstream RSS, %g h of a busy tenant in %.0f s"
+         % (hours, rows[-1][0]))
 
 
 def main():
@@ -73,8 +87,12 @@ def main():
                     help="simulated seconds per real second")
     ap.add_argument("--out", default=".", help="directory for the CSV and the PNG")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--replot", metavar="CSV", help="only draw OUT/soak-rss.png from CSV")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    if a.replot:
+        replot(a.replot, os.path.join(a.out, "soak-rss.png"), a.hours)
+        return 0
     per_type = int(a.rate * a.hours * 3600)
     start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - a.hours * 3600))
     work = tempfile.mkdtemp(prefix="ps-soak-")
@@ -121,31 +139,23 @@ def main():
         print("soak: %.0f simulated hours of %g events/s (message + maillog, %d events) in "
               "%.0f s of wall time (%.0fx)" % (a.hours, 2 * a.rate, total, elapsed,
                                                a.hours * 3600 / elapsed))
-        print("soak: RSS: peak %.0f MiB (VmHWM), median of the second half %.0f MiB, last "
-              "%.0f MiB; database %.0f MB" % (hwm, sorted(tail)[len(tail) // 2],
+        print("soak: RSS: peak %.1f MiB (VmHWM), median of the second half %.1f MiB, last "
+              "%.1f MiB; database %.0f MB" % (hwm, sorted(tail)[len(tail) // 2],
                                              rss_vals[-1] if rss_vals else 0,
                                              os.path.getsize(svc.db) / 1e6))
         print("soak: stored %d, lost %d, duplicates %d; stop: exit %d in %.1f s"
               % (len(stored), lost, dups, rc, took))
         try:
             png = os.path.join(a.out, "soak-rss.png")
-            draw(rows, png, "podstream RSS, %.0f h of %g events/s in %.0f s (%s)"
+            draw(rows, total, a.hours, png, "podstream RSS, %g h of %g events/s in %.0f s (%s)"
                  % (a.hours, 2 * a.rate, elapsed, time.strftime("%Y-%m-%d")))
             print("soak: wrote %s" % png)
         except ImportError:
             print("soak: no PNG: apt-get install python3-matplotlib")
         ok = lost == 0 and dups == 0 and rc == 0
     finally:
-        if svc.proc and svc.proc.poll() is None:
-            svc.proc.kill()
-            svc.proc.wait()
-        sim.stop()
-        if a.keep or not ok:
-            print("soak: work directory %s" % work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    print("soak: %s" % ("PASS" if ok else "FAIL"))
-    return 0 if ok else 1
+        status = finish("soak", svc, sim, work, a.keep, ok)
+    return status
 
 
 if __name__ == "__main__":
