@@ -1,6 +1,7 @@
 /* The Devices page: every configured device with its live counts, read from the
  * store on a worker once a second; a plain notice when the service is not running. */
 #include <inttypes.h>
+#include <string.h>
 
 #include "podstream/ps_platform.h"
 #include "ps_gui_window_private.h"
@@ -103,8 +104,23 @@ void ps_gui_devices_page_init(PsGuiWindow *w)
     g_object_unref(sel);
     for (guint i = 0; i < G_N_ELEMENTS(titles); i++)
         ps_gui_add_column(w->devices_view, titles[i], i, device_cell,
-                          i == COL_DEVICE || i == COL_ERROR);
+                          i == COL_DEVICE || i == COL_ERROR, i == COL_LAST ? 19 : -1);
     ps_gui_devices_page_refresh(w);
+}
+
+gboolean ps_gui_devices_page_find(PsGuiWindow *w, const char *name, long long *id)
+{
+    GListModel *m = G_LIST_MODEL(w->device_rows);
+    gboolean found = FALSE;
+    for (guint i = 0; !found && i < g_list_model_get_n_items(m); i++) {
+        PsGuiDeviceRow *r = g_list_model_get_item(m, i);
+        if (strcmp(r->d.name, name) == 0) {
+            *id = r->d.id;
+            found = TRUE;
+        }
+        g_object_unref(r);
+    }
+    return found;
 }
 
 /* ---- the refresh -------------------------------------------------------------------- */

@@ -34,7 +34,7 @@ static const filter_def defs[PS_GUI_F__COUNT] = {
     [PS_GUI_F_SEARCH] = {"_Words:", "every word in a text field; word* for a prefix"},
     [PS_GUI_F_SINCE] = {"S_ince:", "2h, today, 2024-05-22 14:30 ..."},
     [PS_GUI_F_UNTIL] = {"_Until:", "now, yesterday, 2024-05-22 ..."},
-    [PS_GUI_F_DEVICE] = {"De_vice id:", "all devices"},
+    [PS_GUI_F_DEVICE] = {"De_vice:", "id or name; all devices"},
     [PS_GUI_F_FROM] = {"_From:", "sender address"},
     [PS_GUI_F_TO] = {"_To:", "one of the recipients"},
     [PS_GUI_F_SUBJECT] = {"Su_bject:", "words of the subject, in order"},
@@ -156,7 +156,8 @@ void ps_gui_events_page_init(PsGuiWindow *w)
                                          "Recipients", "Subject", "Disposition", "Queue id"};
     build_filters(w);
     for (guint i = 0; i < G_N_ELEMENTS(titles); i++)
-        ps_gui_add_column(w->events_view, titles[i], i, event_cell, i == EC_SUBJECT || i == EC_TO);
+        ps_gui_add_column(w->events_view, titles[i], i, event_cell, i == EC_SUBJECT || i == EC_TO,
+                          i == EC_TIME ? 19 : -1);
     gtk_label_set_text(w->events_status, "Set filters (or none) and press Search.");
 }
 
@@ -199,10 +200,14 @@ static gboolean read_filter(PsGuiWindow *w, ps_gui_filter *f)
     guint type = gtk_drop_down_get_selected(w->type_filter);
     char *end = NULL;
     ps_gui_filter_init(f);
+    /* A number, or a device's name, as --device takes them. */
     if (*dev) {
         f->device_id = g_ascii_strtoll(dev, &end, 10);
-        if (!end || *end || f->device_id < 0) {
-            gtk_label_set_text(w->events_status, "Device id: a whole number, such as 1.");
+        if ((!end || *end || f->device_id < 0) &&
+            !ps_gui_devices_page_find(w, dev, &f->device_id)) {
+            char *msg = g_strdup_printf("Device: no device is named '%s'.", dev);
+            gtk_label_set_text(w->events_status, msg);
+            g_free(msg);
             return FALSE;
         }
     }

@@ -19,14 +19,16 @@ char *ps_gui_local_time(int64_t us)
 typedef struct column {
     ps_gui_cell_fn fn;
     guint index;
+    int width_chars;
 } column;
 
 static void cell_setup(GtkSignalListItemFactory *f, GtkListItem *li, gpointer data)
 {
+    const column *c = data;
     GtkWidget *l = gtk_label_new(NULL);
     (void)f;
-    (void)data;
     gtk_label_set_xalign(GTK_LABEL(l), 0);
+    gtk_label_set_width_chars(GTK_LABEL(l), c->width_chars);
     gtk_label_set_ellipsize(GTK_LABEL(l), PANGO_ELLIPSIZE_END);
     gtk_list_item_set_child(li, l);
 }
@@ -41,14 +43,15 @@ static void cell_bind(GtkSignalListItemFactory *f, GtkListItem *li, gpointer dat
 }
 
 void ps_gui_add_column(GtkColumnView *view, const char *title, guint index, ps_gui_cell_fn fn,
-                       gboolean expand)
+                       gboolean expand, int width_chars)
 {
     GtkListItemFactory *f = gtk_signal_list_item_factory_new();
     GtkColumnViewColumn *col;
     column *c = g_new0(column, 1);
     c->fn = fn;
     c->index = index;
-    g_signal_connect(f, "setup", G_CALLBACK(cell_setup), NULL);
+    c->width_chars = width_chars;
+    g_signal_connect(f, "setup", G_CALLBACK(cell_setup), c);
     g_signal_connect_data(f, "bind", G_CALLBACK(cell_bind), c,
                           (GClosureNotify)(void (*)(void))g_free, 0);
     col = gtk_column_view_column_new(title, f);

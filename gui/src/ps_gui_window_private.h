@@ -65,6 +65,8 @@ struct _PsGuiWindow {
 /* ps_gui_devices_page.c */
 void ps_gui_devices_page_init(PsGuiWindow *w);
 void ps_gui_devices_page_refresh(PsGuiWindow *w);
+/* The id of the device called `name` on the page (configured or in the database). */
+gboolean ps_gui_devices_page_find(PsGuiWindow *w, const char *name, long long *id);
 
 /* ps_gui_events_page.c */
 void ps_gui_events_page_init(PsGuiWindow *w);
@@ -78,9 +80,10 @@ void ps_gui_editor_page_free(PsGuiWindow *w);
 /* ps_gui_window.c: "2024-05-22 12:00:03" in local time, "—" for 0 (g_free). */
 char *ps_gui_local_time(int64_t us);
 
-/* ps_gui_window.c: text for a cell, shared by the pages' column factories. */
+/* ps_gui_window.c: a column of labels whose text fn(item, column) makes (g_free'd);
+ * width_chars: the width it asks for (-1: its text's), so times are not cut. */
 typedef char *(*ps_gui_cell_fn)(gpointer item, guint column);
 void ps_gui_add_column(GtkColumnView *view, const char *title, guint column, ps_gui_cell_fn fn,
-                       gboolean expand);
+                       gboolean expand, int width_chars);
 
 #endif

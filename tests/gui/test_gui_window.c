@@ -24,25 +24,33 @@ typedef struct run {
     char *dir, *config, *db, *shots;
     int step;
     gint64 step_started;
+    /* The service this test plays: it rewrites its counters every second while it
+     * "runs", as the writer does, so a slow start of the app cannot make them stale. */
+    gboolean running;
+    uint64_t total;
+    gint64 last_write;
     int failed;
 } run;
 
-static void save_png(run *r, GtkWidget *win, const char *name)
+/* Saves a PNG of the window as it is drawn now. FALSE when the window has a
+ * layout pending (a widget just shown) and draws nothing yet: try on the next tick. */
+static gboolean save_png(run *r, GtkWidget *win, const char *name)
 {
     int w = gtk_widget_get_width(win), h = gtk_widget_get_height(win);
     GdkPaintable *p = gtk_widget_paintable_new(win);
     GtkSnapshot *s = gtk_snapshot_new();
     GskRenderNode *node;
-    GdkTexture *t;
+    GdkTexture *t = NULL;
     char *path = g_build_filename(r->shots, name, NULL);
     gdk_paintable_snapshot(p, s, w, h);
     node = gtk_snapshot_free_to_node(s);
-    t = gsk_renderer_render_texture(gtk_native_get_renderer(GTK_NATIVE(win)), node,
-                                    &GRAPHENE_RECT_INIT(0, 0, (float)w, (float)h));
-    if (!t || !gdk_texture_save_to_png(t, path)) {
+    if (node)
+        t = gsk_renderer_render_texture(gtk_native_get_renderer(GTK_NATIVE(win)), node,
+                                        &GRAPHENE_RECT_INIT(0, 0, (float)w, (float)h));
+    if (t && !gdk_texture_save_to_png(t, path)) {
         fprintf(stderr, "FAIL: cannot write %s\n", path);
         r->failed = 1;
-    } else {
+    } else if (t) {
         printf("screenshot: %s (%dx%d)\n", path, w, h);
     }
     if (t)
@@ -51,6 +59,7 @@ static void save_png(run *r, GtkWidget *win, const char *name)
         gsk_render_node_unref(node);
     g_object_unref(p);
     g_free(path);
+    return t != NULL;
 }
 
 /* TRUE when the window is idle and shows `text` (NULL: anything). */
@@ -93,17 +102,18 @@ static GtkColumnView *events_view(GtkWidget *wd)
 /* One step: what it waits for, then what it does. */
 typedef struct step {
     const char *wait_for;
+    const char *shot; /* the PNG saved once it shows, before act; or NULL */
     void (*act)(run *r, PsGuiWindow *w);
     const char *what;
 } step;
 
-static void shot_devices(run *r, PsGuiWindow *w)
+static void store_more(run *r, PsGuiWindow *w)
 {
-    save_png(r, GTK_WIDGET(w), "gui-devices.png");
     /* The service stores 100 more events and writes its counters again. */
-    if (!gui_fixture_events(r->db, 1, 300, 100, 4) ||
-        !gui_fixture_counters(r->db, 1, "proofpoint-message", 1334, 0))
+    if (!gui_fixture_events(r->db, 1, 300, 100, 4))
         r->failed = 1;
+    r->total = 1334;
+    r->last_write = 0;
     activate(w, "win.refresh", NULL);
 }
 
@@ -111,14 +121,37 @@ static void go_stale(run *r, PsGuiWindow *w)
 {
     (void)w;
     /* The service stopped a minute ago: its counters are that old. */
-    if (!gui_fixture_counters(r->db, 1, "proofpoint-message", 1334, 60))
+    r->running = FALSE;
+    if (!gui_fixture_counters(r->db, 1, "proofpoint-message", r->total, 60))
         r->failed = 1;
 }
 
-static void shot_stale(run *r, PsGuiWindow *w)
+/* The Events page's filter entry whose placeholder begins with `hint`. */
+static GtkWidget *filter_entry(GtkWidget *wd, const char *hint)
 {
-    save_png(r, GTK_WIDGET(w), "gui-devices-stopped.png");
+    const char *p = GTK_IS_ENTRY(wd) ? gtk_entry_get_placeholder_text(GTK_ENTRY(wd)) : NULL;
+    if (p && g_str_has_prefix(p, hint))
+        return wd;
+    for (GtkWidget *c = gtk_widget_get_first_child(wd); c; c = gtk_widget_get_next_sibling(c)) {
+        GtkWidget *e = filter_entry(c, hint);
+        if (e)
+            return e;
+    }
+    return NULL;
+}
+
+static void search_device(run *r, PsGuiWindow *w)
+{
+    GtkWidget *dev;
     activate(w, "win.page", g_variant_new_string("events"));
+    /* A device named as --device names it: every event of the fixture is device 1's. */
+    dev = filter_entry(GTK_WIDGET(w), "id or name");
+    if (!dev) {
+        fprintf(stderr, "FAIL: no Device filter on the Events page\n");
+        r->failed = 1;
+        return;
+    }
+    gtk_editable_set_text(GTK_EDITABLE(dev), "proofpoint-message");
     activate(w, "win.search", NULL);
 }
 
@@ -135,9 +168,8 @@ static void select_first(run *r, PsGuiWindow *w)
     }
 }
 
-static void shot_events(run *r, PsGuiWindow *w)
+static void open_editor(run *r, PsGuiWindow *w)
 {
-    save_png(r, GTK_WIDGET(w), "gui-events.png");
     activate(w, "win.page", g_variant_new_string("editor"));
 }
 
@@ -170,32 +202,39 @@ static void check_device(run *r, PsGuiWindow *w)
     activate(w, "win.check-device", NULL);
 }
 
-static void shot_editor(run *r, PsGuiWindow *w)
+static void finish(run *r, PsGuiWindow *w)
 {
-    save_png(r, GTK_WIDGET(w), "gui-editor.png");
     g_application_quit(G_APPLICATION(r->app));
 }
 
 static const step steps[] = {
-    {"1 proofpoint-message\nlive\n12.5\n1234\n", shot_devices, "the counts the service wrote"},
-    {"\n1334\n", go_stale, "the new total after the service wrote again"},
-    {"The podstream service is not running", shot_stale, "the notice for stale counters"},
-    {"400 events", select_first, "every stored event on the Events page"},
-    {"\"guid\": \"gui-1-399\"", shot_events, "the newest event pretty-printed"},
-    {"From devices/10-director.yml", check_device, "the editor's form of device 1"},
+    {"1 proofpoint-message\nlive\n12.5\n1234\n", "gui-devices.png", store_more,
+     "the counts the service wrote"},
+    {"\n1334\n", NULL, go_stale, "the new total after the service wrote again"},
+    {"The podstream service is not running", "gui-devices-stopped.png", search_device,
+     "the notice for stale counters"},
+    {"400 events", NULL, select_first, "every stored event on the Events page"},
+    {"\"guid\": \"gui-1-399\"", "gui-events.png", open_editor, "the newest event pretty-printed"},
+    {"From devices/10-director.yml", NULL, check_device, "the editor's form of device 1"},
     /* The out-of-range value, and the token: $POD_TOKEN is unset here. */
-    {"2 errors, 0 warnings in this device", shot_editor, "the check's verdict"},
+    {"2 errors, 0 warnings in this device", "gui-editor.png", finish, "the check's verdict"},
 };
 
 static gboolean drive(gpointer data)
 {
     run *r = data;
     PsGuiWindow *w = ps_gui_app_window(r->app);
+    if (r->running && g_get_monotonic_time() - r->last_write >= G_USEC_PER_SEC) {
+        r->last_write = g_get_monotonic_time();
+        if (!gui_fixture_counters(r->db, 1, "proofpoint-message", r->total, 0))
+            r->failed = 1;
+    }
     if (!w)
         return G_SOURCE_CONTINUE;
     if (r->step_started == 0)
         r->step_started = g_get_monotonic_time();
-    if (shows(w, steps[r->step].wait_for)) {
+    if (shows(w, steps[r->step].wait_for) &&
+        (!steps[r->step].shot || save_png(r, GTK_WIDGET(w), steps[r->step].shot))) {
         printf("ok %d: %s\n", r->step + 1, steps[r->step].what);
         steps[r->step].act(r, w);
         r->step++;
@@ -245,9 +284,10 @@ int main(void)
                                "gui-screenshots", NULL);
     g_mkdir_with_parents(r.shots, 0755);
     write_config(&r);
-    if (!gui_fixture_events(r.db, 1, 0, 300, 4) ||
-        !gui_fixture_counters(r.db, 1, "proofpoint-message", 1234, 0))
+    if (!gui_fixture_events(r.db, 1, 0, 300, 4))
         return 1;
+    r.running = TRUE;
+    r.total = 1234;
     g_unsetenv("POD_TOKEN");
     argv[2] = r.config;
     argv[4] = r.db;
