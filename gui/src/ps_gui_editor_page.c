@@ -111,6 +111,8 @@ static GtkWidget *field_row(PsGuiWindow *w, const ps_gui_form_field *ff)
     gboolean secret = (ff->f->flags & PS_SCHEMA_F_SECRET) != 0;
     char *sub = g_strdup_printf("%s%s%s", ff->f->description, ff->f->def ? " Default: " : "",
                                 ff->f->def ? ff->f->def : "");
+    /* Plain text: help and messages may hold < and &, which markup would take. */
+    adw_preferences_row_set_use_markup(ADW_PREFERENCES_ROW(row), FALSE);
     adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), ff->path);
     adw_action_row_set_subtitle(ADW_ACTION_ROW(row), sub);
     g_object_set_data_full(G_OBJECT(row), "ps-help", sub, g_free);

@@ -86,6 +86,20 @@ static void act_check(GtkWidget *wd, const char *name, GVariant *param)
     ps_gui_editor_page_check(PS_GUI_WINDOW(wd));
 }
 
+static void act_trace(GtkWidget *wd, const char *name, GVariant *param)
+{
+    (void)name;
+    (void)param;
+    ps_gui_trace_page_run(PS_GUI_WINDOW(wd));
+}
+
+static void act_trace_selected(GtkWidget *wd, const char *name, GVariant *param)
+{
+    (void)name;
+    (void)param;
+    ps_gui_trace_page_selected(PS_GUI_WINDOW(wd));
+}
+
 static void act_refresh(GtkWidget *wd, const char *name, GVariant *param)
 {
     (void)name;
@@ -149,13 +163,19 @@ static void ps_gui_window_class_init(PsGuiWindowClass *k)
     CHILD(detail);
     CHILD(editor_device);
     CHILD(editor_form);
+    CHILD(trace_id);
+    CHILD(trace_status);
+    CHILD(trace_list);
     gtk_widget_class_install_action(wc, "win.page", "s", act_page);
     gtk_widget_class_install_action(wc, "win.search", NULL, act_search);
     gtk_widget_class_install_action(wc, "win.check-device", NULL, act_check);
     gtk_widget_class_install_action(wc, "win.refresh", NULL, act_refresh);
+    gtk_widget_class_install_action(wc, "win.trace", NULL, act_trace);
+    gtk_widget_class_install_action(wc, "win.trace-selected", NULL, act_trace_selected);
     gtk_widget_class_add_binding_action(wc, GDK_KEY_1, GDK_ALT_MASK, "win.page", "s", "devices");
     gtk_widget_class_add_binding_action(wc, GDK_KEY_2, GDK_ALT_MASK, "win.page", "s", "events");
-    gtk_widget_class_add_binding_action(wc, GDK_KEY_3, GDK_ALT_MASK, "win.page", "s", "editor");
+    gtk_widget_class_add_binding_action(wc, GDK_KEY_3, GDK_ALT_MASK, "win.page", "s", "trace");
+    gtk_widget_class_add_binding_action(wc, GDK_KEY_4, GDK_ALT_MASK, "win.page", "s", "editor");
     gtk_widget_class_add_binding_action(wc, GDK_KEY_F5, 0, "win.refresh", NULL);
 }
 
@@ -174,6 +194,7 @@ PsGuiWindow *ps_gui_window_new(AdwApplication *app, const char *config_dir, cons
     ps_gui_devices_page_init(w);
     ps_gui_events_page_init(w);
     ps_gui_editor_page_init(w);
+    g_signal_connect_swapped(w->trace_id, "activate", G_CALLBACK(ps_gui_trace_page_run), w);
     w->timer = g_timeout_add_seconds(1, tick, w);
     return w;
 }
@@ -212,5 +233,5 @@ char *ps_gui_window_describe(PsGuiWindow *w)
 gboolean ps_gui_window_is_idle(PsGuiWindow *w)
 {
     return w->shown_once && !w->devices_busy && !w->config_busy && !w->check_busy &&
-           !(w->events && ps_gui_event_list_is_loading(w->events));
+           !w->trace_busy && !(w->events && ps_gui_event_list_is_loading(w->events));
 }

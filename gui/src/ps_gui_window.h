@@ -2,7 +2,9 @@
  * and Device editor pages (composite template gui/ui/window.ui).
  *
  * Actions (also for tests and keyboard shortcuts): win.page('devices'|'events'|
- * 'editor') shows a page; win.search runs the Events page's filters;
+ * 'trace'|'editor') shows a page; win.search runs the Events page's filters;
+ * win.trace traces the mail named on the Trace page, win.trace-selected the
+ * event selected on the Events page;
  * win.check-device validates the device in the editor; win.refresh reads the
  * counters now instead of at the next second. */
 #ifndef PS_GUI_WINDOW_H

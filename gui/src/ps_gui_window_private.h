@@ -40,6 +40,9 @@ struct _PsGuiWindow {
     GtkTextView *detail;
     GtkDropDown *editor_device;
     GtkBox *editor_form;
+    GtkEditable *trace_id;
+    GtkLabel *trace_status;
+    GtkListBox *trace_list;
 
     char *config_dir, *db_path;
     /* Devices page */
@@ -60,6 +63,8 @@ struct _PsGuiWindow {
     ps_gui_form *form;
     GPtrArray *form_rows; /* AdwActionRow per form field, same order */
     gboolean check_busy;
+    /* Trace */
+    gboolean trace_busy;
 };
 
 /* ps_gui_devices_page.c */
@@ -71,6 +76,11 @@ gboolean ps_gui_devices_page_find(PsGuiWindow *w, const char *name, long long *i
 /* ps_gui_events_page.c */
 void ps_gui_events_page_init(PsGuiWindow *w);
 void ps_gui_events_page_search(PsGuiWindow *w);
+
+/* ps_gui_trace_page.c */
+void ps_gui_trace_page_run(PsGuiWindow *w);
+/* The selected event of the Events page, traced on the Trace page. */
+void ps_gui_trace_page_selected(PsGuiWindow *w);
 
 /* ps_gui_editor_page.c */
 void ps_gui_editor_page_init(PsGuiWindow *w);

@@ -8,14 +8,32 @@
 #include "podstream/ps_platform.h"
 #include "podstream/ps_store.h"
 
-static bool put_one(ps_store *st, long long device, int i, int per_second)
+/* The time stamp of event i, `later` seconds on. */
+static void ts_of(int i, int per_second, int later, char *ts, size_t len)
 {
-    char raw[2048], ts[40];
-    int s = i / (per_second > 0 ? per_second : 1);
+    int s = i / (per_second > 0 ? per_second : 1) + later;
+    snprintf(ts, len, "2024-05-22T%02d:%02d:%02dZ", 10 + s / 3600, s / 60 % 60, s % 60);
+}
+
+static bool store_raw(ps_store *st, long long device, ps_data_type type, const char *raw)
+{
     ps_event ev;
     ps_errmsg em;
     bool dup = false, ok;
-    snprintf(ts, sizeof ts, "2024-05-22T%02d:%02d:%02dZ", 10 + s / 3600, s / 60 % 60, s % 60);
+    ps_event_init(&ev);
+    ok = ps_event_parse(&ev, type, raw, strlen(raw), &em) == PS_OK &&
+         ps_event_extract(&ev, &em) == PS_OK &&
+         ps_store_insert(st, device, &ev, raw, strlen(raw), NULL, &dup, &em) == PS_OK;
+    if (!ok)
+        fprintf(stderr, "gui_fixture: %s: %s\n", raw, em.text);
+    ps_event_deinit(&ev);
+    return ok;
+}
+
+static bool put_one(ps_store *st, long long device, int i, int per_second)
+{
+    char raw[2048], ts[40];
+    ts_of(i, per_second, 0, ts, sizeof ts);
     snprintf(raw, sizeof raw,
              "{\"connection\":{\"country\":\"de\",\"host\":\"mx.sender.example\",\"ip\":"
              "\"192.0.2.10\"},\"envelope\":{\"from\":\"%s@example.com\",\"rcpts\":["
@@ -26,20 +44,13 @@ static bool put_one(ps_store *st, long long device, int i, int per_second)
              "\"Invoice %d\"]},\"sizeBytes\":2048},\"ts\":\"%s\"}",
              i % 2 ? "bob" : "alice", i % 3 ? "accept" : "reject", i % 3 ? "accept" : "reject", i,
              device, i, i, i, ts);
-    ps_event_init(&ev);
-    ok = ps_event_parse(&ev, PS_DATA_MESSAGE, raw, strlen(raw), &em) == PS_OK &&
-         ps_event_extract(&ev, &em) == PS_OK &&
-         ps_store_insert(st, device, &ev, raw, strlen(raw), NULL, &dup, &em) == PS_OK;
-    if (!ok)
-        fprintf(stderr, "gui_fixture: event %d: %s\n", i, em.text);
-    ps_event_deinit(&ev);
-    return ok;
+    return store_raw(st, device, PS_DATA_MESSAGE, raw);
 }
 
 bool gui_fixture_events(const char *db, long long device, int first, int n, int per_second)
 {
     ps_store *st = NULL;
-    ps_errmsg em;
+    ps_errmsg em = {""};
     bool ok =
         ps_store_create(db, PS_STORE_WRITER, &st, &em) == PS_OK && ps_store_begin(st, &em) == PS_OK;
     for (int i = first; ok && i < first + n; i++)
@@ -48,6 +59,35 @@ bool gui_fixture_events(const char *db, long long device, int first, int n, int 
         ok = false;
     if (!ok)
         fprintf(stderr, "gui_fixture: %s: %s\n", db, em.text);
+    ps_store_destroy(st);
+    return ok;
+}
+
+bool gui_fixture_maillog(const char *db, long long device, int i, int per_second)
+{
+    char rx[1024], tx[1024], ts1[40], ts2[40];
+    ps_store *st = NULL;
+    ps_errmsg em;
+    bool ok;
+    ts_of(i, per_second, 1, ts1, sizeof ts1);
+    ts_of(i, per_second, 2, ts2, sizeof ts2);
+    snprintf(rx, sizeof rx,
+             "{\"data\":\"sendmail: 4Q%06d: from=<%s@example.com>, size=2048, nrcpts=1, "
+             "msgid=<m%d@example.com>\",\"id\":\"rx-%d\",\"sm\":{\"from\":\"<%s@example.com>\","
+             "\"msgid\":\"<m%d@example.com>\",\"qid\":\"4Q%06d\",\"sizeBytes\":\"2048\"},"
+             "\"ts\":\"%s\"}",
+             i, i % 2 ? "bob" : "alice", i, i, i % 2 ? "bob" : "alice", i, i, ts1);
+    snprintf(tx, sizeof tx,
+             "{\"data\":\"sendmail: 4Q%06d: to=<carol@corp.example>, relay=mx.corp.example., "
+             "dsn=2.0.0, stat=Sent (Ok)\",\"id\":\"tx-%d\",\"sm\":{\"dsn\":\"2.0.0\",\"qid\":"
+             "\"4Q%06d\",\"relay\":\"mx.corp.example.\",\"stat\":\"Sent (Ok)\",\"to\":["
+             "\"<carol@corp.example>\"]},\"ts\":\"%s\"}",
+             i, i, i, ts2);
+    ok = ps_store_create(db, PS_STORE_WRITER, &st, &em) == PS_OK &&
+         ps_store_begin(st, &em) == PS_OK && store_raw(st, device, PS_DATA_MAILLOG, rx) &&
+         store_raw(st, device, PS_DATA_MAILLOG, tx) && ps_store_commit(st, &em) == PS_OK;
+    if (!ok)
+        fprintf(stderr, "gui_fixture: %s: maillog of %d failed\n", db, i);
     ps_store_destroy(st);
     return ok;
 }

@@ -13,6 +13,11 @@
  * the reason on stderr. */
 bool gui_fixture_events(const char *db, long long device, int first, int n, int per_second);
 
+/* Stores the sendmail lines of message event `i` (as gui_fixture_events made it
+ * with `per_second`) on `device`: its reception (from=, 1 s after the message
+ * event) and its delivery to carol@corp.example (stat Sent, dsn 2.0.0, 2 s after). */
+bool gui_fixture_maillog(const char *db, long long device, int i, int per_second);
+
 /* Writes the live counters of `device` as the service's writer does: state live,
  * events_total `total`, written `age_s` seconds ago. */
 bool gui_fixture_counters(const char *db, long long device, const char *name, uint64_t total,

@@ -19,6 +19,7 @@
 #include "ps_gui_devices.h"
 #include "ps_gui_event_list.h"
 #include "ps_gui_form.h"
+#include "ps_gui_trace.h"
 
 #define N_EVENTS 53
 
@@ -276,6 +277,37 @@ static void test_pretty_event(void **state)
     ps_store_destroy(st);
 }
 
+/* The timeline of one mail: filtered, received, sent, as `podstream trace` counts. */
+static void test_trace_stages(void **state)
+{
+    const fixture *f = *state;
+    ps_gui_trace_step *v = NULL;
+    size_t n = 0;
+    ps_store *st = NULL;
+    ps_errmsg em;
+    assert_true(gui_fixture_maillog(f->db, 2, 12, 4));
+    assert_int_equal(ps_store_create(f->db, PS_STORE_READER, &st, &em), PS_OK);
+    /* By queue id, and by Message-ID without its <>: the same three steps. */
+    for (int pass = 0; pass < 2; pass++) {
+        assert_int_equal(ps_gui_trace_read(st, pass ? "m12@example.com" : "4Q000012", &v, &n, &em),
+                         PS_OK);
+        assert_int_equal(n, 3);
+        assert_int_equal(v[0].stage, PS_GUI_STAGE_FILTERED);
+        assert_string_equal(v[0].what, "disposition reject, final action reject (module spam, "
+                                       "rule inbound_spam)");
+        assert_int_equal(v[1].stage, PS_GUI_STAGE_RECEIVED);
+        assert_string_equal(v[1].what, "from <alice@example.com>, queue id 4Q000012");
+        assert_int_equal(v[2].stage, PS_GUI_STAGE_SENT);
+        assert_string_equal(ps_gui_stage_name(v[2].stage), "sent");
+        assert_string_equal(v[2].what, "to <carol@corp.example> via mx.corp.example.: Sent (Ok)");
+        assert_true(v[0].ev.ts_us < v[1].ev.ts_us && v[1].ev.ts_us < v[2].ev.ts_us);
+        ps_gui_trace_free(v, n);
+    }
+    assert_int_equal(ps_gui_trace_read(st, "4Q999999", &v, &n, &em), PS_ERR_NOTFOUND);
+    assert_null(v);
+    ps_store_destroy(st);
+}
+
 /* ---- devices ------------------------------------------------------------------- */
 
 static char *config_dir(void)
@@ -510,6 +542,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pager_matches_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_model_pages_lazily, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pretty_event, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trace_stages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_devices_running_and_stale, setup, teardown),
         cmocka_unit_test(test_form_from_schema),
         cmocka_unit_test_setup_teardown(test_form_validates_like_validate, setup, teardown),

@@ -2,8 +2,9 @@
  * configuration and database with the CLI's -c and --db options, driven through
  * its actions, it shows the counts the service writes and changes them when new
  * ones are written while it runs, says plainly when the counters go stale, finds
- * events, checks a device like `podstream validate`, and saves a PNG of every page
- * into $PS_BINARY_DIR/gui-screenshots/ (docs/images/ holds copies).
+ * events, traces one mail, checks a device like `podstream validate`, and saves a
+ * PNG of every page into $PS_BINARY_DIR/gui-screenshots/ (docs/images/ holds
+ * copies).
  *
  * The steps run one after another from a timer on the app's own main loop; each
  * waits (up to STEP_TIMEOUT_S) for the window to be idle and to show some text. */
@@ -109,8 +110,9 @@ typedef struct step {
 
 static void store_more(run *r, PsGuiWindow *w)
 {
-    /* The service stores 100 more events and writes its counters again. */
-    if (!gui_fixture_events(r->db, 1, 300, 100, 4))
+    /* The service stores 100 more events (and the sendmail lines of the last one, on
+     * the maillog device) and writes its counters again. */
+    if (!gui_fixture_events(r->db, 1, 300, 100, 4) || !gui_fixture_maillog(r->db, 2, 399, 4))
         r->failed = 1;
     r->total = 1334;
     r->last_write = 0;
@@ -168,6 +170,12 @@ static void select_first(run *r, PsGuiWindow *w)
     }
 }
 
+static void trace_selected(run *r, PsGuiWindow *w)
+{
+    (void)r;
+    activate(w, "win.trace-selected", NULL);
+}
+
 static void open_editor(run *r, PsGuiWindow *w)
 {
     activate(w, "win.page", g_variant_new_string("editor"));
@@ -214,7 +222,10 @@ static const step steps[] = {
     {"The podstream service is not running", "gui-devices-stopped.png", search_device,
      "the notice for stale counters"},
     {"400 events", NULL, select_first, "every stored event on the Events page"},
-    {"\"guid\": \"gui-1-399\"", "gui-events.png", open_editor, "the newest event pretty-printed"},
+    {"\"guid\": \"gui-1-399\"", "gui-events.png", trace_selected,
+     "the newest event pretty-printed"},
+    {"to <carol@corp.example> via mx.corp.example.: Sent (Ok)", "gui-trace.png", open_editor,
+     "its mail traced: filtered, received, sent"},
     {"From devices/10-director.yml", NULL, check_device, "the editor's form of device 1"},
     /* The out-of-range value, and the token: $POD_TOKEN is unset here. */
     {"2 errors, 0 warnings in this device", "gui-editor.png", finish, "the check's verdict"},
