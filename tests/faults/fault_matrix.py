@@ -490,6 +490,32 @@ def db_spool_unwritable(ctx):
     stop_ok(ctx)
 
 
+@scenario("db-locked-stop", "another program holds the database's write lock, then SIGTERM",
+          False, 150, "stopped, not cleanly")
+def db_locked_stop(ctx):
+    ctx.start_sim("--rate", "200", "--count", "3000", "--archive-stale", "1s")
+    svc = ctx.start_svc()
+    wait_for(lambda: svc.count() >= 300, 30, "300 stored events")
+    locker = sqlite3.connect(svc.db, timeout=10, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        wait_for(lambda: "cannot commit" in svc.output(), 30, "the writer to meet the lock")
+        # Everything received is in the spool: a bounded stop, exit 0, not clean.
+        rc, took = svc.stop()
+        ctx.notes.append("stop while locked: exit %d in %.1f s" % (rc, took))
+        ctx.check(rc == 0, "exit status %d with everything in the spool" % rc)
+        ctx.check(took < 5.0, "the stop while locked took %.1f s" % took)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    clean = (svc.resume(1) or (0, 0, None))[2]
+    ctx.check(clean == 0, "clean_shutdown = %r although the spool kept events" % clean)
+    svc.start()
+    ctx.wait_all(3000)
+    ctx.expect_state("after the restart", "live")
+    stop_ok(ctx)
+
+
 @scenario("db-deleted", "the database file deleted while running", False, 150,
           "was removed while the service ran")
 def db_deleted(ctx):
