@@ -1188,6 +1188,28 @@ class FidelityTests(unittest.TestCase):
         refused = f"cid=clusterB&type=maillog&sinceTime={day}T10:00:00+00:00"
         self.assertEqual(status(refused), (400, "sinceTime is not an ISO 8601 time"))
 
+    def test_live_and_archive_sessions_count_together(self):
+        """A backfill beside a live session of the same token and type gets 409 (what the
+        real server may answer); --max-sessions 2 lets both in."""
+        live = connect_when_free(self.p, q(cid="clusterB", type_="maillog"), "tokB")
+        archive = q(cid="clusterB", type_="maillog", sinceTime="2025-01-10T09:00:00Z",
+                    toTime="2025-01-10T10:00:00Z")
+        try:
+            refused = RawWS(self.p.ws, archive, token="tokB")
+            refused.sock.close()
+            self.assertEqual((refused.status, refused.body.decode().strip()),
+                             (409, "Exceeded maximum number of sessions per token"))
+            self.p.ctl("POST", "/options", max_sessions=2)
+            both = RawWS(self.p.ws, archive, token="tokB")
+            self.assertEqual(both.status, 101)
+            modes = sorted(x["mode"] for x in self.p.ctl("GET", "/sessions")
+                           if x["cid"] == "clusterB" and x["type"] == "maillog")
+            self.assertEqual(modes, ["archive", "live"])
+            both.close()
+        finally:
+            self.p.ctl("POST", "/options", max_sessions=1)
+            live.close()
+
     def test_compression_for_clients_that_offer_it(self):
         """--compress: permessage-deflate (RFC 7692) for a client that offers it, decoded
         by python3-websockets, which implements it; nothing for one that does not."""
