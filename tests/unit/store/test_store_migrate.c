@@ -368,17 +368,20 @@ static const v2_audit v2_rows[] = {
      "\"login.authorization\",\"value\":\"true\"}],\"user\":{\"email\":\"alice@example.com\","
      "\"ipAddress\":\"203.0.113.9\"}},\"guid\":\"g-1\",\"id\":\"id-legacy-1\",\"ts\":"
      "\"2025-03-04T08:15:42.118204+0000\"}"},
-    /* POD's shape, already under its guid: only the typed values are new */
-    {"g-2", 1741076163551020,
+    /* POD's shape, already under its guid (elided from the stored JSON, fmt 1): only
+     * the typed values are new */
+    {"guid-0002", 1741076163551020,
      "{\"audit\":{\"action\":\"delete\",\"resourceName\":\"siem-export\",\"resourceType\":"
      "\"config\",\"tags\":[{\"name\":\"delete.threatProtectionApiKeys\",\"value\":\"false\"}],"
-     "\"user\":{\"email\":\"bob@example.com\"}},\"guid\":\"g-2\",\"ts\":"
+     "\"user\":{\"email\":\"bob@example.com\",\"ipAddress\":\"198.51.100.77\"}},\"guid\":"
+     "\"guid-0002\",\"ts\":"
      "\"2025-03-04T08:16:03.551020+0000\"}"},
     /* the same event as the one above, stored a second time under an id: dropped */
     {"id-3", 1741076163551020,
      "{\"audit\":{\"action\":\"delete\",\"resourceName\":\"siem-export\",\"resourceType\":"
      "\"config\",\"tags\":[{\"name\":\"delete.threatProtectionApiKeys\",\"value\":\"false\"}],"
-     "\"user\":{\"email\":\"bob@example.com\"}},\"guid\":\"g-2\",\"id\":\"id-3\",\"ts\":"
+     "\"user\":{\"email\":\"bob@example.com\",\"ipAddress\":\"198.51.100.77\"}},\"guid\":"
+     "\"guid-0002\",\"id\":\"id-3\",\"ts\":"
      "\"2025-03-04T08:16:03.551020+0000\"}"},
     /* neither guid nor id: keeps its hash key */
     {"0123456789abcdef", 1741076200000000,
@@ -454,9 +457,10 @@ static void test_v2_audit_rows_upgrade(void **state)
                                   "resource = 'authorization' AND result = 'success' AND "
                                   "client_ip = '203.0.113.9'"),
                      1);
-    assert_int_equal(peek_int(db, "SELECT count(*) FROM events WHERE key = 'g-2' AND "
+    assert_int_equal(peek_int(db, "SELECT count(*) FROM events WHERE key = 'guid-0002' AND "
                                   "actor = 'bob@example.com' AND action = 'delete' AND "
-                                  "resource = 'config: siem-export' AND result = 'failure'"),
+                                  "resource = 'config: siem-export' AND result = 'failure' AND "
+                                  "client_ip = '198.51.100.77' AND fmt = 1"),
                      1);
     assert_int_equal(peek_int(db, "SELECT count(*) FROM events WHERE key IN ('id-legacy-1', "
                                   "'id-3')"),
@@ -481,7 +485,7 @@ static void test_v2_audit_rows_upgrade(void **state)
     memset(&f, 0, sizeof f);
     assert_int_equal(ps_store_query(st, &q, keep_row, &f, &em), PS_OK);
     assert_int_equal(f.n, 1);
-    assert_string_equal(f.key, "g-2");
+    assert_string_equal(f.key, "guid-0002");
     assert_string_equal(f.json, v2_rows[1].json);
     ps_store_destroy(st);
     db = peek_open(s.db);
