@@ -57,6 +57,7 @@ static void shared_clear(gpointer p)
 typedef struct qstate {
     ps_gui_filter f;
     ps_query q;
+    int64_t now_us; /* what relative times ("2h") were counted from */
     ps_gui_cursor cur;
 } qstate;
 
@@ -202,7 +203,7 @@ gboolean ps_gui_event_list_set_filter(PsGuiEventList *l, const ps_gui_filter *f,
     if (ps_gui_filter_copy(&qs->f, f) != PS_OK) {
         ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
         g_rc_box_release_full(qs, qstate_clear);
-    } else if (ps_gui_filter_query(&qs->f, ps_plat_now_us(), &qs->q, em) != PS_OK) {
+    } else if (ps_gui_filter_query(&qs->f, qs->now_us = ps_plat_now_us(), &qs->q, em) != PS_OK) {
         g_rc_box_release_full(qs, qstate_clear);
     } else {
         l->qs = qs;
@@ -321,6 +322,14 @@ void ps_gui_event_list_load_more(PsGuiEventList *l)
     g_task_set_task_data(task, j, page_job_free);
     g_task_run_in_thread(task, page_thread);
     g_object_unref(task);
+}
+
+gboolean ps_gui_event_list_current(PsGuiEventList *l, ps_gui_filter *f, int64_t *now_us)
+{
+    if (!l->qs || ps_gui_filter_copy(f, &l->qs->f) != PS_OK)
+        return FALSE;
+    *now_us = l->qs->now_us;
+    return TRUE;
 }
 
 gboolean ps_gui_event_list_is_loading(PsGuiEventList *l)

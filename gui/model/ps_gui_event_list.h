@@ -37,6 +37,11 @@ PsGuiEventList *ps_gui_event_list_new(const char *db_path, guint page);
  * the list is then empty. */
 gboolean ps_gui_event_list_set_filter(PsGuiEventList *l, const ps_gui_filter *f, ps_errmsg *em);
 
+/* The filter of the list's current result (a deep copy into *f: deinit it) and
+ * the time its relative times were counted from, so that an export selects the
+ * very events shown. FALSE before the first filter. */
+gboolean ps_gui_event_list_current(PsGuiEventList *l, ps_gui_filter *f, int64_t *now_us);
+
 /* Reads the next page unless one is being read or the end was reached. */
 void ps_gui_event_list_load_more(PsGuiEventList *l);
 

@@ -100,6 +100,20 @@ static void act_trace_selected(GtkWidget *wd, const char *name, GVariant *param)
     ps_gui_trace_page_selected(PS_GUI_WINDOW(wd));
 }
 
+static void act_export(GtkWidget *wd, const char *name, GVariant *param)
+{
+    (void)name;
+    ps_gui_events_page_export(PS_GUI_WINDOW(wd), g_variant_get_string(param, NULL));
+}
+
+static void act_export_to(GtkWidget *wd, const char *name, GVariant *param)
+{
+    const char *format = NULL, *path = NULL;
+    (void)name;
+    g_variant_get(param, "(&s&s)", &format, &path);
+    ps_gui_events_page_export_to(PS_GUI_WINDOW(wd), format, path);
+}
+
 static void act_refresh(GtkWidget *wd, const char *name, GVariant *param)
 {
     (void)name;
@@ -171,6 +185,8 @@ static void ps_gui_window_class_init(PsGuiWindowClass *k)
     gtk_widget_class_install_action(wc, "win.check-device", NULL, act_check);
     gtk_widget_class_install_action(wc, "win.refresh", NULL, act_refresh);
     gtk_widget_class_install_action(wc, "win.trace", NULL, act_trace);
+    gtk_widget_class_install_action(wc, "win.export", "s", act_export);
+    gtk_widget_class_install_action(wc, "win.export-to", "(ss)", act_export_to);
     gtk_widget_class_install_action(wc, "win.trace-selected", NULL, act_trace_selected);
     gtk_widget_class_add_binding_action(wc, GDK_KEY_1, GDK_ALT_MASK, "win.page", "s", "devices");
     gtk_widget_class_add_binding_action(wc, GDK_KEY_2, GDK_ALT_MASK, "win.page", "s", "events");
@@ -233,5 +249,6 @@ char *ps_gui_window_describe(PsGuiWindow *w)
 gboolean ps_gui_window_is_idle(PsGuiWindow *w)
 {
     return w->shown_once && !w->devices_busy && !w->config_busy && !w->check_busy &&
-           !w->trace_busy && !(w->events && ps_gui_event_list_is_loading(w->events));
+           !w->trace_busy && !w->export_busy &&
+           !(w->events && ps_gui_event_list_is_loading(w->events));
 }

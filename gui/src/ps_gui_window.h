@@ -4,7 +4,9 @@
  * Actions (also for tests and keyboard shortcuts): win.page('devices'|'events'|
  * 'trace'|'editor') shows a page; win.search runs the Events page's filters;
  * win.trace traces the mail named on the Trace page, win.trace-selected the
- * event selected on the Events page;
+ * event selected on the Events page; win.export('csv'|'json') asks for a file and
+ * writes the Events page's whole result to it, win.export-to(('csv', PATH)) writes
+ * it to PATH without asking (for scripts and tests);
  * win.check-device validates the device in the editor; win.refresh reads the
  * counters now instead of at the next second. */
 #ifndef PS_GUI_WINDOW_H

@@ -57,6 +57,7 @@ struct _PsGuiWindow {
     PsGuiEventList *events;
     GtkSingleSelection *events_sel;
     GCancellable *detail_cancel;
+    gboolean export_busy;
     /* Device editor */
     ps_gui_editable *editable;
     size_t neditable;
@@ -76,6 +77,10 @@ gboolean ps_gui_devices_page_find(PsGuiWindow *w, const char *name, long long *i
 /* ps_gui_events_page.c */
 void ps_gui_events_page_init(PsGuiWindow *w);
 void ps_gui_events_page_search(PsGuiWindow *w);
+/* Asks where, then writes the current result as `format` ("csv" or "json"). */
+void ps_gui_events_page_export(PsGuiWindow *w, const char *format);
+/* Writes the current result as `format` to `path` on a worker (no question asked). */
+void ps_gui_events_page_export_to(PsGuiWindow *w, const char *format, const char *path);
 
 /* ps_gui_trace_page.c */
 void ps_gui_trace_page_run(PsGuiWindow *w);

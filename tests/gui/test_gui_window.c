@@ -2,9 +2,9 @@
  * configuration and database with the CLI's -c and --db options, driven through
  * its actions, it shows the counts the service writes and changes them when new
  * ones are written while it runs, says plainly when the counters go stale, finds
- * events, traces one mail, checks a device like `podstream validate`, and saves a
- * PNG of every page into $PS_BINARY_DIR/gui-screenshots/ (docs/images/ holds
- * copies).
+ * events, exports them, traces one mail, checks a device like `podstream validate`,
+ * and saves a PNG of every page into $PS_BINARY_DIR/gui-screenshots/ (docs/images/
+ * holds copies).
  *
  * The steps run one after another from a timer on the app's own main loop; each
  * waits (up to STEP_TIMEOUT_S) for the window to be idle and to show some text. */
@@ -170,9 +170,27 @@ static void select_first(run *r, PsGuiWindow *w)
     }
 }
 
+static void export_csv(run *r, PsGuiWindow *w)
+{
+    char *path = g_build_filename(r->dir, "export.csv", NULL);
+    activate(w, "win.export-to", g_variant_new("(ss)", "csv", path));
+    g_free(path);
+}
+
 static void trace_selected(run *r, PsGuiWindow *w)
 {
-    (void)r;
+    char *path = g_build_filename(r->dir, "export.csv", NULL), *text = NULL;
+    guint lines = 0;
+    /* The header and every event of the result, not only those on screen. */
+    if (g_file_get_contents(path, &text, NULL, NULL))
+        for (const char *p = text; *p; p++)
+            lines += *p == '\n';
+    if (lines != 401) {
+        fprintf(stderr, "FAIL: %s has %u lines, not 401\n", path, lines);
+        r->failed = 1;
+    }
+    g_free(text);
+    g_free(path);
     activate(w, "win.trace-selected", NULL);
 }
 
@@ -222,8 +240,8 @@ static const step steps[] = {
     {"The podstream service is not running", "gui-devices-stopped.png", search_device,
      "the notice for stale counters"},
     {"400 events", NULL, select_first, "every stored event on the Events page"},
-    {"\"guid\": \"gui-1-399\"", "gui-events.png", trace_selected,
-     "the newest event pretty-printed"},
+    {"\"guid\": \"gui-1-399\"", "gui-events.png", export_csv, "the newest event pretty-printed"},
+    {"Exported 400 events to", NULL, trace_selected, "the whole result exported as CSV"},
     {"to <carol@corp.example> via mx.corp.example.: Sent (Ok)", "gui-trace.png", open_editor,
      "its mail traced: filtered, received, sent"},
     {"From devices/10-director.yml", NULL, check_device, "the editor's form of device 1"},
