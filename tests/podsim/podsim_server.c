@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define ZLIB_CONST /* next_in is const: the event is only read */
 #include <zlib.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -473,7 +474,7 @@ static bool deflate_message(psim_conn *c, const char *data, size_t n)
     if (!psim_buf_reserve(&c->zbuf, deflateBound(z, (uLong)n) + 16)) {
         return false;
     }
-    z->next_in = (Bytef *)(uintptr_t)data;
+    z->next_in = (const Bytef *)data;
     z->avail_in = (uInt)n;
     z->next_out = (Bytef *)c->zbuf.data;
     z->avail_out = (uInt)(c->zbuf.cap);
