@@ -260,10 +260,7 @@ static int stop_logged(ps_engine *eng)
     if (err == PS_ERR_AGAIN)
         ps_log(PS_LOG_WARN, PS_LOG_NO_DEVICE, "stopped, not cleanly: %s", em.text);
     else if (err != PS_OK)
-        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE,
-               "stopped, events lost: %s; the next start fetches them from the archive "
-               "(resume_policy auto)",
-               em.text);
+        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "stopped, events lost: %s", em.text);
     else if (fault == PS_OK)
         ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "stopped cleanly");
     return fault != PS_OK || (err != PS_OK && err != PS_ERR_AGAIN) ? PS_EXIT_FAILURE : PS_EXIT_OK;

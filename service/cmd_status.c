@@ -103,6 +103,7 @@ static const char *type_name(ps_data_type t)
  * recent and not the final one of a stop (which marks every device stopped). */
 typedef struct service_view {
     bool running;
+    bool stalled;    /* running (it holds the database lock) but writes no counters */
     int64_t last_us; /* the newest counters write; 0 when none */
 } service_view;
 
@@ -111,15 +112,31 @@ static bool is_stale(const ps_device_counters *d, int64_t now)
     return now - d->updated_us > STALE_US;
 }
 
-static service_view service_of(const ps_device_counters *c, size_t nc, int64_t now)
+/* The counters say whether the service writes; the lock it holds on the database
+ * (`<db>.lock`) says whether it runs at all, which tells a service that cannot write
+ * the database (a full disk) from one that stopped or was refused at start. */
+static service_view service_of(const ps_device_counters *c, size_t nc, int64_t now, const char *db)
 {
-    service_view v = {false, 0};
+    service_view v = {false, false, 0};
+    size_t n = strlen(db) + sizeof ".lock";
+    char *lock = malloc(n);
+    int held = -1;
+
     for (size_t i = 0; i < nc; i++) {
         if (c[i].updated_us > v.last_us)
             v.last_us = c[i].updated_us;
         if (!is_stale(&c[i], now) && c[i].state != PS_STATE_STOPPED)
             v.running = true;
     }
+    if (lock) {
+        snprintf(lock, n, "%s.lock", db);
+        held = ps_plat_lock_probe(lock);
+        free(lock);
+    }
+    if (held == 0)
+        v.running = false;
+    else if (held == 1 && !v.running)
+        v.running = v.stalled = true;
     return v;
 }
 
@@ -213,7 +230,11 @@ static void print_service(service_view v, int64_t now, bool utc)
     char ago[32], when[64];
     ps_time_format_elapsed((now - v.last_us) / 1000, ago, sizeof ago);
     ps_time_format_local(v.last_us, utc, true, when, sizeof when);
-    if (v.running)
+    if (v.stalled)
+        printf("Service:  running, but it has written nothing to the database since %s (%s "
+               "ago): it cannot write it (a full disk? see its log)\n\n",
+               when, ago);
+    else if (v.running)
         printf("Service:  running (counters written %s ago)\n\n", ago);
     else
         printf("Service:  not running since %s (%s ago); rates and lag not shown\n\n", when, ago);
@@ -415,6 +436,7 @@ static int print_json(const status_data *d)
     cJSON_AddNumberToObject(root, "wal_warn_bytes", (double)d->wal.warn_bytes);
     add_time_or_null(root, "wal_blocked_since", d->svc.running ? d->wal.blocked_since_us : 0);
     cJSON_AddBoolToObject(svc, "running", d->svc.running);
+    cJSON_AddBoolToObject(svc, "writing", d->svc.running && !d->svc.stalled);
     add_time_or_null(svc, "last_update", d->svc.last_us);
     devs = cJSON_AddArrayToObject(root, "devices");
     hours = cJSON_AddArrayToObject(root, "hourly");
@@ -575,9 +597,12 @@ static int print_check(const status_data *d, const thresholds *t)
                d->path);
         return CHECK_UNKNOWN;
     }
-    if (!d->svc.running) {
+    if (!d->svc.running || d->svc.stalled) {
         ps_time_format_iso(d->svc.last_us, when, sizeof when);
-        verdict_add(&v, CHECK_CRITICAL, "service not running since %s", when);
+        verdict_add(&v, CHECK_CRITICAL,
+                    d->svc.stalled ? "service running but not writing the database since %s"
+                                   : "service not running since %s",
+                    when);
     } else {
         for (size_t i = 0; i < d->nc; i++) {
             /* A device whose counters stopped while others go on was removed or
@@ -613,7 +638,7 @@ static int read_data(ps_store *st, status_data *d)
         fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
         return PS_EXIT_FAILURE;
     }
-    d->svc = service_of(d->c, d->nc, d->now);
+    d->svc = service_of(d->c, d->nc, d->now, d->path);
     return PS_EXIT_OK;
 }
 

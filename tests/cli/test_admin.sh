@@ -95,6 +95,21 @@ has "$last.stdout" 'no event stored yet'
 check stopped 2 "$stopped"
 has "$last.stdout" ' - service not running since [0-9T:.-]+Z'
 check killed 2 "$killed"
+# Counters stale but the database lock held (flock(1) takes the lock `run` takes): the
+# service runs but cannot write the database (a full disk), not "not running".
+flock "$killed.lock" "$PODSTREAM" status --db "$killed" >"$tmp/stalled.out" 2>&1 ||
+    fail "status with the lock held: exit $?"
+has "$tmp/stalled.out" '^Service:  running, but it has written nothing to the database since .*: it cannot write it'
+rc=0
+flock "$killed.lock" "$PODSTREAM" status --db "$killed" --check >"$tmp/stalled.check" 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || fail "status --check with the lock held: exit $rc, expected 2"
+has "$tmp/stalled.check" ' - service running but not writing the database since [0-9T:.-]+Z'
+# Fresh counters but no service holding the lock (a start that was refused, a crash
+# in the last seconds): not running, at once.
+: >"$healthy.lock"
+run fresh_unlocked 0 status --db "$healthy"
+has "$last.stdout" '^Service:  not running since '
+rm -f "$healthy.lock"
 check never_ran 3 "$empty"
 check no_database 3 "$tmp/missing/none.db"
 check bad_threshold 3 "$healthy" --warn-lag soon

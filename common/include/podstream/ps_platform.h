@@ -98,6 +98,10 @@ uint64_t ps_plat_file_stamp(const char *path);
  * when another process holds it. *handle is released by ps_plat_unlock. */
 ps_err ps_plat_lock(const char *path, int *handle, ps_errmsg *em);
 void ps_plat_unlock(int handle);
+/* Whether another process holds the lock ps_plat_lock takes on `path`: 1 yes, 0 no,
+ * -1 cannot tell (no such file, no access). Creates nothing; when the lock is free
+ * it holds it shared for an instant (ps_plat_lock waits out such an instant). */
+int ps_plat_lock_probe(const char *path);
 
 /* A file opened for appending: every write lands at its end, even when another
  * handle has written meanwhile. */

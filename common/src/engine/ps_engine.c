@@ -460,8 +460,12 @@ static ps_err stop_result(ps_engine *eng, ps_errmsg *em)
     if (lost)
         return ps_errmsg_set(em, PS_ERR_IO,
                              "%llu received event(s) could be neither stored nor spooled, and "
-                             "%llu stay in the spool for the next start",
-                             lost, spooled);
+                             "%llu stay in the spool for the next start; %s",
+                             lost, spooled,
+                             eng->cfg->service.resume_policy == PS_RESUME_AUTO
+                                 ? "the next start fetches the lost ones from the archive"
+                                 : "resume_policy live-only: the lost ones are not fetched "
+                                   "again");
     if (spooled)
         return ps_errmsg_set(em, PS_ERR_AGAIN,
                              "%llu received event(s) were not stored; the spool keeps them for "

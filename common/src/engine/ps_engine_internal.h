@@ -48,6 +48,7 @@ typedef struct item {
     bool binary;
     bool oversize;
     bool replayed; /* came from the spool after a restart */
+    bool archive;  /* received in an archive session (backfill or repair) */
     /* filled by a worker */
     item_kind kind;
     ps_event ev;
@@ -98,7 +99,10 @@ struct device {
     bool rx_waiting;                 /* the receiver waits for room */
     struct item *rx_batch[RX_BATCH]; /* receiver-local: messages not yet queued */
     size_t rx_n;
-    atomic_int keep_spool; /* something was not committed: never delete the spool */
+    bool rx_archive;             /* receiver: the session is an archive one */
+    uint64_t spool_failures;     /* receiver: messages the spool refused */
+    int64_t spool_failed_log_ms; /* receiver: when that was last logged (monotonic) */
+    atomic_int keep_spool;       /* something was not committed: never delete the spool */
     uint64_t base, next;
     unsigned char done[PS_ENGINE_MAX_INFLIGHT];
     ps_spool_pos pos[PS_ENGINE_MAX_INFLIGHT];
@@ -109,6 +113,7 @@ struct device {
     atomic_int state;
     atomic_llong last_alive_us;     /* wall time a live session was last seen alive */
     atomic_llong last_committed_ts; /* newest committed event ts */
+    atomic_llong archive_newest_ts; /* newest ts a worker saw from the archive session */
     atomic_ullong reconnects;
     atomic_ullong empty_frames; /* empty or blank messages skipped (POD: "no events") */
     atomic_ullong rx_bytes;     /* received from POD since the device started (metrics) */

@@ -25,6 +25,7 @@ ps_err eng_enqueue(device *d, char *data, size_t len, size_t total_len, bool bin
     it->oversize = oversize;
     it->type = type;
     it->replayed = pos != NULL;
+    it->archive = !pos && d->rx_archive;
     ps_event_init(&it->ev);
     ps_store_row_init(&it->row);
 
@@ -45,6 +46,9 @@ ps_err eng_enqueue(device *d, char *data, size_t len, size_t total_len, bool bin
         eng_rx_flush(d);
     return PS_OK;
 }
+
+/* A spool that cannot be written is logged at most this often. */
+#define SPOOL_ERROR_LOG_MS 60000
 
 /* Appends the batch's new messages to the spool and records where each ends. */
 static void spool_batch(device *d)
@@ -72,8 +76,13 @@ static void spool_batch(device *d)
     if (!ok) {
         /* Without the spool a crash could lose these messages; keep going (the
          * commit still makes them durable, the repair window covers a crash) but
-         * say so loudly. */
-        PS_LOG_E(d->cfg->id, "%s", em.text);
+         * say so loudly: once, then once a minute with the count, not per batch. */
+        d->spool_failures += nrec;
+        if (ps_plat_mono_ms() - d->spool_failed_log_ms >= SPOOL_ERROR_LOG_MS) {
+            PS_LOG_E(d->cfg->id, "%s (%llu message(s) not spooled so far)", em.text,
+                     (unsigned long long)d->spool_failures);
+            d->spool_failed_log_ms = ps_plat_mono_ms();
+        }
         eng_set_error(d, "%s", em.text);
         memset(ends, 0, sizeof ends);
     }

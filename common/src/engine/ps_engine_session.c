@@ -22,6 +22,13 @@
 #define HEALTHY_SESSION_MS 30000
 #define RECV_SLICE_MS      250
 #define REPAIR_CHECK_MS    10000
+/* An archive session whose newest event is this much older than what the archive
+ * should hold was ended early, unless a further attempt brings nothing newer. */
+#define WINDOW_CUT_SLACK_US (5 * US_PER_MIN)
+/* The rest of such a window is asked for from a little before its newest event. */
+#define CONTINUE_MARGIN_US (1 * US_PER_MIN)
+/* How long the receiver waits for the workers to see the last archive events. */
+#define DRAIN_WAIT_MS 60000
 
 typedef enum session_mode { MODE_LIVE, MODE_BACKFILL, MODE_REPAIR } session_mode;
 
@@ -41,6 +48,11 @@ typedef struct rx_state {
     eng_window_kind fetching;
     int64_t backfill_began;
     int attempt;
+    /* An archive session the server ended (close 1000) before its window's end:
+     * the rest is asked for from cont_from, for as long as each attempt gets further
+     * than the one before (cont_newest). 0: none. [0] backfill, [1] repair. */
+    int64_t cont_from[2], cont_newest[2];
+    int64_t window_end; /* the newest ts the current archive session should reach */
 } rx_state;
 
 /* Sleeps up to ms, waking early when the device is told to stop. */
@@ -164,8 +176,15 @@ static session_mode decide_mode(device *d, rx_state *rx, int64_t *since, int64_t
         return MODE_LIVE;
     if (trip_pending(rx) || repair_take(d, rx)) {
         rx->fetching = rx->taken[ENG_WINDOW_REPAIR].to ? ENG_WINDOW_REPAIR : ENG_WINDOW_TRIP;
-        archive_window(d, rx->taken[rx->fetching].from, rx->taken[rx->fetching].to, since, until);
+        rx->window_end = rx->taken[rx->fetching].to;
+        archive_window(d, rx->cont_from[1] ? rx->cont_from[1] : rx->taken[rx->fetching].from,
+                       rx->taken[rx->fetching].to, since, until);
         return MODE_REPAIR;
+    }
+    rx->window_end = now;
+    if (rx->cont_from[0]) {
+        archive_window(d, rx->cont_from[0], now, since, until);
+        return MODE_BACKFILL;
     }
     if (rx->just_backfilled && now - rx->backfill_began <= BACKFILL_REPEAT_US)
         return MODE_LIVE;
@@ -464,6 +483,50 @@ static ps_err rx_connect(device *d, session_mode mode, int64_t since, int64_t to
 
 /* ---- the receiver thread ----------------------------------------------------- */
 
+/* Waits until the workers and the writer are through everything received. False
+ * when stopping, or after DRAIN_WAIT_MS (a stalled database). */
+static bool drained(device *d)
+{
+    int64_t until = ps_plat_mono_ms() + DRAIN_WAIT_MS;
+    bool done;
+    ps_plat_mutex_lock(d->mu);
+    while (!(done = d->base == d->next) && !atomic_load(&d->stop) && ps_plat_mono_ms() < until)
+        (void)ps_plat_cond_wait_until(d->cv, d->mu, ps_plat_mono_ms() + 200);
+    ps_plat_mutex_unlock(d->mu);
+    return done;
+}
+
+/* After an archive session the server closed normally: true when it ended before
+ * the window's end (its newest event well before what the archive holds) and got
+ * further than the attempt before; rx->cont_from then says where the rest starts.
+ * A quiet stretch at the end of a window costs one more, short, session. */
+static bool window_cut_short(device *d, rx_state *rx, session_mode mode, int64_t began_us)
+{
+    int k = mode == MODE_REPAIR;
+    int64_t end = rx->window_end, newest;
+    int64_t held = began_us - d->svc->archive_delay_ms * 1000;
+    char a[PS_POD_TIME_LEN], b[PS_POD_TIME_LEN];
+
+    if (!drained(d))
+        return false;
+    newest = atomic_load(&d->archive_newest_ts);
+    if (end > held)
+        end = held;
+    if (newest == 0 || newest >= end - WINDOW_CUT_SLACK_US || newest <= rx->cont_newest[k]) {
+        rx->cont_from[k] = rx->cont_newest[k] = 0;
+        return false;
+    }
+    rx->cont_newest[k] = newest;
+    rx->cont_from[k] = newest - CONTINUE_MARGIN_US;
+    ps_pod_format_time(newest, a, sizeof a);
+    ps_pod_format_time(end, b, sizeof b);
+    PS_LOG_W(d->cfg->id,
+             "the archive ended the session at events of %s, before the window's end (%s): "
+             "asking for the rest",
+             a, b);
+    return true;
+}
+
 /* One connect and session. Returns the delay before the next (0: none), or -1 when
  * the receiver ends. */
 static int64_t rx_round(device *d, rx_state *rx)
@@ -473,11 +536,14 @@ static int64_t rx_round(device *d, rx_state *rx)
     ps_ws *ws = NULL;
     bool healthy = false;
     session_end how;
+    int64_t began = ps_plat_now_us();
 
     rx->first = false;
     rx->just_backfilled = false;
-    if (mode == MODE_BACKFILL)
-        rx->backfill_began = ps_plat_now_us();
+    if (mode == MODE_BACKFILL && !rx->cont_from[0])
+        rx->backfill_began = began;
+    d->rx_archive = mode != MODE_LIVE;
+    atomic_store(&d->archive_newest_ts, 0);
     eng_set_state(d, PS_STATE_CONNECTING);
     if (rx_connect(d, mode, since, to, rx, &ws, &delay) != PS_OK)
         return delay;
@@ -496,6 +562,10 @@ static int64_t rx_round(device *d, rx_state *rx)
     case END_STOP:
         return -1;
     case END_WINDOW:
+        if (window_cut_short(d, rx, mode, began)) {
+            rx->attempt = 0;
+            return 0;
+        }
         if (mode == MODE_REPAIR)
             repair_done(d, rx, rx->fetching);
         rx->just_backfilled = mode == MODE_BACKFILL;

@@ -351,6 +351,19 @@ static bool lock_is_at_path(int fd, const char *path)
     return held.st_dev == named.st_dev && held.st_ino == named.st_ino;
 }
 
+/* LOCK_EX without waiting for another holder of the exclusive lock, but waiting out
+ * the instant of a ps_plat_lock_probe (a monitoring check may run at any time). */
+static int flock_ex_soon(int fd)
+{
+    for (int i = 0;; i++) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK || i == 20)
+            return -1;
+        ps_plat_sleep_ms(10);
+    }
+}
+
 ps_err ps_plat_lock(const char *path, int *handle, ps_errmsg *em)
 {
     *handle = -1;
@@ -362,7 +375,7 @@ ps_err ps_plat_lock(const char *path, int *handle, ps_errmsg *em)
         if (fd < 0)
             return ps_errmsg_set(em, PS_ERR_IO, "cannot open lock file %s: %s", path,
                                  strerror(errno));
-        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (flock_ex_soon(fd) != 0) {
             int e = errno;
             close(fd);
             if (e == EWOULDBLOCK)
@@ -379,6 +392,22 @@ ps_err ps_plat_lock(const char *path, int *handle, ps_errmsg *em)
         close(fd);
     }
     return ps_errmsg_set(em, PS_ERR_IO, "cannot lock %s: it keeps being replaced", path);
+}
+
+int ps_plat_lock_probe(const char *path)
+{
+    int held;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        held = 0;
+        (void)flock(fd, LOCK_UN);
+    } else {
+        held = errno == EWOULDBLOCK ? 1 : -1;
+    }
+    close(fd);
+    return held;
 }
 
 void ps_plat_unlock(int handle)
