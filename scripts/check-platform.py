@@ -57,7 +57,7 @@ CALL = re.compile(r'(?<![\w.>])(' + '|'.join(FORBIDDEN_CALLS) + r')\s*\(')
 # GCC syntax belongs behind podstream/ps_compiler.h's macros.
 ATTRIBUTE = re.compile(r'__attribute__\s*\(\(')
 
-SCANNED = ('common', 'service')
+SCANNED = ('common', 'service', 'gui')
 EXEMPT_DIR = os.path.join('common', 'src', 'platform') + os.sep
 EXEMPT_FILES = {os.path.join('common', 'include', 'podstream', 'ps_compiler.h')}
 
