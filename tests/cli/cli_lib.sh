@@ -3,6 +3,7 @@
 #   run NAME RC ARGS...   runs $PODSTREAM ARGS; stdout/stderr in $last.stdout/.stderr,
 #                         and a failure unless it exits RC
 #   has FILE REGEX        a failure unless a line of FILE matches REGEX (grep -E)
+#   has_text FILE TEXT    a failure unless FILE contains the fixed string TEXT
 #   hasnt FILE REGEX      a failure if one does
 #   finish NAME           prints the summary; exits 1 after any failure
 n=0
@@ -27,6 +28,9 @@ run() {
     fi
 }
 has() { grep -Eq -- "$2" "$1" || fail "$(basename "$1"): no line matches '$2'"; }
+has_text() {
+    grep -qF -- "$2" "$1" || { fail "$(basename "$1") lacks: $2"; sed 's/^/    /' "$1" >&2; }
+}
 hasnt() { ! grep -Eq -- "$2" "$1" || fail "$(basename "$1"): a line matches '$2'"; }
 finish() {
     if [ "$fails" -ne 0 ]; then

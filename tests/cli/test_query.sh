@@ -26,29 +26,8 @@ PS_STORE_FIXTURE="$db" "$FIXTURE"
 unset PODSTREAM_CONFIG_DIR COLUMNS
 export TZ=UTC
 
-n=0
-fails=0
-fail() {
-    echo "FAIL: $*" >&2
-    fails=$((fails + 1))
-}
-
-# run NAME EXPECTED_RC ARGS...: runs podstream; stdout in $last.stdout, stderr in
-# $last.stderr.
-run() {
-    local name=$1 want=$2
-    shift 2
-    n=$((n + 1))
-    last="$tmp/$n-$name"
-    set +e
-    "$PODSTREAM" "$@" >"$last.stdout" 2>"$last.stderr"
-    rc=$?
-    set -e
-    if [ "$rc" -ne "$want" ]; then
-        fail "$name: exit $rc, expected $want (podstream $*)"
-        sed 's/^/    stderr: /' "$last.stderr" >&2
-    fi
-}
+# shellcheck source=tests/cli/cli_lib.sh
+. "$(dirname "$0")/cli_lib.sh"
 
 # expect FILE: FILE must equal the text on stdin, byte for byte.
 expect() {
@@ -311,8 +290,4 @@ head -1 "$tmp/follow.out" | grep -q '"id":"follow-1"' || fail "follow: first lin
 tail -1 "$tmp/follow.out" | grep -q '"id":"follow-2"' || fail "follow: second line is not follow-2"
 [ ! -s "$tmp/follow.err" ] || fail "follow: stderr: $(cat "$tmp/follow.err")"
 
-if [ "$fails" -ne 0 ]; then
-    echo "test_query: $fails of $n checks failed" >&2
-    exit 1
-fi
-echo "test_query: $n runs, all checks passed"
+finish test_query

@@ -26,39 +26,14 @@ PS_STORE_HEALTH_FIXTURE="$db" "$FIXTURE"
 unset PODSTREAM_CONFIG_DIR
 export TZ=UTC
 
-n=0
-fails=0
-fail() {
-    echo "FAIL: $*" >&2
-    fails=$((fails + 1))
-}
-
-# run NAME EXPECTED_RC ARGS...: stdout in $last.stdout, stderr in $last.stderr.
-run() {
-    local name=$1 want=$2
-    shift 2
-    n=$((n + 1))
-    last="$tmp/$n-$name"
-    set +e
-    "$PODSTREAM" "$@" >"$last.stdout" 2>"$last.stderr"
-    rc=$?
-    set -e
-    if [ "$rc" -ne "$want" ]; then
-        fail "$name: exit $rc, expected $want (podstream $*)"
-        sed 's/^/    stderr: /' "$last.stderr" >&2
-    fi
-}
-
-# has FILE TEXT: FILE contains the fixed string TEXT.
-has() {
-    grep -qF -- "$2" "$1" || { fail "$(basename "$1") lacks: $2"; sed 's/^/    /' "$1" >&2; }
-}
+# shellcheck source=tests/cli/cli_lib.sh
+. "$(dirname "$0")/cli_lib.sh"
 
 q() { sqlite3 "$db" "$1"; }
 
 # A sound database: nothing to do, nothing moved.
 run sound 0 repair --db "$db"
-has "$last.stdout" "$db: no damage found (quick_check ok); nothing to repair"
+has_text "$last.stdout" "$db: no damage found (quick_check ok); nothing to repair"
 [ -z "$(ls "$tmp" | grep corrupt || true)" ] || fail "a sound database was moved aside"
 
 # A running service holds the lock beside the database: refused.
@@ -70,7 +45,7 @@ time.sleep(60)' "$db.lock" "$tmp/held" &
 holder=$!
 for _ in $(seq 50); do [ -e "$tmp/held" ] && break; sleep 0.1; done
 run locked 1 repair --db "$db"
-has "$last.stderr" "podstream repair: another podstream is already running on this database ($db.lock is locked); stop the service first"
+has_text "$last.stderr" "podstream repair: another podstream is already running on this database ($db.lock is locked); stop the service first"
 kill "$holder"
 wait "$holder" 2>/dev/null || true
 holder=
@@ -81,19 +56,19 @@ on_page=$(q "SELECT ncell FROM dbstat WHERE pageno = $page")
 dd if=/dev/zero of="$db" bs=4096 seek=$((page - 1)) count=1 conv=notrunc 2>/dev/null
 [ "$(q 'PRAGMA quick_check' 2>&1)" != ok ] || fail "the damage did not take"
 run query_damaged 1 query --db "$db" --limit 0 --format csv
-has "$last.stderr" "database disk image is malformed"
+has_text "$last.stderr" "database disk image is malformed"
 
 run repair 0 repair --db "$db" --utc
-has "$last.stderr" "podstream repair: $db: the database is damaged"
-has "$last.stdout" "Rebuilding $db from what can still be read ..."
-has "$last.stdout" "Rebuilt $db:"
-has "$last.stdout" "  events saved:  $((2000 - on_page))"
-has "$last.stdout" "  events lost:   $on_page, in 1 damaged stretch, with event times from 2024-05-22 12:"
-has "$last.stdout" "  other rows:    1 saved, 0 lost (resume state, counters, quarantine)"
-has "$last.stdout" "  devices:       1, each marked to fetch the lost time range again from the archive on the next start"
+has_text "$last.stderr" "podstream repair: $db: the database is damaged"
+has_text "$last.stdout" "Rebuilding $db from what can still be read ..."
+has_text "$last.stdout" "Rebuilt $db:"
+has_text "$last.stdout" "  events saved:  $((2000 - on_page))"
+has_text "$last.stdout" "  events lost:   $on_page, in 1 damaged stretch, with event times from 2024-05-22 12:"
+has_text "$last.stdout" "  other rows:    1 saved, 0 lost (resume state, counters, quarantine)"
+has_text "$last.stdout" "  devices:       1, each marked to fetch the lost time range again from the archive on the next start"
 kept=$(ls "$tmp" | grep -E '^pod\.db\.corrupt-[0-9]{8}T[0-9]{6}Z$' || true)
 [ -n "$kept" ] || fail "the damaged file was not kept as pod.db.corrupt-<time>"
-has "$last.stdout" "The damaged file is kept as $tmp/$kept; delete it once the service runs well again."
+has_text "$last.stdout" "The damaged file is kept as $tmp/$kept; delete it once the service runs well again."
 [ ! -e "$db.repairing" ] || fail "the rebuild's working file is left"
 
 # The new file is sound and holds what was saved (full text too); the resume
@@ -104,17 +79,13 @@ resume=$(q 'SELECT clean_shutdown, repair_from_us > 0, repair_to_us > repair_fro
 [ "$resume" = "0|1|1|1" ] || fail "resume state after repair: $resume"
 run query_after 0 query --db "$db" --limit 3 --format csv
 run search_after 0 query --db "$db" --search Q001999 --format csv
-has "$last.stdout" "id001999"
+has_text "$last.stdout" "id001999"
 run again 0 repair --db "$db"
-has "$last.stdout" "no damage found"
+has_text "$last.stdout" "no damage found"
 
 # No database at all.
 run missing 1 repair --db "$tmp/none.db"
-has "$last.stderr" "podstream repair: $tmp/none.db: no database there"
+has_text "$last.stderr" "podstream repair: $tmp/none.db: no database there"
 [ ! -e "$tmp/none.db" ] || fail "repair created a database"
 
-if [ "$fails" -gt 0 ]; then
-    echo "$fails of the checks failed" >&2
-    exit 1
-fi
-echo "ok: $n runs"
+finish test_repair

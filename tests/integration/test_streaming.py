@@ -92,37 +92,11 @@ class DropTests(StreamCase):
 
 
 class OutageTests(StreamCase):
-    def test_two_hour_outage_is_backfilled(self):
-        # podsim's clock starts two hours back; the service streams a little, stops,
-        # the clock jumps two hours and the resume state says the last healthy session
-        # was two hours ago: exactly what a two-hour outage leaves behind.
-        start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7200))
-        sim = self.start_sim("--rate", "2", "--start", start,
-                             "--archive-stale", "1s")
-        svc = self.start_svc([MESSAGE])
-        wait_for(lambda: svc.count() >= 4, 20, "a few live events")
-        svc.stop()
-        sim.control("/clock/advance", secs=7200)
-        con_ts = svc.resume(1)[1]
-        import sqlite3
-        con = sqlite3.connect(svc.db)
-        con.execute("UPDATE resume SET last_healthy_us = ? WHERE device_id = 1",
-                    (con_ts - 7200 * 1000000,))
-        con.commit()
-        con.close()
-        svc.start()
-        expect = sim.timeline("message")
-        self.assertGreater(len(expect), 14000)
-        wait_for(lambda: svc.count() >= len(expect), 90, "the two hours to be backfilled")
-        svc.stop()
-        self.assert_complete(expect)
-        out = svc.output()
-        self.assertIn("backfilling from the archive", out)
-        self.assertGreater(svc.counters(1)["duplicates"], 0, "overlap was not deduplicated")
-
-    def test_archive_session_closed_early_is_asked_again_for_the_rest(self):
-        """The server ends archive sessions normally (close 1000) after 500 events, long
-        before their window's end: the rest is asked for until nothing newer comes."""
+    def two_hour_outage(self):
+        """podsim's clock starts two hours back; the service streams a little, stops,
+        the clock jumps two hours and the resume state says the last healthy session
+        was two hours ago: exactly what a two-hour outage leaves behind. Returns the
+        simulator and the restarted service."""
         start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7200))
         sim = self.start_sim("--rate", "2", "--start", start, "--archive-stale", "1s")
         svc = self.start_svc([MESSAGE])
@@ -136,6 +110,23 @@ class OutageTests(StreamCase):
         con.commit()
         con.close()
         svc.start()
+        return sim, svc
+
+    def test_two_hour_outage_is_backfilled(self):
+        sim, svc = self.two_hour_outage()
+        expect = sim.timeline("message")
+        self.assertGreater(len(expect), 14000)
+        wait_for(lambda: svc.count() >= len(expect), 90, "the two hours to be backfilled")
+        svc.stop()
+        self.assert_complete(expect)
+        out = svc.output()
+        self.assertIn("backfilling from the archive", out)
+        self.assertGreater(svc.counters(1)["duplicates"], 0, "overlap was not deduplicated")
+
+    def test_archive_session_closed_early_is_asked_again_for_the_rest(self):
+        """The server ends archive sessions normally (close 1000) after 500 events, long
+        before their window's end: the rest is asked for until nothing newer comes."""
+        sim, svc = self.two_hour_outage()
         cut = set()
         deadline = time.monotonic() + 60
         while len(cut) < 2 and time.monotonic() < deadline:
