@@ -214,17 +214,52 @@ static ps_err put_list(ps_buf *b, const char *s)
     return err == PS_OK ? ps_buf_putc(b, ']') : err;
 }
 
+/* A list field as block items, one "- x" a line, the first at the current column. */
+static ps_err put_block_list(ps_buf *b, const char *s, int indent)
+{
+    ps_err err = PS_OK;
+    bool first = true;
+    while (err == PS_OK && *s) {
+        size_t len = strcspn(s, ",");
+        const char *p = s;
+        size_t n = len;
+        while (n && *p == ' ')
+            p++, n--;
+        while (n && p[n - 1] == ' ')
+            n--;
+        if (n) {
+            char *item = malloc(n + 1);
+            if (item) {
+                memcpy(item, p, n);
+                item[n] = '\0';
+            }
+            err = item ? ps_buf_appendf(b, "%*s- ", first ? 0 : indent, "") : PS_ERR_NOMEM;
+            if (err == PS_OK)
+                err = plain_safe(item) ? ps_buf_append(b, p, n) : put_quoted(b, p, n);
+            err = err == PS_OK ? ps_buf_putc(b, '\n') : err;
+            free(item);
+            first = false;
+        }
+        s += len + (s[len] == ',');
+    }
+    return err == PS_OK && first ? ps_buf_append(b, "[]\n", 3) : err;
+}
+
+ps_err ps_gui_form_put_value(ps_buf *b, const ps_gui_form_field *ff, int block_indent)
+{
+    if (ff->f->type == PS_SCHEMA_STRLIST)
+        return block_indent >= 0 ? put_block_list(b, ff->value, block_indent)
+                                 : put_list(b, ff->value);
+    if (ff->plain)
+        return ps_buf_append(b, ff->value, strlen(ff->value));
+    return put_quoted(b, ff->value, strlen(ff->value));
+}
+
 static ps_err put_field(ps_buf *b, const ps_gui_form_field *ff, int indent, const char *key)
 {
     ps_err err = ps_buf_appendf(b, "%*s%s: ", indent, "", key);
-    if (err != PS_OK)
-        return err;
-    if (ff->f->type == PS_SCHEMA_STRLIST)
-        err = put_list(b, ff->value);
-    else if (ff->plain)
-        err = ps_buf_append(b, ff->value, strlen(ff->value));
-    else
-        err = put_quoted(b, ff->value, strlen(ff->value));
+    if (err == PS_OK)
+        err = ps_gui_form_put_value(b, ff, -1);
     return err == PS_OK ? ps_buf_putc(b, '\n') : err;
 }
 

@@ -15,6 +15,7 @@
 
 #include "podstream/ps_diag.h"
 #include "podstream/ps_error.h"
+#include "podstream/ps_mem.h"
 #include "podstream/ps_schema.h"
 #include "podstream/ps_yaml.h"
 
@@ -69,6 +70,12 @@ ps_err ps_gui_form_set(ps_gui_form *f, const char *path, const char *text);
 /* The device as a YAML block mapping, every line indented by `indent` spaces, in
  * a new string (caller frees). */
 char *ps_gui_form_yaml(const ps_gui_form *f, int indent);
+
+/* Appends the value of `ff` (not absent) to `b` as YAML: a scalar plain or quoted as
+ * ps_gui_form_set decided; a list as a flow sequence, or, with block_indent >= 0, as
+ * block items "- x\n", the first at the current column and the others indented by
+ * block_indent spaces. */
+ps_err ps_gui_form_put_value(ps_buf *b, const ps_gui_form_field *ff, int block_indent);
 
 /* Validates the device as `podstream validate` would, with the loader `flags`
  * (validate uses PS_LOADER_TOKENS | PS_LOADER_RESOLVE): it stands in for device

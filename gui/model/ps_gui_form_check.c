@@ -1,5 +1,6 @@
 /* ps_gui_form_validate: the device written into a copy of its file at the place
- * the YAML tree recorded, then the whole directory checked by the shared loader. */
+ * the YAML tree recorded (as saving writes it), then the whole directory checked by
+ * the shared loader. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,8 @@
 #include "podstream/ps_mem.h"
 #include "podstream/ps_platform.h"
 #include "ps_gui_form.h"
+#include "ps_gui_save.h"
+#include "ps_gui_text.h"
 
 /* The files of the directory, read into memory. */
 typedef struct sources {
@@ -68,20 +71,6 @@ out:
     return err;
 }
 
-/* The device mapping `index` of a parsed device file (any of its three shapes). */
-static const ps_yaml_node *device_node(const ps_yaml_node *root, size_t index)
-{
-    const ps_yaml_node *seq = root;
-    if (root && root->kind == PS_YAML_MAP) {
-        seq = ps_yaml_map_get(root, "devices");
-        if (!seq)
-            return index == 0 ? root : NULL;
-    }
-    if (!seq || seq->kind != PS_YAML_SEQ || index >= seq->count)
-        return NULL;
-    return seq->items[index];
-}
-
 ps_err ps_gui_form_load_file(ps_gui_form *f, const char *config_dir, const char *file, size_t index,
                              ps_errmsg *em)
 {
@@ -101,7 +90,7 @@ ps_err ps_gui_form_load_file(ps_gui_form *f, const char *config_dir, const char 
             ps_errmsg_set(em, err, "%s cannot be read", file);
         goto out;
     }
-    n = device_node(ps_yaml_doc_root(doc), index);
+    n = ps_gui_text_device(ps_yaml_doc_root(doc), index);
     if (!n || n->kind != PS_YAML_MAP) {
         err = ps_errmsg_set(em, PS_ERR_NOTFOUND, "%s has no device %zu", file, index);
         goto out;
@@ -113,37 +102,6 @@ out:
     ps_yaml_doc_destroy(doc);
     ps_diag_deinit(&d);
     return err;
-}
-
-/* Byte offset of the start of line `line` (1-based), or len when past the end. */
-static size_t line_start(const char *t, size_t len, int line)
-{
-    size_t off = 0;
-    for (int l = 1; l < line && off < len; off++)
-        if (t[off] == '\n')
-            l++;
-    return off;
-}
-
-/* Where the block mapping at (line, col) ends: after the last line that is
- * neither blank nor a comment and is indented at least col - 1. */
-static size_t block_end(const char *t, size_t len, size_t from, int col)
-{
-    size_t end = from, off = from;
-    while (off < len) {
-        size_t eol = off, ind = 0;
-        while (eol < len && t[eol] != '\n')
-            eol++;
-        while (off + ind < eol && t[off + ind] == ' ')
-            ind++;
-        if (off + ind < eol && t[off + ind] != '#') {
-            if ((int)ind < col - 1 && off != from)
-                break;
-            end = eol < len ? eol + 1 : eol;
-        }
-        off = eol < len ? eol + 1 : eol;
-    }
-    return end;
 }
 
 /* The text of `src` with device `index` replaced by the form's mapping. */
@@ -160,11 +118,11 @@ static ps_err patch(const ps_gui_form *f, const ps_config_source *src, size_t in
     *out = NULL;
     if (ps_yaml_load_buffer(src->name, src->data, src->len, &doc, &d) != PS_OK)
         goto out;
-    n = device_node(ps_yaml_doc_root(doc), index);
+    n = ps_gui_text_device(ps_yaml_doc_root(doc), index);
     if (n && n->kind == PS_YAML_MAP) {
-        size_t start = line_start(src->data, src->len, n->line);
+        size_t start = ps_gui_text_line_start(src->data, src->len, n->line);
         size_t at = start + (size_t)n->col - 1;
-        size_t end = block_end(src->data, src->len, start, n->col);
+        size_t end = ps_gui_text_block_end(src->data, src->len, start, n->col);
         if (at >= src->len || src->data[at] == '{' || !(yaml = ps_gui_form_yaml(f, n->col - 1)))
             goto out; /* a flow mapping: not patched by position */
         err = ps_buf_append(&b, src->data, at);
@@ -239,9 +197,14 @@ static ps_err stand_in(const ps_gui_form *f, sources *s, const char **file, size
     static const char new_file[] = "devices/zz-podstream-gui-new.yml";
     char *text = NULL, *yaml;
     for (size_t i = 0; *file && i < s->n; i++) {
+        ps_errmsg em;
         if (strcmp(s->names[i], *file) != 0)
             continue;
-        ps_err err = patch(f, &s->v[i], *index, &text);
+        /* What saving would write; the whole mapping only where that cannot patch. */
+        ps_err err =
+            ps_gui_save_patch(f, s->names[i], s->v[i].data, s->v[i].len, *index, &text, &em);
+        if (err != PS_OK && err != PS_ERR_NOMEM)
+            err = patch(f, &s->v[i], *index, &text);
         if (err != PS_OK)
             return err;
         free(s->data[i]);

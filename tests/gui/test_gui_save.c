@@ -1,0 +1,314 @@
+/* podstream-gui's saving without a window: an edit changes the admin's commented
+ * file only where a value changed (byte for byte elsewhere), is validated first,
+ * written with the previous file kept as .bak, refused over a file that changed on
+ * disk since it was read; and devices are added, duplicated, deleted, disabled. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "podstream/ps_loader.h"
+#include "ps_gui_form.h"
+#include "ps_gui_save.h"
+
+#define FILE_ "devices/10-office.yml"
+
+static const char original[] = "# Office devices: kept by hand, and edited by podstream-gui too.\n"
+                               "devices:\n"
+                               "  # The main cluster.\n"
+                               "  - id: 1\n"
+                               "    name: office-message   # shown by status\n"
+                               "    description: 'Message events, it''s the main one'\n"
+                               "    type: proofpoint\n"
+                               "    tags: [email, \"pod\"]   # a flow list\n"
+                               "    pipelines:\n"
+                               "      - normalize          # first\n"
+                               "    properties:\n"
+                               "      cluster: \"acme_hosted\"\n"
+                               "      token: \"${POD_TOKEN}\"\n"
+                               "      type: message\n"
+                               "\n"
+                               "  # Mail log, second.\n"
+                               "  - id: 2\n"
+                               "    name: office-maillog\n"
+                               "    type: proofpoint\n"
+                               "    properties:\n"
+                               "      cluster: acme_hosted   # same cluster\n"
+                               "      token: ${POD_TOKEN}\n"
+                               "      type: maillog\n"
+                               "      workers: 4\n"
+                               "# Pipelines beside the devices.\n"
+                               "pipelines:\n"
+                               "  - name: normalize\n"
+                               "    processors: []\n";
+
+static void remove_tree(const char *dir)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    while (d && (name = g_dir_read_name(d))) {
+        char *p = g_build_filename(dir, name, NULL);
+        if (g_file_test(p, G_FILE_TEST_IS_DIR))
+            remove_tree(p);
+        else
+            g_remove(p);
+        g_free(p);
+    }
+    if (d)
+        g_dir_close(d);
+    g_rmdir(dir);
+}
+
+/* A copy of tests/data/gui/save in a new directory; *state is its path. */
+static int setup(void **state)
+{
+    static const char *const files[] = {"podstream.yml", FILE_};
+    char *dir = g_dir_make_tmp("ps_gui_save_XXXXXX", NULL);
+    char *sub = g_build_filename(dir, "devices", NULL);
+    assert_int_equal(g_mkdir_with_parents(sub, 0700), 0);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char *from = g_build_filename(getenv("PS_TEST_DATA"), "gui", "save", files[i], NULL);
+        char *to = g_build_filename(dir, files[i], NULL), *text = NULL;
+        gsize len = 0;
+        assert_true(g_file_get_contents(from, &text, &len, NULL));
+        assert_true(g_file_set_contents(to, text, (gssize)len, NULL));
+        g_free(text);
+        g_free(from);
+        g_free(to);
+    }
+    g_setenv("POD_TOKEN", "test-token", TRUE);
+    g_free(sub);
+    *state = dir;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    remove_tree(*state);
+    g_free(*state);
+    return 0;
+}
+
+static char *slurp(const char *dir, const char *file)
+{
+    char *p = g_build_filename(dir, file, NULL), *text = NULL;
+    if (!g_file_get_contents(p, &text, NULL, NULL))
+        text = NULL;
+    g_free(p);
+    return text;
+}
+
+static ps_gui_form *load(const char *dir, const char *file, size_t index)
+{
+    ps_gui_form *f = NULL;
+    ps_errmsg em;
+    assert_int_equal(ps_gui_form_create(&f), PS_OK);
+    assert_int_equal(ps_gui_form_load_file(f, dir, file, index, &em), PS_OK);
+    return f;
+}
+
+/* The number of errors `podstream validate` finds in dir. */
+static size_t validate_errors(const char *dir)
+{
+    ps_diag d;
+    ps_config *cfg = NULL;
+    ps_pipeline_set *set = NULL;
+    size_t n;
+    ps_diag_init(&d);
+    ps_loader_load(dir, PS_LOADER_TOKENS | PS_LOADER_RESOLVE, &cfg, &set, &d);
+    n = d.errors;
+    ps_config_destroy(cfg);
+    ps_pipeline_set_destroy(set);
+    ps_diag_deinit(&d);
+    return n;
+}
+
+static void test_patch_keeps_everything_else(void **state)
+{
+    ps_gui_form *f = load(*state, FILE_, 0);
+    ps_errmsg em;
+    char *out = NULL;
+    /* Unchanged: the very same bytes. */
+    assert_int_equal(ps_gui_save_patch(f, FILE_, original, strlen(original), 0, &out, &em), PS_OK);
+    assert_string_equal(out, original);
+    free(out);
+    /* Retyping a value as it was changes nothing either. */
+    assert_int_equal(ps_gui_form_set(f, "name", "office-message"), PS_OK);
+    assert_int_equal(ps_gui_save_patch(f, FILE_, original, strlen(original), 0, &out, &em), PS_OK);
+    assert_string_equal(out, original);
+    free(out);
+    assert_int_equal(ps_gui_form_set(f, "name", "office-msg"), PS_OK);
+    assert_int_equal(ps_gui_form_set(f, "description", ""), PS_OK);
+    assert_int_equal(ps_gui_form_set(f, "tags", "email, pod, office"), PS_OK);
+    assert_int_equal(ps_gui_form_set(f, "pipelines", "normalize, enrich"), PS_OK);
+    assert_int_equal(ps_gui_form_set(f, "status", "false"), PS_OK);
+    assert_int_equal(ps_gui_form_set(f, "properties.reuse", "false"), PS_OK);
+    assert_int_equal(ps_gui_save_patch(f, FILE_, original, strlen(original), 0, &out, &em), PS_OK);
+    assert_string_equal(out, "# Office devices: kept by hand, and edited by podstream-gui too.\n"
+                             "devices:\n"
+                             "  # The main cluster.\n"
+                             "  - id: 1\n"
+                             "    name: \"office-msg\"   # shown by status\n"
+                             "    type: proofpoint\n"
+                             "    tags: [\"email\", \"pod\", \"office\"]   # a flow list\n"
+                             "    pipelines:\n"
+                             "      - normalize\n"
+                             "      - enrich\n"
+                             "    properties:\n"
+                             "      cluster: \"acme_hosted\"\n"
+                             "      token: \"${POD_TOKEN}\"\n"
+                             "      type: message\n"
+                             "      reuse: false\n"
+                             "    status: false\n"
+                             "\n"
+                             "  # Mail log, second.\n"
+                             "  - id: 2\n"
+                             "    name: office-maillog\n"
+                             "    type: proofpoint\n"
+                             "    properties:\n"
+                             "      cluster: acme_hosted   # same cluster\n"
+                             "      token: ${POD_TOKEN}\n"
+                             "      type: maillog\n"
+                             "      workers: 4\n"
+                             "# Pipelines beside the devices.\n"
+                             "pipelines:\n"
+                             "  - name: normalize\n"
+                             "    processors: []\n");
+    free(out);
+    ps_gui_form_destroy(f);
+}
+
+static void test_patch_second_device(void **state)
+{
+    ps_gui_form *f = load(*state, FILE_, 1);
+    ps_errmsg em;
+    char *out = NULL;
+    GString *want = g_string_new(original);
+    assert_int_equal(ps_gui_form_set(f, "properties.workers", "8"), PS_OK);
+    assert_int_equal(ps_gui_form_set(f, "properties.cluster", "acme_eu"), PS_OK);
+    assert_int_equal(ps_gui_form_set(f, "id", ""), PS_OK); /* the item's first key */
+    assert_int_equal(ps_gui_save_patch(f, FILE_, original, strlen(original), 1, &out, &em), PS_OK);
+    g_string_replace(want, "      workers: 4\n", "      workers: 8\n", 1);
+    g_string_replace(want, "cluster: acme_hosted   # same", "cluster: \"acme_eu\"   # same", 1);
+    g_string_replace(want, "  - id: 2\n    name: office-maillog", "  - name: office-maillog", 1);
+    assert_string_equal(out, want->str);
+    g_string_free(want, TRUE);
+    free(out);
+    ps_gui_form_destroy(f);
+}
+
+static void test_save_validates_and_keeps_bak(void **state)
+{
+    const char *dir = *state;
+    ps_gui_form *f = load(dir, FILE_, 1);
+    ps_gui_stamp st;
+    ps_diag all;
+    ps_errmsg em;
+    char *now, *bak;
+    ps_diag_init(&all);
+    ps_gui_stamp_take(dir, FILE_, &st);
+    assert_true(st.exists);
+    /* A mistake: validate's error on the field, and the file untouched. */
+    assert_int_equal(ps_gui_form_set(f, "properties.workers", "100"), PS_OK);
+    assert_int_equal(ps_gui_save_device(f, dir, FILE_, 1, &st, &all, &em), PS_ERR_INVALID);
+    assert_non_null(ps_gui_form_find(f, "properties.workers")->error);
+    now = slurp(dir, FILE_);
+    assert_string_equal(now, original);
+    g_free(now);
+    assert_null(slurp(dir, FILE_ ".bak"));
+    /* Fixed: written, the previous file kept, and the directory valid. */
+    ps_diag_deinit(&all);
+    ps_diag_init(&all);
+    assert_int_equal(ps_gui_form_set(f, "properties.workers", "8"), PS_OK);
+    assert_int_equal(ps_gui_save_device(f, dir, FILE_, 1, &st, &all, &em), PS_OK);
+    now = slurp(dir, FILE_);
+    bak = slurp(dir, FILE_ ".bak");
+    assert_string_equal(bak, original);
+    assert_non_null(strstr(now, "      workers: 8\n# Pipelines beside"));
+    assert_int_equal(strlen(now), strlen(original));
+    assert_int_equal(validate_errors(dir), 0);
+    g_free(now);
+    g_free(bak);
+    /* The stamp taken before is stale now: the next save asks first. */
+    assert_int_equal(ps_gui_form_set(f, "properties.workers", "6"), PS_OK);
+    assert_int_equal(ps_gui_save_device(f, dir, FILE_, 1, &st, &all, &em), PS_ERR_CONFLICT);
+    assert_non_null(strstr(em.text, "changed on disk"));
+    now = slurp(dir, FILE_);
+    assert_non_null(strstr(now, "workers: 8"));
+    g_free(now);
+    /* The admin said overwrite: no stamp. */
+    assert_int_equal(ps_gui_save_device(f, dir, FILE_, 1, NULL, &all, &em), PS_OK);
+    now = slurp(dir, FILE_);
+    assert_non_null(strstr(now, "workers: 6"));
+    g_free(now);
+    ps_diag_deinit(&all);
+    ps_gui_form_destroy(f);
+}
+
+static void test_add_duplicate_disable_delete(void **state)
+{
+    const char *dir = *state;
+    ps_gui_form *f = load(dir, FILE_, 0), *copy = NULL;
+    ps_diag all;
+    ps_errmsg em;
+    char id[32], *text;
+    ps_gui_stamp st;
+    ps_diag_init(&all);
+    /* Duplicate: the same settings under a new id and name, in a file of its own. */
+    assert_int_equal(ps_gui_save_next_id(dir), 3);
+    assert_int_equal(ps_gui_form_clone(f, &copy), PS_OK);
+    snprintf(id, sizeof id, "%lld", ps_gui_save_next_id(dir));
+    assert_int_equal(ps_gui_form_set(copy, "id", id), PS_OK);
+    assert_int_equal(ps_gui_form_set(copy, "name", "office-copy"), PS_OK);
+    assert_int_equal(ps_gui_save_new(copy, dir, "devices/office-copy.yml", &all, &em), PS_OK);
+    assert_int_equal(ps_gui_save_next_id(dir), 4);
+    assert_int_equal(validate_errors(dir), 0);
+    assert_int_equal(ps_gui_save_new(copy, dir, "devices/office-copy.yml", &all, &em),
+                     PS_ERR_EXISTS);
+    /* A new device with the same id as another is validate's error, not saved. */
+    assert_int_equal(ps_gui_form_set(copy, "name", "office-other"), PS_OK);
+    assert_int_equal(ps_gui_save_new(copy, dir, "devices/other.yml", &all, &em), PS_ERR_INVALID);
+    assert_null(slurp(dir, "devices/other.yml"));
+    /* Disable: one line added, the rest as it was. */
+    assert_int_equal(ps_gui_form_set(f, "status", "false"), PS_OK);
+    assert_int_equal(ps_gui_save_device(f, dir, FILE_, 0, NULL, &all, &em), PS_OK);
+    text = slurp(dir, FILE_);
+    assert_non_null(strstr(text, "      type: message\n    status: false\n\n  # Mail log"));
+    assert_int_equal(strlen(text), strlen(original) + strlen("    status: false\n"));
+    g_free(text);
+    /* Delete the second device: its lines go, the comment before it stays. */
+    ps_gui_stamp_take(dir, FILE_, &st);
+    assert_int_equal(ps_gui_save_delete(dir, FILE_, 1, &st, &em), PS_OK);
+    text = slurp(dir, FILE_);
+    assert_null(strstr(text, "office-maillog"));
+    assert_non_null(strstr(text, "  # Mail log, second.\n# Pipelines beside the devices.\n"));
+    g_free(text);
+    assert_int_equal(validate_errors(dir), 0);
+    /* The last device of a file that holds nothing else takes the file along. */
+    assert_int_equal(ps_gui_save_delete(dir, "devices/office-copy.yml", 0, NULL, &em), PS_OK);
+    assert_null(slurp(dir, "devices/office-copy.yml"));
+    text = slurp(dir, "devices/office-copy.yml.bak");
+    assert_non_null(strstr(text, "office-copy"));
+    g_free(text);
+    /* The only device of a file with pipelines beside it: the admin edits that file. */
+    assert_int_equal(ps_gui_save_delete(dir, FILE_, 0, NULL, &em), PS_ERR_UNSUPPORTED);
+    ps_diag_deinit(&all);
+    ps_gui_form_destroy(copy);
+    ps_gui_form_destroy(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_patch_keeps_everything_else, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_patch_second_device, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_validates_and_keeps_bak, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_duplicate_disable_delete, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
