@@ -36,11 +36,34 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${_ps_deb}/postinst ${_ps_deb}/prerm ${_ps_deb}/postrm ${_ps_deb}/conffiles)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
 
-# The seam for the GUI: once gui/ builds podstream-gui, it gets a component `gui` and
-# its own binary package (podstream-gui, with its .desktop file and icon) beside this
-# one, with CPACK_DEB_COMPONENT_INSTALL. Until then there is one package.
+# With podstream-gui built, a second binary package podstream-gui from install component
+# `gui` (gui/CMakeLists.txt), one .deb per component; the service's package is the
+# component Unspecified, with the name, contents and control data it has alone. The
+# settings above that would leak into the GUI's package (maintainer scripts, Depends)
+# move to the service's component.
 if(TARGET podstream-gui)
-    message(WARNING "podstream-gui exists but is not packaged yet (cmake/PsPackaging.cmake)")
+    set(CPACK_DEB_COMPONENT_INSTALL ON)
+    set(CPACK_COMPONENTS_ALL Unspecified gui)
+    set(CPACK_DEBIAN_UNSPECIFIED_PACKAGE_NAME podstream)
+    set(CPACK_DEBIAN_UNSPECIFIED_DESCRIPTION
+        "${CPACK_PACKAGE_DESCRIPTION_SUMMARY}\n${CPACK_DEBIAN_PACKAGE_DESCRIPTION}")
+    set(CPACK_DEBIAN_UNSPECIFIED_PACKAGE_DEPENDS "${CPACK_DEBIAN_PACKAGE_DEPENDS}")
+    set(CPACK_DEBIAN_UNSPECIFIED_PACKAGE_CONTROL_EXTRA ${CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA})
+    unset(CPACK_DEBIAN_PACKAGE_DEPENDS)
+    unset(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA)
+
+    set(CPACK_DEBIAN_GUI_PACKAGE_NAME podstream-gui)
+    set(CPACK_DEBIAN_GUI_PACKAGE_SECTION admin)
+    set(CPACK_DEBIAN_GUI_DESCRIPTION "Desktop app for the podstream service
+podstream-gui shows the devices of a podstream service with their live
+state and counts, finds stored mail with the filters of podstream query,
+traces one mail's way and checks device settings. It reads the service's
+configuration and database; the user needs to be in the podstream group.")
+    # The GUI reads what the service writes, of the same version.
+    set(CPACK_DEBIAN_GUI_PACKAGE_RECOMMENDS "podstream (= ${PROJECT_VERSION}-1)")
+    # CPackDeb puts the one summary above every component's description; each
+    # description here starts with its own (cmake/PsCPackProject.cmake).
+    set(CPACK_PROJECT_CONFIG_FILE ${PROJECT_SOURCE_DIR}/cmake/PsCPackProject.cmake)
 endif()
 
 include(CPack)

@@ -57,6 +57,9 @@ $SUDO apt-get install -y -qq --no-install-recommends zsh fish python3-prometheus
 # podstream-gui (GTK 4.8, libadwaita 1.2) and its window tests on a private X server
 # (tests/gui/run_under_xvfb.sh).
 $SUDO apt-get install -y -qq --no-install-recommends libgtk-4-dev libadwaita-1-dev xvfb xauth
+# The GUI's package: its .desktop file is checked by desktop-file-validate
+# (installer/tests/test_deb_gui.sh).
+$SUDO apt-get install -y -qq --no-install-recommends desktop-file-utils
 
 # The Windows cross compiler: scripts/check-platform.py compiles the public headers
 # with it, and the Windows build will use it.
