@@ -191,33 +191,32 @@ static ps_err put_quoted(ps_buf *b, const char *s, size_t len)
     return err == PS_OK ? ps_buf_putc(b, '"') : err;
 }
 
-/* A list field: one quoted item per comma-separated part, trimmed. */
-static ps_err put_list(ps_buf *b, const char *s)
+/* One item of a list typed as comma-separated parts: the item must be written
+ * quoted unless, in a block list, it reads the same plain. */
+static ps_err put_item(ps_buf *b, const char *p, size_t n, int block_indent, bool first)
 {
-    ps_err err = ps_buf_putc(b, '[');
-    bool first = true;
-    while (err == PS_OK && *s) {
-        size_t len = strcspn(s, ",");
-        const char *p = s;
-        size_t n = len;
-        while (n && *p == ' ')
-            p++, n--;
-        while (n && p[n - 1] == ' ')
-            n--;
-        if (n) {
-            err = first ? PS_OK : ps_buf_append(b, ", ", 2);
-            err = err == PS_OK ? put_quoted(b, p, n) : err;
-            first = false;
-        }
-        s += len + (s[len] == ',');
+    char *item;
+    ps_err err;
+    if (block_indent < 0) {
+        err = first ? PS_OK : ps_buf_append(b, ", ", 2);
+        return err == PS_OK ? put_quoted(b, p, n) : err;
     }
-    return err == PS_OK ? ps_buf_putc(b, ']') : err;
+    if (!(item = malloc(n + 1)))
+        return PS_ERR_NOMEM;
+    memcpy(item, p, n);
+    item[n] = '\0';
+    err = ps_buf_appendf(b, "%*s- ", first ? 0 : block_indent, "");
+    if (err == PS_OK)
+        err = plain_safe(item) ? ps_buf_append(b, p, n) : put_quoted(b, p, n);
+    free(item);
+    return err == PS_OK ? ps_buf_putc(b, '\n') : err;
 }
 
-/* A list field as block items, one "- x" a line, the first at the current column. */
-static ps_err put_block_list(ps_buf *b, const char *s, int indent)
+/* A list field: one item per comma-separated part, trimmed; a flow sequence, or
+ * with block_indent >= 0 block items, the first at the current column. */
+static ps_err put_list(ps_buf *b, const char *s, int block_indent)
 {
-    ps_err err = PS_OK;
+    ps_err err = block_indent < 0 ? ps_buf_putc(b, '[') : PS_OK;
     bool first = true;
     while (err == PS_OK && *s) {
         size_t len = strcspn(s, ",");
@@ -228,28 +227,22 @@ static ps_err put_block_list(ps_buf *b, const char *s, int indent)
         while (n && p[n - 1] == ' ')
             n--;
         if (n) {
-            char *item = malloc(n + 1);
-            if (item) {
-                memcpy(item, p, n);
-                item[n] = '\0';
-            }
-            err = item ? ps_buf_appendf(b, "%*s- ", first ? 0 : indent, "") : PS_ERR_NOMEM;
-            if (err == PS_OK)
-                err = plain_safe(item) ? ps_buf_append(b, p, n) : put_quoted(b, p, n);
-            err = err == PS_OK ? ps_buf_putc(b, '\n') : err;
-            free(item);
+            err = put_item(b, p, n, block_indent, first);
             first = false;
         }
         s += len + (s[len] == ',');
     }
-    return err == PS_OK && first ? ps_buf_append(b, "[]\n", 3) : err;
+    if (err != PS_OK)
+        return err;
+    if (block_indent < 0)
+        return ps_buf_putc(b, ']');
+    return first ? ps_buf_append(b, "[]\n", 3) : PS_OK;
 }
 
 ps_err ps_gui_form_put_value(ps_buf *b, const ps_gui_form_field *ff, int block_indent)
 {
     if (ff->f->type == PS_SCHEMA_STRLIST)
-        return block_indent >= 0 ? put_block_list(b, ff->value, block_indent)
-                                 : put_list(b, ff->value);
+        return put_list(b, ff->value, block_indent);
     if (ff->plain)
         return ps_buf_append(b, ff->value, strlen(ff->value));
     return put_quoted(b, ff->value, strlen(ff->value));

@@ -1,9 +1,10 @@
 /* The Device editor page: a form generated from the schema table for one device
  * of the configuration, checked by the shared loader as `podstream validate`
- * checks it, each problem shown on its field. Saving is not here yet: the page
- * says so, and the admin edits the file the form names. */
+ * checks it, each problem shown on its field. Saving and the device actions are in
+ * ps_gui_editor_save.c. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "podstream/ps_loader.h"
 #include "ps_gui_window_private.h"
@@ -30,6 +31,8 @@ typedef struct list_job {
     char *config_dir;
     ps_gui_editable *v;
     size_t n;
+    char *select_file; /* the device to open once listed (NULL: the first) */
+    size_t select_index;
 } list_job;
 
 static void list_job_free(gpointer p)
@@ -41,6 +44,7 @@ static void list_job_free(gpointer p)
     }
     g_free(j->v);
     g_free(j->config_dir);
+    g_free(j->select_file);
     g_free(j);
 }
 
@@ -79,20 +83,28 @@ static void list_done(GObject *src, GAsyncResult *res, gpointer data)
     PsGuiWindow *w = PS_GUI_WINDOW(src);
     list_job *j = g_task_get_task_data(G_TASK(res));
     GtkStringList *labels = gtk_string_list_new(NULL);
+    guint pos = 0;
     (void)data;
-    w->config_busy = FALSE;
+    ps_gui_editor_page_free(w);
     w->editable = j->v;
     w->neditable = j->n;
     j->v = NULL;
     j->n = 0;
-    for (size_t i = 0; i < w->neditable; i++)
+    for (size_t i = 0; i < w->neditable; i++) {
         gtk_string_list_append(labels, w->editable[i].label);
+        if (j->select_file && strcmp(w->editable[i].file, j->select_file) == 0 &&
+            w->editable[i].index == j->select_index)
+            pos = (guint)i;
+    }
+    /* Still busy: the drop-down's own notify must not open another device. */
     gtk_drop_down_set_model(w->editor_device, G_LIST_MODEL(labels));
+    gtk_drop_down_set_selected(w->editor_device, pos);
     g_object_unref(labels);
+    w->config_busy = FALSE;
     if (w->neditable == 0)
         gtk_label_set_text(w->editor_status, "The configuration has no device to edit.");
     else
-        load_form(w, 0);
+        load_form(w, pos);
 }
 
 /* ---- the form ----------------------------------------------------------------------- */
@@ -164,6 +176,7 @@ static void build_form(PsGuiWindow *w)
 typedef struct form_job {
     char *config_dir, *file;
     size_t index;
+    ps_gui_stamp stamp;
     ps_gui_form *form;
     ps_diag all;
     ps_errmsg em;
@@ -184,6 +197,8 @@ static void form_thread(GTask *task, gpointer src, gpointer data, GCancellable *
     form_job *j = data;
     (void)src;
     (void)cancel;
+    /* Before reading: a change in between then shows as a conflict, never lost. */
+    ps_gui_stamp_take(j->config_dir, j->file, &j->stamp);
     if (ps_gui_form_create(&j->form) != PS_OK ||
         ps_gui_form_load_file(j->form, j->config_dir, j->file, j->index, &j->em) != PS_OK) {
         g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", j->em.text);
@@ -205,15 +220,27 @@ static void form_done(GObject *src, GAsyncResult *res, gpointer data)
         g_error_free(error);
         return;
     }
-    ps_gui_form_destroy(w->form);
-    w->form = j->form;
-    j->form = NULL;
-    build_form(w);
-    text = g_strdup_printf("From %s. Check validates it as 'podstream validate' does; saving "
-                           "comes later: edit that file, and the service reloads it.",
+    w->stamp = j->stamp;
+    w->is_new = FALSE;
+    text = g_strdup_printf("From %s. Check validates it as 'podstream validate' does; Save "
+                           "writes it there, and the service reloads it.",
                            j->file);
-    gtk_label_set_text(w->editor_status, text);
+    ps_gui_editor_page_show_form(w, j->form, text);
+    j->form = NULL;
     g_free(text);
+    /* What a save that listed the devices again has to say. */
+    if (g_object_get_data(G_OBJECT(w), "ps-saved")) {
+        gtk_label_set_text(w->editor_status, g_object_get_data(G_OBJECT(w), "ps-saved"));
+        g_object_set_data(G_OBJECT(w), "ps-saved", NULL);
+    }
+}
+
+void ps_gui_editor_page_show_form(PsGuiWindow *w, ps_gui_form *form, const char *status)
+{
+    ps_gui_form_destroy(w->form);
+    w->form = form;
+    build_form(w);
+    gtk_label_set_text(w->editor_status, status);
 }
 
 static void load_form(PsGuiWindow *w, guint pos)
@@ -242,11 +269,18 @@ static void on_device(GObject *o, GParamSpec *ps, gpointer data)
 
 void ps_gui_editor_page_init(PsGuiWindow *w)
 {
+    g_signal_connect(w->editor_device, "notify::selected", G_CALLBACK(on_device), w);
+    ps_gui_editor_page_reload(w, NULL, 0);
+}
+
+void ps_gui_editor_page_reload(PsGuiWindow *w, const char *file, size_t index)
+{
     list_job *j = g_new0(list_job, 1);
     GTask *task;
     j->config_dir = g_strdup(w->config_dir);
+    j->select_file = g_strdup(file);
+    j->select_index = index;
     w->config_busy = TRUE;
-    g_signal_connect(w->editor_device, "notify::selected", G_CALLBACK(on_device), w);
     task = g_task_new(w, NULL, list_done, NULL);
     g_task_set_task_data(task, j, list_job_free);
     g_task_run_in_thread(task, list_thread);
@@ -298,27 +332,32 @@ static void show_problems(PsGuiWindow *w, const ps_gui_form *checked)
     }
 }
 
+void ps_gui_editor_page_verdict(PsGuiWindow *w, const ps_gui_form *checked, const ps_diag *all)
+{
+    GString *s = g_string_new(NULL);
+    if (w->form_rows)
+        show_problems(w, checked);
+    g_string_append_printf(s, "%zu error%s, %zu warning%s in this device", checked->errors,
+                           checked->errors == 1 ? "" : "s", checked->warnings,
+                           checked->warnings == 1 ? "" : "s");
+    for (size_t i = 0; i < checked->ngeneral; i++)
+        g_string_append_printf(s, "\n%s", checked->general[i]);
+    if (all->errors > checked->errors)
+        g_string_append_printf(s, "\n%zu more error%s elsewhere in the configuration",
+                               all->errors - checked->errors,
+                               all->errors - checked->errors == 1 ? "" : "s");
+    gtk_label_set_text(w->editor_status, s->str);
+    g_string_free(s, TRUE);
+}
+
 static void check_done(GObject *src, GAsyncResult *res, gpointer data)
 {
     PsGuiWindow *w = PS_GUI_WINDOW(src);
     form_job *j = g_task_get_task_data(G_TASK(res));
-    GString *s = g_string_new(NULL);
     (void)data;
     w->check_busy = FALSE;
     g_task_propagate_boolean(G_TASK(res), NULL);
-    if (w->form_rows)
-        show_problems(w, j->form);
-    g_string_append_printf(s, "%zu error%s, %zu warning%s in this device", j->form->errors,
-                           j->form->errors == 1 ? "" : "s", j->form->warnings,
-                           j->form->warnings == 1 ? "" : "s");
-    for (size_t i = 0; i < j->form->ngeneral; i++)
-        g_string_append_printf(s, "\n%s", j->form->general[i]);
-    if (j->all.errors > j->form->errors)
-        g_string_append_printf(s, "\n%zu more error%s elsewhere in the configuration",
-                               j->all.errors - j->form->errors,
-                               j->all.errors - j->form->errors == 1 ? "" : "s");
-    gtk_label_set_text(w->editor_status, s->str);
-    g_string_free(s, TRUE);
+    ps_gui_editor_page_verdict(w, j->form, &j->all);
 }
 
 void ps_gui_editor_page_check(PsGuiWindow *w)
@@ -326,7 +365,7 @@ void ps_gui_editor_page_check(PsGuiWindow *w)
     guint pos = gtk_drop_down_get_selected(w->editor_device);
     form_job *j;
     GTask *task;
-    if (!w->form || w->check_busy || pos >= w->neditable)
+    if (!w->form || w->check_busy || (pos >= w->neditable && !w->is_new))
         return;
     j = g_new0(form_job, 1);
     ps_diag_init(&j->all);
@@ -335,8 +374,9 @@ void ps_gui_editor_page_check(PsGuiWindow *w)
         return;
     }
     j->config_dir = g_strdup(w->config_dir);
-    j->file = g_strdup(w->editable[pos].file);
-    j->index = w->editable[pos].index;
+    /* A new device is checked as a file of its own. */
+    j->file = w->is_new ? NULL : g_strdup(w->editable[pos].file);
+    j->index = pos < w->neditable ? w->editable[pos].index : 0;
     w->check_busy = TRUE;
     gtk_label_set_text(w->editor_status, "Checking…");
     task = g_task_new(w, NULL, check_done, NULL);

@@ -188,6 +188,7 @@ static void ps_gui_window_class_init(PsGuiWindowClass *k)
     gtk_widget_class_install_action(wc, "win.export", "s", act_export);
     gtk_widget_class_install_action(wc, "win.export-to", "(ss)", act_export_to);
     gtk_widget_class_install_action(wc, "win.trace-selected", NULL, act_trace_selected);
+    ps_gui_editor_save_install(wc);
     gtk_widget_class_add_binding_action(wc, GDK_KEY_1, GDK_ALT_MASK, "win.page", "s", "devices");
     gtk_widget_class_add_binding_action(wc, GDK_KEY_2, GDK_ALT_MASK, "win.page", "s", "events");
     gtk_widget_class_add_binding_action(wc, GDK_KEY_3, GDK_ALT_MASK, "win.page", "s", "trace");
@@ -249,6 +250,6 @@ char *ps_gui_window_describe(PsGuiWindow *w)
 gboolean ps_gui_window_is_idle(PsGuiWindow *w)
 {
     return w->shown_once && !w->devices_busy && !w->config_busy && !w->check_busy &&
-           !w->trace_busy && !w->export_busy &&
+           !w->save_busy && !w->trace_busy && !w->export_busy &&
            !(w->events && ps_gui_event_list_is_loading(w->events));
 }

@@ -7,7 +7,11 @@
  * event selected on the Events page; win.export('csv'|'json') asks for a file and
  * writes the Events page's whole result to it, win.export-to(('csv', PATH)) writes
  * it to PATH without asking (for scripts and tests);
- * win.check-device validates the device in the editor; win.refresh reads the
+ * win.check-device validates the device in the editor, win.save-device saves it
+ * (asking first when its file changed on disk), win.new-device and
+ * win.duplicate-device open a new device (blank, or a copy) that Save writes to a
+ * file of its own, win.delete-device removes it (asking first), and
+ * win.toggle-device enables or disables it and saves; win.refresh reads the
  * counters now instead of at the next second. */
 #ifndef PS_GUI_WINDOW_H
 #define PS_GUI_WINDOW_H

@@ -5,6 +5,7 @@
 #include "ps_gui_devices.h"
 #include "ps_gui_event_list.h"
 #include "ps_gui_form.h"
+#include "ps_gui_save.h"
 #include "ps_gui_window.h"
 
 /* The Events page's text filters, in the order of the grid. */
@@ -63,7 +64,9 @@ struct _PsGuiWindow {
     size_t neditable;
     ps_gui_form *form;
     GPtrArray *form_rows; /* AdwActionRow per form field, same order */
-    gboolean check_busy;
+    gboolean check_busy, save_busy;
+    ps_gui_stamp stamp; /* the device's file as it was when the form was read */
+    gboolean is_new;    /* the form is a device not yet in any file */
     /* Trace */
     gboolean trace_busy;
 };
@@ -91,6 +94,16 @@ void ps_gui_trace_page_selected(PsGuiWindow *w);
 void ps_gui_editor_page_init(PsGuiWindow *w);
 void ps_gui_editor_page_check(PsGuiWindow *w);
 void ps_gui_editor_page_free(PsGuiWindow *w);
+/* Lists the devices again, then opens device `index` of `file` (NULL: the first). */
+void ps_gui_editor_page_reload(PsGuiWindow *w, const char *file, size_t index);
+/* Shows `form` (taken) on the page, its values in the rows, `status` below. */
+void ps_gui_editor_page_show_form(PsGuiWindow *w, ps_gui_form *form, const char *status);
+/* Shows a validated form's problems on its rows and the counts in the status. */
+void ps_gui_editor_page_verdict(PsGuiWindow *w, const ps_gui_form *checked, const ps_diag *all);
+
+/* ps_gui_editor_save.c: win.save-device, win.new-device, win.duplicate-device,
+ * win.delete-device, win.toggle-device. */
+void ps_gui_editor_save_install(GtkWidgetClass *wc);
 
 /* ps_gui_window.c: "2024-05-22 12:00:03" in local time, "—" for 0 (g_free). */
 char *ps_gui_local_time(int64_t us);

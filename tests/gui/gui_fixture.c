@@ -1,6 +1,8 @@
 /* Fixture databases for the GUI tests (see gui_fixture.h). */
 #include "gui_fixture.h"
 
+#include <glib.h>
+#include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -118,4 +120,21 @@ bool gui_fixture_counters(const char *db, long long device, const char *name, ui
         fprintf(stderr, "gui_fixture: %s: %s\n", db, em.text);
     ps_store_destroy(st);
     return ok;
+}
+
+void gui_fixture_remove_tree(const char *dir)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    while (d && (name = g_dir_read_name(d))) {
+        char *p = g_build_filename(dir, name, NULL);
+        if (g_file_test(p, G_FILE_TEST_IS_DIR))
+            gui_fixture_remove_tree(p);
+        else
+            g_remove(p);
+        g_free(p);
+    }
+    if (d)
+        g_dir_close(d);
+    g_rmdir(dir);
 }

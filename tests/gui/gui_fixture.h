@@ -23,4 +23,7 @@ bool gui_fixture_maillog(const char *db, long long device, int i, int per_second
 bool gui_fixture_counters(const char *db, long long device, const char *name, uint64_t total,
                           int age_s);
 
+/* Removes `dir` and everything below it (a test's scratch directory). */
+void gui_fixture_remove_tree(const char *dir);
+
 #endif

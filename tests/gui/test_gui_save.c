@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "gui_fixture.h"
 #include "podstream/ps_loader.h"
 #include "ps_gui_form.h"
 #include "ps_gui_save.h"
@@ -47,23 +48,6 @@ static const char original[] = "# Office devices: kept by hand, and edited by po
                                "  - name: normalize\n"
                                "    processors: []\n";
 
-static void remove_tree(const char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-        char *p = g_build_filename(dir, name, NULL);
-        if (g_file_test(p, G_FILE_TEST_IS_DIR))
-            remove_tree(p);
-        else
-            g_remove(p);
-        g_free(p);
-    }
-    if (d)
-        g_dir_close(d);
-    g_rmdir(dir);
-}
-
 /* A copy of tests/data/gui/save in a new directory; *state is its path. */
 static int setup(void **state)
 {
@@ -89,7 +73,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    remove_tree(*state);
+    gui_fixture_remove_tree(*state);
     g_free(*state);
     return 0;
 }

@@ -3,8 +3,9 @@
  * its actions, it shows the counts the service writes and changes them when new
  * ones are written while it runs, says plainly when the counters go stale, finds
  * events, exports them, traces one mail, checks a device like `podstream validate`,
- * and saves a PNG of every page into $PS_BINARY_DIR/gui-screenshots/ (docs/images/
- * holds copies).
+ * saves it (and asks first once its file changed on disk), disables, duplicates and
+ * deletes a device on a copy of the configuration, and saves a PNG of every page into
+ * $PS_BINARY_DIR/gui-screenshots/ (docs/images/ holds copies).
  *
  * The steps run one after another from a timer on the app's own main loop; each
  * waits (up to STEP_TIMEOUT_S) for the window to be idle and to show some text. */
@@ -63,7 +64,21 @@ static gboolean save_png(run *r, GtkWidget *win, const char *name)
     return t != NULL;
 }
 
-/* TRUE when the window is idle and shows `text` (NULL: anything). */
+/* The message dialog now shown with `heading`, or NULL. */
+static GtkWidget *dialog(const char *heading)
+{
+    GList *all = gtk_window_list_toplevels(), *l;
+    GtkWidget *d = NULL;
+    for (l = all; l && !d; l = l->next)
+        if (ADW_IS_MESSAGE_DIALOG(l->data) && gtk_widget_get_mapped(l->data) &&
+            g_strcmp0(adw_message_dialog_get_heading(l->data), heading) == 0)
+            d = l->data;
+    g_list_free(all);
+    return d;
+}
+
+/* TRUE when the window is idle and shows `text` (NULL: anything; "dialog:H": a
+ * message dialog headed H). */
 static gboolean shows(PsGuiWindow *w, const char *text)
 {
     char *all;
@@ -72,6 +87,8 @@ static gboolean shows(PsGuiWindow *w, const char *text)
         return FALSE;
     if (!text)
         return TRUE;
+    if (g_str_has_prefix(text, "dialog:"))
+        return dialog(text + 7) != NULL;
     all = ps_gui_window_describe(w);
     ok = strstr(all, text) != NULL;
     g_free(all);
@@ -228,6 +245,102 @@ static void check_device(run *r, PsGuiWindow *w)
     activate(w, "win.check-device", NULL);
 }
 
+static char *director(const run *r)
+{
+    char *p = g_build_filename(r->config, "devices", "10-director.yml", NULL), *text = NULL;
+    if (!g_file_get_contents(p, &text, NULL, NULL))
+        text = g_strdup("");
+    g_free(p);
+    return text;
+}
+
+/* Sets the form's workers to `v` and saves. */
+static void save_workers(run *r, PsGuiWindow *w, const char *v)
+{
+    GtkWidget *e = row_entry(GTK_WIDGET(w), "properties.workers", FALSE);
+    if (!e) {
+        r->failed = 1;
+        return;
+    }
+    gtk_editable_set_text(GTK_EDITABLE(e), v);
+    activate(w, "win.save-device", NULL);
+}
+
+static void save_fixed(run *r, PsGuiWindow *w)
+{
+    /* The token resolves now: the device has no error left. */
+    g_setenv("POD_TOKEN", "test-token", TRUE);
+    save_workers(r, w, "8");
+}
+
+static void change_on_disk(run *r, PsGuiWindow *w)
+{
+    char *text = director(r), *p = g_build_filename(r->config, "devices", "10-director.yml", NULL);
+    char *more = g_strconcat(text, "# changed by another editor\n", NULL);
+    /* Saved with the comments and order as they were, and the old file kept. */
+    if (!strstr(text, "      workers: 8\n") || !strstr(text, "# The Director file shape")) {
+        fprintf(stderr, "FAIL: the saved file is not the edit:\n%s\n", text);
+        r->failed = 1;
+    }
+    if (!g_file_set_contents(p, more, -1, NULL))
+        r->failed = 1;
+    save_workers(r, w, "6");
+    g_free(more);
+    g_free(text);
+    g_free(p);
+}
+
+static void overwrite(run *r, PsGuiWindow *w)
+{
+    (void)w;
+    (void)r;
+    /* The dialog closes; the save runs again without the stamp. */
+    adw_message_dialog_response(ADW_MESSAGE_DIALOG(dialog("The file changed on disk")),
+                                "overwrite");
+}
+
+static void disable(run *r, PsGuiWindow *w)
+{
+    char *text = director(r);
+    /* Overwritten: the other editor's line kept, this device's value changed. */
+    if (!strstr(text, "workers: 6") || !strstr(text, "# changed by another editor")) {
+        fprintf(stderr, "FAIL: the overwrite is not the edit:\n%s\n", text);
+        r->failed = 1;
+    }
+    g_free(text);
+    activate(w, "win.toggle-device", NULL);
+}
+
+static void duplicate(run *r, PsGuiWindow *w)
+{
+    char *text = director(r);
+    if (!strstr(text, "    status: false\n")) {
+        fprintf(stderr, "FAIL: not disabled:\n%s\n", text);
+        r->failed = 1;
+    }
+    g_free(text);
+    activate(w, "win.duplicate-device", NULL);
+}
+
+static void save_copy(run *r, PsGuiWindow *w)
+{
+    (void)r;
+    activate(w, "win.save-device", NULL);
+}
+
+static void delete_copy(run *r, PsGuiWindow *w)
+{
+    (void)r;
+    activate(w, "win.delete-device", NULL);
+}
+
+static void confirm_delete(run *r, PsGuiWindow *w)
+{
+    (void)r;
+    (void)w;
+    adw_message_dialog_response(ADW_MESSAGE_DIALOG(dialog("Delete this device?")), "delete");
+}
+
 static void finish(run *r, PsGuiWindow *w)
 {
     g_application_quit(G_APPLICATION(r->app));
@@ -246,8 +359,25 @@ static const step steps[] = {
      "its mail traced: filtered, received, sent"},
     {"From devices/10-director.yml", NULL, check_device, "the editor's form of device 1"},
     /* The out-of-range value, and the token: $POD_TOKEN is unset here. */
-    {"2 errors, 0 warnings in this device", "gui-editor.png", finish, "the check's verdict"},
+    {"2 errors, 0 warnings in this device", "gui-editor.png", save_fixed, "the check's verdict"},
+    {"Saved devices/10-director.yml", "gui-editor-saved.png", change_on_disk, "the device saved"},
+    {"dialog:The file changed on disk", "gui-editor-conflict.png", overwrite,
+     "the question before overwriting a file changed on disk"},
+    {"Saved devices/10-director.yml", NULL, disable, "saved over it when told to"},
+    {"Saved devices/10-director.yml", NULL, duplicate, "the device disabled and saved"},
+    {"A new device, a copy", NULL, save_copy, "a copy of the device in the form"},
+    {"Saved devices/proofpoint-message-copy.yml", NULL, delete_copy, "the copy in its own file"},
+    {"dialog:Delete this device?", NULL, confirm_delete, "the question before deleting"},
+    {"Deleted from devices/proofpoint-message-copy.yml", NULL, finish, "the copy deleted"},
 };
+
+/* What a step's screenshot shows: its dialog, or the window. */
+static GtkWidget *shot_of(PsGuiWindow *w, const char *wait_for)
+{
+    if (wait_for && g_str_has_prefix(wait_for, "dialog:"))
+        return dialog(wait_for + 7);
+    return GTK_WIDGET(w);
+}
 
 static gboolean drive(gpointer data)
 {
@@ -263,7 +393,8 @@ static gboolean drive(gpointer data)
     if (r->step_started == 0)
         r->step_started = g_get_monotonic_time();
     if (shows(w, steps[r->step].wait_for) &&
-        (!steps[r->step].shot || save_png(r, GTK_WIDGET(w), steps[r->step].shot))) {
+        (!steps[r->step].shot ||
+         save_png(r, shot_of(w, steps[r->step].wait_for), steps[r->step].shot))) {
         printf("ok %d: %s\n", r->step + 1, steps[r->step].what);
         steps[r->step].act(r, w);
         r->step++;
@@ -291,10 +422,34 @@ static void on_activate(GApplication *app, gpointer data)
     g_timeout_add(100, drive, data);
 }
 
+static void copy_tree(const char *from, const char *to)
+{
+    GDir *d = g_dir_open(from, 0, NULL);
+    const char *name;
+    g_mkdir_with_parents(to, 0700);
+    while (d && (name = g_dir_read_name(d))) {
+        char *f = g_build_filename(from, name, NULL), *t = g_build_filename(to, name, NULL);
+        char *text = NULL;
+        gsize len = 0;
+        if (g_file_test(f, G_FILE_TEST_IS_DIR))
+            copy_tree(f, t);
+        else if (g_file_get_contents(f, &text, &len, NULL))
+            g_file_set_contents(t, text, (gssize)len, NULL);
+        g_free(text);
+        g_free(f);
+        g_free(t);
+    }
+    if (d)
+        g_dir_close(d);
+}
+
 static void write_config(run *r)
 {
-    /* The valid fixture, and a database beside it. */
-    r->config = g_build_filename(getenv("PS_TEST_DATA"), "config", "valid", NULL);
+    /* A copy of the valid fixture (the editor writes into it), and a database beside. */
+    char *src = g_build_filename(getenv("PS_TEST_DATA"), "config", "valid", NULL);
+    r->config = g_build_filename(r->dir, "config", NULL);
+    copy_tree(src, r->config);
+    g_free(src);
     r->db = g_build_filename(r->dir, "events.db", NULL);
 }
 
