@@ -97,9 +97,9 @@ struct device {
     ps_mutex *mu;
     ps_cond *cv;
     bool rx_waiting;                 /* the receiver waits for room */
+    bool rx_archive;                 /* receiver: the session is an archive one */
     struct item *rx_batch[RX_BATCH]; /* receiver-local: messages not yet queued */
     size_t rx_n;
-    bool rx_archive;             /* receiver: the session is an archive one */
     uint64_t spool_failures;     /* receiver: messages the spool refused */
     int64_t spool_failed_log_ms; /* receiver: when that was last logged (monotonic) */
     atomic_int keep_spool;       /* something was not committed: never delete the spool */
