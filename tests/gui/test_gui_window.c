@@ -484,5 +484,8 @@ int main(void)
         r.failed = 1;
     }
     printf("%s\n", r.failed || rc ? "FAILED" : "passed");
+    /* Kept after a failure: the configuration the editor wrote says what went wrong. */
+    if (!r.failed && !rc)
+        gui_fixture_remove_tree(r.dir);
     return r.failed || rc ? 1 : 0;
 }
