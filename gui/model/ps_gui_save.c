@@ -10,8 +10,10 @@
 #include "podstream/ps_loader.h"
 #include "podstream/ps_platform.h"
 
-/* validate's own flags: tokens checked and resolved. */
-#define VALIDATE_FLAGS (PS_LOADER_TOKENS | PS_LOADER_RESOLVE)
+/* What the service's reload checks, and the tokens' form: not whether a token
+ * resolves here, since the service's environment and secrets are not the app's
+ * (Check shows validate's verdict on that). */
+#define SAVE_FLAGS (PS_LOADER_RELOAD | PS_LOADER_TOKENS)
 
 static uint64_t fnv1a(const char *p, size_t n)
 {
@@ -64,7 +66,7 @@ static ps_err read_current(const char *path, const char *file, const ps_gui_stam
 static ps_err verdict(ps_gui_form *f, const char *config_dir, const char *file, size_t index,
                       ps_diag *all, ps_errmsg *em)
 {
-    ps_err err = ps_gui_form_validate(f, config_dir, file, index, VALIDATE_FLAGS, all);
+    ps_err err = ps_gui_form_validate(f, config_dir, file, index, SAVE_FLAGS, all);
     if (err != PS_OK)
         return ps_errmsg_set(em, err, "the device cannot be checked: %s", ps_strerror(err));
     if (f->errors > 0)

@@ -6,7 +6,11 @@
  * everything else stay byte for byte. The result is validated as `podstream
  * validate` would before it is written, atomically, the previous file kept as
  * `<file>.bak`. A file that changed on disk since the form was loaded is not
- * overwritten unless the caller says so. */
+ * overwritten unless the caller says so.
+ *
+ * Saving refuses what the running service's reload would refuse; a token reference
+ * that does not resolve in the app's own environment (the service's ${VAR} or
+ * $secret{} the desktop user lacks) does not stop it. */
 #ifndef PS_GUI_SAVE_H
 #define PS_GUI_SAVE_H
 
@@ -46,8 +50,9 @@ ps_err ps_gui_save_patch(const ps_gui_form *f, const char *name, const char *tex
 ps_err ps_gui_save_cut(const char *name, const char *text, size_t len, size_t index, char **out,
                        ps_errmsg *em);
 
-/* Validates the device (ps_gui_form_validate with validate's flags, problems on `f`
- * and in `all`) and, when it has no error, writes it into device `index` of `file`.
+/* Validates the device (ps_gui_form_validate with the reload's flags and token
+ * checks without resolving, problems on `f` and in `all`) and, when it has no
+ * error, writes it into device `index` of `file`.
  * With `loaded` (may be NULL) the file must still be what was stamped then, or
  * PS_ERR_CONFLICT and nothing is written. PS_ERR_INVALID when the device has errors
  * (the count in em). The previous file is kept as `<file>.bak`. */
