@@ -98,6 +98,7 @@ static void list_done(GObject *src, GAsyncResult *res, gpointer data)
     }
     /* Still busy: the drop-down's own notify must not open another device. */
     gtk_drop_down_set_model(w->editor_device, G_LIST_MODEL(labels));
+    gtk_drop_down_set_model(w->token_device, G_LIST_MODEL(labels));
     gtk_drop_down_set_selected(w->editor_device, pos);
     g_object_unref(labels);
     w->config_busy = FALSE;

@@ -180,6 +180,12 @@ static void ps_gui_window_class_init(PsGuiWindowClass *k)
     CHILD(trace_id);
     CHILD(trace_status);
     CHILD(trace_list);
+    CHILD(token_device);
+    CHILD(token_how);
+    CHILD(token_entry);
+    CHILD(token_name);
+    CHILD(token_status);
+    CHILD(token_keygen);
     gtk_widget_class_install_action(wc, "win.page", "s", act_page);
     gtk_widget_class_install_action(wc, "win.search", NULL, act_search);
     gtk_widget_class_install_action(wc, "win.check-device", NULL, act_check);
@@ -189,10 +195,12 @@ static void ps_gui_window_class_init(PsGuiWindowClass *k)
     gtk_widget_class_install_action(wc, "win.export-to", "(ss)", act_export_to);
     gtk_widget_class_install_action(wc, "win.trace-selected", NULL, act_trace_selected);
     ps_gui_editor_save_install(wc);
+    ps_gui_token_page_install(wc);
     gtk_widget_class_add_binding_action(wc, GDK_KEY_1, GDK_ALT_MASK, "win.page", "s", "devices");
     gtk_widget_class_add_binding_action(wc, GDK_KEY_2, GDK_ALT_MASK, "win.page", "s", "events");
     gtk_widget_class_add_binding_action(wc, GDK_KEY_3, GDK_ALT_MASK, "win.page", "s", "trace");
     gtk_widget_class_add_binding_action(wc, GDK_KEY_4, GDK_ALT_MASK, "win.page", "s", "editor");
+    gtk_widget_class_add_binding_action(wc, GDK_KEY_5, GDK_ALT_MASK, "win.page", "s", "token");
     gtk_widget_class_add_binding_action(wc, GDK_KEY_F5, 0, "win.refresh", NULL);
 }
 
@@ -211,6 +219,7 @@ PsGuiWindow *ps_gui_window_new(AdwApplication *app, const char *config_dir, cons
     ps_gui_devices_page_init(w);
     ps_gui_events_page_init(w);
     ps_gui_editor_page_init(w);
+    ps_gui_token_page_init(w);
     g_signal_connect_swapped(w->trace_id, "activate", G_CALLBACK(ps_gui_trace_page_run), w);
     w->timer = g_timeout_add_seconds(1, tick, w);
     return w;
@@ -250,6 +259,6 @@ char *ps_gui_window_describe(PsGuiWindow *w)
 gboolean ps_gui_window_is_idle(PsGuiWindow *w)
 {
     return w->shown_once && !w->devices_busy && !w->config_busy && !w->check_busy &&
-           !w->save_busy && !w->trace_busy && !w->export_busy &&
+           !w->save_busy && !w->token_busy && !w->trace_busy && !w->export_busy &&
            !(w->events && ps_gui_event_list_is_loading(w->events));
 }

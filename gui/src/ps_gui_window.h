@@ -1,8 +1,10 @@
-/* ps_gui_window: podstream-gui's main window, a view stack of the Devices, Events
- * and Device editor pages (composite template gui/ui/window.ui).
+/* ps_gui_window: podstream-gui's main window, a view stack of the Devices, Events,
+ * Trace, Device editor and Token pages (composite template gui/ui/window.ui).
  *
  * Actions (also for tests and keyboard shortcuts): win.page('devices'|'events'|
- * 'trace'|'editor') shows a page; win.search runs the Events page's filters;
+ * 'trace'|'editor'|'token') shows a page; win.apply-token writes the Token page's
+ * pasted token into its device, win.create-key creates the missing shared key;
+ * win.search runs the Events page's filters;
  * win.trace traces the mail named on the Trace page, win.trace-selected the
  * event selected on the Events page; win.export('csv'|'json') asks for a file and
  * writes the Events page's whole result to it, win.export-to(('csv', PATH)) writes

@@ -44,6 +44,10 @@ struct _PsGuiWindow {
     GtkEditable *trace_id;
     GtkLabel *trace_status;
     GtkListBox *trace_list;
+    GtkDropDown *token_device, *token_how;
+    GtkEditable *token_entry, *token_name;
+    GtkLabel *token_status;
+    GtkWidget *token_keygen;
 
     char *config_dir, *db_path;
     /* Devices page */
@@ -69,6 +73,8 @@ struct _PsGuiWindow {
     gboolean is_new;    /* the form is a device not yet in any file */
     /* Trace */
     gboolean trace_busy;
+    /* Token */
+    gboolean token_busy;
 };
 
 /* ps_gui_devices_page.c */
@@ -100,6 +106,11 @@ void ps_gui_editor_page_reload(PsGuiWindow *w, const char *file, size_t index);
 void ps_gui_editor_page_show_form(PsGuiWindow *w, ps_gui_form *form, const char *status);
 /* Shows a validated form's problems on its rows and the counts in the status. */
 void ps_gui_editor_page_verdict(PsGuiWindow *w, const ps_gui_form *checked, const ps_diag *all);
+
+/* ps_gui_token_page.c: checks the shared key (on a worker) and installs
+ * win.apply-token and win.create-key. */
+void ps_gui_token_page_init(PsGuiWindow *w);
+void ps_gui_token_page_install(GtkWidgetClass *wc);
 
 /* ps_gui_editor_save.c: win.save-device, win.new-device, win.duplicate-device,
  * win.delete-device, win.toggle-device. */

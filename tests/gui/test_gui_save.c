@@ -1,7 +1,9 @@
 /* podstream-gui's saving without a window: an edit changes the admin's commented
  * file only where a value changed (byte for byte elsewhere), is validated first,
  * written with the previous file kept as .bak, refused over a file that changed on
- * disk since it was read; and devices are added, duplicated, deleted, disabled. */
+ * disk since it was read; and devices are added, duplicated, deleted, disabled.
+ * The Token page's model: a token encrypted into a device decrypts with the key, and
+ * references and secret files are written as the service reads them. */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <setjmp.h>
@@ -11,11 +13,14 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sys/stat.h>
 
 #include "gui_fixture.h"
 #include "podstream/ps_loader.h"
+#include "podstream/ps_secret.h"
 #include "ps_gui_form.h"
 #include "ps_gui_save.h"
+#include "ps_gui_token.h"
 
 #define FILE_ "devices/10-office.yml"
 
@@ -289,6 +294,105 @@ static void test_add_duplicate_disable_delete(void **state)
     ps_gui_form_destroy(f);
 }
 
+/* The token field of device `index` as the file now says. */
+static char *token_of(const char *dir, size_t index, bool *secure)
+{
+    ps_gui_form *f = load(dir, FILE_, index);
+    char *v = g_strdup(ps_gui_form_find(f, "properties.token")->value);
+    const char *s = ps_gui_form_find(f, "properties.secure")->value;
+    *secure = s && strcmp(s, "true") == 0;
+    ps_gui_form_destroy(f);
+    return v;
+}
+
+static void test_token_encrypt(void **state)
+{
+    const char *dir = *state;
+    char *key_file = NULL, *secrets = NULL, *value, *plain = NULL, *text;
+    unsigned char key[32];
+    ps_diag all;
+    ps_errmsg em;
+    bool secure;
+    ps_diag_init(&all);
+    assert_int_equal(ps_gui_token_paths(dir, &key_file, &secrets, &em), PS_OK);
+    /* No key yet: said so, with what to do; then created as keygen does. */
+    assert_int_equal(ps_gui_token_key_check(key_file, &em), PS_ERR_NOTFOUND);
+    assert_non_null(strstr(em.text, "podstream keygen"));
+    assert_int_equal(
+        ps_gui_token_apply(PS_GUI_TOKEN_ENCRYPT, dir, FILE_, 1, "s3cr3t-tok", "", &all, &em),
+        PS_ERR_NOTFOUND);
+    assert_int_equal(ps_gui_token_keygen(key_file, &em), PS_OK);
+    assert_int_equal(ps_gui_token_keygen(key_file, &em), PS_ERR_EXISTS);
+    /* A key others may read is refused, with the fix. */
+    assert_int_equal(chmod(key_file, 0644), 0);
+    assert_int_equal(ps_gui_token_key_check(key_file, &em), PS_ERR_PERM);
+    assert_non_null(strstr(em.text, "chmod 600"));
+    assert_int_equal(chmod(key_file, 0600), 0);
+    assert_int_equal(ps_gui_token_key_check(key_file, &em), PS_OK);
+    /* Encrypted into device 2 (index 1): it decrypts with the key to the token. */
+    assert_int_equal(
+        ps_gui_token_apply(PS_GUI_TOKEN_ENCRYPT, dir, FILE_, 1, "s3cr3t-tok", "", &all, &em),
+        PS_OK);
+    value = token_of(dir, 1, &secure);
+    assert_true(secure);
+    assert_true(g_str_has_prefix(value, "enc:v1:"));
+    assert_int_equal(ps_secret_key_load(key_file, key, &em), PS_OK);
+    assert_int_equal(ps_secret_decrypt(key, 2, "properties.token", value, &plain, &em), PS_OK);
+    assert_string_equal(plain, "s3cr3t-tok");
+    ps_secret_free(plain);
+    /* Bound to its device: not for device 1. */
+    assert_int_not_equal(ps_secret_decrypt(key, 1, "properties.token", value, &plain, &em), PS_OK);
+    text = slurp(dir, FILE_);
+    assert_null(strstr(text, "s3cr3t"));
+    assert_non_null(strstr(text, "      cluster: acme_hosted   # same cluster\n"));
+    assert_non_null(strstr(text, "      secure: true\n"));
+    g_free(text);
+    g_free(value);
+    g_free(key_file);
+    g_free(secrets);
+    ps_diag_deinit(&all);
+}
+
+static void test_token_references(void **state)
+{
+    const char *dir = *state;
+    char *value, *stored, *p;
+    ps_diag all;
+    ps_errmsg em;
+    bool secure;
+    struct stat st;
+    ps_diag_init(&all);
+    assert_int_equal(ps_gui_token_apply(PS_GUI_TOKEN_ENV, dir, FILE_, 0, "", "POD_B", &all, &em),
+                     PS_OK);
+    value = token_of(dir, 0, &secure);
+    assert_string_equal(value, "${POD_B}");
+    assert_false(secure);
+    g_free(value);
+    assert_int_equal(ps_gui_token_apply(PS_GUI_TOKEN_ENV, dir, FILE_, 0, "", "1X", &all, &em),
+                     PS_ERR_INVALID);
+    assert_int_equal(ps_gui_token_apply(PS_GUI_TOKEN_SECRET, dir, FILE_, 0, "", "..", &all, &em),
+                     PS_ERR_INVALID);
+    /* No secret file and no token to store: said so. */
+    assert_int_equal(ps_gui_token_apply(PS_GUI_TOKEN_SECRET, dir, FILE_, 0, "", "pod-b", &all, &em),
+                     PS_ERR_NOTFOUND);
+    /* A token stored as the secret file, owner-only, and referenced. */
+    assert_int_equal(
+        ps_gui_token_apply(PS_GUI_TOKEN_SECRET, dir, FILE_, 0, "s3cr3t-b", "pod-b", &all, &em),
+        PS_OK);
+    value = token_of(dir, 0, &secure);
+    assert_string_equal(value, "$secret{pod-b}");
+    stored = slurp(dir, "secrets/pod-b");
+    assert_string_equal(stored, "s3cr3t-b");
+    p = g_build_filename(dir, "secrets", "pod-b", NULL);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    g_free(p);
+    g_free(stored);
+    g_free(value);
+    assert_int_equal(validate_errors(dir), 0);
+    ps_diag_deinit(&all);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +400,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_patch_second_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_validates_and_keeps_bak, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_duplicate_disable_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_encrypt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_references, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

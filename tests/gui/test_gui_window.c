@@ -4,7 +4,8 @@
  * ones are written while it runs, says plainly when the counters go stale, finds
  * events, exports them, traces one mail, checks a device like `podstream validate`,
  * saves it (and asks first once its file changed on disk), disables, duplicates and
- * deletes a device on a copy of the configuration, and saves a PNG of every page into
+ * deletes a device on a copy of the configuration, creates the shared key and
+ * encrypts a pasted token into a device, and saves a PNG of every page into
  * $PS_BINARY_DIR/gui-screenshots/ (docs/images/ holds copies).
  *
  * The steps run one after another from a timer on the app's own main loop; each
@@ -341,9 +342,59 @@ static void confirm_delete(run *r, PsGuiWindow *w)
     adw_message_dialog_response(ADW_MESSAGE_DIALOG(dialog("Delete this device?")), "delete");
 }
 
-static void finish(run *r, PsGuiWindow *w)
+static void open_token(run *r, PsGuiWindow *w)
 {
-    g_application_quit(G_APPLICATION(r->app));
+    (void)r;
+    activate(w, "win.page", g_variant_new_string("token"));
+}
+
+static void create_key(run *r, PsGuiWindow *w)
+{
+    (void)r;
+    activate(w, "win.create-key", NULL);
+}
+
+/* The password entry on the page shown (the editor's token row has one too). */
+static GtkWidget *password_entry(GtkWidget *wd)
+{
+    if (!gtk_widget_get_mapped(wd))
+        return NULL;
+    if (GTK_IS_PASSWORD_ENTRY(wd))
+        return wd;
+    for (GtkWidget *c = gtk_widget_get_first_child(wd); c; c = gtk_widget_get_next_sibling(c)) {
+        GtkWidget *e = password_entry(c);
+        if (e)
+            return e;
+    }
+    return NULL;
+}
+
+static void paste_token(run *r, PsGuiWindow *w)
+{
+    GtkWidget *e = password_entry(GTK_WIDGET(w));
+    if (!e) {
+        fprintf(stderr, "FAIL: no token entry\n");
+        r->failed = 1;
+        return;
+    }
+    gtk_editable_set_text(GTK_EDITABLE(e), "s3cr3t-window-token");
+    activate(w, "win.apply-token", NULL);
+    /* Taken and wiped at once, before the worker even runs. */
+    if (*gtk_editable_get_text(GTK_EDITABLE(e))) {
+        fprintf(stderr, "FAIL: the token entry still holds text after Apply\n");
+        r->failed = 1;
+    }
+}
+
+static void check_token(run *r, PsGuiWindow *w)
+{
+    char *text = director(r), *all = ps_gui_window_describe(w);
+    if (!strstr(text, "token: \"enc:v1:") || strstr(text, "s3cr3t") || strstr(all, "s3cr3t")) {
+        fprintf(stderr, "FAIL: the token is not encrypted in the file:\n%s\n", text);
+        r->failed = 1;
+    }
+    g_free(all);
+    g_free(text);
 }
 
 static const step steps[] = {
@@ -368,7 +419,11 @@ static const step steps[] = {
     {"A new device, a copy", NULL, save_copy, "a copy of the device in the form"},
     {"Saved devices/proofpoint-message-copy.yml", NULL, delete_copy, "the copy in its own file"},
     {"dialog:Delete this device?", NULL, confirm_delete, "the question before deleting"},
-    {"Deleted from devices/proofpoint-message-copy.yml", NULL, finish, "the copy deleted"},
+    {"Deleted from devices/proofpoint-message-copy.yml", NULL, open_token, "the copy deleted"},
+    {"There is no shared key yet", "gui-token.png", create_key, "the Token page without a key"},
+    {"The shared key is ready for encrypting.", NULL, paste_token, "the key created"},
+    {"Saved the token of 1 proofpoint-message", "gui-token-saved.png", check_token,
+     "the token encrypted into the device's file"},
 };
 
 /* What a step's screenshot shows: its dialog, or the window. */
@@ -443,6 +498,22 @@ static void copy_tree(const char *from, const char *to)
         g_dir_close(d);
 }
 
+/* The shared key beside the copy, not in the fixture's /var/lib/podstream. */
+static void key_beside(run *r)
+{
+    char *p = g_build_filename(r->config, "podstream.yml", NULL), *text = NULL;
+    GString *s;
+    if (!g_file_get_contents(p, &text, NULL, NULL))
+        r->failed = 1;
+    s = g_string_new(text);
+    g_string_replace(s, "key_file: /var/lib/podstream/key", "key_file: podstream.key", 1);
+    if (!g_file_set_contents(p, s->str, -1, NULL))
+        r->failed = 1;
+    g_string_free(s, TRUE);
+    g_free(text);
+    g_free(p);
+}
+
 static void write_config(run *r)
 {
     /* A copy of the valid fixture (the editor writes into it), and a database beside. */
@@ -450,6 +521,7 @@ static void write_config(run *r)
     r->config = g_build_filename(r->dir, "config", NULL);
     copy_tree(src, r->config);
     g_free(src);
+    key_beside(r);
     r->db = g_build_filename(r->dir, "events.db", NULL);
 }
 
