@@ -1,5 +1,6 @@
 /* The Devices page: every configured device with its live counts, read from the
- * store on a worker once a second; a plain notice when the service is not running. */
+ * store on a worker once a second, and its rate over the last minutes as a small
+ * graph; a plain notice when the service is not running. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -14,6 +15,8 @@ G_DECLARE_FINAL_TYPE(PsGuiDeviceRow, ps_gui_device_row, PS_GUI, DEVICE_ROW, GObj
 struct _PsGuiDeviceRow {
     GObject parent;
     ps_gui_device d;
+    float spark[PS_GUI_RATE_SAMPLES]; /* events/s, oldest first */
+    size_t nspark;
 };
 
 G_DEFINE_FINAL_TYPE(PsGuiDeviceRow, ps_gui_device_row, G_TYPE_OBJECT)
@@ -92,6 +95,72 @@ static char *device_cell(gpointer item, guint col)
     }
 }
 
+/* ---- the rate graph ------------------------------------------------------------------ */
+
+/* The samples right-aligned (newest at the right edge), scaled to the highest. */
+static void draw_spark(GtkDrawingArea *a, cairo_t *cr, int width, int height, gpointer data)
+{
+    const PsGuiDeviceRow *r = data;
+    GdkRGBA fg;
+    float max = 0;
+    double step = (double)width / (PS_GUI_RATE_SAMPLES - 1);
+    gtk_style_context_get_color(gtk_widget_get_style_context(GTK_WIDGET(a)), &fg);
+    for (size_t i = 0; i < r->nspark; i++)
+        max = r->spark[i] > max ? r->spark[i] : max;
+    cairo_set_source_rgba(cr, fg.red, fg.green, fg.blue, max > 0 ? 0.9 : 0.3);
+    cairo_set_line_width(cr, 1.5);
+    for (size_t i = 0; i < r->nspark; i++) {
+        double x = width - (double)(r->nspark - 1 - i) * step;
+        double y = height - 1.5 - (max > 0 ? (height - 3.0) * r->spark[i] / max : 0);
+        if (i == 0)
+            cairo_move_to(cr, x, y);
+        else
+            cairo_line_to(cr, x, y);
+    }
+    cairo_stroke(cr);
+}
+
+static void spark_setup(GtkSignalListItemFactory *f, GtkListItem *li, gpointer data)
+{
+    GtkWidget *a = gtk_drawing_area_new();
+    (void)f;
+    (void)data;
+    gtk_drawing_area_set_content_width(GTK_DRAWING_AREA(a), 120);
+    gtk_drawing_area_set_content_height(GTK_DRAWING_AREA(a), 20);
+    gtk_widget_set_valign(a, GTK_ALIGN_CENTER);
+    gtk_list_item_set_child(li, a);
+}
+
+static void spark_bind(GtkSignalListItemFactory *f, GtkListItem *li, gpointer data)
+{
+    PsGuiDeviceRow *r = gtk_list_item_get_item(li);
+    GtkWidget *a = gtk_list_item_get_child(li);
+    float max = 0;
+    char *label;
+    (void)f;
+    (void)data;
+    for (size_t i = 0; i < r->nspark; i++)
+        max = r->spark[i] > max ? r->spark[i] : max;
+    label = g_strdup_printf("events per second over the last %d minutes: highest %.1f",
+                            PS_GUI_RATE_SAMPLES / 60, max);
+    gtk_accessible_update_property(GTK_ACCESSIBLE(a), GTK_ACCESSIBLE_PROPERTY_LABEL, label, -1);
+    gtk_widget_set_tooltip_text(a, label);
+    gtk_drawing_area_set_draw_func(GTK_DRAWING_AREA(a), draw_spark, g_object_ref(r),
+                                   g_object_unref);
+    g_free(label);
+}
+
+static void add_spark_column(PsGuiWindow *w)
+{
+    GtkListItemFactory *f = gtk_signal_list_item_factory_new();
+    GtkColumnViewColumn *col;
+    g_signal_connect(f, "setup", G_CALLBACK(spark_setup), NULL);
+    g_signal_connect(f, "bind", G_CALLBACK(spark_bind), NULL);
+    col = gtk_column_view_column_new("Last 5 min", f);
+    gtk_column_view_append_column(w->devices_view, col);
+    g_object_unref(col);
+}
+
 void ps_gui_devices_page_init(PsGuiWindow *w)
 {
     static const char *const titles[] = {"Device",      "State",     "Events/s",   "Total",
@@ -102,9 +171,14 @@ void ps_gui_devices_page_init(PsGuiWindow *w)
     sel = gtk_no_selection_new(G_LIST_MODEL(g_object_ref(w->device_rows)));
     gtk_column_view_set_model(w->devices_view, GTK_SELECTION_MODEL(sel));
     g_object_unref(sel);
-    for (guint i = 0; i < G_N_ELEMENTS(titles); i++)
+    for (guint i = 0; i < G_N_ELEMENTS(titles); i++) {
         ps_gui_add_column(w->devices_view, titles[i], i, device_cell,
                           i == COL_DEVICE || i == COL_ERROR, i == COL_LAST ? 19 : -1);
+        if (i == COL_RATE)
+            add_spark_column(w);
+    }
+    if (ps_gui_rates_create(&w->rates) != PS_OK)
+        w->rates = NULL; /* no graph, the rest works */
     ps_gui_devices_page_refresh(w);
 }
 
@@ -233,10 +307,14 @@ static void refresh_done(GObject *src, GAsyncResult *res, gpointer data)
         return;
     }
     show_service(w, j->snap);
+    if (w->rates)
+        ps_gui_rates_add(w->rates, j->snap);
     rows = g_ptr_array_new_with_free_func(g_object_unref);
     for (size_t i = 0; i < j->snap->n; i++) {
         PsGuiDeviceRow *r = g_object_new(PS_GUI_TYPE_DEVICE_ROW, NULL);
         r->d = j->snap->v[i];
+        if (w->rates)
+            r->nspark = ps_gui_rates_get(w->rates, r->d.id, r->spark, PS_GUI_RATE_SAMPLES);
         g_ptr_array_add(rows, r);
     }
     g_list_store_splice(w->device_rows, 0, g_list_model_get_n_items(G_LIST_MODEL(w->device_rows)),

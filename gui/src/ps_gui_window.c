@@ -149,6 +149,7 @@ static void ps_gui_window_finalize(GObject *o)
 {
     PsGuiWindow *w = PS_GUI_WINDOW(o);
     ps_gui_devices_destroy(w->devices);
+    ps_gui_rates_destroy(w->rates);
     ps_gui_editor_page_free(w);
     g_free(w->config_dir);
     g_free(w->db_path);

@@ -5,6 +5,7 @@
 #include "ps_gui_devices.h"
 #include "ps_gui_event_list.h"
 #include "ps_gui_form.h"
+#include "ps_gui_rates.h"
 #include "ps_gui_save.h"
 #include "ps_gui_window.h"
 
@@ -55,6 +56,7 @@ struct _PsGuiWindow {
     gboolean devices_busy, config_busy, shown_once;
     GListStore *device_rows;
     guint timer;
+    ps_gui_rates *rates; /* the rate graph's history */
     /* Events page */
     GtkWidget *filters[PS_GUI_F__COUNT];
     GtkDropDown *type_filter;

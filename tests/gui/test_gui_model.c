@@ -20,6 +20,7 @@
 #include "ps_gui_event_list.h"
 #include "ps_gui_export.h"
 #include "ps_gui_form.h"
+#include "ps_gui_rates.h"
 #include "ps_gui_trace.h"
 
 #define N_EVENTS 53
@@ -414,6 +415,51 @@ static void test_devices_running_and_stale(void **state)
     g_free(cdir);
 }
 
+/* The rate graph's history: live rates kept, stale counters drawn as no traffic, a
+ * refresh within half a second (F5) not counted twice, five minutes at the most. */
+static void test_rates_history(void **state)
+{
+    ps_gui_rates *r = NULL;
+    ps_gui_device dev[2];
+    ps_gui_snapshot s;
+    static float out[PS_GUI_RATE_SAMPLES + 1];
+    (void)state;
+    memset(dev, 0, sizeof dev);
+    memset(&s, 0, sizeof s);
+    dev[0].id = 1;
+    dev[0].has_counters = true;
+    dev[1].id = 2; /* never written */
+    s.v = dev;
+    s.n = 2;
+    assert_int_equal(ps_gui_rates_create(&r), PS_OK);
+    dev[0].c.rate_10s = 7.5;
+    s.taken_us = 1000000;
+    assert_int_equal(ps_gui_rates_add(r, &s), PS_OK);
+    dev[0].c.rate_10s = 999;
+    s.taken_us = 1100000;
+    assert_int_equal(ps_gui_rates_add(r, &s), PS_OK);
+    dev[0].stale = true;
+    s.taken_us = 2000000;
+    assert_int_equal(ps_gui_rates_add(r, &s), PS_OK);
+    assert_int_equal(ps_gui_rates_get(r, 1, out, PS_GUI_RATE_SAMPLES), 2);
+    assert_true(out[0] == 7.5f && out[1] == 0.0f);
+    assert_int_equal(ps_gui_rates_get(r, 2, out, PS_GUI_RATE_SAMPLES), 2);
+    assert_true(out[0] == 0.0f && out[1] == 0.0f);
+    assert_int_equal(ps_gui_rates_get(r, 3, out, PS_GUI_RATE_SAMPLES), 0);
+    /* Ten more than it keeps: the oldest go, the newest come last. */
+    dev[0].stale = false;
+    for (int i = 0; i < PS_GUI_RATE_SAMPLES + 10; i++) {
+        dev[0].c.rate_10s = i;
+        s.taken_us = (int64_t)(i + 3) * 1000000;
+        assert_int_equal(ps_gui_rates_add(r, &s), PS_OK);
+    }
+    assert_int_equal(ps_gui_rates_get(r, 1, out, PS_GUI_RATE_SAMPLES + 1), PS_GUI_RATE_SAMPLES);
+    assert_true(out[0] == 10.0f && out[PS_GUI_RATE_SAMPLES - 1] == PS_GUI_RATE_SAMPLES + 9);
+    assert_int_equal(ps_gui_rates_get(r, 1, out, 2), 2);
+    assert_true(out[0] == PS_GUI_RATE_SAMPLES + 8 && out[1] == PS_GUI_RATE_SAMPLES + 9);
+    ps_gui_rates_destroy(r);
+}
+
 /* ---- the device form ---------------------------------------------------------------- */
 
 #define VALIDATE_FLAGS (PS_LOADER_TOKENS | PS_LOADER_RESOLVE)
@@ -598,6 +644,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trace_stages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_like_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_devices_running_and_stale, setup, teardown),
+        cmocka_unit_test(test_rates_history),
         cmocka_unit_test(test_form_from_schema),
         cmocka_unit_test_setup_teardown(test_form_validates_like_validate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_form_new_device, setup, teardown),
