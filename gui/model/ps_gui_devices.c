@@ -181,6 +181,26 @@ static ps_gui_service service_state(const ps_device_counters *c, size_t nc, int6
     return PS_GUI_SERVICE_STOPPED;
 }
 
+/* The hourly counts of the last PS_GUI_HOURS hours onto the snapshot's devices. A
+ * failure leaves them at 0: the counters matter more than the chart. */
+static void add_hourly(ps_gui_devices *d, ps_gui_snapshot *s)
+{
+    ps_hourly_count *h = NULL;
+    size_t nh = 0;
+    ps_errmsg em;
+    s->first_hour_us =
+        s->taken_us - s->taken_us % PS_GUI_HOUR_US - (PS_GUI_HOURS - 1) * PS_GUI_HOUR_US;
+    if (!d->st || ps_store_hourly_list(d->st, s->first_hour_us, &h, &nh, &em) != PS_OK)
+        return;
+    for (size_t i = 0; i < nh; i++) {
+        int64_t slot = (h[i].hour_us - s->first_hour_us) / PS_GUI_HOUR_US;
+        for (size_t k = 0; k < s->n && slot >= 0 && slot < PS_GUI_HOURS; k++)
+            if (s->v[k].id == h[i].device_id)
+                s->v[k].hourly[slot] += h[i].events;
+    }
+    free(h);
+}
+
 ps_err ps_gui_devices_refresh(ps_gui_devices *d, int64_t now_us, ps_gui_snapshot **out,
                               ps_errmsg *em)
 {
@@ -212,6 +232,7 @@ ps_err ps_gui_devices_refresh(ps_gui_devices *d, int64_t now_us, ps_gui_snapshot
         err = ps_errmsg_set(em, err, "out of memory");
         goto out;
     }
+    add_hourly(d, s);
     *out = s;
     s = NULL;
 out:

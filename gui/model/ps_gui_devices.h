@@ -21,6 +21,11 @@
 /* Counters not rewritten for this long are stale: the writer writes them every second. */
 #define PS_GUI_STALE_US (5 * 1000000LL)
 
+/* The hourly chart: events stored per hour of event time, the last day, as the hourly
+ * table of `podstream status`. */
+#define PS_GUI_HOURS   24
+#define PS_GUI_HOUR_US (3600 * 1000000LL)
+
 typedef enum ps_gui_service {
     PS_GUI_SERVICE_NO_DATABASE, /* the database cannot be opened (not created yet?) */
     PS_GUI_SERVICE_STOPPED,     /* no counters, or all of them stale */
@@ -39,6 +44,7 @@ typedef struct ps_gui_device {
     bool has_counters; /* the service has written counters for it */
     bool stale;        /* those counters are older than PS_GUI_STALE_US */
     ps_device_counters c;
+    uint64_t hourly[PS_GUI_HOURS]; /* every type summed; [0] the hour first_hour_us */
 } ps_gui_device;
 
 /* One refresh: immutable once made, so the main loop can show it while the next
@@ -48,7 +54,8 @@ typedef struct ps_gui_snapshot {
     ps_gui_device *v; /* configured devices in configuration order, then the others by id */
     size_t n;
     int64_t taken_us;
-    char error[512]; /* why the database could not be read, for NO_DATABASE */
+    int64_t first_hour_us; /* start (UTC) of the oldest hour of hourly[]; the last is now's */
+    char error[512];       /* why the database could not be read, for NO_DATABASE */
 } ps_gui_snapshot;
 
 /* Frees a snapshot. Accepts NULL. */

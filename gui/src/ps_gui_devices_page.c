@@ -161,6 +161,80 @@ static void add_spark_column(PsGuiWindow *w)
     g_object_unref(col);
 }
 
+/* ---- the hourly chart ------------------------------------------------------------------ */
+
+#define HOUR_ROW     26
+#define HOUR_LABEL_W 200
+#define HOUR_TOTAL_W 90
+
+/* One row of 24 bars for one device, scaled to its own busiest hour; an hour with
+ * nothing stored is a faint stub, so a gap in the day stands out. */
+static void draw_hours(GtkWidget *wd, cairo_t *cr, const ps_gui_device *d, double y, int width)
+{
+    GdkRGBA fg;
+    uint64_t max = 0, total = 0;
+    double x0 = HOUR_LABEL_W, span = width - HOUR_LABEL_W - HOUR_TOTAL_W;
+    double bw = span / PS_GUI_HOURS;
+    char *text = g_strdup_printf("%lld %s", d->id, d->name);
+    PangoLayout *l = gtk_widget_create_pango_layout(wd, text);
+    gtk_style_context_get_color(gtk_widget_get_style_context(wd), &fg);
+    for (int h = 0; h < PS_GUI_HOURS; h++) {
+        max = d->hourly[h] > max ? d->hourly[h] : max;
+        total += d->hourly[h];
+    }
+    gdk_cairo_set_source_rgba(cr, &fg);
+    pango_layout_set_width(l, (HOUR_LABEL_W - 8) * PANGO_SCALE);
+    pango_layout_set_ellipsize(l, PANGO_ELLIPSIZE_END);
+    cairo_move_to(cr, 0, y + 4);
+    pango_cairo_show_layout(cr, l);
+    g_free(text);
+    text = g_strdup_printf("%" PRIu64, total);
+    pango_layout_set_text(l, text, -1);
+    cairo_move_to(cr, x0 + span + 8, y + 4);
+    pango_cairo_show_layout(cr, l);
+    for (int h = 0; h < PS_GUI_HOURS; h++) {
+        double bh = max ? (HOUR_ROW - 6) * (double)d->hourly[h] / (double)max : 0;
+        cairo_set_source_rgba(cr, fg.red, fg.green, fg.blue, d->hourly[h] ? 0.75 : 0.2);
+        bh = bh < 2 ? 2 : bh;
+        cairo_rectangle(cr, x0 + h * bw + 1, y + HOUR_ROW - 2 - bh, bw - 2, bh);
+        cairo_fill(cr);
+    }
+    g_object_unref(l);
+    g_free(text);
+}
+
+static void draw_hourly(GtkDrawingArea *a, cairo_t *cr, int width, int height, gpointer data)
+{
+    GListModel *m = G_LIST_MODEL(data);
+    (void)height;
+    for (guint i = 0; i < g_list_model_get_n_items(m); i++) {
+        PsGuiDeviceRow *r = g_list_model_get_item(m, i);
+        draw_hours(GTK_WIDGET(a), cr, &r->d, (double)i * HOUR_ROW, width);
+        g_object_unref(r);
+    }
+}
+
+/* Sized to the devices, redrawn, and said in words for screen readers. */
+static void update_hourly(PsGuiWindow *w, const ps_gui_snapshot *s)
+{
+    GString *said = g_string_new("Events stored per hour, the last 24 hours:");
+    for (size_t i = 0; i < s->n; i++) {
+        uint64_t total = 0;
+        int empty = 0;
+        for (int h = 0; h < PS_GUI_HOURS; h++) {
+            total += s->v[i].hourly[h];
+            empty += s->v[i].hourly[h] == 0;
+        }
+        g_string_append_printf(said, " %lld %s: %" PRIu64 " events, %d hours with none;",
+                               s->v[i].id, s->v[i].name, total, empty);
+    }
+    gtk_accessible_update_property(GTK_ACCESSIBLE(w->hourly_chart), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                   said->str, -1);
+    gtk_drawing_area_set_content_height(w->hourly_chart, (int)(s->n ? s->n : 1) * HOUR_ROW);
+    gtk_widget_queue_draw(GTK_WIDGET(w->hourly_chart));
+    g_string_free(said, TRUE);
+}
+
 void ps_gui_devices_page_init(PsGuiWindow *w)
 {
     static const char *const titles[] = {"Device",      "State",     "Events/s",   "Total",
@@ -177,6 +251,8 @@ void ps_gui_devices_page_init(PsGuiWindow *w)
         if (i == COL_RATE)
             add_spark_column(w);
     }
+    gtk_drawing_area_set_draw_func(w->hourly_chart, draw_hourly, g_object_ref(w->device_rows),
+                                   g_object_unref);
     if (ps_gui_rates_create(&w->rates) != PS_OK)
         w->rates = NULL; /* no graph, the rest works */
     ps_gui_devices_page_refresh(w);
@@ -320,6 +396,7 @@ static void refresh_done(GObject *src, GAsyncResult *res, gpointer data)
     g_list_store_splice(w->device_rows, 0, g_list_model_get_n_items(G_LIST_MODEL(w->device_rows)),
                         rows->pdata, rows->len);
     g_ptr_array_unref(rows);
+    update_hourly(w, j->snap);
     w->shown_once = TRUE;
 }
 

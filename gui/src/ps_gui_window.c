@@ -171,6 +171,7 @@ static void ps_gui_window_class_init(PsGuiWindowClass *k)
     CHILD(devices_scroll);
     CHILD(config_problems);
     CHILD(devices_view);
+    CHILD(hourly_chart);
     CHILD(events_view);
     CHILD(filter_grid);
     CHILD(events_status);

@@ -37,6 +37,7 @@ struct _PsGuiWindow {
     AdwViewStack *stack;
     GtkWidget *banner, *banner_label, *no_database, *devices_scroll, *config_problems;
     GtkColumnView *devices_view, *events_view;
+    GtkDrawingArea *hourly_chart;
     GtkGrid *filter_grid;
     GtkLabel *events_status, *editor_status;
     GtkTextView *detail;

@@ -415,6 +415,33 @@ static void test_devices_running_and_stale(void **state)
     g_free(cdir);
 }
 
+/* The hourly chart: the fixture's events (all within 10:00 UTC) in the last hour's
+ * slot when "now" is 10:30, none in the hour before. */
+static void test_devices_hourly(void **state)
+{
+    const fixture *f = *state;
+    char *cdir = config_dir();
+    ps_gui_devices *d = NULL;
+    ps_gui_snapshot *s = NULL;
+    ps_errmsg em;
+    const int64_t ten = 1716372000LL * 1000000; /* 2024-05-22T10:00:00Z */
+    assert_int_equal(ps_gui_devices_create(cdir, f->db, &d, &em), PS_OK);
+    assert_int_equal(ps_gui_devices_refresh(d, ten + 1800 * 1000000LL, &s, &em), PS_OK);
+    assert_true(s->first_hour_us == ten - (PS_GUI_HOURS - 1) * PS_GUI_HOUR_US);
+    assert_int_equal(s->v[0].id, 1);
+    assert_int_equal(s->v[0].hourly[PS_GUI_HOURS - 1], N_EVENTS);
+    assert_int_equal(s->v[0].hourly[PS_GUI_HOURS - 2], 0);
+    assert_int_equal(s->v[1].hourly[PS_GUI_HOURS - 1], 0);
+    ps_gui_snapshot_destroy(s);
+    /* A day later the hour has left the chart. */
+    assert_int_equal(ps_gui_devices_refresh(d, ten + 25 * PS_GUI_HOUR_US, &s, &em), PS_OK);
+    for (int h = 0; h < PS_GUI_HOURS; h++)
+        assert_int_equal(s->v[0].hourly[h], 0);
+    ps_gui_snapshot_destroy(s);
+    ps_gui_devices_destroy(d);
+    g_free(cdir);
+}
+
 /* The rate graph's history: live rates kept, stale counters drawn as no traffic, a
  * refresh within half a second (F5) not counted twice, five minutes at the most. */
 static void test_rates_history(void **state)
@@ -644,6 +671,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trace_stages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_like_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_devices_running_and_stale, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_devices_hourly, setup, teardown),
         cmocka_unit_test(test_rates_history),
         cmocka_unit_test(test_form_from_schema),
         cmocka_unit_test_setup_teardown(test_form_validates_like_validate, setup, teardown),
