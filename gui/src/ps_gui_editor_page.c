@@ -20,6 +20,8 @@ void ps_gui_editor_page_free(PsGuiWindow *w)
     w->neditable = 0;
     ps_gui_form_destroy(w->form);
     w->form = NULL;
+    ps_gui_pipelines_destroy(w->pipelines);
+    w->pipelines = NULL;
     if (w->form_rows)
         g_ptr_array_unref(w->form_rows);
     w->form_rows = NULL;
@@ -146,6 +148,8 @@ static GtkWidget *field_row(PsGuiWindow *w, const ps_gui_form_field *ff)
     gtk_accessible_update_property(GTK_ACCESSIBLE(entry), GTK_ACCESSIBLE_PROPERTY_LABEL, ff->path,
                                    -1);
     adw_action_row_add_suffix(ADW_ACTION_ROW(row), entry);
+    if (strcmp(ff->path, "pipelines") == 0)
+        adw_action_row_add_suffix(ADW_ACTION_ROW(row), ps_gui_pipeline_picker(w, entry));
     return row;
 }
 
@@ -178,6 +182,7 @@ typedef struct form_job {
     char *config_dir, *file;
     size_t index;
     ps_gui_stamp stamp;
+    ps_gui_pipelines *pipes;
     ps_gui_form *form;
     ps_diag all;
     ps_errmsg em;
@@ -186,6 +191,7 @@ typedef struct form_job {
 static void form_job_free(gpointer p)
 {
     form_job *j = p;
+    ps_gui_pipelines_destroy(j->pipes);
     ps_gui_form_destroy(j->form);
     ps_diag_deinit(&j->all);
     g_free(j->config_dir);
@@ -200,6 +206,9 @@ static void form_thread(GTask *task, gpointer src, gpointer data, GCancellable *
     (void)cancel;
     /* Before reading: a change in between then shows as a conflict, never lost. */
     ps_gui_stamp_take(j->config_dir, j->file, &j->stamp);
+    /* The picker's list; without it the field is still typed by hand. */
+    if (ps_gui_pipelines_load(j->config_dir, &j->pipes) != PS_OK)
+        j->pipes = NULL;
     if (ps_gui_form_create(&j->form) != PS_OK ||
         ps_gui_form_load_file(j->form, j->config_dir, j->file, j->index, &j->em) != PS_OK) {
         g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", j->em.text);
@@ -223,6 +232,9 @@ static void form_done(GObject *src, GAsyncResult *res, gpointer data)
     }
     w->stamp = j->stamp;
     w->is_new = FALSE;
+    ps_gui_pipelines_destroy(w->pipelines);
+    w->pipelines = j->pipes;
+    j->pipes = NULL;
     text = g_strdup_printf("From %s. Check validates it as 'podstream validate' does; Save "
                            "writes it there, and the service reloads it.",
                            j->file);

@@ -5,6 +5,7 @@
 #include "ps_gui_devices.h"
 #include "ps_gui_event_list.h"
 #include "ps_gui_form.h"
+#include "ps_gui_pipelines.h"
 #include "ps_gui_rates.h"
 #include "ps_gui_save.h"
 #include "ps_gui_window.h"
@@ -72,8 +73,9 @@ struct _PsGuiWindow {
     ps_gui_form *form;
     GPtrArray *form_rows; /* AdwActionRow per form field, same order */
     gboolean check_busy, save_busy;
-    ps_gui_stamp stamp; /* the device's file as it was when the form was read */
-    gboolean is_new;    /* the form is a device not yet in any file */
+    ps_gui_stamp stamp;          /* the device's file as it was when the form was read */
+    gboolean is_new;             /* the form is a device not yet in any file */
+    ps_gui_pipelines *pipelines; /* what the pipeline picker offers */
     /* Trace */
     gboolean trace_busy;
     /* Token */
@@ -109,6 +111,9 @@ void ps_gui_editor_page_reload(PsGuiWindow *w, const char *file, size_t index);
 void ps_gui_editor_page_show_form(PsGuiWindow *w, ps_gui_form *form, const char *status);
 /* Shows a validated form's problems on its rows and the counts in the status. */
 void ps_gui_editor_page_verdict(PsGuiWindow *w, const ps_gui_form *checked, const ps_diag *all);
+
+/* ps_gui_pipeline_picker.c: the button beside the `pipelines` field's entry. */
+GtkWidget *ps_gui_pipeline_picker(PsGuiWindow *w, GtkWidget *entry);
 
 /* ps_gui_token_page.c: checks the shared key (on a worker) and installs
  * win.apply-token and win.create-key. */

@@ -19,6 +19,7 @@
 #include "podstream/ps_loader.h"
 #include "podstream/ps_secret.h"
 #include "ps_gui_form.h"
+#include "ps_gui_pipelines.h"
 #include "ps_gui_save.h"
 #include "ps_gui_token.h"
 
@@ -393,6 +394,43 @@ static void test_token_references(void **state)
     ps_diag_deinit(&all);
 }
 
+/* The picker lists every pipeline with the loader's first error in it, and toggles a
+ * name in a device's list without reordering the others. */
+static void test_pipeline_picker(void **state)
+{
+    const char *dir = *state;
+    char *p = g_build_filename(dir, "pipelines", NULL), *t;
+    ps_gui_pipelines *pl = NULL;
+    assert_int_equal(g_mkdir_with_parents(p, 0700), 0);
+    g_free(p);
+    p = g_build_filename(dir, "pipelines", "20-bad.yml", NULL);
+    assert_true(g_file_set_contents(p,
+                                    "- name: tidy\n  processors:\n    - nosuch: {}\n"
+                                    "- name: fine\n  processors: []\n",
+                                    -1, NULL));
+    g_free(p);
+    assert_int_equal(ps_gui_pipelines_load(dir, &pl), PS_OK);
+    assert_int_equal(pl->n, 3);
+    assert_string_equal(pl->v[0].name, "normalize");
+    assert_string_equal(pl->v[0].file, FILE_);
+    assert_int_equal(pl->v[0].errors, 0);
+    assert_string_equal(pl->v[1].name, "tidy");
+    assert_true(pl->v[1].errors >= 1);
+    assert_true(g_str_has_prefix(pl->v[1].error, "pipelines/20-bad.yml:3:"));
+    assert_string_equal(pl->v[2].name, "fine");
+    assert_null(pl->v[2].error);
+    ps_gui_pipelines_destroy(pl);
+    t = ps_gui_pipelines_toggle("normalize, enrich", "fine");
+    assert_string_equal(t, "normalize, enrich, fine");
+    free(t);
+    t = ps_gui_pipelines_toggle("normalize,  fine ,enrich", "fine");
+    assert_string_equal(t, "normalize, enrich");
+    free(t);
+    t = ps_gui_pipelines_toggle(NULL, "fine");
+    assert_string_equal(t, "fine");
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +440,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_add_duplicate_disable_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_encrypt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_references, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_picker, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -397,6 +397,55 @@ static void check_token(run *r, PsGuiWindow *w)
     g_free(text);
 }
 
+/* The first mapped widget of `type` under `wd` whose label starts with `label` (NULL:
+ * any). */
+static GtkWidget *find_mapped(GtkWidget *wd, GType type, const char *label)
+{
+    if (!gtk_widget_get_mapped(wd))
+        return NULL;
+    if (G_TYPE_CHECK_INSTANCE_TYPE(wd, type)) {
+        const char *l = GTK_IS_CHECK_BUTTON(wd)  ? gtk_check_button_get_label(GTK_CHECK_BUTTON(wd))
+                        : GTK_IS_MENU_BUTTON(wd) ? gtk_menu_button_get_label(GTK_MENU_BUTTON(wd))
+                                                 : NULL;
+        if (!label || (l && g_str_has_prefix(l, label)))
+            return wd;
+    }
+    for (GtkWidget *c = gtk_widget_get_first_child(wd); c; c = gtk_widget_get_next_sibling(c)) {
+        GtkWidget *f = find_mapped(c, type, label);
+        if (f)
+            return f;
+    }
+    return NULL;
+}
+
+static void open_picker(run *r, PsGuiWindow *w)
+{
+    GtkWidget *b = find_mapped(GTK_WIDGET(w), GTK_TYPE_MENU_BUTTON, "Pick");
+    if (!b) {
+        fprintf(stderr, "FAIL: no pipeline picker on the form\n");
+        r->failed = 1;
+        return;
+    }
+    gtk_menu_button_popup(GTK_MENU_BUTTON(b));
+}
+
+static void untick_enrich(run *r, PsGuiWindow *w)
+{
+    GtkWidget *b = find_mapped(GTK_WIDGET(w), GTK_TYPE_CHECK_BUTTON, "enrich (");
+    GtkWidget *e = row_entry(GTK_WIDGET(w), "pipelines", FALSE);
+    if (!b || !e || !gtk_check_button_get_active(GTK_CHECK_BUTTON(b))) {
+        fprintf(stderr, "FAIL: no ticked 'enrich' in the picker\n");
+        r->failed = 1;
+        return;
+    }
+    gtk_check_button_set_active(GTK_CHECK_BUTTON(b), FALSE);
+    if (strcmp(gtk_editable_get_text(GTK_EDITABLE(e)), "normalize") != 0) {
+        fprintf(stderr, "FAIL: the pipelines field says '%s' after unticking enrich\n",
+                gtk_editable_get_text(GTK_EDITABLE(e)));
+        r->failed = 1;
+    }
+}
+
 static const step steps[] = {
     {"1 proofpoint-message\nlive\n12.5\n1234\n", "gui-devices.png", store_more,
      "the counts the service wrote"},
@@ -424,6 +473,9 @@ static const step steps[] = {
     {"The shared key is ready for encrypting.", NULL, paste_token, "the key created"},
     {"Saved the token of 1 proofpoint-message", "gui-token-saved.png", check_token,
      "the token encrypted into the device's file"},
+    {NULL, NULL, open_editor, "the Token page done"},
+    {"normalize, enrich", NULL, open_picker, "the editor again, device 1's pipelines"},
+    {"Ticked pipelines run in the order", NULL, untick_enrich, "the pipeline picker"},
 };
 
 /* What a step's screenshot shows: its dialog, or the window. */
