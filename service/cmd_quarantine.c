@@ -403,11 +403,11 @@ static int run(action a, quarantine_opts *o, const ps_opt_list *args, ps_quarant
     ps_errmsg em;
     int rc = PS_EXIT_OK;
     char *path = ps_cli_database_path(cmd, o->db, o->config, &rc);
+    ps_buf_init(&file);
     memset(&q, 0, sizeof q);
     q.o = o;
     q.out = stdout;
     q.file = a == ACT_EXPORT && o->output ? &file : NULL;
-    ps_buf_init(&file);
     if (!path)
         return rc;
     if (ps_store_create(path, PS_STORE_READER, &st, &em) != PS_OK ||
