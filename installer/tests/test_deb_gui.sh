@@ -17,6 +17,8 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=installer/tests/deb_lib.sh
+. "$(dirname "$0")/deb_lib.sh"
 
 # ---- build --------------------------------------------------------------------
 cpack --config "$build/CPackConfig.cmake" -G DEB -B "$work/pkg" >"$work/cpack.log" 2>&1 ||
@@ -77,45 +79,14 @@ for opt in $("$build/gui/podstream-gui" --help | sed -n '/^Application Options:/
 done
 
 # ---- lintian: no error or warning (overrides carry their reasons) ----------------------
-rc=0
-lintian --fail-on error,warning "$deb" >"$work/lintian.out" 2>&1 || rc=$?
-grep -v 'running with root privileges' "$work/lintian.out" >"$work/lintian.log" || true
-if [ "$rc" -ne 0 ] || [ -s "$work/lintian.log" ]; then
-    cat "$work/lintian.log"
-    fail "lintian"
-fi
-echo "lintian: clean"
+lintian_clean "$deb"
 
 # ---- a throwaway Debian root with both packages ------------------------------------
 if [ "$(id -u)" -ne 0 ]; then
     echo "SKIPPED: dpkg -i into a throwaway root needs root (chroot)"
     exit 0
 fi
-# Its packages: what both .debs depend on (libcurl with WebSockets from
-# bookworm-backports, as scripts/install-deps.sh installs it), and what the service's
-# postinst uses. Its own cache name: installer_deb keeps one root of its own.
-deps=$( (dpkg-deb -f "$svc" Depends && dpkg-deb -f "$deb" Depends) | tr ',' '\n' |
-    sed -E 's/\(.*\)//; s/ //g' | sed 's|^libcurl4$|libcurl4/bookworm-backports|' |
-    sort -u | paste -sd, -)
-include="$deps,systemd,file,passwd"
-key=$(printf '%s' "$include" | md5sum | cut -c1-8)
-cache=$build/installer/rootfs
-tarball=$cache/gui-bookworm-$(date -u +%Y%m%d)-$key.tar
-if [ ! -f "$tarball" ]; then
-    mkdir -p "$cache"
-    rm -f "$cache"/gui-bookworm-*.tar
-    t0=$(date +%s)
-    mmdebstrap --quiet --format=tar --variant=minbase --include="$include" bookworm \
-        "$tarball.tmp" "deb http://deb.debian.org/debian bookworm main" \
-        "deb http://deb.debian.org/debian bookworm-backports main" >"$work/mmdebstrap.log" 2>&1 ||
-        { tail -20 "$work/mmdebstrap.log"; fail "mmdebstrap"; }
-    mv "$tarball.tmp" "$tarball"
-    echo "throwaway root made in $(($(date +%s) - t0)) s (cached: $tarball)"
-fi
-mkdir -p "$root"
-tar -x -C "$root" -f "$tarball"
-mount -t proc proc "$root/proc"
-mount --bind /dev "$root/dev"
+throwaway_root gui-bookworm "$svc" "$deb"
 cp "$svc" "$root/tmp/podstream.deb"
 cp "$deb" "$root/tmp/podstream-gui.deb"
 in_root() { chroot "$root" "$@"; }
