@@ -42,7 +42,9 @@ done
 if field Depends | grep -qE 'adduser|init-system-helpers'; then
     fail "the service's Depends leaked into the GUI's: $(field Depends)"
 fi
-field Description | head -1 | grep -q 'podstream' || fail "summary: $(field Description | head -1)"
+# sed, not head: under pipefail, head's early exit can fail the writer (SIGPIPE)
+summary=$(field Description | sed -n 1p)
+grep -q 'podstream' <<<"$summary" || fail "summary: $summary"
 dpkg-deb --ctrl-tarfile "$deb" | tar -x -C "$work" --one-top-level=ctrl
 for s in preinst postinst prerm postrm conffiles; do
     [ ! -e "$work/ctrl/$s" ] || fail "the GUI's package has $s"
@@ -60,7 +62,7 @@ sort >"$work/want" <<LIST
 -rw-r--r-- root/root ./usr/share/lintian/overrides/podstream-gui
 LIST
 diff -u "$work/want" "$work/contents" || fail "contents of $(basename "$deb")"
-if dpkg-deb -c "$svc" | grep -q 'podstream-gui'; then fail "the service's package carries GUI files"; fi
+if dpkg-deb -c "$svc" | grep 'podstream-gui' >/dev/null; then fail "the service's package carries GUI files"; fi
 dpkg-deb -x "$deb" "$work/x"
 file "$work/x/usr/bin/podstream-gui" | grep -q ', stripped' || fail "binary not stripped"
 desktop-file-validate "$work/x/usr/share/applications/podstream-gui.desktop" ||

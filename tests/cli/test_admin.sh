@@ -167,7 +167,7 @@ dev = {x["id"]: x for x in d["devices"]}
 assert dev[1]["token"] == "${POD_TOKEN}" and dev[1]["enabled"] is True, dev[1]
 PY
 [ ! -s "$last.stderr" ] || fail "validate --format json wrote to stderr"
-bad=$(ls -d "$PS_TEST_DATA"/config/invalid/*/ | head -1)
+bad=$(ls -d "$PS_TEST_DATA"/config/invalid/*/ | sed -n 1p)
 run validate_json_invalid 3 validate -c "$bad" --no-secrets --format json
 /usr/bin/python3 - "$last.stdout" <<'PY' || fail "validate json (invalid): see above"
 import json, sys
