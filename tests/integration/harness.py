@@ -335,6 +335,29 @@ class StreamCase(unittest.TestCase):
         self.svc = Service(self.dir, device_yaml(self.sim.endpoint, devices), settings, env)
         return self.svc.start() if start else self.svc
 
+    def two_hour_outage(self, *sim_args, start=True):
+        """podsim's clock starts two hours back; the service (one message device)
+        streams a little, stops, the clock jumps two hours and the resume state says
+        the last healthy session was two hours ago: exactly what a two-hour outage
+        leaves behind. Returns the simulator and the service, started again unless
+        `start` is false."""
+        begin = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7200))
+        sim = self.start_sim("--rate", "2", "--start", begin, "--archive-stale", "1s",
+                             *sim_args)
+        svc = self.start_svc([(1, "message", None)])
+        wait_for(lambda: svc.count() >= 4, 20, "a few live events")
+        svc.stop()
+        sim.control("/clock/advance", secs=7200)
+        healthy = svc.resume(1)[1]
+        con = sqlite3.connect(svc.db)
+        con.execute("UPDATE resume SET last_healthy_us = ? WHERE device_id = 1",
+                    (healthy - 7200 * 1000000,))
+        con.commit()
+        con.close()
+        if start:
+            svc.start()
+        return sim, svc
+
     def assert_complete(self, expect=None):
         """Every event podsim wrote is stored once: no loss, no duplicate rows."""
         stored, rows = self.svc.stored()

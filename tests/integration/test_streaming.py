@@ -92,26 +92,6 @@ class DropTests(StreamCase):
 
 
 class OutageTests(StreamCase):
-    def two_hour_outage(self):
-        """podsim's clock starts two hours back; the service streams a little, stops,
-        the clock jumps two hours and the resume state says the last healthy session
-        was two hours ago: exactly what a two-hour outage leaves behind. Returns the
-        simulator and the restarted service."""
-        start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7200))
-        sim = self.start_sim("--rate", "2", "--start", start, "--archive-stale", "1s")
-        svc = self.start_svc([MESSAGE])
-        wait_for(lambda: svc.count() >= 4, 20, "a few live events")
-        svc.stop()
-        sim.control("/clock/advance", secs=7200)
-        healthy = svc.resume(1)[1]
-        con = sqlite3.connect(svc.db)
-        con.execute("UPDATE resume SET last_healthy_us = ? WHERE device_id = 1",
-                    (healthy - 7200 * 1000000,))
-        con.commit()
-        con.close()
-        svc.start()
-        return sim, svc
-
     def test_two_hour_outage_is_backfilled(self):
         sim, svc = self.two_hour_outage()
         expect = sim.timeline("message")
@@ -984,19 +964,7 @@ class PodFidelityTests(StreamCase):
         # A backfill beside another session of the same token and type may get 409 from
         # the real server (podsim --max-sessions 1 counts live and archive together).
         # podstream retries with backoff and then fetches the whole window.
-        start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7200))
-        sim = self.start_sim("--rate", "2", "--start", start, "--archive-stale", "1s",
-                             "--hold", "0")
-        svc = self.start_svc([MESSAGE])
-        wait_for(lambda: svc.count() >= 4, 20, "a few live events")
-        svc.stop()
-        sim.control("/clock/advance", secs=7200)
-        con_ts = svc.resume(1)[1]
-        con = sqlite3.connect(svc.db)
-        con.execute("UPDATE resume SET last_healthy_us = ? WHERE device_id = 1",
-                    (con_ts - 7200 * 1000000,))
-        con.commit()
-        con.close()
+        sim, svc = self.two_hour_outage("--hold", "0", start=False)
         holder = hold_session(sim)
         try:
             svc.start()
