@@ -198,17 +198,24 @@ int ps_cli_open_reader(const char *cmd, const char *db_option, const char *confi
     return rc;
 }
 
-ps_err ps_cli_lock_database(const char *db, int locks[2], ps_errmsg *em)
+char *ps_cli_lock_path(const char *db)
 {
     size_t n = strlen(db) + sizeof ".lock";
-    char *lock_path = malloc(n);
+    char *path = malloc(n);
+    if (path)
+        snprintf(path, n, "%s.lock", db);
+    return path;
+}
+
+ps_err ps_cli_lock_database(const char *db, int locks[2], ps_errmsg *em)
+{
+    char *lock_path = ps_cli_lock_path(db);
     char *lock_dir;
     ps_err err;
 
     locks[0] = locks[1] = -1;
     if (!lock_path)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
-    snprintf(lock_path, n, "%s.lock", db);
     /* The database directory may not exist yet on a first start. */
     lock_dir = ps_plat_dir_name(lock_path);
     if (lock_dir)

@@ -109,6 +109,8 @@ char *ps_cli_database_path(const char *cmd, const char *db_option, const char *c
  * failure nothing stays held; PS_ERR_CONFLICT when another process holds one. Release
  * with ps_cli_unlock_database once every connection to the database is closed. */
 ps_err ps_cli_lock_database(const char *db, int locks[2], ps_errmsg *em);
+/* The path of the lock file beside database `db` (caller frees; NULL: out of memory). */
+char *ps_cli_lock_path(const char *db);
 void ps_cli_unlock_database(int locks[2]);
 
 #endif

@@ -118,8 +118,7 @@ static bool is_stale(const ps_device_counters *d, int64_t now)
 static service_view service_of(const ps_device_counters *c, size_t nc, int64_t now, const char *db)
 {
     service_view v = {false, false, 0};
-    size_t n = strlen(db) + sizeof ".lock";
-    char *lock = malloc(n);
+    char *lock = ps_cli_lock_path(db);
     int held = -1;
 
     for (size_t i = 0; i < nc; i++) {
@@ -129,7 +128,6 @@ static service_view service_of(const ps_device_counters *c, size_t nc, int64_t n
             v.running = true;
     }
     if (lock) {
-        snprintf(lock, n, "%s.lock", db);
         held = ps_plat_lock_probe(lock);
         free(lock);
     }
