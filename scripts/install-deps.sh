@@ -61,8 +61,24 @@ $SUDO apt-get install -y -qq --no-install-recommends libgtk-4-dev libadwaita-1-d
 # (installer/tests/test_deb_gui.sh).
 $SUDO apt-get install -y -qq --no-install-recommends desktop-file-utils
 
-# The Windows cross compiler: scripts/check-platform.py compiles the public headers
-# with it, and the Windows build will use it.
-$SUDO apt-get install -y -qq --no-install-recommends gcc-mingw-w64-x86-64
+# The Windows build (installer/windows/build.sh): the cross compiler and its binutils
+# (windmc, windres), Debian's source packages of the dependencies (apt-get source needs
+# deb-src lines), wine64 to run the tests, wixl to build the MSI and msitools to check it.
+$SUDO apt-get install -y -qq --no-install-recommends gcc-mingw-w64-x86-64 \
+    binutils-mingw-w64-x86-64 mingw-w64-x86-64-dev wine64 wixl msitools dpkg-dev
+if ! grep -rqs "^Types: deb-src" /etc/apt/sources.list.d/podstream-src.sources; then
+    $SUDO tee /etc/apt/sources.list.d/podstream-src.sources >/dev/null <<SRC
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    if [ -z "${PODSTREAM_SKIP_APT_UPDATE:-}" ]; then $SUDO apt-get update -qq; fi
+fi
+
+# The outputs' tests run real receivers: rsyslog with its TLS module, and ClickHouse.
+$SUDO apt-get install -y -qq --no-install-recommends rsyslog rsyslog-openssl \
+    clickhouse-server clickhouse-client
 
 echo "install-deps: done ($(curl-config --version))"
