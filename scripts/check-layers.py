@@ -21,7 +21,8 @@ LAYER = {
     'config': 1,
     'event': 2, 'expr': 2,
     'store': 3, 'pipeline': 3, 'net': 3,
-    'engine': 4, 'loader': 4, 'report': 4,
+    'engine': 4, 'report': 4, 'output': 4,
+    'loader': 5,
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*"(?:podstream/)?([\w/]+)\.h"')
