@@ -90,20 +90,29 @@ static uint64_t config_signature(const char *dir)
 }
 
 /* Loads `dir` with PS_LOADER_RESOLVE and `flags` and compiles its pipelines; on
- * errors logs each one and returns false. */
-static bool load_logged(const char *dir, unsigned flags, ps_config **cfg, ps_pipeline_set **pipes)
+ * errors logs each one and returns false, with the first error and how many more
+ * in `why` (cap bytes; may be NULL). */
+static bool load_logged(const char *dir, unsigned flags, ps_config **cfg, ps_pipeline_set **pipes,
+                        char *why, size_t cap)
 {
     ps_diag diag;
     bool ok;
     ps_diag_init(&diag);
     ok = ps_loader_load(dir, PS_LOADER_RESOLVE | flags, cfg, pipes, &diag) == PS_OK;
+    if (why && cap)
+        snprintf(why, cap, "the configuration cannot be loaded (see the log)");
     if (!ok || diag.count) {
         char line[2048];
+        bool first = true;
         ps_diag_sort(&diag);
         for (size_t i = 0; i < diag.count; i++) {
             ps_diag_format(&diag.items[i], line, sizeof line);
             ps_log(diag.items[i].sev == PS_DIAG_ERROR ? PS_LOG_ERROR : PS_LOG_WARN,
                    PS_LOG_NO_DEVICE, "%s", line);
+            if (why && cap && first && diag.items[i].sev == PS_DIAG_ERROR)
+                snprintf(why, cap, "%s%s", line,
+                         diag.errors > 1 ? " (and more errors: see the log)" : "");
+            first = first && diag.items[i].sev != PS_DIAG_ERROR;
         }
     }
     if (!ok) {
@@ -133,9 +142,11 @@ static void reload(ps_engine *eng, const char *dir, const run_opts *o, ps_log_le
     ps_config *ncfg = NULL;
     ps_pipeline_set *npipes = NULL;
     ps_errmsg em;
-    if (!load_logged(dir, PS_LOADER_RELOAD, &ncfg, &npipes)) {
+    char why[2112]; /* a diagnostic line (2,048) and the note after it */
+    if (!load_logged(dir, PS_LOADER_RELOAD, &ncfg, &npipes, why, sizeof why)) {
         ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE,
                "new configuration rejected; the running configuration stays in effect");
+        ps_engine_reload_refused(eng, why);
         return;
     }
     if (o->log_level >= 0)
@@ -297,7 +308,7 @@ int ps_cmd_run(int argc, char **argv)
     ps_plat_ignore_broken_pipe();
 
     sig = config_signature(dir);
-    if (!load_logged(dir, 0, &cfg, &pipes)) {
+    if (!load_logged(dir, 0, &cfg, &pipes, NULL, 0)) {
         ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "configuration in %s is invalid; not starting", dir);
         return PS_EXIT_CONFIG;
     }

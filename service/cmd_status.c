@@ -313,6 +313,7 @@ typedef struct status_data {
     size_t nh;
     ps_store_size size;
     ps_store_wal wal;
+    ps_reload_record reload;
     const char *path;
     int64_t now, first_hour;
     int hours;
@@ -345,6 +346,21 @@ static void print_wal(const ps_store_wal *w, bool running, bool utc)
     printf("\n");
 }
 
+/* What the service did with its configuration the last time it loaded it. */
+static void print_reload(const ps_reload_record *r, bool utc)
+{
+    char when[64];
+    if (!r->at_us)
+        return;
+    ps_time_format_local(r->at_us, utc, true, when, sizeof when);
+    if (!r->accepted)
+        printf("Config:   generation %llu; the reload at %s was rejected: %s\n",
+               (unsigned long long)r->generation, when, r->reason);
+    else
+        printf("Config:   generation %llu, %s at %s\n", (unsigned long long)r->generation,
+               r->at_start ? "loaded at the start" : "reload accepted", when);
+}
+
 static int print_table(const status_data *d, bool utc)
 {
     size_t ns = 0;
@@ -355,6 +371,7 @@ static int print_table(const status_data *d, bool utc)
     }
     printf("Database: %s (%.1f MB)\n", d->path, (double)d->size.file_bytes / 1e6);
     print_wal(&d->wal, d->svc.running, utc);
+    print_reload(&d->reload, utc);
     if (d->nc == 0) {
         printf("\nNo device has reported yet: the service has not run on this database.\n");
     } else {
@@ -436,6 +453,18 @@ static int print_json(const status_data *d)
     cJSON_AddBoolToObject(svc, "running", d->svc.running);
     cJSON_AddBoolToObject(svc, "writing", d->svc.running && !d->svc.stalled);
     add_time_or_null(svc, "last_update", d->svc.last_us);
+    if (d->reload.at_us) {
+        cJSON *rl = cJSON_AddObjectToObject(root, "config");
+        cJSON_AddNumberToObject(rl, "generation", (double)d->reload.generation);
+        add_time_or_null(rl, "loaded", d->reload.at_us);
+        cJSON_AddBoolToObject(rl, "accepted", d->reload.accepted);
+        cJSON_AddBoolToObject(rl, "at_start", d->reload.at_start);
+        if (d->reload.accepted)
+            cJSON_AddNullToObject(rl, "reason");
+        else
+            cJSON_AddStringToObject(rl, "reason", d->reload.reason);
+        add_time_or_null(rl, "service_started", d->reload.started_us);
+    }
     devs = cJSON_AddArrayToObject(root, "devices");
     hours = cJSON_AddArrayToObject(root, "hourly");
     for (size_t i = 0; i < d->nc; i++)
@@ -632,7 +661,8 @@ static int read_data(ps_store *st, status_data *d)
     if (ps_store_counters_list(st, &d->c, &d->nc, &em) != PS_OK ||
         ps_store_hourly_list(st, d->first_hour, &d->h, &d->nh, &em) != PS_OK ||
         ps_store_size_get(st, false, &d->size, &em) != PS_OK ||
-        ps_store_wal_info(st, &d->wal, &em) != PS_OK) {
+        ps_store_wal_info(st, &d->wal, &em) != PS_OK ||
+        ps_store_reload_get(st, &d->reload, &em) != PS_OK) {
         fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
         return PS_EXIT_FAILURE;
     }

@@ -554,6 +554,50 @@ class ReloadTests(StreamCase):
         self.assertFalse(os.path.exists(other))
         svc.stop()
 
+    def test_reload_result_is_recorded_for_status_and_the_gui(self):
+        """The service records what it did with each configuration it loaded (start,
+        an accepted reload, a rejected one) in the database, and `status` shows it."""
+        def loaded():
+            r = subprocess.run([PODSTREAM, "status", "--db", svc.db, "--format", "json"],
+                               capture_output=True, text=True, timeout=30)
+            return json.loads(r.stdout).get("config") if r.returncode == 0 else None
+
+        sim = self.start_sim("--rate", "50")
+        svc = self.start_svc([MESSAGE])
+        wait_for(lambda: svc.state(1) == "live", 20, "live")
+        start = loaded()
+        self.assertEqual((start["generation"], start["accepted"], start["at_start"]),
+                         (1, True, True))
+        self.assertIsNone(start["reason"])
+        # accepted: a second device, picked up by the directory watch (no SIGHUP)
+        svc.write_devices(device_yaml(sim.endpoint, [MESSAGE, MAILLOG]))
+        wait_for(lambda: (loaded() or {}).get("generation") == 2, 20, "generation 2 recorded")
+        ok = loaded()
+        self.assertTrue(ok["accepted"])
+        self.assertFalse(ok["at_start"])
+        self.assertGreater(ok["loaded"], start["loaded"])
+        self.assertEqual(ok["service_started"], start["service_started"])
+        table = subprocess.run([PODSTREAM, "status", "--db", svc.db, "--utc"],
+                               capture_output=True, text=True, timeout=30).stdout
+        self.assertRegex(table, r"Config: +generation 2, reload accepted at \d{4}-\d\d-\d\d ")
+        # rejected: an unknown type; the generation in effect stays 2
+        path = os.path.join(svc.cfg, "devices", "pod.yml")
+        with open(path) as f:
+            good = f.read()
+        svc.write_devices(good.replace("type: message", "type: mesage"))
+        wait_for(lambda: not (loaded() or {"accepted": True})["accepted"], 20,
+                 "the rejection recorded")
+        bad = loaded()
+        self.assertEqual(bad["generation"], 2)
+        self.assertRegex(bad["reason"],
+                         r"^devices/pod\.yml:\d+:\d+: error: devices\[0\]\.properties\.type")
+        table = subprocess.run([PODSTREAM, "status", "--db", svc.db, "--utc"],
+                               capture_output=True, text=True, timeout=30).stdout
+        self.assertRegex(table, r"Config: +generation 2; the reload at .* was rejected: "
+                                r"devices/pod\.yml:\d+:\d+: error: ")
+        self.assertEqual(svc.state(1), "live")
+        svc.stop()
+
 
 class ShutdownTests(StreamCase):
     def test_stop_under_full_load_is_fast_and_the_repair_fetches_what_was_in_flight(self):

@@ -42,6 +42,13 @@ ps_err ps_engine_start(ps_engine *eng, ps_errmsg *em);
  * (PS_ERR_INVALID, em names both paths): the running configuration stays. */
 ps_err ps_engine_reload(ps_engine *eng, ps_config *cfg, ps_pipeline_set *pipes, ps_errmsg *em);
 
+/* Records that a new configuration was refused before it reached the engine (the
+ * loader found errors): `reason` (copied; may be NULL) says why, the running one
+ * stays. ps_engine_start and ps_engine_reload record their own outcome. The record
+ * (ps_reload_record) is written with the next live counters, within a second, for
+ * `status` and the GUI. Same thread as ps_engine_reload. */
+void ps_engine_reload_refused(ps_engine *eng, const char *reason);
+
 /* A stop ends within the 5 s a service manager allows even when the database cannot
  * be written: the writer retries for this long after the stop request, then leaves
  * what it holds in the spool; the final state write has this much more. */

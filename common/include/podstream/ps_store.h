@@ -194,6 +194,26 @@ ps_err ps_store_pipeline_count(ps_store *st, long long device_id, const char *pi
 /* Reads all counter rows, ordered by device id. *out is a new array (free()). */
 ps_err ps_store_counters_list(ps_store *st, ps_device_counters **out, size_t *count, ps_errmsg *em);
 
+/* ---- configuration loads (the outcome of the service's last reload) ------------ */
+
+/* What the running service did with its configuration the last time it loaded it
+ * (at its start, or on a reload): kept in the meta table, so no schema change. */
+typedef struct ps_reload_record {
+    uint64_t generation; /* the configuration in effect: 1 at the start, +1 per reload taken */
+    int64_t at_us;       /* when the last load (start or reload) was decided; 0: never */
+    bool accepted;       /* that load was taken (false: refused, `generation` stays) */
+    bool at_start;       /* that load was the service's start, not a reload */
+    char reason[512];    /* why it was refused ("" when accepted) */
+    int64_t started_us;  /* when the service that recorded it started */
+} ps_reload_record;
+
+/* Records *r (writer mode; inside the open batch when there is one). */
+ps_err ps_store_reload_put(ps_store *st, const ps_reload_record *r, ps_errmsg *em);
+
+/* Reads the last record in one statement (either mode); all zeros when none was
+ * ever written. */
+ps_err ps_store_reload_get(ps_store *st, ps_reload_record *out, ps_errmsg *em);
+
 /* ---- schema ---------------------------------------------------------------- */
 
 /* The schema version this build writes (PRAGMA user_version). A writer upgrades

@@ -298,8 +298,30 @@ out:
     return PS_OK;
 }
 
+/* The outcome of a configuration load, for the writer's next tick. */
+static void note_load(ps_engine *eng, bool accepted, const char *reason)
+{
+    ps_plat_mutex_lock(eng->mu);
+    if (accepted)
+        eng->reload.generation++;
+    eng->reload.at_us = ps_plat_now_us();
+    eng->reload.accepted = accepted;
+    eng->reload.at_start = eng->reload.started_us == 0;
+    if (eng->reload.at_start)
+        eng->reload.started_us = eng->reload.at_us;
+    snprintf(eng->reload.reason, sizeof eng->reload.reason, "%s", reason ? reason : "");
+    eng->reload_dirty = true;
+    ps_plat_mutex_unlock(eng->mu);
+}
+
+void ps_engine_reload_refused(ps_engine *eng, const char *reason)
+{
+    note_load(eng, false, reason);
+}
+
 ps_err ps_engine_start(ps_engine *eng, ps_errmsg *em)
 {
+    note_load(eng, true, NULL);
     if (ps_plat_thread_create(&eng->writer, "ps-writer", eng_writer_main, eng) != PS_OK)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "cannot start the writer thread");
     eng->writer_started = true;
@@ -432,11 +454,14 @@ ps_err ps_engine_reload(ps_engine *eng, ps_config *cfg, ps_pipeline_set *pipes, 
                             eng->cfg->service.database, cfg->service.database);
         ps_pipeline_set_destroy(pipes);
         ps_config_destroy(cfg);
+        note_load(eng, false, em ? em->text : "the database changed");
         return err;
     }
     err = keep_generation(eng, cfg, pipes);
-    if (err != PS_OK)
+    if (err != PS_OK) {
+        note_load(eng, false, "out of memory");
         return ps_errmsg_set(em, err, "out of memory");
+    }
     if (!session_settings_equal(&cfg->service, &eng->cfg->service)) {
         PS_LOG_I(PS_LOG_NO_DEVICE, "connection settings changed; restarting every device");
         all = true;
@@ -449,6 +474,7 @@ ps_err ps_engine_reload(ps_engine *eng, ps_config *cfg, ps_pipeline_set *pipes, 
     atomic_store(&eng->retention_days, cfg->service.retention_days);
     atomic_store(&eng->retention_max_bytes, cfg->service.retention_max_bytes);
     reload_start_new(eng, cfg, pipes, em);
+    note_load(eng, true, NULL);
     return PS_OK;
 }
 

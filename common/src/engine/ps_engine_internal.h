@@ -162,6 +162,10 @@ struct ps_engine {
     atomic_uint ticks;       /* counter ticks written, so reload can wait for one */
     int64_t mirror_ms;       /* monotonic time the resume mirrors were last written (writer) */
     _Atomic double rate_10s; /* all devices, as of the last tick (ps_engine_health) */
+    /* the last configuration load, for `status` and the GUI: changed by start and
+     * reload, written by the writer's next tick while `reload_dirty` (under mu) */
+    ps_reload_record reload;
+    bool reload_dirty;
     /* read by the writer, changed by reload */
     atomic_int retention_days;
     atomic_ullong retention_max_bytes;

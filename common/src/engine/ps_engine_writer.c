@@ -247,8 +247,11 @@ void eng_write_tick(ps_engine *eng, bool final)
                 goto fail;
         }
     }
+    if (eng->reload_dirty && ps_store_reload_put(eng->store, &eng->reload, &em) != PS_OK)
+        goto fail;
     if (ps_store_commit(eng->store, &em) != PS_OK)
         goto fail;
+    eng->reload_dirty = false;
     if (final || ps_plat_mono_ms() - eng->mirror_ms >= MIRROR_INTERVAL_MS) {
         for (size_t i = 0; i < eng->ndevices; i++) {
             ps_resume_state r = eng_resume_snapshot(eng->devices[i], final);

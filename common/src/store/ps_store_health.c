@@ -1,5 +1,7 @@
-/* ps_store health: the damage check and the WAL watch (see ps_store.h). The
- * rebuild of a damaged file is ps_store_recover.c. */
+/* ps_store health: the damage check, the WAL watch and the record of the service's
+ * last configuration load (see ps_store.h). The rebuild of a damaged file is
+ * ps_store_recover.c. */
+#include <stdio.h>
 #include <string.h>
 
 #include "store/ps_store_internal.h"
@@ -75,18 +77,28 @@ static uint64_t wal_file_bytes(const ps_store_db *c)
     return (uint64_t)n;
 }
 
-static ps_err meta_put(ps_store_db *c, const char *k, int64_t v, ps_errmsg *em)
+/* One value of the meta table: an integer, or `text` when it is not NULL. */
+static ps_err meta_put_value(ps_store_db *c, const char *k, int64_t v, const char *text,
+                             ps_errmsg *em)
 {
     sqlite3_stmt *s = NULL;
     ps_err err;
     if (sqlite3_prepare_v2(c->db, "INSERT OR REPLACE INTO meta(k, v) VALUES (?, ?)", -1, &s,
                            NULL) != SQLITE_OK)
-        return ps_store_dberr(c, em, "recording the WAL state");
+        return ps_store_dberr(c, em, "recording the service's state");
     sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, v);
-    err = ps_store_step_done(c, s, "recording the WAL state", em);
+    if (text)
+        sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(s, 2, v);
+    err = ps_store_step_done(c, s, "recording the service's state", em);
     sqlite3_finalize(s);
     return err;
+}
+
+static ps_err meta_put(ps_store_db *c, const char *k, int64_t v, ps_errmsg *em)
+{
+    return meta_put_value(c, k, v, NULL, em);
 }
 
 static ps_err meta_get(ps_store_db *c, const char *k, int64_t *v, ps_errmsg *em)
@@ -177,4 +189,61 @@ ps_err ps_store_wal_info(ps_store *st, ps_store_wal *out, ps_errmsg *em)
     /* After the reads, which open the WAL of a reader that had not read yet. */
     out->wal_bytes = wal_file_bytes(&st->conn);
     return PS_OK;
+}
+
+/* ---- configuration loads ------------------------------------------------------------ */
+
+ps_err ps_store_reload_put(ps_store *st, const ps_reload_record *r, ps_errmsg *em)
+{
+    ps_err err = ps_store_need_writer(&st->conn, "ps_store_reload_put", em);
+    if (err == PS_OK)
+        err = meta_put(&st->conn, "reload_generation", (int64_t)r->generation, em);
+    if (err == PS_OK)
+        err = meta_put(&st->conn, "reload_at_us", r->at_us, em);
+    if (err == PS_OK)
+        err = meta_put(&st->conn, "reload_accepted", (r->accepted ? 1 : 0) | (r->at_start ? 2 : 0),
+                       em);
+    if (err == PS_OK)
+        err = meta_put_value(&st->conn, "reload_reason", 0, r->reason, em);
+    if (err == PS_OK)
+        err = meta_put(&st->conn, "reload_started_us", r->started_us, em);
+    return err;
+}
+
+/* One statement for every key, so a reader never sees half of a record from two
+ * different writes and holds no transaction afterwards. */
+ps_err ps_store_reload_get(ps_store *st, ps_reload_record *out, ps_errmsg *em)
+{
+    sqlite3_stmt *s = NULL;
+    ps_err err = PS_OK;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (sqlite3_prepare_v2(st->conn.db,
+                           "SELECT k, v FROM meta WHERE k IN ('reload_generation', "
+                           "'reload_at_us', 'reload_accepted', 'reload_reason', "
+                           "'reload_started_us')",
+                           -1, &s, NULL) != SQLITE_OK)
+        return ps_store_dberr(&st->conn, em, "reading the last configuration load");
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(s, 0);
+        int64_t v = sqlite3_column_int64(s, 1);
+        if (!k)
+            continue;
+        if (strcmp(k, "reload_generation") == 0)
+            out->generation = v > 0 ? (uint64_t)v : 0;
+        else if (strcmp(k, "reload_at_us") == 0)
+            out->at_us = v;
+        else if (strcmp(k, "reload_accepted") == 0) {
+            out->accepted = (v & 1) != 0;
+            out->at_start = (v & 2) != 0;
+        } else if (strcmp(k, "reload_reason") == 0 && sqlite3_column_text(s, 1))
+            snprintf(out->reason, sizeof out->reason, "%s",
+                     (const char *)sqlite3_column_text(s, 1));
+        else if (strcmp(k, "reload_started_us") == 0)
+            out->started_us = v;
+    }
+    if (rc != SQLITE_DONE)
+        err = ps_store_dberr(&st->conn, em, "reading the last configuration load");
+    sqlite3_finalize(s);
+    return err;
 }

@@ -1,6 +1,7 @@
 /* ps_store health: quick_check on a sound and on a really damaged file (garbage
  * written over a page with the store closed), damage reported as PS_ERR_CORRUPT by
- * every path, rebuilding a damaged file, and the WAL watch.
+ * every path, rebuilding a damaged file, the WAL watch, and the record of the
+ * service's last configuration load.
  *
  * The same program builds the database of tests/cli/test_repair.sh:
  *   PS_STORE_HEALTH_FIXTURE=DB test_store_health   2,000 maillog events of device 1
@@ -300,6 +301,59 @@ static void test_wal_blocked_then_truncated(void **state)
     scratch_remove(&s);
 }
 
+/* ---- the record of the last configuration load ------------------------------------ */
+
+/* Written by the writer inside a batch, read whole by a reader; a refused reload
+ * keeps its reason until the next load replaces it. */
+static void test_reload_record(void **state)
+{
+    scratch s;
+    ps_store *st = NULL, *rd = NULL;
+    ps_errmsg em;
+    ps_reload_record r, rec;
+    (void)state;
+    scratch_make(&s);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_OK);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_READER, &rd, &em), PS_OK);
+    assert_int_equal(ps_store_reload_get(rd, &rec, &em), PS_OK);
+    assert_int_equal(rec.at_us, 0); /* never written */
+    assert_int_equal(rec.generation, 0);
+    /* A reader cannot write it. */
+    assert_int_not_equal(ps_store_reload_put(rd, &rec, &em), PS_OK);
+
+    memset(&r, 0, sizeof r);
+    r.generation = 2;
+    r.at_us = 5000;
+    r.started_us = 1000;
+    r.accepted = false;
+    snprintf(r.reason, sizeof r.reason, "devices/10-a.yml:3:7: error: it's wrong");
+    assert_int_equal(ps_store_begin(st, &em), PS_OK);
+    assert_int_equal(ps_store_reload_put(st, &r, &em), PS_OK);
+    assert_int_equal(ps_store_reload_get(rd, &rec, &em), PS_OK);
+    assert_int_equal(rec.at_us, 0); /* not committed yet */
+    assert_int_equal(ps_store_commit(st, &em), PS_OK);
+    assert_int_equal(ps_store_reload_get(rd, &rec, &em), PS_OK);
+    assert_int_equal(rec.generation, 2);
+    assert_int_equal(rec.at_us, 5000);
+    assert_int_equal(rec.started_us, 1000);
+    assert_false(rec.accepted);
+    assert_false(rec.at_start);
+    assert_string_equal(rec.reason, "devices/10-a.yml:3:7: error: it's wrong");
+
+    r.generation = 3;
+    r.at_us = 6000;
+    r.accepted = true;
+    r.reason[0] = '\0';
+    assert_int_equal(ps_store_reload_put(st, &r, &em), PS_OK); /* its own transaction */
+    assert_int_equal(ps_store_reload_get(rd, &rec, &em), PS_OK);
+    assert_int_equal(rec.generation, 3);
+    assert_true(rec.accepted);
+    assert_string_equal(rec.reason, "");
+    ps_store_destroy(rd);
+    ps_store_destroy(st);
+    scratch_remove(&s);
+}
+
 /* A damaged page of another table: its readable rows are copied, the table is
  * counted as damaged, and no event is lost. */
 static void test_recover_damaged_quarantine(void **state)
@@ -371,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_recover_garbage_page),
         cmocka_unit_test(test_recover_damaged_quarantine),
         cmocka_unit_test(test_wal_blocked_then_truncated),
+        cmocka_unit_test(test_reload_record),
     };
     const char *fixture = getenv("PS_STORE_HEALTH_FIXTURE");
     if (fixture && *fixture)
