@@ -218,7 +218,7 @@ ps_err ps_store_reload_get(ps_store *st, ps_reload_record *out, ps_errmsg *em);
 
 /* The schema version this build writes (PRAGMA user_version). A writer upgrades
  * any older database step by step; a newer one is refused, never touched. */
-#define PS_STORE_SCHEMA_VERSION 3
+#define PS_STORE_SCHEMA_VERSION 4
 
 /* The schema version recorded in the database file (0 for a new, empty file). */
 ps_err ps_store_schema_version(ps_store *st, int *out, ps_errmsg *em);
@@ -451,6 +451,67 @@ ps_err ps_store_quarantine_list(ps_store *st, const ps_quarantine_filter *f, ps_
  * transaction; *deleted (may be NULL) says how many. Writer mode only. */
 ps_err ps_store_quarantine_delete(ps_store *st, const ps_quarantine_filter *f, uint64_t *deleted,
                                   ps_errmsg *em);
+
+/* ---- outputs: cursors and counters (ps_store_output.c, issue #16) ------------------ */
+
+typedef enum ps_output_state {
+    PS_OUTPUT_STATE_STOPPED = 0, /* not running (disabled, or the service is stopped) */
+    PS_OUTPUT_STATE_IDLE,        /* delivered everything it takes */
+    PS_OUTPUT_STATE_SENDING,     /* delivering a backlog */
+    PS_OUTPUT_STATE_RETRYING,    /* the destination failed; waiting to try again */
+    PS_OUTPUT_STATE_ERROR        /* the destination refuses (credentials, TLS, schema) */
+} ps_output_state;
+
+/* "stopped", "idle", "sending", "retrying", "error". */
+const char *ps_output_state_name(ps_output_state s);
+
+/* One output as `status` shows it: its cursor and the counters its runner writes. */
+typedef struct ps_output_row {
+    char name[128];
+    char type[64];
+    bool enabled;
+    int64_t last_id;  /* the cursor */
+    uint64_t backlog; /* events stored after the cursor (any device: the cursor moves
+                         past the events it does not take as it reads them) */
+    ps_output_state state;
+    double rate; /* events per second delivered over the last 10 s */
+    char last_error[256];
+    int64_t last_error_us;    /* 0: never */
+    int64_t last_delivery_us; /* 0: never */
+    uint64_t delivered, dropped, split, truncated, duplicates;
+    uint64_t retention_dropped; /* deleted by the size cap before it was delivered */
+    int64_t updated_us;
+} ps_output_row;
+
+/* Marks the outputs called names[0..n) (types[i] their plugin) as configured and
+ * enabled, adding a row with cursor 0 for a new one, and every other row as
+ * disabled, in one transaction. Retention waits only for enabled cursors. */
+ps_err ps_store_outputs_sync(ps_store *st, const char *const *names, const char *const *types,
+                             size_t n, ps_errmsg *em);
+
+/* The cursor of output `name` (0 when it has none). */
+ps_err ps_store_output_cursor(ps_store *st, const char *name, int64_t *last_id, ps_errmsg *em);
+
+/* Moves the cursor of `name` to last_id (never backwards) and adds the counts of
+ * c (delivered, dropped, split, truncated, duplicates; last_delivery_us when
+ * `delivered_now`), in one short transaction. Only after the destination
+ * acknowledged. */
+ps_err ps_store_output_commit(ps_store *st, const char *name, int64_t last_id,
+                              const ps_output_row *c, ps_errmsg *em);
+
+/* Writes the live part of r (state, rate, last error, updated_us) for r->name. */
+ps_err ps_store_output_state_put(ps_store *st, const ps_output_row *r, ps_errmsg *em);
+
+/* Every output row ordered by name, with backlog filled. *out is a new array
+ * (free()), NULL when count is 0. Either mode. */
+ps_err ps_store_output_list(ps_store *st, ps_output_row **out, size_t *count, ps_errmsg *em);
+
+/* Calls fn for events with id > after_id in id order, the JSON (row->raw) filled,
+ * until `limit` rows or `max_bytes` of JSON were delivered (the first row always
+ * is) or fn returns false. *last_id is the id of the last row delivered (after_id
+ * when none). One short read transaction. Either mode. */
+ps_err ps_store_output_read(ps_store *st, int64_t after_id, size_t limit, size_t max_bytes,
+                            ps_store_row_fn fn, void *ctx, int64_t *last_id, ps_errmsg *em);
 
 /* Parsing --since/--until (ps_time_parse_when) and writing rows as a table, CSV
  * or JSON Lines (ps_report) belong to the programs, not the store. */

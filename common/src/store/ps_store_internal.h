@@ -16,6 +16,7 @@
  *       ps_store_trace.c      one mail across events                (query)
  *       ps_store_retention.c  deleting by age and size              (text)
  *       ps_store_health.c     quick_check, the WAL watch, reload record (sql)
+ *       ps_store_output.c     outputs' cursors, counters and reads  (codec)
  *       ps_store_recover.c    rebuilding a damaged file              (write, query)
  *       ps_store.c            open and close, resume, counters      (migrate, codec, write)
  *
@@ -169,8 +170,10 @@ ps_err ps_row_copy_deliver(ps_store *st, ps_row_copy *rows, size_t n, bool want_
 /* ---- retention (ps_store_retention.c) ------------------------------------------------- */
 
 /* Deletes events (and their full-text entries) in the current transaction:
- * the `limit` oldest by ts, among those with ts < before_us (INT64_MAX: any). */
-ps_err ps_store_delete_oldest(ps_store *st, int64_t before_us, unsigned limit, uint64_t *deleted,
-                              ps_errmsg *em);
+ * the `limit` oldest by ts, among those with ts < before_us (INT64_MAX: any) and
+ * id <= max_id (INT64_MAX: any). An event above an enabled output's cursor is
+ * counted as dropped for that output (retention_dropped). */
+ps_err ps_store_delete_oldest(ps_store *st, int64_t before_us, int64_t max_id, unsigned limit,
+                              uint64_t *deleted, ps_errmsg *em);
 
 #endif

@@ -382,6 +382,28 @@ out:
     return err;
 }
 
+/* Version 4: outputs (issue #16). One row per output ever configured: its cursor
+ * (the last event id its destination acknowledged, or that it examined and did not
+ * take), whether it is enabled (retention waits for the lowest enabled cursor), and
+ * the counters `status`, the metrics and the GUI show, written by its runner. */
+static const char v4_sql[] = "CREATE TABLE IF NOT EXISTS outputs("
+                             " name TEXT PRIMARY KEY,"
+                             " type TEXT NOT NULL DEFAULT '',"
+                             " enabled INTEGER NOT NULL DEFAULT 1,"
+                             " last_id INTEGER NOT NULL DEFAULT 0,"
+                             " state INTEGER NOT NULL DEFAULT 0,"
+                             " rate REAL NOT NULL DEFAULT 0,"
+                             " last_error TEXT NOT NULL DEFAULT '',"
+                             " last_error_us INTEGER NOT NULL DEFAULT 0,"
+                             " last_delivery_us INTEGER NOT NULL DEFAULT 0,"
+                             " delivered INTEGER NOT NULL DEFAULT 0,"
+                             " dropped INTEGER NOT NULL DEFAULT 0,"
+                             " split INTEGER NOT NULL DEFAULT 0,"
+                             " truncated INTEGER NOT NULL DEFAULT 0,"
+                             " duplicates INTEGER NOT NULL DEFAULT 0,"
+                             " retention_dropped INTEGER NOT NULL DEFAULT 0,"
+                             " updated_us INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;";
+
 typedef struct ps_migration {
     int version;
     const char *sql;
@@ -393,6 +415,7 @@ static const ps_migration migrations[] = {
     {1, v1_sql, NULL},
     {2, v2_sql, NULL},
     {3, v3_sql, v3_audit_rows},
+    {4, v4_sql, NULL},
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == PS_STORE_SCHEMA_VERSION,

@@ -30,12 +30,70 @@ static ps_err pragma_int(ps_store *st, const char *sql, int64_t *out, ps_errmsg 
     return err;
 }
 
-ps_err ps_store_delete_oldest(ps_store *st, int64_t before_us, unsigned limit, uint64_t *deleted,
-                              ps_errmsg *em)
+/* One integer from a query of one row (`dflt` when it gives NULL). */
+static ps_err query_int(ps_store *st, const char *sql, int64_t dflt, int64_t *out, ps_errmsg *em)
+{
+    sqlite3_stmt *s = NULL;
+    ps_err err = PS_OK;
+    *out = dflt;
+    if (sqlite3_prepare_v2(st->conn.db, sql, -1, &s, NULL) != SQLITE_OK)
+        return ps_store_dberr(&st->conn, em, sql);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        if (sqlite3_column_type(s, 0) != SQLITE_NULL)
+            *out = sqlite3_column_int64(s, 0);
+    } else {
+        err = ps_store_dberr(&st->conn, em, sql);
+    }
+    sqlite3_finalize(s);
+    return err;
+}
+
+/* The lowest cursor of an enabled output (INT64_MAX: no output waits). */
+static ps_err lowest_cursor(ps_store *st, int64_t *out, ps_errmsg *em)
+{
+    return query_int(st, "SELECT min(last_id) FROM outputs WHERE enabled", INT64_MAX, out, em);
+}
+
+/* The highest id retention may delete. With outputs configured it keeps the event
+ * with the highest id: SQLite gives a new row the highest id plus one, so deleting
+ * that one would hand its id out again, and an output whose cursor is past it would
+ * never send the new event. By age (`age`) also nothing above the lowest enabled
+ * cursor. INT64_MAX when no output was ever configured. */
+static ps_err delete_bound(ps_store *st, bool age, int64_t *out, ps_errmsg *em)
+{
+    int64_t outputs = 0, top = 0, lowest = INT64_MAX;
+    ps_err err = query_int(st, "SELECT count(*) FROM outputs", 0, &outputs, em);
+    *out = INT64_MAX;
+    if (err != PS_OK || outputs == 0)
+        return err;
+    if ((err = query_int(st, "SELECT max(id) FROM events", 0, &top, em)) != PS_OK ||
+        (age && (err = lowest_cursor(st, &lowest, em)) != PS_OK))
+        return err;
+    *out = top - 1 < lowest ? top - 1 : lowest;
+    return PS_OK;
+}
+
+/* An event deleted before an enabled output delivered it is counted for it. */
+static ps_err count_undelivered(ps_store *st, sqlite3_stmt **s, int64_t id, ps_errmsg *em)
+{
+    if (!*s && sqlite3_prepare_v2(st->conn.db,
+                                  "UPDATE outputs SET retention_dropped = retention_dropped + 1"
+                                  " WHERE enabled AND last_id < ?",
+                                  -1, s, NULL) != SQLITE_OK)
+        return ps_store_dberr(&st->conn, em, "preparing retention");
+    sqlite3_bind_int64(*s, 1, id);
+    int rc = sqlite3_step(*s);
+    sqlite3_reset(*s);
+    return rc == SQLITE_DONE ? PS_OK : ps_store_dberr(&st->conn, em, "counting dropped events");
+}
+
+ps_err ps_store_delete_oldest(ps_store *st, int64_t before_us, int64_t max_id, unsigned limit,
+                              uint64_t *deleted, ps_errmsg *em)
 {
     char sql[1024];
     size_t n;
-    sqlite3_stmt *sel = NULL, *del_fts = NULL, *del_ev = NULL, *deref = NULL;
+    sqlite3_stmt *sel = NULL, *del_fts = NULL, *del_ev = NULL, *deref = NULL, *undel = NULL;
+    int64_t lowest = INT64_MAX;
     ps_err err = PS_OK;
     int rc;
     *deleted = 0;
@@ -43,7 +101,8 @@ ps_err ps_store_delete_oldest(ps_store *st, int64_t before_us, unsigned limit, u
     for (int i = 0; i < PS_EF__COUNT; i++)
         n += (size_t)snprintf(sql + n, sizeof sql - n, ", %s", ps_store_field_col[i]);
     snprintf(sql + n, sizeof sql - n,
-             " FROM events WHERE ts_us < ? ORDER BY ts_us, device_id, key_hash LIMIT ?");
+             " FROM events WHERE ts_us < ? AND id <= ? ORDER BY ts_us, device_id, key_hash"
+             " LIMIT ?");
     if (sqlite3_prepare_v2(st->conn.db, sql, -1, &sel, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->conn.db,
                            "INSERT INTO events_fts(events_fts, rowid, doc) VALUES('delete', ?, ?)",
@@ -55,8 +114,11 @@ ps_err ps_store_delete_oldest(ps_store *st, int64_t before_us, unsigned limit, u
         err = ps_store_dberr(&st->conn, em, "preparing retention");
         goto out;
     }
+    if ((err = lowest_cursor(st, &lowest, em)) != PS_OK)
+        goto out;
     sqlite3_bind_int64(sel, 1, before_us);
-    sqlite3_bind_int(sel, 2, (int)limit);
+    sqlite3_bind_int64(sel, 2, max_id);
+    sqlite3_bind_int(sel, 3, (int)limit);
     while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
         const char *text[PS_EF__COUNT];
         int64_t id = sqlite3_column_int64(sel, 0);
@@ -89,6 +151,8 @@ ps_err ps_store_delete_oldest(ps_store *st, int64_t before_us, unsigned limit, u
             }
             sqlite3_reset(deref);
         }
+        if (id > lowest && (err = count_undelivered(st, &undel, id, em)) != PS_OK)
+            goto out;
         (*deleted)++;
     }
     if (rc != SQLITE_DONE)
@@ -98,6 +162,7 @@ out:
     sqlite3_finalize(del_fts);
     sqlite3_finalize(del_ev);
     sqlite3_finalize(deref);
+    sqlite3_finalize(undel);
     return err;
 }
 
@@ -143,7 +208,12 @@ static ps_err expire_by_age(ps_store *st, int64_t now_us, int days, unsigned bud
 {
     int64_t cutoff = now_us - (int64_t)days * 86400LL * 1000000LL;
     uint64_t n = 0;
-    ps_err err = ps_store_delete_oldest(st, cutoff, budget, &n, em);
+    int64_t bound = INT64_MAX;
+    /* Age never deletes what an enabled output has not delivered: the size cap is
+     * what bounds the file while an output is down. */
+    ps_err err = delete_bound(st, true, &bound, em);
+    if (err == PS_OK)
+        err = ps_store_delete_oldest(st, cutoff, bound, budget, &n, em);
     if (err != PS_OK)
         return err;
     r->deleted_age = n;
@@ -163,10 +233,12 @@ static ps_err trim_to_size(ps_store *st, uint64_t max_bytes, unsigned budget,
                            ps_retention_result *r, ps_errmsg *em)
 {
     uint64_t used = 0, n = 0;
+    int64_t bound = INT64_MAX;
     ps_err err = used_bytes(st, &used, em);
     if (err != PS_OK || used <= max_bytes)
         return err;
-    if ((err = ps_store_delete_oldest(st, INT64_MAX, budget, &n, em)) != PS_OK)
+    if ((err = delete_bound(st, false, &bound, em)) != PS_OK ||
+        (err = ps_store_delete_oldest(st, INT64_MAX, bound, budget, &n, em)) != PS_OK)
         return err;
     r->deleted_size = n;
     /* Deleted rows become free pages only as their pages empty, and the full-text

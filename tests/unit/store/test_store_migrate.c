@@ -489,7 +489,7 @@ static void test_v2_audit_rows_upgrade(void **state)
     assert_string_equal(f.json, v2_rows[1].json);
     ps_store_destroy(st);
     db = peek_open(s.db);
-    assert_int_equal(peek_int(db, "PRAGMA user_version"), 3);
+    assert_int_equal(peek_int(db, "PRAGMA user_version"), PS_STORE_SCHEMA_VERSION);
     assert_int_equal(peek_int(db, "SELECT count(*) FROM pragma_integrity_check "
                                   "WHERE integrity_check <> 'ok'"),
                      0);
