@@ -26,6 +26,8 @@ int ps_cli_exit_code(ps_err err)
     case PS_ERR_PERM:
     case PS_ERR_CRYPTO:
         return PS_EXIT_SECURITY;
+    case PS_ERR_CORRUPT:
+        return PS_EXIT_DAMAGED;
     default:
         return PS_EXIT_FAILURE;
     }

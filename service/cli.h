@@ -21,6 +21,9 @@ enum {
     PS_EXIT_USAGE = 2,    /* bad command line */
     PS_EXIT_CONFIG = 3,   /* the configuration is invalid */
     PS_EXIT_SECURITY = 4, /* key or secret refused: permissions, decryption, missing secret */
+    /* The database is damaged: restarting cannot help, `podstream repair` can. The
+     * systemd unit names it in RestartPreventExitStatus so it does not loop. */
+    PS_EXIT_DAMAGED = 5,
 };
 
 /* A subcommand: argv[0] is the subcommand name. */

@@ -274,6 +274,8 @@ static int stop_logged(ps_engine *eng)
         ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "stopped, events lost: %s", em.text);
     else if (fault == PS_OK)
         ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "stopped cleanly");
+    if (fault == PS_ERR_CORRUPT)
+        return PS_EXIT_DAMAGED;
     return fault != PS_OK || (err != PS_OK && err != PS_ERR_AGAIN) ? PS_EXIT_FAILURE : PS_EXIT_OK;
 }
 
@@ -288,6 +290,7 @@ int ps_cmd_run(int argc, char **argv)
     ps_config *cfg = NULL;
     ps_pipeline_set *pipes = NULL;
     ps_errmsg em;
+    ps_err err;
     int locks[2] = {-1, -1};
     int rc = ps_cli_parse(&ps_cmd_run_opts, argc, argv, &o, &args);
     uint64_t sig;
@@ -321,8 +324,13 @@ int ps_cmd_run(int argc, char **argv)
     ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "podstream %s starting: %zu device(s), database %s",
            PS_VERSION, cfg->ndevices, cfg->service.database);
     rc = PS_EXIT_FAILURE;
-    if (ps_engine_create(cfg, pipes, &eng, &em) != PS_OK || ps_engine_start(eng, &em) != PS_OK) {
+    err = ps_engine_create(cfg, pipes, &eng, &em);
+    if (err == PS_OK)
+        err = ps_engine_start(eng, &em);
+    if (err != PS_OK) {
         ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "cannot start: %s", em.text);
+        if (err == PS_ERR_CORRUPT)
+            rc = PS_EXIT_DAMAGED;
         goto out;
     }
     (void)ps_plat_svc_notify(PS_SVC_READY, "started");

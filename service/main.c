@@ -28,7 +28,8 @@ static void usage(FILE *out)
         fprintf(out, "  %-10s %s\n", commands[i].spec->name, commands[i].spec->summary);
     fprintf(out, "\nRun 'podstream <command> --help' for the options of one command.\n"
                  "Exit codes: 0 ok, 1 runtime failure, 2 usage error, 3 invalid configuration,\n"
-                 "            4 key or secret refused.\n");
+                 "            4 key or secret refused,\n"
+                 "            5 database damaged (run 'podstream repair').\n");
 }
 
 static const command *find(const char *name)

@@ -622,11 +622,11 @@ def corrupt_page(ctx):
         wait_for(lambda: svc.proc.poll() is not None, 15, "the start to be refused")
         svc.log.close()
         code = svc.proc.returncode
-        ctx.states.append(("damaged", "exited 1", "exited %d" % code, "exited %d" % code))
-        ctx.check(code == 1, "exit status %d on a damaged database" % code)
+        ctx.states.append(("damaged", "exited 5", "exited %d" % code, "exited %d" % code))
+        ctx.check(code == 5, "exit status %d on a damaged database" % code)
     except AssertionError as e:
         rc, st, _ = ctx.status()
-        ctx.states.append(("damaged", "exited 1", svc.state(1), st))
+        ctx.states.append(("damaged", "exited 5", svc.state(1), st))
         ctx.failures.append("%s; status says %s (exit %d)" % (e, st, rc))
         svc.stop()
     r = subprocess.run([PODSTREAM, "repair", "-c", svc.cfg], capture_output=True, text=True,

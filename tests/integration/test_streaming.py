@@ -774,7 +774,7 @@ class CorruptionTests(StreamCase):
         svc.start()
         wait_for(lambda: svc.proc.poll() is not None, 30, "the service to stop by itself")
         svc.log.close()
-        self.assertEqual(svc.proc.returncode, 1)
+        self.assertEqual(svc.proc.returncode, 5)  # RestartPreventExitStatus=5 in the unit
         out = svc.output()
         self.assertRegex(out, r"the database is damaged: .*malformed.*; stopping ingest")
         self.assertIn("stopped because of a database failure", out)
@@ -786,7 +786,7 @@ class CorruptionTests(StreamCase):
         svc.start()
         wait_for(lambda: svc.proc.poll() is not None, 30, "the service to refuse to start")
         svc.log.close()
-        self.assertEqual(svc.proc.returncode, 1)
+        self.assertEqual(svc.proc.returncode, 5)
         self.assertIn("the last run found the database damaged: checking the database",
                       svc.output())
         self.assertRegex(svc.output(), r"the database is damaged \(.*\).*podstream repair")
