@@ -233,6 +233,9 @@ ps_err ps_gui_devices_refresh(ps_gui_devices *d, int64_t now_us, ps_gui_snapshot
         goto out;
     }
     add_hourly(d, s);
+    /* Like the chart: without it only the line beside Save goes without news. */
+    if (d->st && ps_store_reload_get(d->st, &s->reload, &dbm) != PS_OK)
+        memset(&s->reload, 0, sizeof s->reload);
     *out = s;
     s = NULL;
 out:

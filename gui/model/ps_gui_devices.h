@@ -3,7 +3,7 @@
  * The devices of the configuration directory (through ps_loader, as `validate`
  * loads it, tokens left alone) joined with the live counters the service writes
  * once a second (ps_store_counters_list on a read-only connection). A refresh is
- * one autocommit statement, so no read transaction stays open between refreshes
+ * a few autocommit statements, so no read transaction stays open between refreshes
  * and the service's WAL can always be checkpointed. Counters whose updated time
  * is older than PS_GUI_STALE_US mean the service is not running (or hangs): the
  * page then says so instead of showing old rates. */
@@ -56,6 +56,8 @@ typedef struct ps_gui_snapshot {
     int64_t taken_us;
     int64_t first_hour_us; /* start (UTC) of the oldest hour of hourly[]; the last is now's */
     char error[512];       /* why the database could not be read, for NO_DATABASE */
+    /* the service's last configuration load (ps_gui_reload); all zeros when unknown */
+    ps_reload_record reload;
 } ps_gui_snapshot;
 
 /* Frees a snapshot. Accepts NULL. */

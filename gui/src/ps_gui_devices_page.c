@@ -1,6 +1,7 @@
 /* The Devices page: every configured device with its live counts, read from the
  * store on a worker once a second, and its rate over the last minutes as a small
- * graph; a plain notice when the service is not running. */
+ * graph; a plain notice when the service is not running. The same refresh brings
+ * the service's record of its last reload, said next to Save. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -235,6 +236,47 @@ static void update_hourly(PsGuiWindow *w, const ps_gui_snapshot *s)
     g_string_free(said, TRUE);
 }
 
+/* ---- whether the service took the last save ------------------------------------------ */
+
+/* A status line under `status` (the editor's or the Token page's), said by screen
+ * readers when it changes. */
+static GtkWidget *add_reload_note(GtkWidget *status)
+{
+    GtkWidget *l = g_object_new(GTK_TYPE_LABEL, "accessible-role", GTK_ACCESSIBLE_ROLE_STATUS,
+                                "xalign", 0.0f, "wrap", TRUE, NULL);
+    gtk_widget_set_visible(l, FALSE);
+    gtk_widget_insert_after(l, gtk_widget_get_parent(status), status);
+    return l;
+}
+
+static void show_reload(PsGuiWindow *w)
+{
+    static const char *const classes[] = {"success", "error", "warning", "dim-label"};
+    const char *cls = w->reload.state == PS_GUI_RELOAD_ACCEPTED   ? "success"
+                      : w->reload.state == PS_GUI_RELOAD_REJECTED ? "error"
+                      : w->reload.state == PS_GUI_RELOAD_WAITING  ? "dim-label"
+                                                                  : "warning";
+    char text[1024];
+    ps_gui_reload_text(&w->reload, false, text, sizeof text);
+    for (size_t i = 0; i < G_N_ELEMENTS(w->reload_note); i++) {
+        GtkWidget *l = w->reload_note[i];
+        if (!l)
+            continue;
+        for (size_t k = 0; k < G_N_ELEMENTS(classes); k++)
+            gtk_widget_remove_css_class(l, classes[k]);
+        gtk_widget_add_css_class(l, cls);
+        gtk_label_set_text(GTK_LABEL(l), text);
+        gtk_widget_set_visible(l, text[0] != '\0');
+    }
+}
+
+void ps_gui_devices_page_saved(PsGuiWindow *w)
+{
+    ps_gui_reload_watch_saved(&w->reload, ps_plat_now_us());
+    show_reload(w);
+    ps_gui_devices_page_refresh(w); /* a stopped service is said at once */
+}
+
 void ps_gui_devices_page_init(PsGuiWindow *w)
 {
     static const char *const titles[] = {"Device",      "State",     "Events/s",   "Total",
@@ -255,6 +297,9 @@ void ps_gui_devices_page_init(PsGuiWindow *w)
                                    g_object_unref);
     if (ps_gui_rates_create(&w->rates) != PS_OK)
         w->rates = NULL; /* no graph, the rest works */
+    ps_gui_reload_watch_init(&w->reload);
+    w->reload_note[0] = add_reload_note(GTK_WIDGET(w->editor_status));
+    w->reload_note[1] = add_reload_note(GTK_WIDGET(w->token_status));
     ps_gui_devices_page_refresh(w);
 }
 
@@ -383,6 +428,9 @@ static void refresh_done(GObject *src, GAsyncResult *res, gpointer data)
         return;
     }
     show_service(w, j->snap);
+    if (ps_gui_reload_watch_update(&w->reload, j->snap->service, &j->snap->reload,
+                                   j->snap->taken_us))
+        show_reload(w);
     if (w->rates)
         ps_gui_rates_add(w->rates, j->snap);
     rows = g_ptr_array_new_with_free_func(g_object_unref);

@@ -173,12 +173,13 @@ static void new_form(PsGuiWindow *w, const save_job *j)
 static void saved(PsGuiWindow *w, const save_job *j)
 {
     char *text;
+    ps_gui_devices_page_saved(w);
     if (j->op == OP_DELETE)
         text = g_strdup_printf("Deleted from %s; the previous file is kept as %s.bak.", j->file,
                                j->file);
     else
-        text = g_strdup_printf("Saved %s%s. The running service reloads it by itself: its log "
-                               "says whether the reload was accepted.",
+        text = g_strdup_printf("Saved %s%s. The running service reloads it by itself; the line "
+                               "below says whether it accepted the change.",
                                j->file,
                                j->op == OP_SAVE ? " (the previous file is kept as .bak)" : "");
     if (j->op == OP_SAVE) {

@@ -7,6 +7,7 @@
 #include "ps_gui_form.h"
 #include "ps_gui_pipelines.h"
 #include "ps_gui_rates.h"
+#include "ps_gui_reload.h"
 #include "ps_gui_save.h"
 #include "ps_gui_window.h"
 
@@ -59,6 +60,10 @@ struct _PsGuiWindow {
     GListStore *device_rows;
     guint timer;
     ps_gui_rates *rates; /* the rate graph's history */
+    /* whether the service took the last save, from the Devices refresh; shown under
+     * the editor's and the Token page's status lines */
+    ps_gui_reload_watch reload;
+    GtkWidget *reload_note[2];
     /* Events page */
     GtkWidget *filters[PS_GUI_F__COUNT];
     GtkDropDown *type_filter;
@@ -87,6 +92,9 @@ void ps_gui_devices_page_init(PsGuiWindow *w);
 void ps_gui_devices_page_refresh(PsGuiWindow *w);
 /* The id of the device called `name` on the page (configured or in the database). */
 gboolean ps_gui_devices_page_find(PsGuiWindow *w, const char *name, long long *id);
+/* A save of the configuration just finished: watch whether the service reloads it,
+ * and say so under the editor's and the Token page's status lines. */
+void ps_gui_devices_page_saved(PsGuiWindow *w);
 
 /* ps_gui_events_page.c */
 void ps_gui_events_page_init(PsGuiWindow *w);
