@@ -92,6 +92,28 @@ ps_err ps_gui_form_clone(const ps_gui_form *f, ps_gui_form **out)
     return err;
 }
 
+ps_err ps_gui_form_follow(ps_gui_form *f, const ps_gui_form *before, const ps_gui_form *after,
+                          size_t *changed)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < f->n && i < before->n && i < after->n; i++) {
+        const ps_gui_form_field *b = &before->v[i], *a = &after->v[i];
+        char *v = NULL;
+        if (b->plain == a->plain &&
+            (b->value && a->value ? strcmp(b->value, a->value) == 0 : b->value == a->value))
+            continue;
+        if (a->value && !(v = strdup(a->value)))
+            return PS_ERR_NOMEM;
+        free(f->v[i].value);
+        f->v[i].value = v;
+        f->v[i].plain = a->plain;
+        n++;
+    }
+    if (changed)
+        *changed = n;
+    return PS_OK;
+}
+
 ps_gui_form_field *ps_gui_form_find(ps_gui_form *f, const char *path)
 {
     for (size_t i = 0; i < f->n; i++)

@@ -45,6 +45,15 @@ void ps_gui_form_destroy(ps_gui_form *f);
  * can validate while the admin goes on typing. *out owned by the caller. */
 ps_err ps_gui_form_clone(const ps_gui_form *f, ps_gui_form **out);
 
+/* After the app itself rewrote the device's file (the Token page writes `token` and
+ * `secure`): every field the rewrite changed (its value in `before`, the device as
+ * the file held it, differs from `after`, as the file holds it now) takes the file's
+ * new value in `f`, so the editor shows it and its next Save neither undoes it nor
+ * sees a change of its own; the admin's edits of other fields stay. *changed (may be
+ * NULL) counts the fields taken. */
+ps_err ps_gui_form_follow(ps_gui_form *f, const ps_gui_form *before, const ps_gui_form *after,
+                          size_t *changed);
+
 /* Fills the values from device `index` of `file` (relative to config_dir), as
  * ps_gui_form_load does. PS_ERR_NOTFOUND when the file has no such device, the
  * loader's error when it cannot be read or parsed (the reason in em). */

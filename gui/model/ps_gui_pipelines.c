@@ -143,3 +143,80 @@ fail:
     ps_buf_deinit(&b);
     return NULL;
 }
+
+/* The trimmed, non-empty items of `list`, *n of them, pointing into `copy` (a copy of
+ * list the caller frees); NULL when out of memory. */
+static char **split(const char *list, char **copy, size_t *n)
+{
+    char **v, *p;
+    size_t cap = 1;
+    *n = 0;
+    *copy = strdup(list ? list : "");
+    for (const char *c = list; c && *c; c++)
+        cap += *c == ',';
+    if (!*copy || !(v = calloc(cap, sizeof *v))) {
+        free(*copy);
+        *copy = NULL;
+        return NULL;
+    }
+    for (p = *copy; p;) {
+        char *end = strchr(p, ','), *s = p;
+        size_t len;
+        if (end)
+            *end = '\0';
+        while (*s == ' ')
+            s++;
+        len = strlen(s);
+        while (len && s[len - 1] == ' ')
+            s[--len] = '\0';
+        if (len)
+            v[(*n)++] = s;
+        p = end ? end + 1 : NULL;
+    }
+    return v;
+}
+
+int ps_gui_pipelines_index(const char *list, const char *name)
+{
+    char *copy, **v;
+    size_t n;
+    int at = -1;
+    if (!(v = split(list, &copy, &n)))
+        return -1;
+    for (size_t i = 0; i < n && at < 0; i++)
+        if (strcmp(v[i], name) == 0)
+            at = (int)i;
+    free(v);
+    free(copy);
+    return at;
+}
+
+char *ps_gui_pipelines_move(const char *list, const char *name, int delta)
+{
+    char *copy, **v, *out = NULL;
+    size_t n;
+    ps_buf b;
+    int at = ps_gui_pipelines_index(list, name);
+    if (!(v = split(list, &copy, &n)))
+        return NULL;
+    /* One step at a time: the swap keeps every other pipeline where it was. */
+    for (int step = delta < 0 ? -1 : 1; at >= 0 && delta != 0; delta -= step, at += step) {
+        char *t;
+        if (at + step < 0 || (size_t)(at + step) >= n)
+            break;
+        t = v[at];
+        v[at] = v[at + step];
+        v[at + step] = t;
+    }
+    ps_buf_init(&b);
+    if (ps_buf_append(&b, "", 0) == PS_OK) {
+        size_t i = 0;
+        while (i < n && ps_buf_appendf(&b, "%s%s", i ? ", " : "", v[i]) == PS_OK)
+            i++;
+        out = i == n ? ps_buf_take(&b, NULL) : NULL;
+    }
+    ps_buf_deinit(&b);
+    free(v);
+    free(copy);
+    return out;
+}

@@ -31,4 +31,13 @@ void ps_gui_pipelines_destroy(ps_gui_pipelines *p);
  * out of memory. The order of the others is kept: the order is the processing order. */
 char *ps_gui_pipelines_toggle(const char *list, const char *name);
 
+/* `list` with `name` moved `delta` places (-1: one earlier, so it runs before the one
+ * it passes; +1: one later), in a new string (caller frees), the items trimmed and
+ * joined by ", "; unchanged when `name` is absent or already first (last). NULL when
+ * out of memory. */
+char *ps_gui_pipelines_move(const char *list, const char *name, int delta);
+
+/* The place of `name` in `list` (0 first), or -1 when it is not listed. */
+int ps_gui_pipelines_index(const char *list, const char *name);
+
 #endif

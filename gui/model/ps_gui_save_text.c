@@ -110,36 +110,82 @@ static size_t flow_end(const char *t, size_t len, size_t at)
     return 0;
 }
 
-/* Past the value node `n` whose text starts at `at`, or 0 when it is not written in
- * a form patched in place. */
-static size_t value_end(const char *t, size_t len, size_t at, const ps_yaml_node *n)
+/* Past the block scalar (| or >) whose indicator is at `at`, the value of a key of a
+ * mapping indented by `key_indent`: its content is every following line indented
+ * more, and the blank lines among them. */
+static size_t block_scalar_end(const char *t, size_t len, size_t at, size_t key_indent)
+{
+    size_t end = after_line(t, len, at), off = end;
+    while (off < len) {
+        size_t eol = off, i = 0;
+        while (eol < len && t[eol] != '\n')
+            eol++;
+        while (off + i < eol && t[off + i] == ' ')
+            i++;
+        if (off + i < eol && t[off + i] != '\r') {
+            if (i <= key_indent)
+                break;
+            end = eol < len ? eol + 1 : eol;
+        }
+        off = eol < len ? eol + 1 : eol;
+    }
+    return end;
+}
+
+/* Past the quoted scalar opening at `at`, or 0 when it does not close. */
+static size_t quoted_end(const char *t, size_t len, size_t at)
 {
     size_t i = at + 1;
-    if (at >= len)
-        return 0;
-    if (n->kind == PS_YAML_SEQ)
-        return t[at] == '['   ? flow_end(t, len, at)
-               : t[at] == '-' ? seq_end(t, len, at, (size_t)n->col - 1)
-                              : 0;
-    if (n->kind != PS_YAML_SCALAR || strchr("|>{&*!", t[at]))
-        return 0;
     if (t[at] == '"') {
         while (i < len && t[i] != '"')
             i += t[i] == '\\' ? 2 : 1;
         return i < len ? i + 1 : 0;
     }
-    if (t[at] == '\'') {
-        for (; i < len; i++) {
-            if (t[i] != '\'')
-                continue;
-            if (i + 1 < len && t[i + 1] == '\'')
-                i++; /* '' is a quote inside */
-            else
-                return i + 1;
-        }
-        return 0;
+    for (; i < len; i++) {
+        if (t[i] != '\'')
+            continue;
+        if (i + 1 < len && t[i + 1] == '\'')
+            i++; /* '' is a quote inside */
+        else
+            return i + 1;
     }
-    for (i = at; i < len && t[i] != '\n'; i++)
+    return 0;
+}
+
+/* Why a value is not patched in place, for the message; NULL when it is. */
+static const char *unsafe_form(const char *t, size_t len, size_t at)
+{
+    if (at >= len)
+        return "a value the editor cannot find in the text";
+    if (t[at] == '&' || t[at] == '*')
+        return "an anchor or alias (&name, *name): a change would reach every place that uses it";
+    if (t[at] == '!')
+        return "an explicit tag (!)";
+    if (t[at] == '{')
+        return "a { } flow mapping";
+    return NULL;
+}
+
+/* Past the value node `n` whose text starts at `at` (a value of a key indented by
+ * key_indent; in a flow mapping when `flow`), or 0 when it is not written in a form
+ * patched in place. */
+static size_t value_end(const char *t, size_t len, size_t at, const ps_yaml_node *n,
+                        size_t key_indent, bool flow)
+{
+    size_t i;
+    if (unsafe_form(t, len, at))
+        return 0;
+    if (n->kind == PS_YAML_SEQ)
+        return t[at] == '['   ? flow_end(t, len, at)
+               : t[at] == '-' ? seq_end(t, len, at, (size_t)n->col - 1)
+                              : 0;
+    if (n->kind != PS_YAML_SCALAR)
+        return 0;
+    if (t[at] == '|' || t[at] == '>')
+        return flow ? 0 : block_scalar_end(t, len, at, key_indent);
+    if (t[at] == '"' || t[at] == '\'')
+        return quoted_end(t, len, at);
+    for (i = at; i < len && t[i] != '\n' && !(flow && strchr(",}]", t[i])); i++)
         if (t[i] == '#' && i > at && (t[i - 1] == ' ' || t[i - 1] == '\t'))
             break;
     while (i > at && strchr(" \t\r", t[i - 1]))
@@ -160,6 +206,8 @@ typedef struct edits {
     const char *t;
     size_t len;
     bool opened_props; /* a properties: mapping was started for inserted keys */
+    bool props_flow;   /* properties is written as a { } flow mapping */
+    const char *why;   /* the form refused, for the message */
 } edits;
 
 static ps_err add_edit(edits *e, size_t at, size_t end, int rank, ps_buf *text)
@@ -220,15 +268,38 @@ static size_t key_index(const ps_yaml_node *map, const char *key)
     return i;
 }
 
+/* The comment after a block scalar's indicator ("|  # why"), kept with the value that
+ * replaces it: the text from its '#' to the end of the line, or an empty range. */
+static void header_comment(const char *t, size_t len, size_t at, size_t *from, size_t *to)
+{
+    size_t i = at;
+    *from = *to = 0;
+    while (i < len && t[i] != '\n' && t[i] != '#')
+        i++;
+    if (i >= len || t[i] != '#')
+        return;
+    *from = i;
+    while (i < len && t[i] != '\n' && t[i] != '\r')
+        i++;
+    *to = i;
+}
+
+/* Whether the key's value at `n` is in the properties { } mapping. */
+static bool in_flow(const edits *e, const ps_gui_form_field *ff)
+{
+    return e->props_flow && strchr(ff->path, '.') != NULL;
+}
+
 /* A changed value written over the old one. */
 static ps_err replace_value(edits *e, const ps_gui_form_field *ff, const ps_yaml_node *key,
                             const ps_yaml_node *n)
 {
-    size_t at = ps_gui_text_offset(e->t, e->len, n->line, n->col), end;
+    size_t at = ps_gui_text_offset(e->t, e->len, n->line, n->col), end, cf = 0, ct = 0;
+    bool block = false;
     ps_buf b;
-    ps_err err;
+    ps_err err = PS_OK;
     ps_buf_init(&b);
-    if (n->kind == PS_YAML_SCALAR && n->len == 0 && n->plain) {
+    if (n->kind == PS_YAML_SCALAR && n->len == 0 && n->plain && !in_flow(e, ff)) {
         /* "key:" with nothing: the value goes after the colon. */
         at = ps_gui_text_offset(e->t, e->len, key->line, key->col);
         while (at < e->len && e->t[at] != ':' && e->t[at] != '\n')
@@ -237,14 +308,21 @@ static ps_err replace_value(edits *e, const ps_gui_form_field *ff, const ps_yaml
             return PS_ERR_UNSUPPORTED;
         end = ++at;
         err = ps_buf_putc(&b, ' ');
-    } else {
-        if (!(end = value_end(e->t, e->len, at, n)))
-            return PS_ERR_UNSUPPORTED;
-        err = PS_OK;
+    } else if (!(end = value_end(e->t, e->len, at, n, (size_t)key->col - 1, in_flow(e, ff)))) {
+        e->why = unsafe_form(e->t, e->len, at);
+        return PS_ERR_UNSUPPORTED;
+    } else if (n->kind == PS_YAML_SCALAR && (e->t[at] == '|' || e->t[at] == '>')) {
+        /* A block scalar becomes a one-line value; its lines go, its comment stays. */
+        block = true;
+        header_comment(e->t, e->len, at, &cf, &ct);
     }
     if (err == PS_OK)
         err = ps_gui_form_put_value(&b, ff,
                                     n->kind == PS_YAML_SEQ && e->t[at] == '-' ? n->col - 1 : -1);
+    if (err == PS_OK && ct > cf)
+        err = ps_buf_appendf(&b, "   %.*s", (int)(ct - cf), e->t + cf);
+    if (err == PS_OK && block && end > at && e->t[end - 1] == '\n')
+        err = ps_buf_putc(&b, '\n');
     if (err == PS_OK)
         err = add_edit(e, at, end, 0, &b);
     ps_buf_deinit(&b);
@@ -252,16 +330,25 @@ static ps_err replace_value(edits *e, const ps_gui_form_field *ff, const ps_yaml
 }
 
 /* A cleared value: its key goes, with its lines. */
-static ps_err remove_key(edits *e, const ps_yaml_node *key, const ps_yaml_node *n)
+static ps_err remove_key(edits *e, const ps_gui_form_field *ff, const ps_yaml_node *key,
+                         const ps_yaml_node *n)
 {
     size_t kat = ps_gui_text_offset(e->t, e->len, key->line, key->col);
     size_t ls = ps_gui_text_line_start(e->t, e->len, key->line), vat, end, p;
     ps_buf b;
     ps_err err;
-    vat = ps_gui_text_offset(e->t, e->len, n->line, n->col);
-    end = n->kind == PS_YAML_SCALAR && n->len == 0 ? kat : value_end(e->t, e->len, vat, n);
-    if (!end)
+    if (in_flow(e, ff)) {
+        e->why = "a { } flow mapping";
         return PS_ERR_UNSUPPORTED;
+    }
+    vat = ps_gui_text_offset(e->t, e->len, n->line, n->col);
+    end = n->kind == PS_YAML_SCALAR && n->len == 0 && n->plain
+              ? kat
+              : value_end(e->t, e->len, vat, n, (size_t)key->col - 1, false);
+    if (!end) {
+        e->why = unsafe_form(e->t, e->len, vat);
+        return PS_ERR_UNSUPPORTED;
+    }
     end = end > 0 && e->t[end - 1] == '\n' ? end : after_line(e->t, e->len, end);
     for (p = ls; p < kat && e->t[p] == ' ';)
         p++;
@@ -291,9 +378,10 @@ static ps_err insert_key(edits *e, const ps_gui_form_field *ff, const ps_yaml_no
     ps_buf_init(&b);
     if (dot) {
         const ps_yaml_node *props = ps_yaml_map_get(dev, "properties");
-        if (props && (props->kind != PS_YAML_MAP ||
-                      e->t[ps_gui_text_offset(e->t, e->len, props->line, props->col)] == '{'))
+        if (props && (props->kind != PS_YAML_MAP || e->props_flow)) {
+            e->why = "a { } flow mapping";
             return PS_ERR_UNSUPPORTED;
+        }
         map = props ? props : dev;
     }
     at = ps_gui_text_block_end(e->t, e->len, ps_gui_text_line_start(e->t, e->len, map->line),
@@ -337,7 +425,7 @@ static void locate(const ps_yaml_node *dev, const char *path, const ps_yaml_node
     *val = map->items[i];
 }
 
-static bool unchanged(const ps_gui_form_field *a, const ps_gui_form_field *b)
+bool ps_gui_text_same_field(const ps_gui_form_field *a, const ps_gui_form_field *b)
 {
     bool stringy = a->f->type == PS_SCHEMA_STRING || a->f->type == PS_SCHEMA_PATH ||
                    a->f->type == PS_SCHEMA_STRLIST;
@@ -354,20 +442,20 @@ static ps_err edit_fields(edits *e, const ps_gui_form *f, const ps_gui_form *was
         const ps_gui_form_field *ff = &f->v[i];
         const ps_yaml_node *key, *val;
         ps_err err;
-        if (unchanged(ff, &was->v[i]))
+        if (ps_gui_text_same_field(ff, &was->v[i]))
             continue;
         locate(dev, ff->path, &key, &val);
         if (!ff->value)
-            err = val ? remove_key(e, key, val) : PS_OK;
+            err = val ? remove_key(e, ff, key, val) : PS_OK;
         else if (val)
             err = replace_value(e, ff, key, val);
         else
             err = insert_key(e, ff, dev);
         if (err == PS_ERR_UNSUPPORTED)
             return ps_errmsg_set(em, err,
-                                 "%s is written in a form the editor does not change in place "
-                                 "(a block scalar, an anchor or a flow mapping): edit the file",
-                                 ff->path);
+                                 "%s uses a YAML form the editor cannot change safely (%s); "
+                                 "edit the file",
+                                 ff->path, e->why ? e->why : "its place in the text");
         if (err != PS_OK)
             return ps_errmsg_set(em, err, "out of memory");
     }
@@ -379,7 +467,7 @@ ps_err ps_gui_save_patch(const ps_gui_form *f, const char *name, const char *tex
 {
     ps_yaml_doc *doc = NULL;
     ps_gui_form *was = NULL;
-    const ps_yaml_node *dev;
+    const ps_yaml_node *dev, *props;
     edits e = {.t = text, .len = len};
     ps_diag d;
     ps_err err;
@@ -393,9 +481,13 @@ ps_err ps_gui_save_patch(const ps_gui_form *f, const char *name, const char *tex
     if (!dev || dev->kind != PS_YAML_MAP ||
         text[ps_gui_text_offset(text, len, dev->line, dev->col)] == '{') {
         err = ps_errmsg_set(em, dev ? PS_ERR_UNSUPPORTED : PS_ERR_NOTFOUND,
-                            "%s has no block mapping for device %zu", name, index);
+                            "device %zu of %s is not a block mapping: a YAML form the editor "
+                            "cannot change safely; edit the file",
+                            index, name);
         goto out;
     }
+    if ((props = ps_yaml_map_get(dev, "properties")) && props->kind == PS_YAML_MAP)
+        e.props_flow = text[ps_gui_text_offset(text, len, props->line, props->col)] == '{';
     /* What the file says now, field by field: only what differs is written. */
     if ((err = ps_gui_form_create(&was)) != PS_OK || (err = ps_gui_form_load(was, dev)) != PS_OK) {
         ps_errmsg_set(em, err, "out of memory");
@@ -403,6 +495,16 @@ ps_err ps_gui_save_patch(const ps_gui_form *f, const char *name, const char *tex
     }
     if ((err = edit_fields(&e, f, was, dev, em)) == PS_OK && (err = apply(&e, out)) != PS_OK)
         ps_errmsg_set(em, err, "the changes to %s overlap", name);
+    /* Never a file that reads otherwise than the form says: whatever the text held
+     * that the positions did not tell (an alias of the device elsewhere, say). */
+    if (err == PS_OK && !ps_gui_text_verify(name, ps_yaml_doc_root(doc), *out, index, f)) {
+        free(*out);
+        *out = NULL;
+        err = ps_errmsg_set(em, PS_ERR_UNSUPPORTED,
+                            "device %zu of %s uses a YAML form the editor cannot change safely "
+                            "(the edit would change more than its values); edit the file",
+                            index, name);
+    }
 out:
     for (size_t i = 0; i < e.n; i++)
         free(e.v[i].text);

@@ -160,8 +160,8 @@ out:
 }
 
 ps_err ps_gui_token_apply(ps_gui_token_how how, const char *config_dir, const char *file,
-                          size_t index, const char *token, const char *name, ps_diag *all,
-                          ps_errmsg *em)
+                          size_t index, const ps_gui_stamp *loaded, const char *token,
+                          const char *name, ps_diag *all, ps_errmsg *em)
 {
     ps_gui_form *f = NULL;
     ps_gui_form_field *id;
@@ -185,7 +185,7 @@ ps_err ps_gui_token_apply(ps_gui_token_how how, const char *config_dir, const ch
         ps_errmsg_set(em, err, "out of memory");
         goto out;
     }
-    err = ps_gui_save_device(f, config_dir, file, index, NULL, all, em);
+    err = ps_gui_save_device(f, config_dir, file, index, loaded, all, em);
 out:
     ps_secret_free(value);
     ps_gui_form_destroy(f);

@@ -14,6 +14,7 @@
 
 #include "podstream/ps_diag.h"
 #include "podstream/ps_error.h"
+#include "ps_gui_save.h"
 
 typedef enum ps_gui_token_how {
     PS_GUI_TOKEN_ENCRYPT, /* enc:v1: under the shared key, secure: true */
@@ -46,9 +47,12 @@ ps_err ps_gui_token_value(ps_gui_token_how how, const char *config_dir, long lon
                           ps_errmsg *em);
 
 /* Writes the token into device `index` of `file` (relative to config_dir) and saves
- * the file as ps_gui_save_device does (problems in `all`). */
+ * the file as ps_gui_save_device does (problems in `all`). With `loaded` (may be
+ * NULL) the file must still be what was stamped then, or PS_ERR_CONFLICT and nothing
+ * is written: the caller that stamped it (and the editor holding that stamp) then
+ * knows exactly what the file changed from. */
 ps_err ps_gui_token_apply(ps_gui_token_how how, const char *config_dir, const char *file,
-                          size_t index, const char *token, const char *name, ps_diag *all,
-                          ps_errmsg *em);
+                          size_t index, const ps_gui_stamp *loaded, const char *token,
+                          const char *name, ps_diag *all, ps_errmsg *em);
 
 #endif

@@ -256,6 +256,24 @@ void ps_gui_editor_page_show_form(PsGuiWindow *w, ps_gui_form *form, const char 
     gtk_label_set_text(w->editor_status, status);
 }
 
+void ps_gui_editor_page_follow(PsGuiWindow *w, const char *file, size_t index,
+                               const ps_gui_stamp *before, const ps_gui_stamp *after,
+                               const ps_gui_form *was, const ps_gui_form *now)
+{
+    guint pos = gtk_drop_down_get_selected(w->editor_device);
+    size_t changed = 0;
+    /* A file someone else changed too keeps its old stamp: Save asks about that. */
+    if (!w->form || w->is_new || w->config_busy || pos >= w->neditable ||
+        strcmp(w->editable[pos].file, file) != 0 || !ps_gui_stamp_equal(&w->stamp, before))
+        return;
+    w->stamp = *after;
+    if (w->editable[pos].index != index || !was || !now)
+        return;
+    /* The rows are made again from the form, which holds the admin's typing too. */
+    if (ps_gui_form_follow(w->form, was, now, &changed) == PS_OK && changed)
+        build_form(w);
+}
+
 static void load_form(PsGuiWindow *w, guint pos)
 {
     form_job *j;

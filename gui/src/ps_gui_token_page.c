@@ -18,7 +18,9 @@ typedef struct token_job {
     char *config_dir, *file, *name, *label;
     char *token; /* the pasted text (wiped when freed) */
     size_t token_len, index;
-    ps_err err, key; /* the operation's, and the key's state after it */
+    ps_err err, key;            /* the operation's, and the key's state after it */
+    ps_gui_stamp before, after; /* the device's file before and after Apply */
+    ps_gui_form *was, *now;     /* the device as the file held it then, and now */
     ps_errmsg em, key_em;
     ps_diag all;
 } token_job;
@@ -33,8 +35,36 @@ static void token_job_free(gpointer p)
     g_free(j->file);
     g_free(j->name);
     g_free(j->label);
+    ps_gui_form_destroy(j->was);
+    ps_gui_form_destroy(j->now);
     ps_diag_deinit(&j->all);
     g_free(j);
+}
+
+/* Device `index` of `file` as the file holds it now, or NULL. */
+static ps_gui_form *read_device(const token_job *j)
+{
+    ps_gui_form *f = NULL;
+    ps_errmsg em;
+    if (ps_gui_form_create(&f) == PS_OK &&
+        ps_gui_form_load_file(f, j->config_dir, j->file, j->index, &em) == PS_OK)
+        return f;
+    ps_gui_form_destroy(f);
+    return NULL;
+}
+
+/* Apply, with what the file was and became: the editor follows a change the app made
+ * itself instead of taking it for someone else's. */
+static void apply(token_job *j)
+{
+    ps_gui_stamp_take(j->config_dir, j->file, &j->before);
+    j->was = read_device(j);
+    j->err = ps_gui_token_apply(j->how, j->config_dir, j->file, j->index, &j->before, j->token,
+                                j->name, &j->all, &j->em);
+    if (j->err != PS_OK)
+        return;
+    ps_gui_stamp_take(j->config_dir, j->file, &j->after);
+    j->now = read_device(j);
 }
 
 static void token_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancel)
@@ -47,8 +77,7 @@ static void token_thread(GTask *task, gpointer src, gpointer data, GCancellable 
     if (j->op == OP_KEYGEN && j->key == PS_OK)
         j->err = ps_gui_token_keygen(key_file, &j->em);
     else if (j->op == OP_APPLY)
-        j->err = ps_gui_token_apply(j->how, j->config_dir, j->file, j->index, j->token, j->name,
-                                    &j->all, &j->em);
+        apply(j);
     if (j->key == PS_OK)
         j->key = ps_gui_token_key_check(key_file, &j->key_em);
     free(key_file);
@@ -68,10 +97,11 @@ static void token_done(GObject *src, GAsyncResult *res, gpointer data)
     (void)data;
     w->token_busy = FALSE;
     g_task_propagate_boolean(G_TASK(res), NULL);
-    if (j->op == OP_APPLY && j->err == PS_OK)
+    if (j->op == OP_APPLY && j->err == PS_OK) {
         g_string_append_printf(s, "Saved the token of %s, %s. The service reloads it.", j->label,
                                how_text[j->how]);
-    else if (j->op == OP_APPLY)
+        ps_gui_editor_page_follow(w, j->file, j->index, &j->before, &j->after, j->was, j->now);
+    } else if (j->op == OP_APPLY)
         g_string_append_printf(s, "Not saved: %s",
                                j->em.text[0] ? j->em.text : ps_strerror(j->err));
     else if (j->op == OP_KEYGEN && j->err == PS_OK)

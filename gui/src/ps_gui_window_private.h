@@ -117,6 +117,13 @@ void ps_gui_editor_page_free(PsGuiWindow *w);
 void ps_gui_editor_page_reload(PsGuiWindow *w, const char *file, size_t index);
 /* Shows `form` (taken) on the page, its values in the rows, `status` below. */
 void ps_gui_editor_page_show_form(PsGuiWindow *w, ps_gui_form *form, const char *status);
+/* The Token page rewrote device `index` of `file` from `before` to `after` (was and
+ * now: the device then and now, borrowed, may be NULL). When the editor holds that
+ * file as it was before, it takes the new stamp, and on that device the changed
+ * fields, so its next Save is no false "changed on disk". */
+void ps_gui_editor_page_follow(PsGuiWindow *w, const char *file, size_t index,
+                               const ps_gui_stamp *before, const ps_gui_stamp *after,
+                               const ps_gui_form *was, const ps_gui_form *now);
 /* Shows a validated form's problems on its rows and the counts in the status. */
 void ps_gui_editor_page_verdict(PsGuiWindow *w, const ps_gui_form *checked, const ps_diag *all);
 

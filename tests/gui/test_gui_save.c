@@ -320,7 +320,7 @@ static void test_token_encrypt(void **state)
     assert_int_equal(ps_gui_token_key_check(key_file, &em), PS_ERR_NOTFOUND);
     assert_non_null(strstr(em.text, "podstream keygen"));
     assert_int_equal(
-        ps_gui_token_apply(PS_GUI_TOKEN_ENCRYPT, dir, FILE_, 1, "s3cr3t-tok", "", &all, &em),
+        ps_gui_token_apply(PS_GUI_TOKEN_ENCRYPT, dir, FILE_, 1, NULL, "s3cr3t-tok", "", &all, &em),
         PS_ERR_NOTFOUND);
     assert_int_equal(ps_gui_token_keygen(key_file, &em), PS_OK);
     assert_int_equal(ps_gui_token_keygen(key_file, &em), PS_ERR_EXISTS);
@@ -332,7 +332,7 @@ static void test_token_encrypt(void **state)
     assert_int_equal(ps_gui_token_key_check(key_file, &em), PS_OK);
     /* Encrypted into device 2 (index 1): it decrypts with the key to the token. */
     assert_int_equal(
-        ps_gui_token_apply(PS_GUI_TOKEN_ENCRYPT, dir, FILE_, 1, "s3cr3t-tok", "", &all, &em),
+        ps_gui_token_apply(PS_GUI_TOKEN_ENCRYPT, dir, FILE_, 1, NULL, "s3cr3t-tok", "", &all, &em),
         PS_OK);
     value = token_of(dir, 1, &secure);
     assert_true(secure);
@@ -363,23 +363,25 @@ static void test_token_references(void **state)
     bool secure;
     struct stat st;
     ps_diag_init(&all);
-    assert_int_equal(ps_gui_token_apply(PS_GUI_TOKEN_ENV, dir, FILE_, 0, "", "POD_B", &all, &em),
-                     PS_OK);
+    assert_int_equal(
+        ps_gui_token_apply(PS_GUI_TOKEN_ENV, dir, FILE_, 0, NULL, "", "POD_B", &all, &em), PS_OK);
     value = token_of(dir, 0, &secure);
     assert_string_equal(value, "${POD_B}");
     assert_false(secure);
     g_free(value);
-    assert_int_equal(ps_gui_token_apply(PS_GUI_TOKEN_ENV, dir, FILE_, 0, "", "1X", &all, &em),
+    assert_int_equal(ps_gui_token_apply(PS_GUI_TOKEN_ENV, dir, FILE_, 0, NULL, "", "1X", &all, &em),
                      PS_ERR_INVALID);
-    assert_int_equal(ps_gui_token_apply(PS_GUI_TOKEN_SECRET, dir, FILE_, 0, "", "..", &all, &em),
-                     PS_ERR_INVALID);
-    /* No secret file and no token to store: said so. */
-    assert_int_equal(ps_gui_token_apply(PS_GUI_TOKEN_SECRET, dir, FILE_, 0, "", "pod-b", &all, &em),
-                     PS_ERR_NOTFOUND);
-    /* A token stored as the secret file, owner-only, and referenced. */
     assert_int_equal(
-        ps_gui_token_apply(PS_GUI_TOKEN_SECRET, dir, FILE_, 0, "s3cr3t-b", "pod-b", &all, &em),
-        PS_OK);
+        ps_gui_token_apply(PS_GUI_TOKEN_SECRET, dir, FILE_, 0, NULL, "", "..", &all, &em),
+        PS_ERR_INVALID);
+    /* No secret file and no token to store: said so. */
+    assert_int_equal(
+        ps_gui_token_apply(PS_GUI_TOKEN_SECRET, dir, FILE_, 0, NULL, "", "pod-b", &all, &em),
+        PS_ERR_NOTFOUND);
+    /* A token stored as the secret file, owner-only, and referenced. */
+    assert_int_equal(ps_gui_token_apply(PS_GUI_TOKEN_SECRET, dir, FILE_, 0, NULL, "s3cr3t-b",
+                                        "pod-b", &all, &em),
+                     PS_OK);
     value = token_of(dir, 0, &secure);
     assert_string_equal(value, "$secret{pod-b}");
     stored = slurp(dir, "secrets/pod-b");
@@ -431,6 +433,90 @@ static void test_pipeline_picker(void **state)
     free(t);
 }
 
+/* The Token page rewrites the file the editor holds: the editor follows (the new token
+ * on its form, the new stamp), so its next Save keeps the token and the admin's own
+ * edit, with no "changed on disk" about a change the app made itself. */
+static void test_editor_follows_token_page(void **state)
+{
+    const char *dir = *state;
+    ps_gui_form *editor = load(dir, FILE_, 1), *was = load(dir, FILE_, 1), *now;
+    ps_gui_stamp stamp, before, after;
+    ps_diag all;
+    ps_errmsg em;
+    size_t changed = 0;
+    char *text;
+    GString *want = g_string_new(NULL);
+    ps_diag_init(&all);
+    ps_gui_stamp_take(dir, FILE_, &stamp);
+    assert_int_equal(ps_gui_form_set(editor, "properties.workers", "8"), PS_OK);
+    /* The Token page, stamped as it reads: a file changed since is not written. */
+    ps_gui_stamp_take(dir, FILE_, &before);
+    assert_int_equal(
+        ps_gui_token_apply(PS_GUI_TOKEN_ENV, dir, FILE_, 1, &before, "", "POD_B", &all, &em),
+        PS_OK);
+    assert_int_equal(
+        ps_gui_token_apply(PS_GUI_TOKEN_ENV, dir, FILE_, 1, &before, "", "POD_C", &all, &em),
+        PS_ERR_CONFLICT);
+    ps_gui_stamp_take(dir, FILE_, &after);
+    now = load(dir, FILE_, 1);
+    /* Without following, the editor takes the app's own write for someone else's. */
+    assert_int_equal(ps_gui_save_device(editor, dir, FILE_, 1, &stamp, &all, &em), PS_ERR_CONFLICT);
+    assert_true(ps_gui_stamp_equal(&stamp, &before));
+    stamp = after;
+    assert_int_equal(ps_gui_form_follow(editor, was, now, &changed), PS_OK);
+    assert_int_equal(changed, 1);
+    assert_string_equal(ps_gui_form_find(editor, "properties.token")->value, "${POD_B}");
+    assert_string_equal(ps_gui_form_find(editor, "properties.workers")->value, "8");
+    text = slurp(dir, FILE_);
+    g_string_assign(want, text);
+    g_free(text);
+    assert_int_equal(ps_gui_save_device(editor, dir, FILE_, 1, &stamp, &all, &em), PS_OK);
+    g_string_replace(want, "      workers: 4\n", "      workers: 8\n", 1);
+    text = slurp(dir, FILE_);
+    assert_string_equal(text, want->str);
+    assert_non_null(strstr(text, "      token: \"${POD_B}\"\n"));
+    g_free(text);
+    g_string_free(want, TRUE);
+    ps_gui_form_destroy(editor);
+    ps_gui_form_destroy(was);
+    ps_gui_form_destroy(now);
+    ps_diag_deinit(&all);
+}
+
+/* Pipelines picked and ordered: the order written is the order chosen, as a block
+ * list where the file had one, everything else byte for byte. */
+static void test_pipeline_order_written(void **state)
+{
+    ps_gui_form *f = load(*state, FILE_, 0);
+    ps_errmsg em;
+    char *list, *moved, *out = NULL;
+    GString *want = g_string_new(original);
+    list = ps_gui_pipelines_toggle("normalize", "enrich");
+    moved = ps_gui_pipelines_toggle(list, "tidy");
+    free(list);
+    /* tidy up twice: it runs first; then enrich down past normalize. */
+    list = ps_gui_pipelines_move(moved, "tidy", -2);
+    free(moved);
+    assert_string_equal(list, "tidy, normalize, enrich");
+    moved = ps_gui_pipelines_move(list, "tidy", -1); /* already first */
+    assert_string_equal(moved, list);
+    free(moved);
+    moved = ps_gui_pipelines_move(list, "normalize", 1);
+    free(list);
+    assert_string_equal(moved, "tidy, enrich, normalize");
+    assert_int_equal(ps_gui_pipelines_index(moved, "normalize"), 2);
+    assert_int_equal(ps_gui_pipelines_index(moved, "nosuch"), -1);
+    assert_int_equal(ps_gui_form_set(f, "pipelines", moved), PS_OK);
+    free(moved);
+    assert_int_equal(ps_gui_save_patch(f, FILE_, original, strlen(original), 0, &out, &em), PS_OK);
+    g_string_replace(want, "      - normalize          # first\n",
+                     "      - tidy\n      - enrich\n      - normalize\n", 1);
+    assert_string_equal(out, want->str);
+    free(out);
+    g_string_free(want, TRUE);
+    ps_gui_form_destroy(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +527,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_token_encrypt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_references, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_picker, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_editor_follows_token_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_order_written, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -420,7 +420,7 @@ static GtkWidget *find_mapped(GtkWidget *wd, GType type, const char *label)
 
 static void open_picker(run *r, PsGuiWindow *w)
 {
-    GtkWidget *b = find_mapped(GTK_WIDGET(w), GTK_TYPE_MENU_BUTTON, "Pick");
+    GtkWidget *b = find_mapped(GTK_WIDGET(w), GTK_TYPE_MENU_BUTTON, "_Pick");
     if (!b) {
         fprintf(stderr, "FAIL: no pipeline picker on the form\n");
         r->failed = 1;
@@ -444,6 +444,72 @@ static void untick_enrich(run *r, PsGuiWindow *w)
                 gtk_editable_get_text(GTK_EDITABLE(e)));
         r->failed = 1;
     }
+}
+
+/* The mapped button whose tooltip is `tip`. */
+static GtkWidget *tooltip_button(GtkWidget *wd, const char *tip)
+{
+    if (!gtk_widget_get_mapped(wd))
+        return NULL;
+    if (GTK_IS_BUTTON(wd) && g_strcmp0(gtk_widget_get_tooltip_text(wd), tip) == 0)
+        return wd;
+    for (GtkWidget *c = gtk_widget_get_first_child(wd); c; c = gtk_widget_get_next_sibling(c)) {
+        GtkWidget *b = tooltip_button(c, tip);
+        if (b)
+            return b;
+    }
+    return NULL;
+}
+
+/* Ticked again (it goes last), then moved up by its button: it runs first. The
+ * keyboard stays on it: Up is then unusable, so Down has the focus. */
+static void order_enrich(run *r, PsGuiWindow *w)
+{
+    GtkWidget *b = find_mapped(GTK_WIDGET(w), GTK_TYPE_CHECK_BUTTON, "enrich ("), *up;
+    GtkWidget *e = row_entry(GTK_WIDGET(w), "pipelines", FALSE);
+    if (!b || !e) {
+        r->failed = 1;
+        return;
+    }
+    gtk_check_button_set_active(GTK_CHECK_BUTTON(b), TRUE);
+    up = tooltip_button(GTK_WIDGET(w), "Run enrich earlier");
+    if (strcmp(gtk_editable_get_text(GTK_EDITABLE(e)), "normalize, enrich") != 0 || !up ||
+        !gtk_widget_get_sensitive(up)) {
+        fprintf(stderr, "FAIL: enrich is not ticked last with a usable Up\n");
+        r->failed = 1;
+        return;
+    }
+    g_signal_emit_by_name(up, "clicked");
+    b = tooltip_button(GTK_WIDGET(w), "Run enrich later");
+    if (strcmp(gtk_editable_get_text(GTK_EDITABLE(e)), "enrich, normalize") != 0 || !b ||
+        !gtk_widget_has_focus(b)) {
+        fprintf(stderr, "FAIL: Up did not move enrich first (field '%s'), or lost the focus\n",
+                gtk_editable_get_text(GTK_EDITABLE(e)));
+        r->failed = 1;
+    }
+}
+
+/* The Token page wrote this file after the editor read it: the editor followed, so
+ * Save writes (no question about a change the app made itself). */
+static void save_order(run *r, PsGuiWindow *w)
+{
+    (void)r;
+    gtk_menu_button_popdown(
+        GTK_MENU_BUTTON(find_mapped(GTK_WIDGET(w), GTK_TYPE_MENU_BUTTON, "_Pick")));
+    activate(w, "win.save-device", NULL);
+}
+
+static void check_order(run *r, PsGuiWindow *w)
+{
+    char *text = director(r);
+    (void)w;
+    if (!strstr(text, "    pipelines:\n      - enrich\n      - normalize\n") ||
+        !strstr(text, "token: \"enc:v1:")) {
+        fprintf(stderr, "FAIL: the order or the token is not in the file (asked first?):\n%s\n",
+                text);
+        r->failed = 1;
+    }
+    g_free(text);
 }
 
 static const step steps[] = {
@@ -475,7 +541,11 @@ static const step steps[] = {
      "the token encrypted into the device's file"},
     {NULL, NULL, open_editor, "the Token page done"},
     {"normalize, enrich", NULL, open_picker, "the editor again, device 1's pipelines"},
-    {"Ticked pipelines run in the order", NULL, untick_enrich, "the pipeline picker"},
+    {"Ticked pipelines run from the top down", NULL, untick_enrich, "the pipeline picker"},
+    {NULL, NULL, order_enrich, "enrich unticked"},
+    {NULL, NULL, save_order, "enrich ticked and moved first"},
+    {"Saved devices/10-director.yml", NULL, check_order,
+     "saved after the Token page wrote the file, without a question"},
 };
 
 /* What a step's screenshot shows: its dialog, or the window. */
