@@ -101,6 +101,7 @@ static void token_done(GObject *src, GAsyncResult *res, gpointer data)
         g_string_append_printf(s, "Saved the token of %s, %s. The service reloads it.", j->label,
                                how_text[j->how]);
         ps_gui_editor_page_follow(w, j->file, j->index, &j->before, &j->after, j->was, j->now);
+        ps_gui_devices_page_saved(w);
     } else if (j->op == OP_APPLY)
         g_string_append_printf(s, "Not saved: %s",
                                j->em.text[0] ? j->em.text : ps_strerror(j->err));

@@ -122,6 +122,26 @@ bool gui_fixture_counters(const char *db, long long device, const char *name, ui
     return ok;
 }
 
+bool gui_fixture_reload(const char *db, uint64_t generation, bool accepted, const char *reason)
+{
+    ps_reload_record r;
+    ps_store *st = NULL;
+    ps_errmsg em;
+    bool ok;
+    memset(&r, 0, sizeof r);
+    r.generation = generation;
+    r.at_us = ps_plat_now_us();
+    r.accepted = accepted;
+    r.started_us = r.at_us - 3600 * 1000000LL;
+    snprintf(r.reason, sizeof r.reason, "%s", reason ? reason : "");
+    ok = ps_store_create(db, PS_STORE_WRITER, &st, &em) == PS_OK &&
+         ps_store_reload_put(st, &r, &em) == PS_OK;
+    if (!ok)
+        fprintf(stderr, "gui_fixture: %s: %s\n", db, em.text);
+    ps_store_destroy(st);
+    return ok;
+}
+
 void gui_fixture_remove_tree(const char *dir)
 {
     GDir *d = g_dir_open(dir, 0, NULL);

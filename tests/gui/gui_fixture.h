@@ -23,6 +23,10 @@ bool gui_fixture_maillog(const char *db, long long device, int i, int per_second
 bool gui_fixture_counters(const char *db, long long device, const char *name, uint64_t total,
                           int age_s);
 
+/* Records, as the service's writer does after a reload, configuration `generation`
+ * loaded now: accepted, or rejected for `reason` (may be NULL). */
+bool gui_fixture_reload(const char *db, uint64_t generation, bool accepted, const char *reason);
+
 /* Removes `dir` and everything below it (a test's scratch directory). */
 void gui_fixture_remove_tree(const char *dir);
 

@@ -142,10 +142,8 @@ static void test_refresh_reads_the_record(void **state)
     char *dir = g_dir_make_tmp("ps_gui_reload_XXXXXX", NULL);
     char *db = g_build_filename(dir, "events.db", NULL);
     char *cdir = g_build_filename(dir, "no-config", NULL);
-    ps_reload_record r = record(T0, false, 7, "podstream.yml: error: empty");
     ps_gui_devices *d = NULL;
     ps_gui_snapshot *s = NULL;
-    ps_store *st = NULL;
     ps_errmsg em;
     (void)state;
     assert_true(gui_fixture_counters(db, 1, "one", 10, 0));
@@ -153,9 +151,7 @@ static void test_refresh_reads_the_record(void **state)
     assert_int_equal(ps_gui_devices_refresh(d, T0, &s, &em), PS_OK);
     assert_int_equal(s->reload.at_us, 0); /* nothing recorded yet */
     ps_gui_snapshot_destroy(s);
-    assert_int_equal(ps_store_create(db, PS_STORE_WRITER, &st, &em), PS_OK);
-    assert_int_equal(ps_store_reload_put(st, &r, &em), PS_OK);
-    ps_store_destroy(st);
+    assert_true(gui_fixture_reload(db, 7, false, "podstream.yml: error: empty"));
     assert_int_equal(ps_gui_devices_refresh(d, T0, &s, &em), PS_OK);
     assert_int_equal(s->reload.generation, 7);
     assert_false(s->reload.accepted);

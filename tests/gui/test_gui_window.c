@@ -4,7 +4,8 @@
  * ones are written while it runs, says plainly when the counters go stale, finds
  * events, exports them, traces one mail, checks a device like `podstream validate`,
  * saves it (and asks first once its file changed on disk), disables, duplicates and
- * deletes a device on a copy of the configuration, creates the shared key and
+ * deletes a device on a copy of the configuration, says beside Save whether the
+ * service (stopped, then accepting, then rejecting) took it, creates the shared key and
  * encrypts a pasted token into a device, and saves a PNG of every page into
  * $PS_BINARY_DIR/gui-screenshots/ (docs/images/ holds copies).
  *
@@ -512,6 +513,32 @@ static void check_order(run *r, PsGuiWindow *w)
     g_free(text);
 }
 
+/* The service runs again and reloads the saved file: accepted, then (after another
+ * edit, as it were) rejected. */
+static void service_accepts(run *r, PsGuiWindow *w)
+{
+    (void)w;
+    r->running = TRUE;
+    r->last_write = 0;
+    if (!gui_fixture_reload(r->db, 2, true, NULL))
+        r->failed = 1;
+}
+
+static void service_rejects(run *r, PsGuiWindow *w)
+{
+    (void)w;
+    if (!gui_fixture_reload(r->db, 2, false,
+                            "devices/10-director.yml:15:16: error: devices[0].properties.workers: "
+                            "100 is out of range (1..64)"))
+        r->failed = 1;
+}
+
+static void service_stops(run *r, PsGuiWindow *w)
+{
+    (void)w;
+    r->running = FALSE;
+}
+
 static const step steps[] = {
     {"1 proofpoint-message\nlive\n12.5\n1234\n", "gui-devices.png", store_more,
      "the counts the service wrote"},
@@ -546,6 +573,13 @@ static const step steps[] = {
     {NULL, NULL, save_order, "enrich ticked and moved first"},
     {"Saved devices/10-director.yml", NULL, check_order,
      "saved after the Token page wrote the file, without a question"},
+    /* Beside Save: what became of it (the counters have been stale since go_stale). */
+    {"Service not running: the change takes effect at the next start.", NULL, service_accepts,
+     "the note for a save while the service is stopped"},
+    {"Reload accepted at ", "gui-editor-reload.png", service_rejects,
+     "the reload the service accepted"},
+    {"Reload rejected: devices/10-director.yml:15:16: error: ", NULL, service_stops,
+     "the reload the service rejected, with its first error"},
 };
 
 /* What a step's screenshot shows: its dialog, or the window. */
