@@ -8,6 +8,12 @@ set(PS_LINT_C_SOURCES ${PS_LINT_SOURCES})
 list(FILTER PS_LINT_C_SOURCES INCLUDE REGEX "\\.c$")
 # Fuzzers are only in the compile database of a PS_FUZZ build.
 list(FILTER PS_LINT_C_SOURCES EXCLUDE REGEX "/tests/fuzz/")
+# Each system's platform files (and their tests) are only in that system's database.
+if(WIN32)
+    list(FILTER PS_LINT_C_SOURCES EXCLUDE REGEX "/platform/posix/")
+else()
+    list(FILTER PS_LINT_C_SOURCES EXCLUDE REGEX "_win32\\.c$")
+endif()
 # podstream-gui and its tests, when gui/ found GTK 4 (else not in the compile database).
 if(TARGET podstream-gui)
     file(GLOB_RECURSE PS_LINT_GUI CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/gui/*.c

@@ -209,13 +209,13 @@ char *ps_cli_lock_path(const char *db)
     return path;
 }
 
-ps_err ps_cli_lock_database(const char *db, int locks[2], ps_errmsg *em)
+ps_err ps_cli_lock_database(const char *db, ps_plat_lockh locks[2], ps_errmsg *em)
 {
     char *lock_path = ps_cli_lock_path(db);
     char *lock_dir;
     ps_err err;
 
-    locks[0] = locks[1] = -1;
+    locks[0] = locks[1] = PS_PLAT_LOCK_NONE;
     if (!lock_path)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
     /* The database directory may not exist yet on a first start. */
@@ -232,10 +232,10 @@ ps_err ps_cli_lock_database(const char *db, int locks[2], ps_errmsg *em)
     return err;
 }
 
-void ps_cli_unlock_database(int locks[2])
+void ps_cli_unlock_database(ps_plat_lockh locks[2])
 {
     /* The database's own lock first: it was taken last. */
     ps_plat_unlock(locks[1]);
     ps_plat_unlock(locks[0]);
-    locks[0] = locks[1] = -1;
+    locks[0] = locks[1] = PS_PLAT_LOCK_NONE;
 }

@@ -12,6 +12,7 @@
 #include "podstream/ps_error.h"
 #include "podstream/ps_opt.h"
 #include "podstream/ps_pipeline.h"
+#include "podstream/ps_platform.h"
 #include "podstream/ps_store.h"
 
 /* Exit codes, documented in docs/cli.md. */
@@ -111,9 +112,9 @@ char *ps_cli_database_path(const char *cmd, const char *db_option, const char *c
  * file itself, which nobody can remove from under the lock (see ps_plat_lock). On
  * failure nothing stays held; PS_ERR_CONFLICT when another process holds one. Release
  * with ps_cli_unlock_database once every connection to the database is closed. */
-ps_err ps_cli_lock_database(const char *db, int locks[2], ps_errmsg *em);
+ps_err ps_cli_lock_database(const char *db, ps_plat_lockh locks[2], ps_errmsg *em);
 /* The path of the lock file beside database `db` (caller frees; NULL: out of memory). */
 char *ps_cli_lock_path(const char *db);
-void ps_cli_unlock_database(int locks[2]);
+void ps_cli_unlock_database(ps_plat_lockh locks[2]);
 
 #endif

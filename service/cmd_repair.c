@@ -48,7 +48,7 @@ const ps_opt_cmd ps_cmd_repair_opts = {
 };
 
 /* The locks `podstream run` takes (ps_cli_lock_database). */
-static int take_locks(const char *path, int locks[2])
+static int take_locks(const char *path, ps_plat_lockh locks[2])
 {
     ps_errmsg em;
     ps_err err = ps_cli_lock_database(path, locks, &em);
@@ -199,7 +199,7 @@ int ps_cmd_repair(int argc, char **argv)
 {
     repair_opts o = {NULL, NULL, false};
     ps_opt_list args = {NULL, 0};
-    int locks[2] = {-1, -1};
+    ps_plat_lockh locks[2] = {PS_PLAT_LOCK_NONE, PS_PLAT_LOCK_NONE};
     int rc = ps_cli_parse(&ps_cmd_repair_opts, argc, argv, &o, &args);
     char *path = NULL;
     if (rc == PS_CLI_RUN && args.n)

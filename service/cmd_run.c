@@ -126,7 +126,7 @@ static bool load_logged(const char *dir, unsigned flags, ps_config **cfg, ps_pip
 }
 
 /* The database locks of a writer (ps_cli_lock_database); a refusal is logged. */
-static bool lock_database(const ps_config *cfg, int locks[2])
+static bool lock_database(const ps_config *cfg, ps_plat_lockh locks[2])
 {
     ps_errmsg em;
     if (ps_cli_lock_database(cfg->service.database, locks, &em) == PS_OK)
@@ -291,7 +291,7 @@ int ps_cmd_run(int argc, char **argv)
     ps_pipeline_set *pipes = NULL;
     ps_errmsg em;
     ps_err err;
-    int locks[2] = {-1, -1};
+    ps_plat_lockh locks[2] = {PS_PLAT_LOCK_NONE, PS_PLAT_LOCK_NONE};
     int rc = ps_cli_parse(&ps_cmd_run_opts, argc, argv, &o, &args);
     uint64_t sig;
     const char *dir;

@@ -90,14 +90,19 @@ ps_err ps_plat_mkdirs(const char *dir, unsigned mode, ps_errmsg *em);
  * 0 when the file does not exist. */
 uint64_t ps_plat_file_stamp(const char *path);
 
+/* A lock held by ps_plat_lock: a file descriptor on POSIX, a HANDLE on Windows, in an
+ * integer wide enough for either. PS_PLAT_LOCK_NONE is "no lock held". */
+typedef intptr_t ps_plat_lockh;
+#define PS_PLAT_LOCK_NONE ((ps_plat_lockh)-1)
+
 /* Takes an exclusive lock on `path` (created 0640 when missing) for the life of the
  * process, so two services never write one database. The lock is on the file that is
  * at `path` once it is held (one unlinked meanwhile is let go and the new one taken).
  * It does not conflict with SQLite's own locks, so `path` may be the database itself;
  * then release it only after the last connection to it is closed. PS_ERR_CONFLICT
  * when another process holds it. *handle is released by ps_plat_unlock. */
-ps_err ps_plat_lock(const char *path, int *handle, ps_errmsg *em);
-void ps_plat_unlock(int handle);
+ps_err ps_plat_lock(const char *path, ps_plat_lockh *handle, ps_errmsg *em);
+void ps_plat_unlock(ps_plat_lockh handle); /* accepts PS_PLAT_LOCK_NONE */
 /* Whether another process holds the lock ps_plat_lock takes on `path`: 1 yes, 0 no,
  * -1 cannot tell (no such file, no access). Creates nothing; when the lock is free
  * it holds it shared for an instant (ps_plat_lock waits out such an instant). */

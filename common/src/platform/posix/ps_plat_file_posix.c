@@ -364,9 +364,9 @@ static int flock_ex_soon(int fd)
     }
 }
 
-ps_err ps_plat_lock(const char *path, int *handle, ps_errmsg *em)
+ps_err ps_plat_lock(const char *path, ps_plat_lockh *handle, ps_errmsg *em)
 {
-    *handle = -1;
+    *handle = PS_PLAT_LOCK_NONE;
     /* Another process may unlink the file between our open and our lock; the
      * retries end as soon as the file we hold is the one at the path. */
     for (int attempt = 0; attempt < 8; attempt++) {
@@ -386,7 +386,7 @@ ps_err ps_plat_lock(const char *path, int *handle, ps_errmsg *em)
             return ps_errmsg_set(em, PS_ERR_IO, "cannot lock %s: %s", path, strerror(e));
         }
         if (lock_is_at_path(fd, path)) {
-            *handle = fd;
+            *handle = (ps_plat_lockh)fd;
             return PS_OK;
         }
         close(fd);
@@ -410,10 +410,10 @@ int ps_plat_lock_probe(const char *path)
     return held;
 }
 
-void ps_plat_unlock(int handle)
+void ps_plat_unlock(ps_plat_lockh handle)
 {
     if (handle >= 0)
-        close(handle);
+        close((int)handle);
 }
 
 struct ps_file {
