@@ -145,9 +145,13 @@ static GtkWidget *field_row(PsGuiWindow *w, const ps_gui_form_field *ff)
         g_object_set_data(G_OBJECT(entry), "ps-path", (gpointer)ff->path);
         g_signal_connect(entry, "changed", G_CALLBACK(entry_changed), w);
     }
+    /* Named by its path, and the help a sighted admin reads under it read out too. */
     gtk_accessible_update_property(GTK_ACCESSIBLE(entry), GTK_ACCESSIBLE_PROPERTY_LABEL, ff->path,
-                                   -1);
+                                   GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, sub, -1);
+    g_object_set_data(G_OBJECT(row), "ps-entry", entry);
     adw_action_row_add_suffix(ADW_ACTION_ROW(row), entry);
+    if (!secret)
+        adw_action_row_set_activatable_widget(ADW_ACTION_ROW(row), entry);
     if (strcmp(ff->path, "pipelines") == 0)
         adw_action_row_add_suffix(ADW_ACTION_ROW(row), ps_gui_pipeline_picker(w, entry));
     return row;
@@ -351,6 +355,13 @@ static void show_problems(PsGuiWindow *w, const ps_gui_form *checked)
         char *sub = msg ? g_strdup_printf("%s: %s", ff->error ? "Error" : "Warning", msg)
                         : g_strdup(g_object_get_data(G_OBJECT(row), "ps-help"));
         adw_action_row_set_subtitle(ADW_ACTION_ROW(row), sub);
+        /* A screen reader hears the problem on the field, as it is shown there. */
+        gtk_accessible_update_property(GTK_ACCESSIBLE(g_object_get_data(G_OBJECT(row), "ps-entry")),
+                                       GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, sub, -1);
+        gtk_accessible_update_state(
+            GTK_ACCESSIBLE(g_object_get_data(G_OBJECT(row), "ps-entry")),
+            GTK_ACCESSIBLE_STATE_INVALID,
+            ff->error ? GTK_ACCESSIBLE_INVALID_TRUE : GTK_ACCESSIBLE_INVALID_FALSE, -1);
         if (msg && !scrolled) {
             scroll_to(w, row);
             scrolled = TRUE;
