@@ -17,6 +17,7 @@
 #include "podstream/ps_report.h"
 #include "podstream/ps_store.h"
 #include "podstream/ps_time.h"
+#include "status_outputs.h"
 
 static const char *const cmd = "status";
 
@@ -318,6 +319,8 @@ typedef struct status_data {
     int64_t now, first_hour;
     int hours;
     service_view svc;
+    ps_output_row *outs; /* #16 */
+    size_t nouts;
 } status_data;
 
 static double mib(uint64_t bytes)
@@ -379,6 +382,7 @@ static int print_table(const status_data *d, bool utc)
         print_devices(d->c, d->nc, d->now, d->svc.running);
         print_notes(d->c, d->nc, d->now, utc, d->svc.running);
     }
+    ps_status_outputs_print(d->outs, d->nouts, d->now, d->svc.running, utc);
     if (ns > 0)
         print_hourly(s, ns, d->first_hour, d->hours, utc);
     free(s);
@@ -465,6 +469,8 @@ static int print_json(const status_data *d)
             cJSON_AddStringToObject(rl, "reason", d->reload.reason);
         add_time_or_null(rl, "service_started", d->reload.started_us);
     }
+    cJSON_AddItemToObject(root, "outputs",
+                          ps_status_outputs_json(d->outs, d->nouts, d->svc.running));
     devs = cJSON_AddArrayToObject(root, "devices");
     hours = cJSON_AddArrayToObject(root, "hourly");
     for (size_t i = 0; i < d->nc; i++)
@@ -662,7 +668,8 @@ static int read_data(ps_store *st, status_data *d)
         ps_store_hourly_list(st, d->first_hour, &d->h, &d->nh, &em) != PS_OK ||
         ps_store_size_get(st, false, &d->size, &em) != PS_OK ||
         ps_store_wal_info(st, &d->wal, &em) != PS_OK ||
-        ps_store_reload_get(st, &d->reload, &em) != PS_OK) {
+        ps_store_reload_get(st, &d->reload, &em) != PS_OK ||
+        ps_store_output_list(st, &d->outs, &d->nouts, &em) != PS_OK) {
         fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
         return PS_EXIT_FAILURE;
     }
@@ -749,6 +756,7 @@ int ps_cmd_status(int argc, char **argv)
     }
     free(d.h);
     free(d.c);
+    free(d.outs);
     ps_store_destroy(st);
     free(path);
     return rc;

@@ -3,6 +3,7 @@
  *   <dir>/podstream.yml     service settings (optional; every setting has a default)
  *   <dir>/devices/NAME.yml   devices: a `devices:` list, a bare list, or one device mapping
  *   <dir>/pipelines/NAME.yml pipelines: a `pipelines:` list, a bare list, or one mapping
+ *   <dir>/outputs/NAME.yml   outputs: an `outputs:` list, a bare list, or one mapping
  *
  * Fields, types, defaults and bounds come from the schema table (ps_schema.h); this
  * module only walks files and fills the structs below. Tokens stay exactly as
@@ -120,6 +121,10 @@ typedef struct ps_config {
     size_t ndevices;
     ps_config_pipeline_file *pipeline_files;
     size_t npipeline_files;
+    /* Outputs as YAML: podstream.yml's `outputs:` list, then each outputs/ file (a
+     * list or one mapping). The output layer parses them (ps_output_defs_create). */
+    ps_config_pipeline_file *output_files;
+    size_t noutput_files;
     char **files; /* every file read, relative to dir ("devices/pod.yml"); positions point here */
     size_t nfiles;
 } ps_config;

@@ -107,11 +107,16 @@ typedef struct ps_output_batch {
     const ps_output_event *events;
     size_t count;
     size_t bytes; /* sum of json_len */
-    /* Deliver should return by this time (ps_plat_mono_ms clock): the service stops
-     * or reloads. A plugin bounds its network waits by it and answers RETRY when it
-     * cannot finish. */
+    /* Deliver should return by this time (ps_plat_mono_ms clock). A plugin bounds
+     * its network waits by ps_output_deadline(batch), which is earlier when the
+     * service stops meanwhile, and answers RETRY when it cannot finish. */
     int64_t deadline_ms;
+    const void *ctl; /* the framework's; read through ps_output_deadline */
 } ps_output_batch;
+
+/* The time (ps_plat_mono_ms clock) by which the deliver under way must return:
+ * batch->deadline_ms, or sooner once the service is stopping. Any thread. */
+int64_t ps_output_deadline(const ps_output_batch *batch);
 
 typedef enum ps_output_status {
     /* The destination acknowledged every event with id <= delivered_id (the whole
@@ -190,5 +195,60 @@ const ps_output_plugin *ps_output_plugin_find(const char *name);
 const ps_schema_table *ps_output_common_options(void);
 /* The `tls:` mapping's table (ps_output_tls), static. */
 const ps_schema_table *ps_output_tls_options(void);
+
+/* ---- configured outputs (ps_output_config.c) -------------------------------------- */
+
+/* One output of the configuration, parsed against the common table and its plugin's
+ * (the two merged into `table`). Owned by its ps_output_defs. */
+typedef struct ps_output_def {
+    ps_output_settings *s;          /* the common settings */
+    void *options;                  /* the plugin's options struct */
+    const ps_output_plugin *plugin; /* NULL only in a configuration with errors */
+    char path[32];                  /* field path, "outputs[2]" */
+    void *block;                    /* settings then options, one allocation */
+    ps_schema_table table;          /* the merged table that filled `block` */
+    ps_schema_field *fields;
+} ps_output_def;
+
+typedef struct ps_output_defs {
+    ps_output_def *items;
+    size_t count;
+} ps_output_defs;
+
+/* Parses and checks every output of `cfg` (cfg->output_files): the common and the
+ * plugin's options, unique names, devices and pipelines that exist (`pipes` may be
+ * NULL: not checked), the plugin's own check. Every problem goes to `diag` with
+ * file:line:col and field path. PS_OK with *out (caller destroys) when there is no
+ * error; otherwise PS_ERR_INVALID (or PS_ERR_NOMEM) and *out is NULL. */
+ps_err ps_output_defs_create(const ps_config *cfg, const ps_pipeline_set *pipes,
+                             ps_output_defs **out, ps_diag *diag);
+/* Accepts NULL. */
+void ps_output_defs_destroy(ps_output_defs *defs);
+/* True when a and b would deliver the same way (every option equal). */
+bool ps_output_def_equal(const ps_output_def *a, const ps_output_def *b);
+
+/* ---- running outputs (ps_output_run.c) ------------------------------------------- */
+
+typedef struct ps_outputs ps_outputs;
+
+/* The outputs of a service writing database `db_path`; none runs yet. `state_dir`
+ * for plugins that keep files. *out owned by the caller. */
+ps_err ps_outputs_create(const char *db_path, const char *state_dir, ps_outputs **out,
+                         ps_errmsg *em);
+
+/* Makes the running outputs those of `cfg`: starts the new and the enabled ones,
+ * stops the removed and disabled ones, restarts the changed ones; the others keep
+ * running (a changed pipeline set is picked up at their next batch). cfg and pipes
+ * must stay alive until the next apply and until ps_outputs_destroy (the service
+ * keeps every configuration it loaded). Records in the store which outputs are
+ * enabled, so retention waits for them. Problems of one output are logged; it does
+ * not stop the others. */
+ps_err ps_outputs_apply(ps_outputs *o, const ps_config *cfg, const ps_pipeline_set *pipes,
+                        ps_errmsg *em);
+
+/* Stops every runner: each finishes the batch it is delivering, bounded by
+ * deadline_ms (ps_plat_mono_ms clock), and commits what was acknowledged. Then
+ * frees everything. Accepts NULL. */
+void ps_outputs_destroy(ps_outputs *o, int64_t deadline_ms);
 
 #endif

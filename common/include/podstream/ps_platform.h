@@ -129,6 +129,9 @@ ps_err ps_plat_file_writev(ps_file *f, const ps_iovec *iov, size_t cnt, ps_errms
 ps_err ps_plat_file_sync(ps_file *f, ps_errmsg *em);
 void ps_plat_file_close(ps_file *f); /* accepts NULL */
 
+/* The size of the file at `path` in bytes; PS_ERR_NOTFOUND when there is none. */
+ps_err ps_plat_file_size(const char *path, uint64_t *out);
+
 /* Deletes the file at `path`. PS_ERR_NOTFOUND when there is none. */
 ps_err ps_plat_remove(const char *path, ps_errmsg *em);
 
@@ -227,6 +230,21 @@ typedef int ps_socket;
  * loop on their own deadline); PS_ERR_AGAIN when the time ran out. */
 ps_err ps_plat_socket_wait(ps_socket sock, bool want_read, bool want_write, int timeout_ms);
 
+/* Outputs' sockets (#16). Connects to host:port (a name or an address; each
+ * address the name resolves to is tried) over TCP, or for `udp` makes a connected
+ * UDP socket, within timeout_ms. The socket is non-blocking; *out belongs to the
+ * caller until ps_plat_socket_close. PS_ERR_NET with the host and reason in em. */
+ps_err ps_plat_socket_connect(const char *host, int port, bool udp, int timeout_ms,
+                              ps_socket *out, ps_errmsg *em);
+/* Sends up to len bytes; *sent says how many went (0 when the socket is full:
+ * PS_ERR_AGAIN). PS_ERR_NET when the connection failed or was closed. */
+ps_err ps_plat_socket_send(ps_socket sock, const void *buf, size_t len, size_t *sent,
+                           ps_errmsg *em);
+/* Reads up to len bytes into buf; *got 0 with PS_ERR_CLOSED at the peer's end,
+ * PS_ERR_AGAIN when nothing is there yet. */
+ps_err ps_plat_socket_recv(ps_socket sock, void *buf, size_t len, size_t *got, ps_errmsg *em);
+void ps_plat_socket_close(ps_socket sock);
+
 /* Converts `len` bytes of text in `charset` (an IANA name such as "ISO-2022-JP")
  * to UTF-8 in a new NUL-terminated buffer (*out, caller frees; *outlen excludes
  * the NUL). PS_ERR_UNSUPPORTED when the system does not know the charset,
@@ -310,5 +328,73 @@ int64_t ps_plat_svc_watchdog_ms(void);
  * process ($JOURNAL_STREAM names its device and inode), so log lines should carry
  * <N> syslog priority prefixes instead of timestamps. */
 bool ps_plat_stream_is_journal(FILE *stream);
+
+/* Windows services. The service control manager (SCM) starts `podstream run` as a
+ * service; on POSIX systemd runs it as an ordinary process, so these are no-ops or
+ * PS_ERR_UNSUPPORTED there (packages and systemctl install and control the unit). */
+typedef int (*ps_plat_svc_main_fn)(int argc, char **argv);
+
+/* When the SCM started this process, runs fn(argc, argv) as the service `name`
+ * (everything borrowed for the call): its stop, shutdown and preshutdown requests
+ * become PS_SIGNAL_STOP and its parameter-change request PS_SIGNAL_RELOAD (through
+ * ps_plat_signal_post), ps_plat_svc_notify reports to it (start pending with wait
+ * hints, running, stop pending with checkpoints), and fn's return value becomes the
+ * service's exit code. Returns true with *rc set once the service has stopped;
+ * false at once when no SCM started the process (a console; always on POSIX): the
+ * caller then calls fn itself. Call from the main thread before starting threads. */
+bool ps_plat_svc_run(const char *name, ps_plat_svc_main_fn fn, int argc, char **argv, int *rc);
+
+/* The directory for the service's own rotating log files, a static string:
+ * %ProgramData%\podstream\logs while running under ps_plat_svc_run on Windows, where
+ * no terminal or journal takes stderr; NULL otherwise. */
+const char *ps_plat_svc_log_dir(void);
+
+/* Records `text` (borrowed) in the system's event log as event `kind` (a
+ * ps_log_event, ps_log.h) at `level` (a ps_log_level): on Windows the Application
+ * log, source "podstream", while running under ps_plat_svc_run. False when nothing
+ * was recorded (a console run, POSIX, where the journal has every line already). */
+bool ps_plat_eventlog(int kind, int level, const char *text);
+
+/* What `podstream service install` registers. All strings borrowed. */
+typedef struct ps_plat_svc_spec {
+    const char *name;         /* the service name: "podstream" */
+    const char *display_name; /* what services.msc lists */
+    const char *description;
+    const char *config_dir; /* given to the service as `run -c DIR` */
+} ps_plat_svc_spec;
+
+/* Registers this program as a service that runs `run -c DIR` with delayed
+ * automatic start, restart on failure (10 s, 60 s, 5 min; the count resets after a
+ * day), a preshutdown drain, an unrestricted service SID, the account
+ * NT SERVICE\<name> (LocalService when the system refuses virtual accounts), and an
+ * Event Log source whose messages are in this program. *out (caller-owned) says what
+ * was done. PS_ERR_EXISTS when the service exists, PS_ERR_PERM without
+ * administrator rights; on failure nothing stays installed. */
+typedef struct ps_plat_svc_installed {
+    const char *account; /* static: the account the service runs as */
+    char skipped[256];   /* settings this system does not know, "a, b"; "" when none */
+} ps_plat_svc_installed;
+ps_err ps_plat_svc_install(const ps_plat_svc_spec *spec, ps_plat_svc_installed *out, ps_errmsg *em);
+/* Stops the service `name` (waiting up to timeout_ms), deletes it and its Event Log
+ * source. PS_ERR_NOTFOUND when it is not installed. */
+ps_err ps_plat_svc_uninstall(const char *name, int timeout_ms, ps_errmsg *em);
+/* Starts or stops `name` and waits up to timeout_ms until it runs or has stopped:
+ * PS_OK when it did (or already was), PS_ERR_TIMEOUT when still pending, PS_ERR_IO when
+ * it stopped instead of starting (its exit code in em). */
+ps_err ps_plat_svc_start(const char *name, int timeout_ms, ps_errmsg *em);
+ps_err ps_plat_svc_stop(const char *name, int timeout_ms, ps_errmsg *em);
+
+/* What the SCM says about a service, for `podstream service status`. */
+typedef struct ps_plat_svc_info {
+    const char *state;  /* static: "stopped", "start pending", "running", ... */
+    unsigned long pid;  /* 0 when not running */
+    long exit_code;     /* the last exit: the service's own code or a Win32 error */
+    char start[32];     /* "auto (delayed)", "auto", "manual", "disabled" */
+    char account[160];  /* UTF-8 */
+    char command[1024]; /* the binary path and its arguments, UTF-8 */
+} ps_plat_svc_info;
+
+/* Fills *out for `name` (caller-owned). PS_ERR_NOTFOUND when it is not installed. */
+ps_err ps_plat_svc_query(const char *name, ps_plat_svc_info *out, ps_errmsg *em);
 
 #endif

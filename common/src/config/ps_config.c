@@ -10,6 +10,7 @@
 #include "podstream/ps_schema.h"
 #include "podstream/ps_time.h"
 #include "podstream/ps_suggest.h"
+#include "config/ps_config_outputs.h"
 
 static const char *const data_type_names[] = {"message", "maillog", "audit"};
 
@@ -44,7 +45,7 @@ typedef struct device_marks {
 typedef struct loader {
     ps_config *cfg;
     ps_diag *diag;
-    size_t cap_devices, cap_marks, cap_pfiles, cap_files;
+    size_t cap_devices, cap_marks, cap_pfiles, cap_files, cap_ofiles;
     device_marks *marks; /* parallel to cfg->devices */
     ps_err err;          /* PS_ERR_NOMEM once an allocation failed */
 } loader;
@@ -204,8 +205,22 @@ static void load_service(loader *l, const ps_config_source *src)
     }
     root = ps_yaml_doc_root(doc);
     l->cfg->main_file = !root || ps_yaml_is_null(root) ? PS_MAIN_FILE_EMPTY : PS_MAIN_FILE_PRESENT;
-    note_schema_result(l, ps_schema_parse(ps_schema_service(), root, &l->cfg->service, "", &ctx));
-    check_service(l, file, root);
+    {
+        ps_yaml_node tmp;
+        void *mem = NULL;
+        const ps_yaml_node *outputs = NULL, *rest = root;
+        if (pc_outputs_split(root, &tmp, &mem, &outputs, &rest) != PS_OK)
+            nomem(l);
+        note_schema_result(l,
+                           ps_schema_parse(ps_schema_service(), rest, &l->cfg->service, "", &ctx));
+        free(mem);
+        check_service(l, file, root);
+        if (outputs && !ps_yaml_is_null(outputs)) {
+            if (pc_outputs_keep(l->cfg, &l->cap_ofiles, doc, outputs) != PS_OK)
+                nomem(l);
+            return;
+        }
+    }
     ps_yaml_doc_destroy(doc);
 }
 
@@ -503,6 +518,11 @@ static ps_err load_sources(const char *dir, const ps_config_source *sources, siz
             load_file(&l, src, KIND_DEVICES);
         } else if (has_prefix(src->name, "pipelines")) {
             load_file(&l, src, KIND_PIPELINES);
+        } else if (has_prefix(src->name, "outputs")) {
+            const char *file = keep_file_name(&l, src->name);
+            if (file && pc_outputs_load_file(l.cfg, &l.cap_ofiles, file, src->data, src->len,
+                                             diag) != PS_OK)
+                nomem(&l);
         } else {
             error(&l, src->name, 0, 0, NULL,
                   "not a configuration file: expected podstream.yml, devices/*.yml or "
@@ -683,6 +703,8 @@ static ps_err load_dir(const char *dir, bool keep, ps_config **out, ps_diag *dia
     if (err == PS_OK)
         err = sources_add_dir(&s, abs, "pipelines", diag);
     if (err == PS_OK)
+        err = sources_add_dir(&s, abs, "outputs", diag);
+    if (err == PS_OK)
         err = load_sources(abs, s.items, s.count, keep, out, diag);
     if (err == PS_OK && (diag->errors > errors_before || diag->oom)) {
         /* A file that could not be read failed the load too. */
@@ -721,6 +743,9 @@ void ps_config_destroy(ps_config *cfg)
     for (size_t i = 0; i < cfg->npipeline_files; i++)
         ps_yaml_doc_destroy(cfg->pipeline_files[i].doc);
     free(cfg->pipeline_files);
+    for (size_t i = 0; i < cfg->noutput_files; i++)
+        ps_yaml_doc_destroy(cfg->output_files[i].doc);
+    free(cfg->output_files);
     ps_schema_free(ps_schema_service(), &cfg->service);
     for (size_t i = 0; i < cfg->nfiles; i++)
         free(cfg->files[i]);

@@ -5,12 +5,13 @@
  * pipeline names of ps_device). A loader in config/ that calls ps_pipeline_set_compile
  * would make config/ and pipeline/ depend on each other, so neither could be built,
  * tested or reasoned about without the other. loader/ sits above both: it uses
- * config/, pipeline/ and ps_secret, and nothing in common/ uses it. */
+ * config/, pipeline/, output/ and ps_secret, and nothing in common/ uses it. */
 #include "podstream/ps_loader.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "podstream/ps_output.h"
 #include "podstream/ps_secret.h"
 
 #define TOKEN_FIELD "properties.token"
@@ -136,6 +137,13 @@ static ps_err check_rest(ps_config *cfg, ps_err load_err, unsigned flags, size_t
     if (flags & PS_LOADER_RELOAD)
         check_main_file(cfg, diag);
     err = compile(cfg, resolve, &set, diag);
+    {
+        /* Outputs: checked here, made by the service (ps_outputs_apply). */
+        ps_output_defs *outs = NULL;
+        if (ps_output_defs_create(cfg, set, &outs, diag) == PS_ERR_NOMEM)
+            err = PS_ERR_NOMEM;
+        ps_output_defs_destroy(outs);
+    }
     if (flags & PS_LOADER_TOKENS)
         check_tokens(cfg, resolve, diag);
     if (load_err == PS_OK && err == PS_OK && diag->errors == errors_before && !diag->oom) {

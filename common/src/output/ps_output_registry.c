@@ -10,8 +10,13 @@ _Static_assert(sizeof(ps_output_oversized) == sizeof(int), "enum must be int-siz
 extern const ps_output_plugin ps_out_clickhouse_plugin, ps_out_splunk_hec_plugin,
     ps_out_sentinel_plugin;
 
+extern const ps_output_plugin ps_out_file_plugin;
+
 static const ps_output_plugin *const plugins[] = {
-    &ps_out_clickhouse_plugin, &ps_out_splunk_hec_plugin, &ps_out_sentinel_plugin,
+    &ps_out_file_plugin,
+    &ps_out_clickhouse_plugin,
+    &ps_out_splunk_hec_plugin,
+    &ps_out_sentinel_plugin,
     NULL, /* keeps the array non-empty; the end */
 };
 

@@ -526,3 +526,13 @@ bool ps_plat_file_id(const char *path, ps_file_id *out)
     out->ino = (uint64_t)st.st_ino;
     return true;
 }
+
+ps_err ps_plat_file_size(const char *path, uint64_t *out)
+{
+    struct stat sb;
+    *out = 0;
+    if (stat(path, &sb) != 0)
+        return errno == ENOENT ? PS_ERR_NOTFOUND : PS_ERR_IO;
+    *out = (uint64_t)sb.st_size;
+    return PS_OK;
+}
