@@ -1,12 +1,13 @@
 #!/usr/bin/python3
-"""End-to-end ingest benchmark: podsim over loopback wss:// to committed rows.
+"""End-to-end ingest benchmark: podsim over loopback wss:// (or ws://) to committed rows.
 
     tests/bench/bench_stream.py [--events N] [--message-share S] [--build DIR] [--no-raw]
-                                [--frame-mib M] [--compare OLD_BUILD_DIR]
+                                [--scheme wss|ws] [--frame-mib M] [--compare OLD_BUILD_DIR]
 
 podsim serves a backlog of N realistic events (--rate max: as fast as the client reads)
 to two devices on one token, `message` and `maillog`, in the share S. The service is
-the real `podstream run`; the clock stops when the database holds all N events. Prints:
+the real `podstream run`; the clock stops when the database holds all N events.
+--scheme ws serves plain ws:// instead of wss:// (custom endpoints, proxies). Prints:
 
   - end-to-end events/s and the time for the whole backlog,
   - the service's peak RSS (VmHWM) while it worked through the backlog,
@@ -105,11 +106,13 @@ def cpu_groups(per_thread):
     return groups
 
 
-def start_podsim(podsim, work, certs, token, name, args):
-    """A podsim on a loopback wss port of its own; returns (process, ports)."""
+def start_podsim(podsim, work, certs, token, name, args, scheme="wss"):
+    """A podsim on a loopback port of its own (ws:// or wss://); returns (process, ports)."""
     pf = os.path.join(work, "ports.json." + name)
+    listen = ["--port", "0", "--tls-port", "off"] if scheme == "ws" else \
+        ["--port", "off", "--tls-port", "0"]
     proc = subprocess.Popen(
-        [podsim, "--port", "off", "--tls-port", "0", "--port-file", pf,
+        [podsim] + listen + ["--port-file", pf,
          "--cert", os.path.join(certs, "server.pem"), "--key", os.path.join(certs, "server.key"),
          "--token", "bench:" + token, "-q"] + args)
     for _ in range(100):
@@ -120,8 +123,8 @@ def start_podsim(podsim, work, certs, token, name, args):
         return proc, json.load(f)
 
 
-def write_config(cfg, db, certs, devices):
-    """podstream.yml and one device file; devices is a list of (kind, wss port)."""
+def write_config(cfg, db, certs, devices, scheme="wss"):
+    """podstream.yml and one device file; devices is a list of (kind, port)."""
     os.makedirs(os.path.join(cfg, "devices"), exist_ok=True)
     with open(os.path.join(cfg, "podstream.yml"), "w") as f:
         f.write("database: %s\ntls_ca_file: %s\nlog_level: warn\n"
@@ -130,8 +133,9 @@ def write_config(cfg, db, certs, devices):
         f.write("devices:\n")
         for i, (kind, port) in enumerate(devices, 1):
             f.write("  - {id: %d, name: bench-%s, type: proofpoint, properties: "
-                    "{endpoint: 'wss://127.0.0.1:%d/v1/stream', cluster: bench, "
-                    "token: '${BENCH_TOKEN}', type: %s, workers: 2}}\n" % (i, kind, port, kind))
+                    "{endpoint: '%s://127.0.0.1:%d/v1/stream', cluster: bench, "
+                    "token: '${BENCH_TOKEN}', type: %s, workers: 2}}\n"
+                    % (i, kind, scheme, port, kind))
 
 
 def frame_cost(podstream, podsim, work, certs, token, mib, procs):
@@ -175,6 +179,8 @@ def main():
     ap.add_argument("--no-raw", action="store_true", help="skip the raw insert comparison")
     ap.add_argument("--compare", metavar="OLD_BUILD",
                     help="then run the same benchmark with another build's binaries")
+    ap.add_argument("--scheme", choices=("wss", "ws"), default="wss",
+                    help="the transport between podsim and the service (default wss)")
     ap.add_argument("--frame-mib", type=int, default=0,
                     help="also measure what one message of this many MiB costs in memory")
     args = ap.parse_args()
@@ -206,12 +212,13 @@ def run_once(args, build):
         for kind, n in (("message", n_msg), ("maillog", n_log)):
             sim, ports = start_podsim(podsim, work, certs, token, kind,
                                       ["--control-port", "off", "--rate", "max", "--count",
-                                       str(n), "--history", "0", "--initial-backlog", "1h"])
+                                       str(n), "--history", "0", "--initial-backlog", "1h"],
+                                      args.scheme)
             procs.append(sim)
-            devices.append((kind, ports["wss"]))
+            devices.append((kind, ports[args.scheme]))
         cfg = os.path.join(work, "cfg")
         db = os.path.join(work, "state", "podstream.db")
-        write_config(cfg, db, certs, devices)
+        write_config(cfg, db, certs, devices, args.scheme)
         env = dict(os.environ, BENCH_TOKEN=token)
         t0 = time.monotonic()
         svc = subprocess.Popen([podstream, "run", "-c", cfg], env=env)
@@ -233,8 +240,8 @@ def run_once(args, build):
         svc.wait(30)
         e2e = args.events / took
         print("end-to-end: %d events (%.0f%% message) in %.1f s = %.0f events/s "
-              "(podsim over loopback wss:// to committed rows)"
-              % (args.events, args.message_share * 100, took, e2e))
+              "(podsim over loopback %s:// to committed rows)"
+              % (args.events, args.message_share * 100, took, e2e, args.scheme))
         print("peak RSS of podstream run: %.1f MB" % (peak / 1024.0))
         us = lambda secs: secs * 1e6 / args.events
         print("CPU per stored event: %.1f us in all (writer %.1f, workers %.1f, receivers %.1f, "

@@ -12,6 +12,9 @@
 #define OVERSIZE_PREFIX (64u * 1024u)
 /* Room for a control frame (at most 125 bytes) written at the end of the buffer. */
 #define CONTROL_ROOM 128u
+/* SO_RCVBUF of a plain ws:// socket (Linux doubles it for its bookkeeping): below
+ * libcurl's 64 KiB read chunk, see plain_sockopt_cb. */
+#define PS_WS_PLAIN_RCVBUF (16 * 1024)
 
 struct ps_ws {
     CURL *curl;
@@ -58,6 +61,29 @@ static int progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl
     (void)ultotal;
     (void)ulnow;
     return abort_flag && atomic_load(abort_flag) ? 1 : 0;
+}
+
+/* Caps the kernel's receive buffer of a plain ws:// socket. libcurl (8.14) refills
+ * its empty WebSocket buffer with a loop that keeps reading 64 KiB chunks for as
+ * long as each read fills one, and its buffer has no hard limit. Over TLS every read
+ * is one record (at most 16 KiB), so the loop stops at once; on a plain socket with a
+ * backlog the server refills the socket as fast as libcurl empties it, and one
+ * curl_ws_recv read hundreds of MB. A socket that never holds 64 KiB makes every read
+ * short. The cost is a receive window of about 32 KiB: ample on loopback and a LAN,
+ * about 500 events/s at 50 ms of round trip (wss has no such limit). Set before the
+ * connect, so the window scale agrees. curl.h declares setsockopt on both systems. */
+static int plain_sockopt_cb(void *clientp, curl_socket_t fd, curlsocktype purpose)
+{
+    int bytes = PS_WS_PLAIN_RCVBUF;
+    (void)clientp;
+    if (purpose == CURLSOCKTYPE_IPCXN)
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, (const void *)&bytes, sizeof bytes);
+    return CURL_SOCKOPT_OK;
+}
+
+static bool is_plain_ws(const char *url)
+{
+    return strncasecmp(url, "ws://", 5) == 0;
 }
 
 /* Grows the buffer to at least `need` bytes: by doubling, or to exactly `need`
@@ -115,6 +141,8 @@ static void set_options(ps_ws *ws, const ps_ws_opts *o, struct curl_slist *heade
     curl_easy_setopt(ws->curl, CURLOPT_TIMEOUT_MS,
                      o->handshake_timeout_ms > 0 ? o->handshake_timeout_ms : 30000L);
     curl_easy_setopt(ws->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (is_plain_ws(o->url))
+        curl_easy_setopt(ws->curl, CURLOPT_SOCKOPTFUNCTION, plain_sockopt_cb);
     if (o->abort) {
         curl_easy_setopt(ws->curl, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(ws->curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
