@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #define WIN32_LEAN_AND_MEAN
+#include <winsock2.h>
 #include <windows.h>
 
 #include <aclapi.h>
@@ -474,6 +475,63 @@ static void test_threads_and_requests(void **state)
     (void)state;
 }
 
+/* A listening TCP socket on 127.0.0.1; its port into *port. */
+static SOCKET listener(int *port)
+{
+    struct sockaddr_in sa;
+    int len = (int)sizeof sa;
+    SOCKET l = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(l != INVALID_SOCKET);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(l, 1), 0);
+    assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &len), 0);
+    *port = ntohs(sa.sin_port);
+    return l;
+}
+
+static void test_sockets(void **state)
+{
+    ps_socket s = 0;
+    SOCKET l, peer;
+    size_t n = 0;
+    char buf[8];
+    int port = 0;
+    int64_t t0;
+    ps_errmsg em;
+    uint64_t size = 1;
+
+    /* ps_plat_socket_connect starts Winsock itself (an output may be the first). */
+    assert_int_equal(ps_plat_socket_connect("127.0.0.1", 1, false, 2000, &s, &em), PS_ERR_NET);
+    assert_non_null(strstr(em.text, "cannot connect to 127.0.0.1:1"));
+    l = listener(&port);
+    assert_int_equal(ps_plat_socket_connect("localhost", port, false, 5000, &s, &em), PS_OK);
+    peer = accept(l, NULL, NULL);
+    assert_true(peer != INVALID_SOCKET);
+    t0 = ps_plat_mono_ms();
+    assert_int_equal(ps_plat_socket_wait(s, true, false, 100), PS_ERR_AGAIN);
+    assert_true(ps_plat_mono_ms() - t0 >= 90);
+    assert_int_equal(ps_plat_socket_recv(s, buf, sizeof buf, &n, &em), PS_ERR_AGAIN);
+    assert_int_equal(ps_plat_socket_send(s, "ping", 4, &n, &em), PS_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(recv(peer, buf, sizeof buf, 0), 4);
+    assert_int_equal(send(peer, "pong", 4, 0), 4);
+    assert_int_equal(ps_plat_socket_wait(s, true, false, 5000), PS_OK);
+    assert_int_equal(ps_plat_socket_recv(s, buf, sizeof buf, &n, &em), PS_OK);
+    assert_int_equal(n, 4);
+    closesocket(peer);
+    assert_int_equal(ps_plat_socket_wait(s, true, false, 5000), PS_OK);
+    assert_int_equal(ps_plat_socket_recv(s, buf, sizeof buf, &n, &em), PS_ERR_CLOSED);
+    ps_plat_socket_close(s);
+    closesocket(l);
+
+    assert_int_equal(ps_plat_file_size("C:\\no\\such\\file", &size), PS_ERR_NOTFOUND);
+    assert_int_equal(size, 0);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_system),
         cmocka_unit_test(test_threads_and_requests),
+        cmocka_unit_test(test_sockets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

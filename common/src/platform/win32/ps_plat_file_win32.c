@@ -409,3 +409,20 @@ ps_err ps_plat_rename_new(const char *from, const char *to, ps_errmsg *em)
     free(wt);
     return err;
 }
+
+ps_err ps_plat_file_size(const char *path, uint64_t *out)
+{
+    WIN32_FILE_ATTRIBUTE_DATA fa;
+    wchar_t *w = ps_w32_path(path);
+    ps_err err = PS_OK;
+
+    *out = 0;
+    if (!w)
+        return PS_ERR_NOMEM;
+    if (GetFileAttributesExW(w, GetFileExInfoStandard, &fa))
+        *out = (uint64_t)fa.nFileSizeHigh << 32 | fa.nFileSizeLow;
+    else
+        err = ps_w32_err(GetLastError());
+    free(w);
+    return err;
+}

@@ -1,7 +1,13 @@
-/* Sockets on Windows: readiness waits with WSAPoll, the poll(2) of Winsock. */
+/* Sockets on Windows: readiness waits with WSAPoll, the poll(2) of Winsock, and the
+ * outputs' connections. */
 #include <winsock2.h>
+#include <ws2tcpip.h>
 
 #include "platform/win32/ps_plat_win32.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
 
 ps_err ps_plat_socket_wait(ps_socket sock, bool want_read, bool want_write, int timeout_ms)
 {
@@ -14,4 +20,152 @@ ps_err ps_plat_socket_wait(ps_socket sock, bool want_read, bool want_write, int 
     /* An error is not a timeout: the caller's next read or write reports a real
      * failure, and its own deadline bounds the loop. */
     return WSAPoll(&pfd, 1, timeout_ms < 0 ? -1 : timeout_ms) == 0 ? PS_ERR_AGAIN : PS_OK;
+}
+
+static BOOL CALLBACK winsock_init(PINIT_ONCE once, PVOID param, PVOID *ctx)
+{
+    WSADATA wd;
+    (void)once, (void)param, (void)ctx;
+    /* Counted by Winsock: libcurl's own WSAStartup does not conflict. Never undone,
+     * as the process keeps using sockets until it exits. */
+    return WSAStartup(MAKEWORD(2, 2), &wd) == 0;
+}
+
+static INIT_ONCE winsock_once = INIT_ONCE_STATIC_INIT;
+
+/* The text of Winsock error `e` into why. */
+static void wsa_why(int e, char *why, size_t len)
+{
+    ps_w32_strerror((DWORD)e, why, len);
+}
+
+/* Waits until the non-blocking connect on `s` finished or the deadline passed. */
+static ps_err connect_wait(SOCKET s, int64_t deadline_ms, char *why, size_t whylen)
+{
+    int soerr = 0, sl = (int)sizeof soerr;
+    for (;;) {
+        WSAPOLLFD pfd = {.fd = s, .events = POLLWRNORM, .revents = 0};
+        int64_t left = deadline_ms - ps_plat_mono_ms();
+        int rc;
+        if (left <= 0) {
+            snprintf(why, whylen, "timed out");
+            return PS_ERR_TIMEOUT;
+        }
+        rc = WSAPoll(&pfd, 1, (int)left);
+        if (rc > 0)
+            break;
+        if (rc < 0) {
+            wsa_why(WSAGetLastError(), why, whylen);
+            return PS_ERR_NET;
+        }
+    }
+    /* A refused connect shows as POLLERR/POLLHUP; SO_ERROR says why. */
+    if (getsockopt(s, SOL_SOCKET, SO_ERROR, (char *)&soerr, &sl) != 0 || soerr != 0) {
+        wsa_why(soerr ? soerr : WSAGetLastError(), why, whylen);
+        return PS_ERR_NET;
+    }
+    return PS_OK;
+}
+
+static ps_err connect_one(const struct addrinfo *ai, int64_t deadline_ms, SOCKET *out, char *why,
+                          size_t whylen)
+{
+    SOCKET s = WSASocketW(ai->ai_family, ai->ai_socktype, ai->ai_protocol, NULL, 0,
+                          WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    u_long nonblocking = 1;
+    ps_err err;
+
+    if (s == INVALID_SOCKET) {
+        wsa_why(WSAGetLastError(), why, whylen);
+        return PS_ERR_NET;
+    }
+    if (ioctlsocket(s, (long)FIONBIO, &nonblocking) != 0 ||
+        (connect(s, ai->ai_addr, (int)ai->ai_addrlen) != 0 &&
+         WSAGetLastError() != WSAEWOULDBLOCK)) {
+        wsa_why(WSAGetLastError(), why, whylen);
+        closesocket(s);
+        return PS_ERR_NET;
+    }
+    if ((err = connect_wait(s, deadline_ms, why, whylen)) != PS_OK) {
+        closesocket(s);
+        return err;
+    }
+    *out = s;
+    return PS_OK;
+}
+
+ps_err ps_plat_socket_connect(const char *host, int port, bool udp, int timeout_ms, ps_socket *out,
+                              ps_errmsg *em)
+{
+    struct addrinfo hints, *res = NULL;
+    char svc[16], why[256] = "no address";
+    int64_t deadline = ps_plat_mono_ms() + timeout_ms;
+    ps_err err = PS_ERR_NET;
+    int rc;
+
+    *out = (ps_socket)INVALID_SOCKET;
+    if (!InitOnceExecuteOnce(&winsock_once, winsock_init, NULL, NULL))
+        return ps_errmsg_set(em, PS_ERR_NET, "cannot start Winsock");
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = udp ? SOCK_DGRAM : SOCK_STREAM;
+    snprintf(svc, sizeof svc, "%d", port);
+    if ((rc = getaddrinfo(host, svc, &hints, &res)) != 0) {
+        wsa_why(rc, why, sizeof why);
+        return ps_errmsg_set(em, PS_ERR_NET, "%s: cannot resolve: %s", host, why);
+    }
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        SOCKET s = INVALID_SOCKET;
+        if ((err = connect_one(ai, deadline, &s, why, sizeof why)) == PS_OK) {
+            if (!udp) {
+                BOOL one = TRUE;
+                (void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
+            }
+            *out = (ps_socket)s;
+            break;
+        }
+    }
+    freeaddrinfo(res);
+    if (err != PS_OK)
+        return ps_errmsg_set(em, err, "cannot connect to %s:%d: %s", host, port, why);
+    return PS_OK;
+}
+
+ps_err ps_plat_socket_send(ps_socket sock, const void *buf, size_t len, size_t *sent, ps_errmsg *em)
+{
+    /* No SIGPIPE on Windows: a closed connection is an error here. */
+    int n = send((SOCKET)sock, buf, len > INT_MAX ? INT_MAX : (int)len, 0);
+    char why[160];
+    *sent = 0;
+    if (n >= 0) {
+        *sent = (size_t)n;
+        return PS_OK;
+    }
+    if (WSAGetLastError() == WSAEWOULDBLOCK || WSAGetLastError() == WSAEINTR)
+        return PS_ERR_AGAIN;
+    wsa_why(WSAGetLastError(), why, sizeof why);
+    return ps_errmsg_set(em, PS_ERR_NET, "sending: %s", why);
+}
+
+ps_err ps_plat_socket_recv(ps_socket sock, void *buf, size_t len, size_t *got, ps_errmsg *em)
+{
+    int n = recv((SOCKET)sock, buf, len > INT_MAX ? INT_MAX : (int)len, 0);
+    char why[160];
+    *got = 0;
+    if (n > 0) {
+        *got = (size_t)n;
+        return PS_OK;
+    }
+    if (n == 0)
+        return ps_errmsg_set(em, PS_ERR_CLOSED, "the connection was closed by the peer");
+    if (WSAGetLastError() == WSAEWOULDBLOCK || WSAGetLastError() == WSAEINTR)
+        return PS_ERR_AGAIN;
+    wsa_why(WSAGetLastError(), why, sizeof why);
+    return ps_errmsg_set(em, PS_ERR_NET, "receiving: %s", why);
+}
+
+void ps_plat_socket_close(ps_socket sock)
+{
+    if ((SOCKET)sock != INVALID_SOCKET)
+        closesocket((SOCKET)sock);
 }
