@@ -158,7 +158,7 @@ static const char *unsafe_form(const char *t, size_t len, size_t at)
     if (at >= len)
         return "a value the editor cannot find in the text";
     if (t[at] == '&' || t[at] == '*')
-        return "an anchor or alias (&name, *name): a change would reach every place that uses it";
+        return "an anchor or alias: &name, *name";
     if (t[at] == '!')
         return "an explicit tag (!)";
     if (t[at] == '{')
