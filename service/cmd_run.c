@@ -16,6 +16,9 @@
 #define WATCH_INTERVAL_MS 2000
 /* How often the service manager's one-line status is refreshed. */
 #define STATUS_INTERVAL_MS 5000
+/* The log file of a Windows service: 10 MiB, the newest five kept. */
+#define LOG_FILE_BYTES (10L * 1024 * 1024)
+#define LOG_FILE_KEEP  5
 
 /* What the service manager has been told (ps_plat_svc_notify), kept by the thread
  * that waits for signals: the watchdog is fed from there and nowhere else. */
@@ -131,7 +134,7 @@ static bool lock_database(const ps_config *cfg, ps_plat_lockh locks[2])
     ps_errmsg em;
     if (ps_cli_lock_database(cfg->service.database, locks, &em) == PS_OK)
         return true;
-    ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "%s", em.text);
+    ps_log_ev(PS_LOG_EV_FATAL, PS_LOG_ERROR, PS_LOG_NO_DEVICE, "%s", em.text);
     return false;
 }
 
@@ -144,19 +147,19 @@ static void reload(ps_engine *eng, const char *dir, const run_opts *o, ps_log_le
     ps_errmsg em;
     char why[2112]; /* a diagnostic line (2,048) and the note after it */
     if (!load_logged(dir, PS_LOADER_RELOAD, &ncfg, &npipes, why, sizeof why)) {
-        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE,
-               "new configuration rejected; the running configuration stays in effect");
+        ps_log_ev(PS_LOG_EV_RELOAD, PS_LOG_ERROR, PS_LOG_NO_DEVICE,
+                  "new configuration rejected; the running configuration stays in effect");
         ps_engine_reload_refused(eng, why);
         return;
     }
     if (o->log_level >= 0)
         ncfg->service.log_level = forced_level;
     if (ps_engine_reload(eng, ncfg, npipes, &em) != PS_OK)
-        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE,
-               "new configuration rejected: %s; the running configuration stays in effect",
-               em.text);
+        ps_log_ev(PS_LOG_EV_RELOAD, PS_LOG_ERROR, PS_LOG_NO_DEVICE,
+                  "new configuration rejected: %s; the running configuration stays in effect",
+                  em.text);
     else
-        ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "configuration reloaded");
+        ps_log_ev(PS_LOG_EV_RELOAD, PS_LOG_INFO, PS_LOG_NO_DEVICE, "configuration reloaded");
 }
 
 /* Refreshes the status line every STATUS_INTERVAL_MS and feeds the watchdog at
@@ -266,20 +269,24 @@ static int stop_logged(ps_engine *eng)
     ps_err err = ps_engine_stop(eng, &em);
 
     if (fault != PS_OK)
-        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "stopped because of a database failure: %s",
-               fem.text);
+        ps_log_ev(PS_LOG_EV_STOP, PS_LOG_ERROR, PS_LOG_NO_DEVICE,
+                  "stopped because of a database failure: %s", fem.text);
     if (err == PS_ERR_AGAIN)
-        ps_log(PS_LOG_WARN, PS_LOG_NO_DEVICE, "stopped, not cleanly: %s", em.text);
+        ps_log_ev(PS_LOG_EV_STOP, PS_LOG_WARN, PS_LOG_NO_DEVICE, "stopped, not cleanly: %s",
+                  em.text);
     else if (err != PS_OK)
-        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "stopped, events lost: %s", em.text);
+        ps_log_ev(PS_LOG_EV_STOP, PS_LOG_ERROR, PS_LOG_NO_DEVICE, "stopped, events lost: %s",
+                  em.text);
     else if (fault == PS_OK)
-        ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "stopped cleanly");
+        ps_log_ev(PS_LOG_EV_STOP, PS_LOG_INFO, PS_LOG_NO_DEVICE, "stopped cleanly");
     if (fault == PS_ERR_CORRUPT)
         return PS_EXIT_DAMAGED;
     return fault != PS_OK || (err != PS_OK && err != PS_ERR_AGAIN) ? PS_EXIT_FAILURE : PS_EXIT_OK;
 }
 
-int ps_cmd_run(int argc, char **argv)
+/* The whole of `run`, on the main thread from a console, on the service's thread
+ * under the Windows service control manager. */
+static int run_main(int argc, char **argv)
 {
     run_opts o = {NULL, -1};
     ps_opt_list args = {NULL, 0};
@@ -312,7 +319,8 @@ int ps_cmd_run(int argc, char **argv)
 
     sig = config_signature(dir);
     if (!load_logged(dir, 0, &cfg, &pipes, NULL, 0)) {
-        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "configuration in %s is invalid; not starting", dir);
+        ps_log_ev(PS_LOG_EV_CONFIG, PS_LOG_ERROR, PS_LOG_NO_DEVICE,
+                  "configuration in %s is invalid; not starting", dir);
         return PS_EXIT_CONFIG;
     }
     ps_log_set_level(o.log_level >= 0 ? forced_level : cfg->service.log_level);
@@ -321,14 +329,15 @@ int ps_cmd_run(int argc, char **argv)
         ps_config_destroy(cfg);
         return PS_EXIT_FAILURE;
     }
-    ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "podstream %s starting: %zu device(s), database %s",
-           PS_VERSION, cfg->ndevices, cfg->service.database);
+    ps_log_ev(PS_LOG_EV_START, PS_LOG_INFO, PS_LOG_NO_DEVICE,
+              "podstream %s starting: %zu device(s), database %s", PS_VERSION, cfg->ndevices,
+              cfg->service.database);
     rc = PS_EXIT_FAILURE;
     err = ps_engine_create(cfg, pipes, &eng, &em);
     if (err == PS_OK)
         err = ps_engine_start(eng, &em);
     if (err != PS_OK) {
-        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "cannot start: %s", em.text);
+        ps_log_ev(PS_LOG_EV_FATAL, PS_LOG_ERROR, PS_LOG_NO_DEVICE, "cannot start: %s", em.text);
         if (err == PS_ERR_CORRUPT)
             rc = PS_EXIT_DAMAGED;
         goto out;
@@ -351,4 +360,39 @@ out:
     ps_engine_destroy(eng);
     ps_cli_unlock_database(locks);
     return rc;
+}
+
+/* Under the Windows service control manager nobody reads stderr: the log goes to
+ * <ProgramData>\podstream\logs\podstream.log as well, LOG_FILE_KEEP files of at most
+ * LOG_FILE_BYTES. False when there is no such file (a console, Linux). */
+static bool service_log_open(void)
+{
+    const char *dir = ps_plat_svc_log_dir();
+    char *path = dir ? ps_plat_path_join(dir, "podstream.log") : NULL;
+    ps_errmsg em;
+    bool ok = path && ps_plat_mkdirs(dir, 0750, &em) == PS_OK &&
+              ps_log_open_file(path, LOG_FILE_BYTES, LOG_FILE_KEEP, &em) == PS_OK;
+
+    if (dir && !ok)
+        ps_log_ev(PS_LOG_EV_FATAL, PS_LOG_WARN, PS_LOG_NO_DEVICE, "no log file in %s: %s", dir,
+                  path ? em.text : "out of memory");
+    free(path);
+    return ok;
+}
+
+static int run_service(int argc, char **argv)
+{
+    bool file = service_log_open();
+    int rc = run_main(argc, argv);
+    if (file)
+        ps_log_close_file();
+    return rc;
+}
+
+int ps_cmd_run(int argc, char **argv)
+{
+    int rc;
+    if (ps_plat_svc_run("podstream", run_service, argc, argv, &rc))
+        return rc;
+    return run_main(argc, argv);
 }

@@ -53,6 +53,9 @@ typedef struct rx_state {
      * than the one before (cont_newest). 0: none. [0] backfill, [1] repair. */
     int64_t cont_from[2], cont_newest[2];
     int64_t window_end; /* the newest ts the current archive session should reach */
+    /* The token was refused and no session has opened since: the event log has the
+     * first refusal, not each retry's. */
+    bool unauthorised;
 } rx_state;
 
 /* Sleeps up to ms, waking early when the device is told to stop. */
@@ -394,10 +397,11 @@ static int64_t connect_failed(device *d, long status, const ps_errmsg *em, rx_st
     eng_set_error(d, "%s", em->text);
     switch (ps_pod_status_action(status)) {
     case PS_POD_UNAUTHORISED:
-        PS_LOG_E(id,
-                 "unauthorised (HTTP 401): check the token, the cluster id and the Remote "
-                 "Syslog licence; retrying in %lld s",
-                 (long long)(s->unauthorised_retry_ms / 1000));
+        ps_log_ev(rx->unauthorised ? PS_LOG_EV_NONE : PS_LOG_EV_UNAUTHORISED, PS_LOG_ERROR, id,
+                  "unauthorised (HTTP 401): check the token, the cluster id and the Remote "
+                  "Syslog licence; retrying in %lld s",
+                  (long long)(s->unauthorised_retry_ms / 1000));
+        rx->unauthorised = true;
         eng_set_state(d, PS_STATE_UNAUTHORISED);
         return s->unauthorised_retry_ms;
     case PS_POD_FATAL:
@@ -553,6 +557,7 @@ static int64_t rx_round(device *d, rx_state *rx)
     PS_LOG_I(d->cfg->id, "connected (%s, %s)", ps_data_type_name(d->cfg->props.type),
              mode == MODE_LIVE ? "live" : "archive");
     eng_set_state(d, mode == MODE_LIVE ? PS_STATE_LIVE : PS_STATE_BACKFILL);
+    rx->unauthorised = false;
     if (mode == MODE_LIVE)
         atomic_store(&d->last_alive_us, ps_plat_now_us());
     how = run_session(d, ws, mode, &healthy, rx);

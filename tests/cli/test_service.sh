@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `podstream service` (issue #14): on Linux every action says to use systemctl and
+# exits 2, before touching anything; usage errors name the action or the option.
+# The Windows side (install, start, status, stop, uninstall against a service
+# control manager) runs under wine: tests/windows/test_service_wine.sh.
+set -euo pipefail
+
+: "${PODSTREAM:?set PODSTREAM to the podstream binary}"
+tmp=$(mktemp -d /tmp/ps_cli_service.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+# shellcheck source=tests/cli/cli_lib.sh
+. "$(dirname "$0")/cli_lib.sh"
+
+for a in install:"enable --now" uninstall:"disable --now" start:start stop:stop status:status; do
+    action=${a%%:*}
+    verb=${a#*:}
+    run "linux-$action" 2 service "$action"
+    has_text "$last.stderr" "podstream service: Windows services only"
+    has_text "$last.stderr" "use 'systemctl $verb podstream' (see docs/operations.md)"
+    [ ! -s "$last.stdout" ] || fail "linux-$action: printed to stdout"
+done
+
+run install-config 2 service install -c "$tmp/conf"
+has_text "$last.stderr" "systemctl enable --now podstream"
+
+run no-action 2 service
+has_text "$last.stderr" "podstream service: expected an action: install, uninstall, start, stop or status"
+run unknown-action 2 service restart
+has_text "$last.stderr" "unknown action 'restart'; expected install, uninstall, start, stop or status"
+run extra-argument 2 service start now
+has_text "$last.stderr" "start: unexpected argument 'now'"
+run config-not-install 2 service start -c "$tmp/conf"
+has_text "$last.stderr" "-c/--config is for install"
+run bad-timeout 2 service stop --timeout 0
+has "$last.stderr" "timeout"
+
+run help 0 service --help
+has "$last.stdout" '^usage: podstream service install \[-c DIR\]'
+has "$last.stdout" 'NT SERVICE\\podstream'
+run listed 0 --help
+has "$last.stdout" '^  service +install, uninstall, start, stop or show the Windows service'
+
+finish test_service
