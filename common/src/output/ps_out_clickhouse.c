@@ -278,7 +278,7 @@ static void ch_deliver(void *inst, const ps_output_batch *batch, ps_output_resul
     ps_errmsg em = {{0}};
     ps_err err = PS_OK;
 
-    if (in->o->create_table && !ensure_table(in, batch->deadline_ms, res))
+    if (in->o->create_table && !ensure_table(in, ps_output_deadline(batch), res))
         return;
     /* One insert per batch: ClickHouse writes a block of up to a million rows
      * atomically, so a batch is in the table whole or not at all. */
@@ -288,7 +288,7 @@ static void ch_deliver(void *inst, const ps_output_batch *batch, ps_output_resul
              "&input_format_skip_unknown_fields=1",
              in->o->url, in->o->database, in->o->table);
     if (err == PS_OK)
-        err = post(in, url, batch->deadline_ms, &em);
+        err = post(in, url, ps_output_deadline(batch), &em);
     else
         ps_errmsg_set(&em, err, "out of memory");
     if (err != PS_OK) {

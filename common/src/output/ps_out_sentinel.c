@@ -281,9 +281,9 @@ static bool send_one(az_inst *in, const ps_output_batch *b, size_t from, ps_outp
     ps_errmsg em = {{0}};
 
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (!get_token(in, b->deadline_ms, res))
+        if (!get_token(in, ps_output_deadline(b), res))
             break;
-        if (post_records(in, b->deadline_ms, &em) != PS_OK) {
+        if (post_records(in, ps_output_deadline(b), &em) != PS_OK) {
             ps_out_result_set(res, PS_OUTPUT_RETRY, "sentinel: %s", em.text);
             break;
         }

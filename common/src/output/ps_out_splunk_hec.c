@@ -248,7 +248,7 @@ static int send_requests(hec_inst *in, const ps_output_batch *b, ps_output_resul
         size_t next =
             ps_out_pack(b, from, in->limit, "", "\n", "", render_event, in, &in->body, &err);
         if (err == PS_OK)
-            err = post(in, "/services/collector/event", b->deadline_ms, &em);
+            err = post(in, "/services/collector/event", ps_output_deadline(b), &em);
         else
             ps_errmsg_set(&em, err, "out of memory");
         if (err != PS_OK) {
@@ -306,14 +306,14 @@ static int poll_acks(hec_inst *in, int n, int64_t deadline_ms)
 static void wait_acks(hec_inst *in, const ps_output_batch *b, int n, ps_output_result *res)
 {
     int64_t start = ps_plat_mono_ms(), pause = 100;
-    int64_t until = start + in->o->ack_timeout_ms;
+    int64_t ack_until = start + in->o->ack_timeout_ms, until = ack_until;
     int prefix = 0;
 
-    if (b->deadline_ms > 0 && b->deadline_ms < until)
-        until = b->deadline_ms;
-    while ((prefix = poll_acks(in, n, until)) < n) {
-        int64_t now = ps_plat_mono_ms();
-        if (now + pause >= until)
+    for (;;) {
+        /* The deadline moves closer when the service starts to stop. */
+        int64_t deadline = ps_output_deadline(b);
+        until = deadline > 0 && deadline < ack_until ? deadline : ack_until;
+        if ((prefix = poll_acks(in, n, until)) == n || ps_plat_mono_ms() + pause >= until)
             break;
         ps_plat_sleep_ms(pause);
         pause = pause < 1000 ? pause * 2 : 1000;
