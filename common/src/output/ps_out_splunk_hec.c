@@ -306,13 +306,13 @@ static int poll_acks(hec_inst *in, int n, int64_t deadline_ms)
 static void wait_acks(hec_inst *in, const ps_output_batch *b, int n, ps_output_result *res)
 {
     int64_t start = ps_plat_mono_ms(), pause = 100;
-    int64_t ack_until = start + in->o->ack_timeout_ms, until = ack_until;
+    int64_t ack_until = start + in->o->ack_timeout_ms;
     int prefix = 0;
 
     for (;;) {
         /* The deadline moves closer when the service starts to stop. */
         int64_t deadline = ps_output_deadline(b);
-        until = deadline > 0 && deadline < ack_until ? deadline : ack_until;
+        int64_t until = deadline > 0 && deadline < ack_until ? deadline : ack_until;
         if ((prefix = poll_acks(in, n, until)) == n || ps_plat_mono_ms() + pause >= until)
             break;
         ps_plat_sleep_ms(pause);
