@@ -201,12 +201,13 @@ char *ps_gui_pipelines_move(const char *list, const char *name, int delta)
         return NULL;
     /* One step at a time: the swap keeps every other pipeline where it was. */
     for (int step = delta < 0 ? -1 : 1; at >= 0 && delta != 0; delta -= step, at += step) {
+        int to = at + step;
         char *t;
-        if (at + step < 0 || (size_t)(at + step) >= n)
+        if (to < 0 || (size_t)to >= n)
             break;
         t = v[at];
-        v[at] = v[at + step];
-        v[at + step] = t;
+        v[at] = v[to];
+        v[to] = t;
     }
     ps_buf_init(&b);
     if (ps_buf_append(&b, "", 0) == PS_OK) {
