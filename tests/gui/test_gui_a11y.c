@@ -135,12 +135,15 @@ static void expect_named(run *r, GtkWidget *root, const char *where)
     g_string_free(bad, TRUE);
 }
 
-static GtkWidget *find_type(GtkWidget *wd, GType type)
+/* The first widget of `type` under `wd` (only mapped ones when `mapped`). */
+static GtkWidget *find_type(GtkWidget *wd, GType type, gboolean mapped)
 {
+    if (mapped && !gtk_widget_get_mapped(wd))
+        return NULL;
     if (G_TYPE_CHECK_INSTANCE_TYPE(wd, type))
         return wd;
     for (GtkWidget *c = gtk_widget_get_first_child(wd); c; c = gtk_widget_get_next_sibling(c)) {
-        GtkWidget *f = find_type(c, type);
+        GtkWidget *f = find_type(c, type, mapped);
         if (f)
             return f;
     }
@@ -156,18 +159,13 @@ static void mnemonics(GtkWidget *wd, GHashTable *keys, GHashTable *texts)
         return;
     if (GTK_IS_LABEL(wd) &&
         (k = gtk_label_get_mnemonic_keyval(GTK_LABEL(wd))) != GDK_KEY_VoidSymbol) {
-        k = gdk_keyval_to_lower(k);
-        g_hash_table_insert(
-            keys, GUINT_TO_POINTER(k),
-            GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(keys, GUINT_TO_POINTER(k))) + 1));
-        g_hash_table_insert(
-            texts, GUINT_TO_POINTER(k),
-            g_strdup_printf("%s%s%s",
-                            (char *)g_hash_table_lookup(texts, GUINT_TO_POINTER(k))
-                                ? (char *)g_hash_table_lookup(texts, GUINT_TO_POINTER(k))
-                                : "",
-                            g_hash_table_lookup(texts, GUINT_TO_POINTER(k)) ? ", " : "",
-                            gtk_label_get_label(GTK_LABEL(wd))));
+        gpointer key = GUINT_TO_POINTER(gdk_keyval_to_lower(k));
+        guint n = GPOINTER_TO_UINT(g_hash_table_lookup(keys, key));
+        const char *was = g_hash_table_lookup(texts, key);
+        g_hash_table_insert(keys, key, GUINT_TO_POINTER(n + 1));
+        g_hash_table_insert(texts, key,
+                            g_strdup_printf("%s%s%s", was ? was : "", was ? ", " : "",
+                                            gtk_label_get_label(GTK_LABEL(wd))));
     }
     for (GtkWidget *c = gtk_widget_get_first_child(wd); c; c = gtk_widget_get_next_sibling(c))
         mnemonics(c, keys, texts);
@@ -198,7 +196,7 @@ static void expect_unique_mnemonics(run *r, PsGuiWindow *w, const char *where)
 /* The visible page's root widget. */
 static GtkWidget *page_root(PsGuiWindow *w)
 {
-    GtkWidget *stack = find_type(GTK_WIDGET(w), ADW_TYPE_VIEW_STACK);
+    GtkWidget *stack = find_type(GTK_WIDGET(w), ADW_TYPE_VIEW_STACK, FALSE);
     return stack ? adw_view_stack_get_visible_child(ADW_VIEW_STACK(stack)) : NULL;
 }
 
@@ -291,18 +289,10 @@ static void follows_system(run *r)
     printf("light and dark follow the desktop (AdwStyleManager, scheme default)\n");
 }
 
+/* The pipeline picker's button on the page shown. */
 static GtkWidget *menu_button(GtkWidget *wd)
 {
-    if (!gtk_widget_get_mapped(wd))
-        return NULL;
-    if (GTK_IS_MENU_BUTTON(wd))
-        return wd;
-    for (GtkWidget *c = gtk_widget_get_first_child(wd); c; c = gtk_widget_get_next_sibling(c)) {
-        GtkWidget *m = menu_button(c);
-        if (m)
-            return m;
-    }
-    return NULL;
+    return find_type(wd, GTK_TYPE_MENU_BUTTON, TRUE);
 }
 
 /* The entry of the editor's row for `path` (its accessible label). */
