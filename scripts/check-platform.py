@@ -51,6 +51,9 @@ FORBIDDEN_CALLS = [
     'usleep', 'sleep', 'clock_gettime', 'gettimeofday', 'localtime_r', 'gmtime_r',
     'iconv_open', 'iconv', 'iconv_close', 'getrandom', 'explicit_bzero', 'malloc_trim',
     'getopt', 'getopt_long', 'syslog', 'dlopen', 'dlsym',
+    # GNU extensions to the C library that Windows' runtime lacks
+    'memmem', 'memrchr', 'mempcpy', 'strndup', 'strcasestr', 'strchrnul', 'strsep', 'getline',
+    'reallocarray', 'qsort_r',
 ]
 CALL = re.compile(r'(?<![\w.>])(' + '|'.join(FORBIDDEN_CALLS) + r')\s*\(')
 

@@ -253,6 +253,11 @@ void ps_plat_socket_close(ps_socket sock);
 ps_err ps_plat_charset_to_utf8(const char *charset, const char *in, size_t len, char **out,
                                size_t *outlen);
 
+/* The first occurrence of needle[0..nlen) in hay[0..hlen), or NULL (a pointer into
+ * hay; hay itself when nlen is 0): glibc's memmem (a two-way search) on Linux, which
+ * Windows' C runtime lacks. */
+const void *ps_plat_memmem(const void *hay, size_t hlen, const void *needle, size_t nlen);
+
 /* Requests from outside to stop or to reload: SIGTERM, SIGINT and SIGHUP on POSIX;
  * later the Windows console control handler and the service control manager feed
  * the same requests through ps_plat_signal_post. */

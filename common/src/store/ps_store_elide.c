@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "podstream/ps_mem.h"
+#include "podstream/ps_platform.h"
 #include "store/ps_store_elide.h"
 
 #define ELIDE_MARK 0x01
@@ -152,11 +153,11 @@ static void replace_all(char *buf, size_t *n, const char *v, size_t vlen, unsign
     while (r < len) {
         const char *hit = NULL;
         if (len - r >= vlen)
-            hit = memmem(buf + r, len - r, v, vlen);
+            hit = ps_plat_memmem(buf + r, len - r, v, vlen);
         /* A hit that starts on a marker's index byte would split that marker. */
         while (hit && hit > buf && (unsigned char)hit[-1] == ELIDE_MARK) {
             size_t from = (size_t)(hit - buf) + 1;
-            hit = len - from >= vlen ? memmem(buf + from, len - from, v, vlen) : NULL;
+            hit = len - from >= vlen ? ps_plat_memmem(buf + from, len - from, v, vlen) : NULL;
         }
         if (!hit) {
             memmove(buf + w, buf + r, len - r);

@@ -1,9 +1,10 @@
-/* Text encodings on POSIX: iconv(3). */
+/* Text encodings on POSIX: iconv(3); byte search with glibc's memmem. */
 #include "podstream/ps_platform.h"
 
 #include <errno.h>
 #include <iconv.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "podstream/ps_mem.h"
 
@@ -46,4 +47,9 @@ cleanup:
     ps_buf_deinit(&buf);
     iconv_close(cd);
     return err;
+}
+
+const void *ps_plat_memmem(const void *hay, size_t hlen, const void *needle, size_t nlen)
+{
+    return memmem(hay, hlen, needle, nlen);
 }

@@ -203,3 +203,21 @@ cleanup:
     ps_buf_deinit(&buf);
     return err;
 }
+
+const void *ps_plat_memmem(const void *hay, size_t hlen, const void *needle, size_t nlen)
+{
+    const unsigned char *h = hay, *n = needle, *end;
+    if (nlen == 0)
+        return hay;
+    if (hlen < nlen)
+        return NULL;
+    /* memchr for the first byte, then a compare: the C runtime's memchr is
+     * vectorised, and the needles here (elided values) are short. */
+    end = h + (hlen - nlen) + 1;
+    while ((h = memchr(h, n[0], (size_t)(end - h))) != NULL) {
+        if (memcmp(h, n, nlen) == 0)
+            return h;
+        h++;
+    }
+    return NULL;
+}
