@@ -15,10 +15,11 @@
  *     podstream-gui) on that database: the time from the exec to its first frame,
  *     to the Devices page filled, and from Search on the Events page to its first
  *     page shown (five Searches: wall time, and the main thread's CPU time, which
- *     says what it costs whatever else the cores ran); then its resident memory (VmRSS, the peak VmHWM, and how much of
- *     it is anonymous or mapped files) and the CPU time of each of its threads
- *     (/proc/self/task/STAR/stat). Twice: as it starts on this display, and with
- *     GDK's GL turned off, which tells the app's own memory from the GL driver's;
+ *     says what it costs whatever else the cores ran); then its resident memory
+ *     (VmRSS, the peak VmHWM, and how much of it is anonymous or mapped files) and
+ *     the CPU time of each of its threads (/proc/self/task/STAR/stat). Twice: as it
+ *     starts on this display, and with GDK's GL turned off, which tells the app's
+ *     own memory from the GL driver's;
  *   - the machine's load average, since the figures mean little on a busy machine.
  * The targets of the issue: first page under 100 ms, RSS under 120 MB. Nothing is
  * asserted (a benchmark, not a timed test): it fails only when it cannot measure. */
