@@ -9,6 +9,13 @@ function(ps_target_defaults target)
     if(UNIX)
         target_compile_definitions(${target} PRIVATE _GNU_SOURCE)
     endif()
+    if(MINGW)
+        # mingw-w64's C99 stdio (%zu, %lld) rather than msvcrt's, as PS_PRINTF's
+        # gnu_printf checks; -static: the .exe needs no toolchain DLL (libgcc,
+        # winpthread), only Windows' own (installer/windows/build.sh).
+        target_compile_definitions(${target} PRIVATE __USE_MINGW_ANSI_STDIO=1)
+        target_link_options(${target} PRIVATE -static)
+    endif()
     if(PS_SANITIZE)
         target_compile_options(${target} PRIVATE -fsanitize=address,undefined
             -fno-sanitize-recover=all -fno-omit-frame-pointer)
@@ -37,12 +44,22 @@ function(ps_add_executable name)
     target_link_libraries(${name} PRIVATE ${A_LIBS})
 endfunction()
 
+# On Windows, tests/unit/ps_test_win32.h gives a test the POSIX calls it sets up with
+# (mkdtemp, setenv, open_memstream ...) and skips what has no Windows meaning.
+function(ps_test_win32_shim target)
+    if(WIN32)
+        target_compile_options(${target} PRIVATE
+            -include ${PROJECT_SOURCE_DIR}/tests/unit/ps_test_win32.h)
+    endif()
+endfunction()
+
 # ps_add_unit_test(name SOURCES ... [LIBS ...] [TIMEOUT s] [LABELS ...])
 # A cmocka test binary registered with ctest. Tests run from the build tree with
 # PS_TEST_DATA / PS_SOURCE_DIR pointing at the sources, so fixtures are never copied.
 function(ps_add_unit_test name)
     cmake_parse_arguments(A "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
     ps_add_executable(${name} SOURCES ${A_SOURCES} LIBS ${A_LIBS} PkgConfig::CMOCKA)
+    ps_test_win32_shim(${name})
     add_test(NAME ${name} COMMAND ${name})
     if(NOT A_TIMEOUT)
         set(A_TIMEOUT 120)
@@ -94,6 +111,10 @@ function(ps_add_fuzzer name)
         return()
     endif()
     ps_target_defaults(${name})
+    ps_test_win32_shim(${name})
+    if(WIN32)
+        target_compile_definitions(${name} PRIVATE PS_TEST_NO_CMOCKA)
+    endif()
     target_include_directories(${name} PRIVATE ${A_INCLUDES})
     target_link_libraries(${name} PRIVATE ${A_LIBS})
     if(PS_TESTS)
