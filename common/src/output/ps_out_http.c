@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 /* next_in as a pointer to const: the input is the caller's. */
 #define ZLIB_CONST
@@ -240,9 +241,46 @@ bool ps_out_http_transient(long status)
     return status == 0 || status == 408 || status == 429 || status >= 500;
 }
 
+/* The reason in an error answer of the shapes our destinations use: Entra ID's
+ * {"error": "invalid_client", "error_description": "AADSTS...: ...."}, Azure's
+ * {"error": {"code": .., "message": ..}}, Splunk's {"text": .., "code": N}. Only
+ * the first sentence of a description: the rest is trace ids and advice. */
+static bool json_reason(const char *body, char *out, size_t len)
+{
+    cJSON *root = body ? cJSON_Parse(body) : NULL;
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(root, "text");
+    const cJSON *a = NULL, *b = NULL;
+    bool ok = false;
+
+    if (cJSON_IsString(err)) {
+        a = err;
+        b = cJSON_GetObjectItemCaseSensitive(root, "error_description");
+    } else if (cJSON_IsObject(err)) {
+        a = cJSON_GetObjectItemCaseSensitive(err, "code");
+        b = cJSON_GetObjectItemCaseSensitive(err, "message");
+    }
+    if (a && cJSON_IsString(a)) {
+        const char *d = b && cJSON_IsString(b) ? b->valuestring : "";
+        const char *stop = strstr(d, ". ");
+        int dn = stop ? (int)(stop - d + 1) : (int)strlen(d);
+        snprintf(out, len, "%s%s%.*s", a->valuestring, dn ? ": " : "", dn, d);
+        ok = true;
+    } else if (text && cJSON_IsString(text)) {
+        const cJSON *code = cJSON_GetObjectItemCaseSensitive(root, "code");
+        if (code && cJSON_IsNumber(code))
+            snprintf(out, len, "%s (code %d)", text->valuestring, code->valueint);
+        else
+            snprintf(out, len, "%s", text->valuestring);
+        ok = true;
+    }
+    cJSON_Delete(root);
+    return ok;
+}
+
 void ps_out_http_describe(const ps_out_http_resp *resp, const char *what, ps_output_result *res)
 {
-    char text[161];
+    char text[200];
     size_t n = 0;
 
     if (resp->status == 0) {
@@ -250,8 +288,15 @@ void ps_out_http_describe(const ps_out_http_resp *resp, const char *what, ps_out
                           resp->error[0] ? resp->error : "no answer");
         return;
     }
-    for (const char *p = resp->body.p; p && *p && n < sizeof text - 1; p++)
-        text[n++] = (unsigned char)*p < 0x20 ? ' ' : *p;
+    if (json_reason(resp->body.p, text, sizeof text)) {
+        n = strlen(text);
+    } else {
+        for (const char *p = resp->body.p; p && *p && n < 160; p++)
+            text[n++] = (unsigned char)*p < 0x20 ? ' ' : *p;
+        text[n] = '\0';
+    }
+    for (size_t i = 0; i < n; i++)
+        text[i] = (unsigned char)text[i] < 0x20 ? ' ' : text[i];
     while (n && text[n - 1] == ' ')
         n--;
     text[n] = '\0';

@@ -66,8 +66,10 @@ int64_t ps_out_http_retry_after(const char *value, int64_t now_s);
 bool ps_out_http_transient(long status);
 
 /* Writes into res->message a one-line error for a failed request: "<what>: HTTP 403:
- * <first 160 bytes of the answer, control characters replaced>" or "<what>: <libcurl's
- * reason>". The answer comes from the destination, so it holds no secret of ours. */
+ * <reason>", the reason taken from a JSON error answer (Entra ID's error and the first
+ * sentence of its description, Azure's code and message, Splunk's text and code) or
+ * else the first 160 bytes of the answer; "<what>: <libcurl's reason>" when no answer
+ * came. The answer comes from the destination, so it holds no secret of ours. */
 void ps_out_http_describe(const ps_out_http_resp *resp, const char *what, ps_output_result *res);
 
 /* Sets res->status and res->message (printf-style, cut to fit). */

@@ -133,8 +133,29 @@ static void test_describe(void **state)
     ps_output_result res = {0};
     ps_buf_append(&r.body, "{\"text\":\"Invalid token\",\n\"code\":4}\n", 35);
     ps_out_http_describe(&r, "splunk hec", &res);
-    assert_string_equal(res.message,
-                        "splunk hec: HTTP 403: {\"text\":\"Invalid token\", \"code\":4}");
+    assert_string_equal(res.message, "splunk hec: HTTP 403: Invalid token (code 4)");
+    r.body.len = 0;
+    r.status = 401;
+    ps_buf_appendf(&r.body, "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: "
+                            "Invalid client secret provided. Ensure the secret ... Trace ID: "
+                            "x\",\"error_codes\":[7000215]}");
+    ps_out_http_describe(&r, "sentinel token", &res);
+    assert_string_equal(res.message, "sentinel token: HTTP 401: invalid_client: AADSTS7000215: "
+                                     "Invalid client secret provided.");
+    r.body.len = 0;
+    r.status = 413;
+    ps_buf_appendf(&r.body, "{\"error\":{\"code\":\"ContentLengthLimitExceeded\",\"message\":"
+                            "\"Maximum allowed content length: 1048576 bytes (1 MB).\"}}");
+    ps_out_http_describe(&r, "sentinel", &res);
+    assert_string_equal(res.message, "sentinel: HTTP 413: ContentLengthLimitExceeded: Maximum "
+                                     "allowed content length: 1048576 bytes (1 MB).");
+    r.body.len = 0;
+    r.status = 500;
+    ps_buf_appendf(&r.body, "Code: 60, e.displayText() = DB::Exception: Table pod.x doesn't "
+                            "exist.\n");
+    ps_out_http_describe(&r, "clickhouse insert", &res);
+    assert_string_equal(res.message, "clickhouse insert: HTTP 500: Code: 60, e.displayText() = "
+                                     "DB::Exception: Table pod.x doesn't exist.");
     r.status = 0;
     snprintf(r.error, sizeof r.error, "Connection refused");
     ps_out_http_describe(&r, "clickhouse", &res);
