@@ -157,7 +157,8 @@ void ps_plan_free(ps_plan *p);
 
 typedef struct ps_row_copy {
     ps_event_row r;
-    char *strings; /* one allocation holding key, tags and the typed values */
+    char *strings;    /* one allocation holding key, tags and the typed values */
+    int64_t key_hash; /* the listing's last sort key (ts, device, key_hash); 0 in trace */
 } ps_row_copy;
 
 /* Copies r's strings (not its raw JSON) into dst. PS_ERR_NOMEM. */

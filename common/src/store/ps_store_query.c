@@ -116,23 +116,27 @@ ps_err ps_row_copy_make(ps_row_copy *dst, const ps_event_row *r)
     return PS_OK;
 }
 
-/* The order of a listing: ts, then device, then key. */
-static int row_order(const ps_event_row *x, const ps_event_row *y)
+/* The order of a listing: ts, then device, then key_hash, as the natural-key index
+ * orders the listing without a search (key_hash is unique per ts and device). */
+static int rank_order(int64_t ts_x, int64_t dev_x, int64_t kh_x, int64_t ts_y, int64_t dev_y,
+                      int64_t kh_y)
 {
-    int c;
-    if (x->ts_us != y->ts_us)
-        return x->ts_us < y->ts_us ? -1 : 1;
-    if (x->device_id != y->device_id)
-        return x->device_id < y->device_id ? -1 : 1;
-    c = strcmp(x->key ? x->key : "", y->key ? y->key : "");
-    if (c != 0)
-        return c;
-    return x->id < y->id ? -1 : x->id > y->id;
+    if (ts_x != ts_y)
+        return ts_x < ts_y ? -1 : 1;
+    if (dev_x != dev_y)
+        return dev_x < dev_y ? -1 : 1;
+    return kh_x < kh_y ? -1 : kh_x > kh_y;
+}
+
+static int row_order(const ps_row_copy *x, const ps_row_copy *y)
+{
+    return rank_order(x->r.ts_us, x->r.device_id, x->key_hash, y->r.ts_us, y->r.device_id,
+                      y->key_hash);
 }
 
 static int ps_row_copy_desc(const void *a, const void *b)
 {
-    return row_order(&((const ps_row_copy *)b)->r, &((const ps_row_copy *)a)->r);
+    return row_order((const ps_row_copy *)b, (const ps_row_copy *)a);
 }
 
 /* Delivers owned rows in order, fetching the JSON of each when asked. */
@@ -261,9 +265,9 @@ static void heap_down(heap *h, size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < h->n && row_order(&h->v[l].r, &h->v[m].r) < 0)
+        if (l < h->n && row_order(&h->v[l], &h->v[m]) < 0)
             m = l;
-        if (r < h->n && row_order(&h->v[r].r, &h->v[m].r) < 0)
+        if (r < h->n && row_order(&h->v[r], &h->v[m]) < 0)
             m = r;
         if (m == i)
             return;
@@ -274,7 +278,17 @@ static void heap_down(heap *h, size_t i)
     }
 }
 
-static ps_err heap_offer(heap *h, const ps_event_row *r)
+/* Whether a row ranked (ts, device, key_hash) would enter the heap: the walk asks
+ * before it reads the row. */
+static bool heap_wants(const heap *h, int64_t ts, int64_t dev, int64_t kh)
+{
+    const ps_row_copy *top = &h->v[0];
+    return h->n < h->cap ||
+           rank_order(ts, dev, kh, top->r.ts_us, top->r.device_id, top->key_hash) > 0;
+}
+
+/* Offers a row that heap_wants. */
+static ps_err heap_offer(heap *h, const ps_event_row *r, int64_t key_hash)
 {
     ps_err err;
     if (h->n < h->cap) {
@@ -283,7 +297,8 @@ static ps_err heap_offer(heap *h, const ps_event_row *r)
             h->n--;
             return err;
         }
-        while (i > 0 && row_order(&h->v[i].r, &h->v[(i - 1) / 2].r) < 0) {
+        h->v[i].key_hash = key_hash;
+        while (i > 0 && row_order(&h->v[i], &h->v[(i - 1) / 2]) < 0) {
             ps_row_copy t = h->v[i];
             h->v[i] = h->v[(i - 1) / 2];
             h->v[(i - 1) / 2] = t;
@@ -291,28 +306,54 @@ static ps_err heap_offer(heap *h, const ps_event_row *r)
         }
         return PS_OK;
     }
-    if (row_order(r, &h->v[0].r) <= 0)
-        return PS_OK;
     free(h->v[0].strings);
     if ((err = ps_row_copy_make(&h->v[0], r)) != PS_OK) {
         h->v[0] = h->v[--h->n];
         return err;
     }
+    h->v[0].key_hash = key_hash;
     heap_down(h, 0);
     return PS_OK;
+}
+
+/* Reads row `id` through `one` (the select list by id), confirms it against the
+ * plan and offers it to the heap. */
+static ps_err newest_consider(ps_store *st, const ps_query *q, ps_plan *plan, sqlite3_stmt *one,
+                              int64_t id, int64_t key_hash, heap *h, ps_errmsg *em)
+{
+    ps_event_row row;
+    bool ok = false;
+    ps_err err = PS_OK;
+    int rc;
+    sqlite3_bind_int64(one, 1, id);
+    rc = sqlite3_step(one);
+    if (rc == SQLITE_ROW) {
+        if ((err = fill_row(st, one, false, &row, em)) == PS_OK &&
+            (err = ps_plan_confirm(st, q, plan, &row, &ok, em)) == PS_OK && ok &&
+            heap_offer(h, &row, key_hash) != PS_OK)
+            err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
+    } else if (rc != SQLITE_DONE) {
+        err = ps_store_dberr(&st->conn, em, "running the query");
+    }
+    sqlite3_reset(one);
+    return err;
 }
 
 /* Newest first through the full-text index: walk candidates from the highest id
  * down, keep the best `limit`, and stop when no older id can hold a newer ts than
  * the oldest kept (chunks.pmax). Ids follow arrival, and POD delivers in roughly
  * ts order, so this reads a little more than `limit` candidates, however many
- * events match in all. */
+ * events match in all. When the devices' times diverge (one catching up far
+ * behind another) or an archive fill lies among newer events, pmax stays high and
+ * the walk reads every candidate down to where it falls: so the walk reads only
+ * each candidate's rank (ts, device, key_hash), and reads and confirms the row
+ * itself only when it would be kept. */
 static ps_err query_newest(ps_store *st, const ps_query *q, ps_plan *plan, int64_t lo, int64_t hi,
                            ps_store_row_fn fn, void *ctx, ps_errmsg *em)
 {
     char sql[4096];
     size_t n;
-    sqlite3_stmt *s = NULL, *pm = NULL;
+    sqlite3_stmt *s = NULL, *pm = NULL, *one = NULL;
     heap h = {0};
     ps_err err = PS_OK;
     int rc, bi = 1;
@@ -321,11 +362,10 @@ static ps_err query_newest(ps_store *st, const ps_query *q, ps_plan *plan, int64
     h.v = calloc(h.cap, sizeof *h.v);
     if (!h.v)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
-    n = (size_t)snprintf(sql, sizeof sql, "SELECT ");
-    n += select_list(sql + n, sizeof sql - n, false);
-    n += (size_t)snprintf(sql + n, sizeof sql - n,
-                          " FROM events_fts f CROSS JOIN events e ON e.id = f.rowid"
-                          " WHERE events_fts MATCH ? AND f.rowid >= ? AND f.rowid <= ?");
+    n = (size_t)snprintf(sql, sizeof sql,
+                         "SELECT f.rowid, e.ts_us, e.device_id, e.key_hash"
+                         " FROM events_fts f CROSS JOIN events e ON e.id = f.rowid"
+                         " WHERE events_fts MATCH ? AND f.rowid >= ? AND f.rowid <= ?");
     n += where_filters(sql + n, sizeof sql - n, q);
     snprintf(sql + n, sizeof sql - n, " ORDER BY f.rowid DESC");
     if (sqlite3_prepare_v2(st->conn.db, sql, -1, &s, NULL) != SQLITE_OK ||
@@ -334,14 +374,20 @@ static ps_err query_newest(ps_store *st, const ps_query *q, ps_plan *plan, int64
         err = ps_store_dberr(&st->conn, em, "preparing the query");
         goto out;
     }
+    n = (size_t)snprintf(sql, sizeof sql, "SELECT ");
+    n += select_list(sql + n, sizeof sql - n, false);
+    snprintf(sql + n, sizeof sql - n, " FROM events e WHERE e.id = ?");
+    if (sqlite3_prepare_v2(st->conn.db, sql, -1, &one, NULL) != SQLITE_OK) {
+        err = ps_store_dberr(&st->conn, em, "preparing the query");
+        goto out;
+    }
     sqlite3_bind_text(s, bi++, plan->match, (int)plan->mlen, SQLITE_STATIC);
     sqlite3_bind_int64(s, bi++, lo);
     sqlite3_bind_int64(s, bi++, hi);
     bind_filters(s, &bi, q);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        ps_event_row row;
-        bool ok = false;
-        int64_t id = sqlite3_column_int64(s, COL_ID);
+        int64_t id = sqlite3_column_int64(s, 0), ts = sqlite3_column_int64(s, 1);
+        int64_t kh = sqlite3_column_int64(s, 3);
         if ((id >> PS_CHUNK_SHIFT) != cur_chunk) {
             cur_chunk = id >> PS_CHUNK_SHIFT;
             cur_pmax = INT64_MAX; /* no bound known: keep going */
@@ -352,13 +398,9 @@ static ps_err query_newest(ps_store *st, const ps_query *q, ps_plan *plan, int64
         }
         if (h.n == h.cap && cur_pmax < h.v[0].r.ts_us)
             break;
-        if ((err = fill_row(st, s, false, &row, em)) != PS_OK ||
-            (err = ps_plan_confirm(st, q, plan, &row, &ok, em)) != PS_OK)
+        if (heap_wants(&h, ts, sqlite3_column_int64(s, 2), kh) &&
+            (err = newest_consider(st, q, plan, one, id, kh, &h, em)) != PS_OK)
             goto out;
-        if (ok && (err = heap_offer(&h, &row)) != PS_OK) {
-            err = ps_errmsg_set(em, err, "out of memory");
-            goto out;
-        }
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         err = ps_store_dberr(&st->conn, em, "running the query");
@@ -371,6 +413,7 @@ static ps_err query_newest(ps_store *st, const ps_query *q, ps_plan *plan, int64
 out:
     sqlite3_finalize(s);
     sqlite3_finalize(pm);
+    sqlite3_finalize(one);
     for (size_t i = 0; i < h.n; i++)
         free(h.v[i].strings);
     free(h.v);

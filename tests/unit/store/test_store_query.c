@@ -445,6 +445,93 @@ static void test_newest_first_out_of_order(void **state)
     assert_string_equal(a.key[2], "bulk-0021");
 }
 
+/* Stores one maillog line from <from> at ts on device dev, with key "<prefix>-<i>". */
+static void put_line(fixture *f, long long dev, const char *prefix, int i, const char *from,
+                     int64_t ts)
+{
+    ps_errmsg em;
+    ps_event ev;
+    bool dup;
+    char raw[512], when[40];
+    ps_time_format_iso(ts, when, sizeof when);
+    snprintf(raw, sizeof raw,
+             "{\"id\":\"%s-%04d\",\"ts\":\"%s\",\"sm\":{\"qid\":\"QX%06d\",\"from\":"
+             "\"<%s>\"}}",
+             prefix, i, when, i, from);
+    event_from(&ev, PS_DATA_MAILLOG, raw, strlen(raw));
+    assert_int_equal(ps_store_insert(f->st, dev, &ev, raw, strlen(raw), NULL, &dup, &em), PS_OK);
+    assert_false(dup);
+    ps_event_deinit(&ev);
+}
+
+/* Asserts that the full-text path (from, newest first, limit) lists exactly what the
+ * natural-key path lists for [since, until) on `dev` (-1: any). */
+static void assert_same_listing(fixture *f, const char *from, long long dev, int64_t since,
+                                int64_t until, size_t limit)
+{
+    ps_errmsg em;
+    got a, b;
+    ps_query q;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    ps_query_init(&q);
+    q.from = from;
+    q.limit = limit;
+    assert_int_equal(ps_store_query(f->rd, &q, got_row, &a, &em), PS_OK);
+    ps_query_init(&q);
+    q.since_us = since;
+    q.until_us = until;
+    q.device_id = dev;
+    q.limit = limit;
+    assert_int_equal(ps_store_query(f->rd, &q, got_row, &b, &em), PS_OK);
+    assert_int_equal(a.n, b.n);
+    for (size_t i = 0; i < a.n; i++)
+        assert_string_equal(a.key[i], b.key[i]);
+}
+
+/* Rows that share a ts are listed in one order whichever path lists them: ts,
+ * device, then key_hash, as the natural-key index orders them. */
+static void test_equal_ts_same_order_with_search(void **state)
+{
+    fixture *f = *state;
+    ps_errmsg em;
+    const int64_t ts = T0 + 5 * 86400 * SEC;
+    assert_int_equal(ps_store_begin(f->st, &em), PS_OK);
+    for (int i = 0; i < 40; i++)
+        put_line(f, 4 + i % 2, "same", i, "same@x.example", ts);
+    assert_int_equal(ps_store_commit(f->st, &em), PS_OK);
+    for (size_t limit = 5; limit <= 40; limit += 35)
+        assert_same_listing(f, "same@x.example", -1, ts, ts + 1, limit);
+}
+
+/* Two devices catching up at different speeds (one an hour ahead of the other),
+ * and an archive fill of an old hour in between: newest first through the
+ * full-text index still gives exactly the newest, for words of either device. */
+static void test_newest_first_devices_diverge(void **state)
+{
+    fixture *f = *state;
+    ps_errmsg em;
+    const int64_t base = T0 + 10 * 86400 * SEC, hour = 3600 * SEC;
+    assert_int_equal(ps_store_begin(f->st, &em), PS_OK);
+    for (int i = 0; i < 3000; i++) {
+        int64_t lead = hour * i / 3000;
+        put_line(f, 6, "ahead", i, "ahead@x.example", base + i * SEC + lead);
+        put_line(f, 7, "behind", i, "behind@x.example", base + i * SEC);
+        if (i == 1500)
+            for (int k = 0; k < 400; k++)
+                put_line(f, 7, "fill", k, "behind@x.example", base - 3 * hour + k * 9 * SEC);
+        if (i % 500 == 499) {
+            assert_int_equal(ps_store_commit(f->st, &em), PS_OK);
+            assert_int_equal(ps_store_begin(f->st, &em), PS_OK);
+        }
+    }
+    assert_int_equal(ps_store_commit(f->st, &em), PS_OK);
+    for (size_t limit = 1; limit <= 201; limit += 100) {
+        assert_same_listing(f, "behind@x.example", 7, base - 4 * hour, base + 4 * hour, limit);
+        assert_same_listing(f, "ahead@x.example", 6, base - 4 * hour, base + 4 * hour, limit);
+    }
+}
+
 static void test_hourly(void **state)
 {
     fixture *f = *state;
@@ -687,6 +774,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trace_follows_requeue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newest_first_out_of_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_equal_ts_same_order_with_search, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newest_first_devices_diverge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hourly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_and_json_formats, setup, teardown),
