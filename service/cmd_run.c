@@ -10,6 +10,7 @@
 #include "podstream/ps_loader.h"
 #include "podstream/ps_log.h"
 #include "podstream/ps_metrics.h"
+#include "podstream/ps_output.h"
 #include "podstream/ps_platform.h"
 
 /* How often the configuration files are checked for changes. */
@@ -61,7 +62,7 @@ const ps_opt_cmd ps_cmd_run_opts = {
 /* One number that changes when any file of the configuration changes. */
 static uint64_t config_signature(const char *dir)
 {
-    static const char *const subdirs[] = {"devices", "pipelines"};
+    static const char *const subdirs[] = {"devices", "pipelines", "outputs"};
     static const char *const suffixes[] = {".yml", ".yaml", NULL};
     uint64_t sig = 1469598103934665603ull;
     char *main_file = ps_plat_path_join(dir, "podstream.yml");
@@ -70,7 +71,7 @@ static uint64_t config_signature(const char *dir)
         sig = (sig ^ ps_plat_file_stamp(main_file)) * 1099511628211ull;
         free(main_file);
     }
-    for (size_t s = 0; s < 2; s++) {
+    for (size_t s = 0; s < sizeof subdirs / sizeof subdirs[0]; s++) {
         char *sub = ps_plat_path_join(dir, subdirs[s]);
         char **names = NULL;
         size_t n = 0;
@@ -138,8 +139,14 @@ static bool lock_database(const ps_config *cfg, ps_plat_lockh locks[2])
     return false;
 }
 
-/* Loads the configuration again and hands it to the engine; an invalid one is
- * logged and the running one stays. */
+/* The running outputs (#16): started after the engine, stopped before it; one
+ * service per process, so one set. */
+static ps_outputs *run_outputs;
+/* At a stop, how long the outputs may take to finish the batches they are sending. */
+#define OUTPUT_STOP_MS 2000
+
+/* Loads the configuration again and hands it to the engine and the outputs; an
+ * invalid one is logged and the running one stays. */
 static void reload(ps_engine *eng, const char *dir, const run_opts *o, ps_log_level forced_level)
 {
     ps_config *ncfg = NULL;
@@ -154,12 +161,16 @@ static void reload(ps_engine *eng, const char *dir, const run_opts *o, ps_log_le
     }
     if (o->log_level >= 0)
         ncfg->service.log_level = forced_level;
-    if (ps_engine_reload(eng, ncfg, npipes, &em) != PS_OK)
+    if (ps_engine_reload(eng, ncfg, npipes, &em) != PS_OK) {
         ps_log_ev(PS_LOG_EV_RELOAD, PS_LOG_ERROR, PS_LOG_NO_DEVICE,
                   "new configuration rejected: %s; the running configuration stays in effect",
                   em.text);
-    else
-        ps_log_ev(PS_LOG_EV_RELOAD, PS_LOG_INFO, PS_LOG_NO_DEVICE, "configuration reloaded");
+        return;
+    }
+    ps_log_ev(PS_LOG_EV_RELOAD, PS_LOG_INFO, PS_LOG_NO_DEVICE, "configuration reloaded");
+    /* The engine keeps ncfg and npipes until it is destroyed, after the outputs. */
+    if (run_outputs && ps_outputs_apply(run_outputs, ncfg, npipes, &em) != PS_OK)
+        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "outputs: %s", em.text);
 }
 
 /* Refreshes the status line every STATUS_INTERVAL_MS and feeds the watchdog at
@@ -284,6 +295,18 @@ static int stop_logged(ps_engine *eng)
     return fault != PS_OK || (err != PS_OK && err != PS_ERR_AGAIN) ? PS_EXIT_FAILURE : PS_EXIT_OK;
 }
 
+/* The outputs of the configuration, beside the engine; a failure is logged and the
+ * service streams on without them. */
+static void start_outputs(const ps_config *cfg, const ps_pipeline_set *pipes)
+{
+    ps_errmsg em;
+    char *state_dir = ps_plat_dir_name(cfg->service.database);
+    if (ps_outputs_create(cfg->service.database, state_dir, &run_outputs, &em) != PS_OK ||
+        ps_outputs_apply(run_outputs, cfg, pipes, &em) != PS_OK)
+        ps_log(PS_LOG_ERROR, PS_LOG_NO_DEVICE, "outputs: %s", em.text);
+    free(state_dir);
+}
+
 /* The whole of `run`, on the main thread from a console, on the service's thread
  * under the Windows service control manager. */
 static int run_main(int argc, char **argv)
@@ -350,7 +373,11 @@ static int run_main(int argc, char **argv)
                                cfg->service.metrics_interval_ms, ps_plat_now_us(), &metrics,
                                &em) != PS_OK)
         ps_log(PS_LOG_WARN, PS_LOG_NO_DEVICE, "no metrics file: %s", em.text);
+    start_outputs(cfg, pipes);
     serve(eng, dir, &o, forced_level, sig, metrics);
+    /* Each output finishes the batch it is delivering, within the stop bound. */
+    ps_outputs_destroy(run_outputs, ps_plat_mono_ms() + OUTPUT_STOP_MS);
+    run_outputs = NULL;
     rc = stop_logged(eng);
     metrics_tick(metrics, eng, false, &metrics_failing);
 out:

@@ -56,9 +56,12 @@ def read_lines(paths):
 
 
 class OutputCase(StreamCase):
-    def status_json(self, svc):
+    def status_json(self, svc, quiet=False):
+        """status --format json; with `quiet` {} while the database is not there yet."""
         p = subprocess.run([PODSTREAM, "status", "-c", svc.cfg, "--format", "json"],
                            capture_output=True, text=True)
+        if quiet and p.returncode != 0:
+            return {}
         self.assertEqual(p.returncode, 0, p.stderr)
         return json.loads(p.stdout)
 
@@ -78,8 +81,9 @@ class FileTests(OutputCase):
 
     def test_rotation_retention_and_every_event_once_in_order(self):
         out = os.path.join(self.dir, "out", "events.jsonl")
+        metrics = os.path.join(self.dir, "metrics.prom")
         self.start_sim("--rate", "max", "--count", "2000")
-        svc = self.start_svc([MESSAGE, MAILLOG], start=False)
+        svc = self.start_svc([MESSAGE, MAILLOG], {"metrics_file": metrics}, start=False)
         write_outputs(svc, "outputs:\n"
                            "  - name: jsonl\n"
                            "    type: file\n"
@@ -110,6 +114,13 @@ class FileTests(OutputCase):
         self.assertEqual(st["delivered"], 4000)
         self.assertEqual(st["backlog"], 0)
         self.assertIsNotNone(st["last_delivery"])
+        with open(metrics) as f:
+            prom = f.read()
+        self.assertIn('podstream_output_delivered_events_total{output="jsonl",type="file"} 4000\n',
+                      prom)
+        self.assertIn('podstream_output_backlog_events{output="jsonl",type="file"} 0\n', prom)
+        self.assertIn('podstream_output_state{output="jsonl",type="file",state="stopped"} 1\n',
+                      prom)
 
     def test_keep_deletes_the_oldest_files(self):
         out = os.path.join(self.dir, "out", "events.jsonl")
@@ -172,6 +183,277 @@ class FileTests(OutputCase):
                       'name or id "nosuch"', text)
         self.assertIn('outputs/out.yml:8:5: error: outputs[1].rotate_sise: unknown key '
                       '"rotate_sise" (did you mean "rotate_size"?)', text)
+
+
+RSYSLOG_CONF = """\
+global(workDirectory="{dir}/work" maxMessageSize="{max}"
+       DefaultNetstreamDriver="ossl"
+       DefaultNetstreamDriverCAFile="{certs}/ca.pem"
+       DefaultNetstreamDriverCertFile="{certs}/server.pem"
+       DefaultNetstreamDriverKeyFile="{certs}/server.key")
+module(load="imtcp" StreamDriver.Name="ossl" StreamDriver.Mode="1"
+       StreamDriver.AuthMode="anon" MaxFrameSize="{frame}")
+input(type="imtcp" port="{port}")
+template(name="perdev" type="string" string="{dir}/out/%HOSTNAME%.log")
+template(name="msgonly" type="string" string="%msg%\\n")
+action(type="omfile" dynaFile="perdev" template="msgonly")
+"""
+
+
+class Rsyslog:
+    """rsyslogd -n with its own configuration: imtcp over TLS (ossl) with the test CA's
+    server certificate, one file per device (HOSTNAME) holding each message."""
+
+    def __init__(self, workdir, certs_dir, max_bytes=4 * 1024 * 1024):
+        self.dir = os.path.join(workdir, "rsyslog")
+        os.makedirs(os.path.join(self.dir, "work"), exist_ok=True)
+        os.makedirs(os.path.join(self.dir, "out"), exist_ok=True)
+        self.port = free_port()
+        self.conf = os.path.join(self.dir, "rsyslog.conf")
+        with open(self.conf, "w") as f:
+            f.write(RSYSLOG_CONF.format(dir=self.dir, certs=certs_dir, port=self.port,
+                                        max=max_bytes, frame=max_bytes + 4096))
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "rsyslogd.log"), "a")
+        self.proc = subprocess.Popen(["rsyslogd", "-n", "-f", self.conf, "-i",
+                                      os.path.join(self.dir, "rsyslogd.pid")],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(lambda: _port_open(self.port), 10, "rsyslog listening")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.log.close()
+        self.proc = None
+
+    def messages(self, device_name):
+        """The JSON events of one device, in the order rsyslog wrote them."""
+        path = os.path.join(self.dir, "out", device_name + ".log")
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+
+def _port_open(port):
+    import socket
+    s = socket.socket()
+    try:
+        s.connect(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def syslog_yaml(port, ca, extra="", max_size="4MiB"):
+    return ("outputs:\n"
+            "  - name: siem\n"
+            "    type: syslog\n"
+            "    host: 127.0.0.1\n"
+            "    port: %d\n"
+            "    max_message_size: %s\n"
+            "    batch_events: 200\n"
+            "    flush_interval: 100ms\n"
+            "    retry_min: 100ms\n"
+            "    retry_max: 1s\n"
+            "    tls:\n"
+            "      ca_file: %s\n" % (port, max_size, ca)) + extra
+
+
+class SyslogTests(OutputCase):
+    def setUp(self):
+        super().setUp()
+        self.rs = None
+
+    def tearDown(self):
+        if self.rs:
+            self.rs.stop()
+        super().tearDown()
+
+    def certs(self):
+        from harness import certs
+        return certs()
+
+    def assert_all_arrived(self, svc, rs, allow_dups=False):
+        """Every stored event arrived, whole, in id order per device."""
+        names = {1: "it-message-1", 2: "it-maillog-2"}
+        rows = svc.query("SELECT device_id, key FROM events ORDER BY id")
+        for dev, name in names.items():
+            want = [k for d, k in rows if d == dev]
+            got = []
+            for e in rs.messages(name):
+                # the parts of a split event are one event, each part carrying its key
+                part = e.get("podstreamPart", {}).get("index", 1)
+                if part == 1:
+                    got.append(event_key(e))
+            if not want:
+                continue
+            if allow_dups:
+                self.assertEqual(set(got), set(want), "device %d: lost or foreign events" % dev)
+                # in order: the first arrival of each key follows id order
+                firsts = []
+                for k in got:
+                    if k not in firsts:
+                        firsts.append(k)
+                self.assertEqual(firsts, want)
+            else:
+                self.assertEqual(got, want, "device %d: every event once, in order" % dev)
+
+    def start_all(self, sim_args, ca=None, max_size="4MiB"):
+        self.rs = Rsyslog(self.dir, self.certs())
+        self.start_sim(*sim_args)
+        svc = self.start_svc([MESSAGE, MAILLOG], start=False)
+        write_outputs(svc, syslog_yaml(self.rs.port, ca or os.path.join(self.certs(), "ca.pem"),
+                                       max_size=max_size))
+        svc.start()
+        return svc
+
+    def test_every_event_once_whole_in_order_over_tls(self):
+        svc = self.start_all(("--rate", "max", "--count", "1500"))
+        wait_for(lambda: svc.count() >= 3000, 60, "3000 stored")
+        wait_for(self.delivered_all(svc, "siem"), 30, "all delivered")
+        rc, took = svc.stop()
+        self.assertEqual(rc, 0)
+        self.assertLess(took, 5.0)
+        self.rs.stop()
+        self.assert_all_arrived(svc, self.rs)
+        st = self.status_json(svc)["outputs"][0]
+        self.assertEqual((st["name"], st["type"], st["delivered"]), ("siem", "syslog", 3000))
+
+
+    def big_event_sent(self, svc, size):
+        """podsim sends one message event of `size` bytes (padding in msgParts)."""
+        wait_for(lambda: svc.state(1) == "live", 20, "live")
+        self.sim.control("/fault/oversize", bytes=size)
+        wait_for(lambda: (svc.query("SELECT max(raw_len) FROM events")[0][0] or 0) >= size, 30,
+                 "the big event stored")
+
+    def test_1_mib_event_arrives_whole(self):
+        svc = self.start_all(("--rate", "20", "--count", "200"))
+        self.big_event_sent(svc, 1024 * 1024)
+        wait_for(lambda: svc.count() >= 400, 30, "all 400 events")
+        wait_for(self.delivered_all(svc, "siem"), 30, "all delivered")
+        svc.stop()
+        self.rs.stop()
+        self.assert_all_arrived(svc, self.rs)
+        sizes = [len(json.dumps(e)) for e in self.rs.messages("it-message-1")]
+        self.assertGreaterEqual(max(sizes), 1024 * 1024)
+        self.assertFalse(any("podstreamPart" in e or "podstreamTruncated" in e
+                             for e in self.rs.messages("it-message-1")))
+
+    def test_oversized_events_are_split_or_truncated_marked_and_counted(self):
+        # podsim's oversized events carry their bulk in one msgParts part (message) or
+        # in one field (maillog): the message event is split by msgParts and its big
+        # part truncated; the maillog event is truncated. The split itself is
+        # unit-tested with several parts (test_output_oversize).
+        svc = self.start_all(("--rate", "20", "--count", "100"), max_size="256KiB")
+        self.big_event_sent(svc, 700 * 1024)
+        wait_for(lambda: svc.count() >= 200, 30, "all 200 events")
+        wait_for(self.delivered_all(svc, "siem"), 30, "all delivered")
+        svc.stop()
+        self.rs.stop()
+        self.assert_all_arrived(svc, self.rs)
+        big = svc.query("SELECT key FROM events WHERE device_id = 1 AND raw_len > 500000")
+        self.assertEqual(len(big), 1)
+        parts = [e for e in self.rs.messages("it-message-1") if e.get("guid") == big[0][0]]
+        st = self.status_json(svc)["outputs"][0]
+        if len(parts) == 1:
+            # podsim made it with its bulk as the only part: nothing to split by
+            self.assertNotIn("podstreamPart", parts[0])
+            self.assertEqual(st["split"], 0)
+        else:
+            self.assertEqual([p["podstreamPart"] for p in parts],
+                             [{"index": i + 1, "count": len(parts)} for i in range(len(parts))])
+            self.assertTrue(all(len(p["msgParts"]) == 1 for p in parts))
+            self.assertTrue(all(p["envelope"] == parts[0]["envelope"] for p in parts),
+                            "each part carries the shared keys")
+            self.assertEqual(st["split"], 1)
+        cut = [p for p in parts if p.get("podstreamTruncated")]
+        self.assertEqual(len(cut), 1)
+        self.assertGreaterEqual(cut[0]["podstreamOriginalBytes"], 700 * 1024)
+        for name in ("it-message-1", "it-maillog-2"):
+            for e in self.rs.messages(name):
+                self.assertLessEqual(len(json.dumps(e, separators=(",", ":"))), 256 * 1024)
+        self.assertGreaterEqual(st["truncated"], 2)  # the big part, and the maillog event
+
+    def test_rsyslog_down_for_a_while_loses_nothing(self):
+        svc = self.start_all(("--rate", "100", "--count", "2000"))
+        wait_for(lambda: svc.count() >= 300, 30, "some events")
+        self.rs.stop()
+        time.sleep(3)
+        self.assertIn(self.status_json(svc)["outputs"][0]["state"], ("retrying", "sending"))
+        self.rs.start()
+        wait_for(lambda: svc.count() >= 4000, 90, "all 4000 events")
+        wait_for(self.delivered_all(svc, "siem"), 60, "all delivered after the restart")
+        svc.stop()
+        self.rs.stop()
+        self.assert_all_arrived(svc, self.rs, allow_dups=True)
+
+    def test_kill9_of_podstream_while_forwarding_loses_nothing(self):
+        svc = self.start_all(("--rate", "300", "--count", "1500", "--archive-stale", "1s"))
+        for i in range(4):
+            time.sleep(0.8 + 0.4 * i)
+            svc.kill9()
+            svc.start()
+        wait_for(lambda: svc.count() >= 3000, 90, "all 3000 events")
+        wait_for(self.delivered_all(svc, "siem"), 60, "all delivered")
+        svc.stop()
+        self.rs.stop()
+        self.assert_all_arrived(svc, self.rs, allow_dups=True)
+
+    def tls_failure_then_fixed(self, bad_ca, reason):
+        svc = self.start_all(("--rate", "50", "--count", "300"), ca=bad_ca)
+        wait_for(lambda: svc.count() >= 50, 30, "some events")
+
+        def refused():
+            o = self.status_json(svc, quiet=True).get("outputs")
+            return o and o[0]["state"] == "error" and o[0]["last_error"] and o[0]
+        st = wait_for(refused, 20, "the output in state error")
+        self.assertIn(reason, st["last_error"])
+        self.assertIn("does not verify", st["last_error"])
+        self.assertEqual(st["delivered"], 0)
+        self.assertIn("output siem: TLS: the certificate of 127.0.0.1 does not verify",
+                      svc.output())
+        write_outputs(svc, syslog_yaml(self.rs.port, os.path.join(self.certs(), "ca.pem")))
+        svc.hup()
+        wait_for(lambda: svc.count() >= 600, 60, "all 600 events")
+        wait_for(self.delivered_all(svc, "siem"), 60, "all delivered once the CA is right")
+        svc.stop()
+        self.rs.stop()
+        self.assert_all_arrived(svc, self.rs)
+
+    def test_wrong_ca_is_a_clear_error_and_nothing_is_lost_after_the_fix(self):
+        other = os.path.join(self.dir, "other-ca")
+        subprocess.run(["bash", os.environ["PODSIM_GEN_CERTS"], other], check=True,
+                       stdout=subprocess.DEVNULL)
+        self.tls_failure_then_fixed(os.path.join(other, "ca.pem"),
+                                    "self-signed certificate in certificate chain")
+
+    def test_expired_certificate_is_a_clear_error(self):
+        # A CA and server certificate made three days ago, valid for one.
+        expired = os.path.join(self.dir, "expired")
+        subprocess.run(["faketime", "-3 days", "bash", os.environ["PODSIM_GEN_CERTS"], expired,
+                        "1"], check=True, stdout=subprocess.DEVNULL)
+        self.rs = Rsyslog(self.dir, expired)
+        self.start_sim("--rate", "50", "--count", "100")
+        svc = self.start_svc([MESSAGE, MAILLOG], start=False)
+        write_outputs(svc, syslog_yaml(self.rs.port, os.path.join(expired, "ca.pem")))
+        svc.start()
+
+        def refused():
+            o = self.status_json(svc, quiet=True).get("outputs")
+            return o and o[0]["state"] == "error" and o[0]["last_error"] and o[0]
+        st = wait_for(refused, 20, "the output in state error")
+        self.assertIn("certificate has expired", st["last_error"])
+        svc.stop()
+        # nothing was acknowledged: the cursor did not move
+        self.assertEqual(output_row(svc, "siem")[3], 0)
 
 
 if __name__ == "__main__":

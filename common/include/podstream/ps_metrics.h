@@ -40,6 +40,11 @@ typedef struct ps_metrics_info {
 ps_err ps_metrics_format(const ps_device_counters *c, size_t n, const ps_metrics_info *info,
                          int64_t now_us, ps_buf *out);
 
+/* Appends each output's metrics (podstream_output_*{output=,type=}: backlog,
+ * delivered, dropped, split, truncated, rate, last delivery, state) to `out`;
+ * states read "stopped" unless `up`. PS_ERR_NOMEM. */
+ps_err ps_metrics_format_outputs(const ps_output_row *rows, size_t n, bool up, ps_buf *out);
+
 /* The file the service keeps: it reads the counters through its own read-only
  * connection to the database at `db_path` and replaces `path` atomically (temporary
  * file beside it, then rename; mode 0644) so a reader never sees half a file.

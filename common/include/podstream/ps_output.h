@@ -74,6 +74,7 @@ typedef struct ps_output_settings {
     ps_config_pos *devices_pos; /* ndevices entries: where each was written */
     char **types;               /* "message", "maillog", "audit"; none: every type */
     size_t ntypes;
+    ps_config_pos *types_pos;
     char **pipelines; /* run in order on each event before delivery; none: as stored */
     size_t npipelines;
     ps_config_pos *pipelines_pos;
@@ -83,7 +84,7 @@ typedef struct ps_output_settings {
     int64_t retry_min_ms;        /* first retry delay; doubled per failure ... */
     int64_t retry_max_ms;        /* ... up to this; each delay jittered by +-25 % */
     int oversized;               /* ps_output_oversized; the plugin's default when not written */
-    ps_config_pos oversized_pos; /* file NULL: not written */
+    ps_config_pos oversized_pos; /* where it was written; file NULL: not written */
     ps_output_tls tls;
     ps_config_pos pos; /* the output's mapping */
 } ps_output_settings;

@@ -244,6 +244,10 @@ ps_err ps_plat_socket_send(ps_socket sock, const void *buf, size_t len, size_t *
  * PS_ERR_AGAIN when nothing is there yet. */
 ps_err ps_plat_socket_recv(ps_socket sock, void *buf, size_t len, size_t *got, ps_errmsg *em);
 void ps_plat_socket_close(ps_socket sock);
+/* Bytes sent on a TCP socket that the peer has not acknowledged yet (Linux
+ * SIOCOUTQ), so that a batch counts as delivered only once the receiver has it.
+ * PS_ERR_UNSUPPORTED where the system cannot tell. */
+ps_err ps_plat_socket_unacked(ps_socket sock, size_t *bytes);
 
 /* Converts `len` bytes of text in `charset` (an IANA name such as "ISO-2022-JP")
  * to UTF-8 in a new NUL-terminated buffer (*out, caller frees; *outlen excludes

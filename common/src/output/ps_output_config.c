@@ -128,7 +128,8 @@ static void check_refs(const ps_output_def *d, const ps_config *cfg, const ps_pi
         if (ps_data_type_parse(s->types[i], &t) != PS_OK) {
             snprintf(m, sizeof m, "unknown data type \"%.100s\" (message, maillog or audit)",
                      s->types[i]);
-            item_error(diag, NULL, file, s->pos.line, d->path, "types", i, m);
+            item_error(diag, s->types_pos ? &s->types_pos[i] : NULL, file, s->pos.line, d->path,
+                       "types", i, m);
         }
     for (size_t i = 0; pipes && i < s->npipelines; i++)
         if (!ps_pipeline_set_find(pipes, s->pipelines[i])) {
@@ -180,8 +181,13 @@ static ps_err parse_one(ps_output_defs *defs, const ps_config *cfg, const ps_yam
     if (ps_schema_parse(&d->table, map, d->block, d->path, &ctx) == PS_ERR_NOMEM)
         return PS_ERR_NOMEM;
     d->s->pos = (ps_config_pos){file, map->line, map->col};
-    if (!d->s->oversized_pos.file)
-        d->s->oversized = (int)d->plugin->oversized_default;
+    {
+        const ps_yaml_node *ov = ps_yaml_map_get(map, "oversized");
+        if (ov)
+            d->s->oversized_pos = (ps_config_pos){file, ov->line, ov->col};
+        else
+            d->s->oversized = (int)d->plugin->oversized_default;
+    }
     if (d->s->name && !name_ok(d->s->name))
         ps_diag_add(diag, PS_DIAG_ERROR, file, map->line, map->col, d->path,
                     "name: 1 to 100 letters, digits, _, - or .");

@@ -91,7 +91,7 @@ ps_err pso_truncate(const char *json, size_t len, size_t max, char **out)
 
 void pso_parts_free(pso_parts *p)
 {
-    for (size_t i = 0; i < p->count; i++)
+    for (size_t i = 0; p->json && i < p->count; i++)
         free(p->json[i]);
     free(p->json);
     memset(p, 0, sizeof *p);

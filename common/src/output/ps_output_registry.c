@@ -10,14 +10,12 @@ _Static_assert(sizeof(ps_output_oversized) == sizeof(int), "enum must be int-siz
 extern const ps_output_plugin ps_out_clickhouse_plugin, ps_out_splunk_hec_plugin,
     ps_out_sentinel_plugin;
 
-extern const ps_output_plugin ps_out_file_plugin;
+extern const ps_output_plugin ps_out_file_plugin, ps_out_syslog_plugin;
 
 static const ps_output_plugin *const plugins[] = {
-    &ps_out_file_plugin,
-    &ps_out_clickhouse_plugin,
-    &ps_out_splunk_hec_plugin,
-    &ps_out_sentinel_plugin,
-    NULL, /* keeps the array non-empty; the end */
+    &ps_out_file_plugin,       &ps_out_syslog_plugin,
+    &ps_out_clickhouse_plugin, &ps_out_splunk_hec_plugin,
+    &ps_out_sentinel_plugin,   NULL, /* keeps the array non-empty; the end */
 };
 
 const ps_output_plugin *ps_output_plugin_at(size_t i)
@@ -101,10 +99,11 @@ static const ps_schema_field common_fields[] = {
     {.name = "types",
      .type = PS_SCHEMA_STRLIST,
      .group = "Output",
-     .flags = PS_SCHEMA_F_NONEMPTY,
+     .flags = PS_SCHEMA_F_NONEMPTY | PS_SCHEMA_F_ITEMS_POS,
      .description = "Data types it takes (`message`, `maillog`, `audit`); absent: all.",
      PSO_MEMBER(ps_output_settings, types),
-     .count_offset = offsetof(ps_output_settings, ntypes)},
+     .count_offset = offsetof(ps_output_settings, ntypes),
+     .items_pos_offset = offsetof(ps_output_settings, types_pos)},
     {.name = "pipelines",
      .type = PS_SCHEMA_STRLIST,
      .group = "Output",
@@ -154,14 +153,12 @@ static const ps_schema_field common_fields[] = {
      .type = PS_SCHEMA_ENUM,
      .group = "Batching",
      .enum_values = oversized_names,
-     .flags = PS_SCHEMA_F_POS,
      .description = "An event larger than the destination takes: `split` (a message event "
                     "by its msgParts, each part with the shared keys; others are "
                     "truncated), `truncate` (a copy cut to fit, marked "
                     "`podstreamTruncated`) or `skip` (not sent, counted as dropped). "
                     "Each is counted. Default: the plugin's (docs/outputs.md).",
-     PSO_MEMBER(ps_output_settings, oversized),
-     .pos_offset = offsetof(ps_output_settings, oversized_pos)},
+     PSO_MEMBER(ps_output_settings, oversized)},
     {.name = "tls",
      .type = PS_SCHEMA_OBJECT,
      .group = "TLS",

@@ -360,15 +360,13 @@ static ps_err runner_start(ps_outputs *o, const ps_output_def *def, const ps_con
             r->type_mask |= 1u << t;
     }
     r->db_path = strdup(o->db_path);
-    if (!r->db_path || (err = resolve_devices(r)) != PS_OK ||
-        (err = ps_plat_mutex_create(&r->mu)) != PS_OK ||
-        (err = ps_plat_cond_create(&r->cv)) != PS_OK) {
+    if (!r->db_path || resolve_devices(r) != PS_OK || ps_plat_mutex_create(&r->mu) != PS_OK ||
+        ps_plat_cond_create(&r->cv) != PS_OK) {
         runner_free(r);
         return PS_ERR_NOMEM;
     }
     /* Thread names keep 15 bytes: "ps-out-" and the name's first 8. */
-    memcpy(tname, "ps-out-", 7);
-    snprintf(tname + 7, sizeof tname - 7, "%.8s", r->name);
+    snprintf(tname, sizeof tname, "ps-out-%.8s", r->name);
     if ((err = ps_plat_thread_create(&r->thread, tname, runner_main, r)) != PS_OK) {
         runner_free(r);
         return err;

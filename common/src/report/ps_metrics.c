@@ -210,6 +210,103 @@ ps_err ps_metrics_format(const ps_device_counters *c, size_t n, const ps_metrics
     return err == PS_OK ? put_states(c, n, out) : err;
 }
 
+/* ---- outputs (#16) ---------------------------------------------------------------- */
+
+static double o_backlog(const ps_output_row *r)
+{
+    return (double)r->backlog;
+}
+static double o_delivered(const ps_output_row *r)
+{
+    return (double)r->delivered;
+}
+static double o_dropped(const ps_output_row *r)
+{
+    return (double)r->dropped;
+}
+static double o_retention(const ps_output_row *r)
+{
+    return (double)r->retention_dropped;
+}
+static double o_split(const ps_output_row *r)
+{
+    return (double)r->split;
+}
+static double o_truncated(const ps_output_row *r)
+{
+    return (double)r->truncated;
+}
+static double o_rate(const ps_output_row *r)
+{
+    return r->rate;
+}
+static double o_last(const ps_output_row *r)
+{
+    return (double)r->last_delivery_us / US_PER_S;
+}
+
+static const struct {
+    const char *name, *type, *help;
+    double (*value)(const ps_output_row *r);
+} output_families[] = {
+    {"podstream_output_backlog_events", "gauge",
+     "Events stored after the output's cursor: not delivered yet.", o_backlog},
+    {"podstream_output_delivered_events_total", "counter", "Events the destination acknowledged.",
+     o_delivered},
+    {"podstream_output_dropped_events_total", "counter",
+     "Events not sent: dropped by the output's pipelines or skipped as oversized.", o_dropped},
+    {"podstream_output_retention_dropped_events_total", "counter",
+     "Events retention_max_db_size deleted before the output delivered them.", o_retention},
+    {"podstream_output_split_events_total", "counter",
+     "Oversized message events sent split by msgParts.", o_split},
+    {"podstream_output_truncated_events_total", "counter",
+     "Oversized events (or parts) sent as truncated, marked copies.", o_truncated},
+    {"podstream_output_events_per_second", "gauge",
+     "Events delivered per second over the last 10 s.", o_rate},
+    {"podstream_output_last_delivery_timestamp_seconds", "gauge",
+     "When the destination last acknowledged a batch (0: never).", o_last},
+};
+
+static ps_err put_output_labels(ps_buf *out, const char *family, const ps_output_row *r)
+{
+    ps_err err = ps_buf_appendf(out, "%s{output=\"", family);
+    if (err == PS_OK)
+        err = put_label_value(out, r->name);
+    if (err == PS_OK)
+        err = ps_buf_appendf(out, "\",type=\"");
+    if (err == PS_OK)
+        err = put_label_value(out, r->type);
+    return err == PS_OK ? ps_buf_appendf(out, "\"") : err;
+}
+
+ps_err ps_metrics_format_outputs(const ps_output_row *rows, size_t n, bool up, ps_buf *out)
+{
+    ps_err err = PS_OK;
+    for (size_t f = 0; f < sizeof output_families / sizeof output_families[0] && err == PS_OK;
+         f++) {
+        err = put_family(out, output_families[f].name, output_families[f].type,
+                         output_families[f].help);
+        for (size_t i = 0; i < n && err == PS_OK; i++) {
+            err = put_output_labels(out, output_families[f].name, &rows[i]);
+            if (err == PS_OK)
+                err = ps_buf_appendf(out, "} %.15g\n", output_families[f].value(&rows[i]));
+        }
+    }
+    if (err == PS_OK)
+        err = put_family(out, "podstream_output_state", "gauge",
+                         "1 for the state the output is in: stopped, idle, sending, retrying "
+                         "or error.");
+    for (size_t i = 0; i < n && err == PS_OK; i++)
+        for (int s = PS_OUTPUT_STATE_STOPPED; s <= PS_OUTPUT_STATE_ERROR && err == PS_OK; s++) {
+            ps_output_state st = up && rows[i].enabled ? rows[i].state : PS_OUTPUT_STATE_STOPPED;
+            err = put_output_labels(out, "podstream_output_state", &rows[i]);
+            if (err == PS_OK)
+                err = ps_buf_appendf(out, ",state=\"%s\"} %d\n",
+                                     ps_output_state_name((ps_output_state)s), (int)st == s);
+        }
+    return err;
+}
+
 /* ---- the file ------------------------------------------------------------------- */
 
 ps_err ps_metrics_file_create(const char *path, const char *db_path, int64_t interval_ms,
@@ -252,6 +349,15 @@ ps_err ps_metrics_file_tick(ps_metrics_file *m, bool up, const ps_metrics_bytes 
         info.database_bytes = size.file_bytes;
     if (err == PS_OK && ps_metrics_format(c, n, &info, ps_plat_now_us(), &b) != PS_OK)
         err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
+    if (err == PS_OK) {
+        ps_output_row *o = NULL;
+        size_t no = 0;
+        /* An older database has no outputs table yet: no output metrics, not an error. */
+        if (ps_store_output_list(m->st, &o, &no, NULL) == PS_OK &&
+            ps_metrics_format_outputs(o, no, up, &b) != PS_OK)
+            err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
+        free(o);
+    }
     if (err == PS_OK)
         err = ps_plat_write_file_atomic(m->path, b.p ? b.p : "", b.len, 0644, false, em);
     free(c);

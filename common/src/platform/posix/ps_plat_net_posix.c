@@ -8,7 +8,11 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#ifdef __linux__
+#include <linux/sockios.h>
+#endif
 #include <unistd.h>
 
 ps_err ps_plat_socket_wait(ps_socket sock, bool want_read, bool want_write, int timeout_ms)
@@ -131,4 +135,20 @@ void ps_plat_socket_close(ps_socket sock)
 {
     if (sock >= 0)
         close(sock);
+}
+
+ps_err ps_plat_socket_unacked(ps_socket sock, size_t *bytes)
+{
+#ifdef SIOCOUTQ
+    int n = 0;
+    *bytes = 0;
+    if (ioctl(sock, SIOCOUTQ, &n) != 0)
+        return PS_ERR_NET;
+    *bytes = n > 0 ? (size_t)n : 0;
+    return PS_OK;
+#else
+    (void)sock;
+    *bytes = 0;
+    return PS_ERR_UNSUPPORTED;
+#endif
 }
