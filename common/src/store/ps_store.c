@@ -84,16 +84,13 @@ static ps_err set_auto_vacuum(ps_store *st, ps_errmsg *em)
 
 static ps_err create_file(const char *path, ps_errmsg *em)
 {
-    char *dir = strdup(path);
-    char *slash;
+    /* ps_plat_dir_name, not a search for PS_PATH_SEP: Windows takes '/' too. */
+    char *dir = ps_plat_dir_name(path);
     ps_err err = PS_OK;
     if (!dir)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
-    slash = strrchr(dir, PS_PATH_SEP);
-    if (slash && slash != dir) {
-        *slash = '\0';
+    if (strcmp(dir, ".") != 0)
         err = ps_plat_mkdirs(dir, 0750, em);
-    }
     free(dir);
     if (err != PS_OK)
         return err;

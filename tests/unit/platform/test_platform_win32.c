@@ -340,6 +340,14 @@ static void test_charsets(void **state)
     expect_utf8("EUC-KR", "\xC7\xD1", 2, "\xED\x95\x9C");
     expect_utf8("UTF-7", "+AGkAbA-", 8, "il");
     expect_utf8("us-ascii", "plain", 5, "plain");
+    /* UTF-16 and UTF-32 are no code pages for MultiByteToWideChar. */
+    expect_utf8("UTF-16BE", "\x30\xE6\x30\xD9", 4, "\xE3\x83\xA6\xE3\x83\x99");
+    expect_utf8("UTF-16LE", "i\0l\0", 4, "il");
+    expect_utf8("UTF-16", "\xFF\xFEi\0", 4, "i"); /* a byte order mark */
+    expect_utf8("UTF-16", "\0i", 2, "i");         /* none: big-endian */
+    expect_utf8("UTF-16BE", "\xD8\x3D\xDE\x00", 4, "\xF0\x9F\x98\x80");
+    expect_utf8("UTF-32LE", "\x00\xF6\x01\x00", 4, "\xF0\x9F\x98\x80");
+    expect_utf8("UTF-32", "\0\0\0i", 4, "i");
 
     assert_int_equal(ps_plat_charset_to_utf8("X-NO-SUCH-CHARSET", "abc", 3, &out, &n),
                      PS_ERR_UNSUPPORTED);
@@ -348,6 +356,10 @@ static void test_charsets(void **state)
     assert_null(out);
     assert_int_equal(ps_plat_charset_to_utf8("UTF-8", "a\xC3", 2, &out, &n), PS_ERR_PARSE);
     assert_null(out);
+    assert_int_equal(ps_plat_charset_to_utf8("UTF-16BE", "\xD8\x3D", 2, &out, &n), PS_ERR_PARSE);
+    assert_null(out); /* a lone surrogate */
+    assert_int_equal(ps_plat_charset_to_utf8("UTF-16LE", "abc", 3, &out, &n), PS_ERR_PARSE);
+    assert_int_equal(ps_plat_charset_to_utf8("UTF-32BE", "\0\x11\0\0", 4, &out, &n), PS_ERR_PARSE);
     assert_int_equal(ps_plat_charset_to_utf8("ISO-2022-JP", "\x1b$Bx", 4, &out, &n), PS_ERR_PARSE);
     assert_null(out);
     (void)state;
@@ -368,6 +380,12 @@ static void test_paths(void **state)
     free(s);
     s = ps_plat_path_join("C:\\conf\\", "a.yml");
     assert_string_equal(s, "C:\\conf\\a.yml");
+    free(s);
+    s = ps_plat_path_join("C:/conf", "a.yml"); /* the spelling of `a` goes on */
+    assert_string_equal(s, "C:/conf/a.yml");
+    free(s);
+    s = ps_plat_path_join("/srv/conf", "devices");
+    assert_string_equal(s, "/srv/conf/devices");
     free(s);
     s = ps_plat_path_join("C:\\conf", "D:\\other");
     assert_string_equal(s, "D:\\other");
@@ -413,6 +431,23 @@ static void test_system(void **state)
     assert_true(ps_plat_gmtime(1717228800, &tm));
     assert_int_equal(tm.tm_year, 124);
     assert_int_equal(tm.tm_hour, 8);
+    assert_int_equal(tm.tm_wday, 6); /* a Saturday */
+    assert_int_equal(tm.tm_yday, 152);
+    /* Before 1970, which the C runtime's _gmtime64_s refuses. */
+    assert_true(ps_plat_gmtime(-1, &tm));
+    assert_int_equal(tm.tm_year, 69);
+    assert_int_equal(tm.tm_mon, 11);
+    assert_int_equal(tm.tm_mday, 31);
+    assert_int_equal(tm.tm_hour, 23);
+    assert_int_equal(tm.tm_sec, 59);
+    assert_int_equal(tm.tm_wday, 3);
+    assert_true(ps_plat_gmtime(-2208988800LL, &tm)); /* 1900-01-01, not a leap year */
+    assert_int_equal(tm.tm_year, 0);
+    assert_int_equal(tm.tm_yday, 0);
+    assert_true(ps_plat_gmtime(951782400, &tm)); /* 2000-02-29 */
+    assert_int_equal(tm.tm_mon, 1);
+    assert_int_equal(tm.tm_mday, 29);
+    assert_true(ps_plat_localtime(-86400, &tm));
     assert_true(ps_plat_localtime(1717228800, &tm));
     ps_plat_sleep_ms(60);
     assert_true(ps_plat_mono_ms() - t0 >= 50);

@@ -135,5 +135,6 @@ void ps_plat_unlock(ps_plat_lockh handle)
 {
     /* Closing the handle lets go of its locks. */
     if (handle != PS_PLAT_LOCK_NONE)
+        // NOLINTNEXTLINE(performance-no-int-to-ptr): a HANDLE kept as an integer
         CloseHandle((HANDLE)handle);
 }

@@ -169,3 +169,13 @@ void ps_plat_socket_close(ps_socket sock)
     if ((SOCKET)sock != INVALID_SOCKET)
         closesocket((SOCKET)sock);
 }
+
+ps_err ps_plat_socket_unacked(ps_socket sock, size_t *bytes)
+{
+    /* Winsock has no SIOCOUTQ: SIO_TCP_INFO's BytesInFlight leaves out what still
+     * waits in the send buffer, so it would call a batch delivered too early. The
+     * contract's "cannot tell" is the honest answer. */
+    (void)sock;
+    *bytes = 0;
+    return PS_ERR_UNSUPPORTED;
+}

@@ -50,7 +50,8 @@ static wchar_t *long_prefixed(const wchar_t *full)
     if (!r)
         return NULL;
     wmemcpy(r, prefix, pn);
-    wmemcpy(r + pn, full + skip, n - skip + 1);
+    wmemcpy(r + pn, full + skip, n - skip);
+    r[pn + n - skip] = L'\0';
     return r;
 }
 
@@ -125,6 +126,16 @@ bool ps_plat_path_is_absolute(const char *p)
     return p && (is_sep(p[0]) || (root_len(p) == 3));
 }
 
+/* The separator `a` is spelled with: "C:/conf" + "x" reads better as "C:/conf/x"
+ * than "C:/conf\\x". Windows' own '\\' when `a` has none. */
+static char sep_of(const char *a)
+{
+    const char *fwd = strrchr(a, '/'), *back = strrchr(a, '\\');
+    if (!fwd)
+        return PS_PATH_SEP;
+    return !back || fwd > back ? '/' : PS_PATH_SEP;
+}
+
 char *ps_plat_path_join(const char *a, const char *b)
 {
     size_t la, lb;
@@ -138,7 +149,7 @@ char *ps_plat_path_join(const char *a, const char *b)
         return NULL;
     memcpy(r, a, la);
     if (la && !is_sep(a[la - 1]) && !(la == 2 && a[1] == ':'))
-        r[la++] = PS_PATH_SEP;
+        r[la++] = sep_of(a);
     memcpy(r + la, b, lb + 1);
     return r;
 }
@@ -199,12 +210,41 @@ const char *ps_plat_default_state_dir(void)
     return default_state;
 }
 
+/* The C library's words for the errors an admin meets most, so that messages
+ * (and the documentation quoting them) read the same on Linux and Windows, and do
+ * not change with the system's language. */
+static const char *posix_words(DWORD err)
+{
+    switch (err) {
+    case ERROR_FILE_NOT_FOUND:
+    case ERROR_PATH_NOT_FOUND:
+        return "No such file or directory";
+    case ERROR_ACCESS_DENIED:
+        return "Permission denied";
+    case ERROR_FILE_EXISTS:
+    case ERROR_ALREADY_EXISTS:
+        return "File exists";
+    case ERROR_DISK_FULL:
+    case ERROR_HANDLE_DISK_FULL:
+        return "No space left on device";
+    case ERROR_DIRECTORY:
+        return "Not a directory";
+    default:
+        return NULL;
+    }
+}
+
 const char *ps_w32_strerror(DWORD err, char *buf, size_t len)
 {
     wchar_t w[256];
     char *u = NULL;
-    DWORD n = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, err,
-                             MAKELANGID(LANG_NEUTRAL, SUBLANG_DEFAULT), w, 256, NULL);
+    DWORD n;
+    if (posix_words(err)) {
+        snprintf(buf, len, "%s", posix_words(err));
+        return buf;
+    }
+    n = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, err,
+                       MAKELANGID(LANG_NEUTRAL, SUBLANG_DEFAULT), w, 256, NULL);
     while (n > 0 && (w[n - 1] == L'\n' || w[n - 1] == L'\r' || w[n - 1] == L'.'))
         w[--n] = L'\0';
     if (n > 0)

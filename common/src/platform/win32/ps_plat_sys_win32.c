@@ -85,16 +85,61 @@ void ps_plat_heap_trim(void)
     /* The Windows heap decommits free pages itself; there is no malloc_trim. */
 }
 
-bool ps_plat_localtime(int64_t unix_s, struct tm *out)
+/* Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm): the C
+ * runtime's _gmtime64_s refuses times before 1970, which POSIX's gmtime_r takes. */
+static void civil_from_days(int64_t z, struct tm *out)
 {
-    __time64_t t = (__time64_t)unix_s;
-    return _localtime64_s(out, &t) == 0;
+    int64_t era, doe, yoe, y, doy, mp;
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = z - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    y = yoe + era * 400;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    out->tm_mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+    out->tm_mon = (int)(mp < 10 ? mp + 2 : mp - 10);
+    out->tm_year = (int)(y + (out->tm_mon <= 1) - 1900);
 }
 
 bool ps_plat_gmtime(int64_t unix_s, struct tm *out)
 {
+    static const int before[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    int64_t days = unix_s / 86400, secs = unix_s % 86400;
+    int year;
+
+    /* struct tm holds the year in an int: about +-2^31 years is far beyond this. */
+    if (unix_s < -(int64_t)1e15 || unix_s > (int64_t)1e15)
+        return false;
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
+    memset(out, 0, sizeof *out);
+    civil_from_days(days, out);
+    out->tm_hour = (int)(secs / 3600);
+    out->tm_min = (int)(secs / 60 % 60);
+    out->tm_sec = (int)(secs % 60);
+    out->tm_wday = (int)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday */
+    year = out->tm_year + 1900;
+    out->tm_yday = before[out->tm_mon] + out->tm_mday - 1 +
+                   (out->tm_mon > 1 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0));
+    return true;
+}
+
+bool ps_plat_localtime(int64_t unix_s, struct tm *out)
+{
     __time64_t t = (__time64_t)unix_s;
-    return _gmtime64_s(out, &t) == 0;
+    /* The runtime honours TZ (in its "EST5EDT" form) and Windows' zone, but not
+     * before 1970: there the standard offset is all that is known. */
+    if (unix_s >= 0)
+        return _localtime64_s(out, &t) == 0;
+    _tzset();
+    /* _timezone: msvcrt.dll, which MinGW links, has no _get_timezone. */
+    if (!ps_plat_gmtime(unix_s - _timezone, out))
+        return false;
+    out->tm_isdst = 0;
+    return true;
 }
 
 void ps_plat_sleep_ms(int64_t ms)

@@ -120,6 +120,7 @@ int ps_plat_terminal_columns(FILE *stream)
     CONSOLE_SCREEN_BUFFER_INFO ci;
     int fd = stream ? _fileno(stream) : -1;
     intptr_t h = fd >= 0 ? _get_osfhandle(fd) : -1;
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): the CRT hands out HANDLEs as intptr_t
     if (h == -1 || !GetConsoleScreenBufferInfo((HANDLE)h, &ci))
         return 0;
     return ci.srWindow.Right - ci.srWindow.Left + 1;

@@ -5,13 +5,22 @@
 #include "platform/win32/ps_plat_win32.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "podstream/ps_mem.h"
 
-#define CP_ISO2022JP_VIA_SJIS 0xFFFFu /* not a code page: converted to 932 first */
+/* Not code pages (Windows' end at 65001): handled here before or instead of
+ * MultiByteToWideChar. */
+#define CP_ISO2022JP_VIA_SJIS 0xFFFFu /* converted to 932 first */
 #define CP_ASCII_STRICT       0xFFFEu /* checked here: 20127 maps every byte */
+#define CP_UTF16BE            0xFFFDu
+#define CP_UTF16LE            0xFFFCu
+#define CP_UTF16              0xFFFBu /* byte order mark, else big-endian */
+#define CP_UTF32BE            0xFFFAu
+#define CP_UTF32              0xFFF9u
+#define CP_UTF32LE            0xFFF8u
 
 static const struct {
     const char *name; /* lower case, '-', '_' and ' ' removed */
@@ -21,6 +30,13 @@ static const struct {
     {"ascii", CP_ASCII_STRICT},
     {"utf8", CP_UTF8},
     {"utf7", CP_UTF7},
+    {"utf16", CP_UTF16},
+    {"utf16be", CP_UTF16BE},
+    {"utf16le", CP_UTF16LE},
+    {"ucs2", CP_UTF16},
+    {"utf32", CP_UTF32},
+    {"utf32be", CP_UTF32BE},
+    {"utf32le", CP_UTF32LE},
     {"iso88591", 28591},
     {"latin1", 28591},
     {"iso88592", 28592},
@@ -128,39 +144,97 @@ static ps_err iso2022jp_to_sjis(const char *in, size_t len, ps_buf *out)
     return err;
 }
 
-/* `len` bytes in code page `cp` as UTF-8 into *buf (NUL-terminated). */
-static ps_err decode(UINT cp, const char *in, size_t len, ps_buf *buf)
+/* UTF-16 and UTF-32 are not code pages MultiByteToWideChar knows (1200/1201 are
+ * for managed code only): decoded here. */
+static ps_err unicode_to_wide(UINT cp, const unsigned char *in, size_t len, wchar_t *w, int *wn)
+{
+    size_t unit = (cp == CP_UTF16BE || cp == CP_UTF16LE || cp == CP_UTF16) ? 2 : 4;
+    bool big = cp == CP_UTF16BE || cp == CP_UTF32BE || cp == CP_UTF16 || cp == CP_UTF32;
+    int n = 0;
+
+    if (len % unit)
+        return PS_ERR_PARSE;
+    /* A byte order mark decides for the plain names (big-endian without one, as
+     * RFC 2781 says) and is not text. */
+    if ((cp == CP_UTF16 || cp == CP_UTF32) && len >= unit) {
+        bool le = unit == 2 ? (in[0] == 0xFF && in[1] == 0xFE)
+                            : (in[0] == 0xFF && in[1] == 0xFE && !in[2] && !in[3]);
+        bool be = unit == 2 ? (in[0] == 0xFE && in[1] == 0xFF)
+                            : (!in[0] && !in[1] && in[2] == 0xFE && in[3] == 0xFF);
+        if (le || be) {
+            big = be;
+            in += unit;
+            len -= unit;
+        }
+    }
+    for (size_t i = 0; i < len; i += unit) {
+        uint32_t c =
+            unit == 2 ? (big ? (uint32_t)in[i] << 8 | in[i + 1] : (uint32_t)in[i + 1] << 8 | in[i])
+                      : (big ? (uint32_t)in[i] << 24 | (uint32_t)in[i + 1] << 16 |
+                                   (uint32_t)in[i + 2] << 8 | in[i + 3]
+                             : (uint32_t)in[i + 3] << 24 | (uint32_t)in[i + 2] << 16 |
+                                   (uint32_t)in[i + 1] << 8 | in[i]);
+        if (unit == 4 && (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)))
+            return PS_ERR_PARSE;
+        if (c >= 0x10000) {
+            w[n++] = (wchar_t)(0xD800 + ((c - 0x10000) >> 10));
+            c = 0xDC00 + ((c - 0x10000) & 0x3FF);
+        }
+        w[n++] = (wchar_t)c;
+    }
+    *wn = n;
+    return PS_OK; /* unpaired surrogates are refused by the UTF-8 conversion */
+}
+
+/* `len` bytes in code page `cp` as UTF-16 in a new buffer (*w, caller frees; *wn
+ * units). */
+static ps_err to_wide(UINT cp, const char *in, size_t len, wchar_t **w, int *wn)
 {
     /* UTF-7 and the other stateful pages refuse MB_ERR_INVALID_CHARS. */
     DWORD flags = cp == CP_UTF7 ? 0 : MB_ERR_INVALID_CHARS;
-    wchar_t *w = NULL;
-    int wn, un;
-    ps_err err = PS_OK;
+    bool unicode = cp >= CP_UTF32LE && cp <= CP_UTF16BE;
+    int n;
 
+    *w = NULL;
+    *wn = 0;
+    if (len == 0)
+        return PS_OK;
     if (len > 0x3FFFFFFF)
         return PS_ERR_RANGE;
-    wn = len ? MultiByteToWideChar(cp, flags, in, (int)len, NULL, 0) : 0;
-    if (len && wn <= 0)
+    n = unicode ? (int)len : MultiByteToWideChar(cp, flags, in, (int)len, NULL, 0);
+    if (n <= 0)
         return GetLastError() == ERROR_INVALID_PARAMETER ? PS_ERR_UNSUPPORTED : PS_ERR_PARSE;
-    if (wn > 0) {
-        w = malloc((size_t)wn * sizeof *w);
-        if (!w)
-            return PS_ERR_NOMEM;
-        if (MultiByteToWideChar(cp, flags, in, (int)len, w, wn) != wn) {
+    *w = malloc((size_t)n * sizeof **w);
+    if (!*w)
+        return PS_ERR_NOMEM;
+    if (unicode)
+        return unicode_to_wide(cp, (const unsigned char *)in, len, *w, wn);
+    *wn = MultiByteToWideChar(cp, flags, in, (int)len, *w, n);
+    return *wn == n ? PS_OK : PS_ERR_PARSE;
+}
+
+/* `len` bytes in code page `cp` as UTF-8 into *buf (NUL-terminated). */
+static ps_err decode(UINT cp, const char *in, size_t len, ps_buf *buf)
+{
+    wchar_t *w = NULL;
+    int wn = 0, un = 0;
+    ps_err err = to_wide(cp, in, len, &w, &wn);
+
+    /* WC_ERR_INVALID_CHARS: a lone surrogate is not text, as iconv says too. */
+    if (err == PS_OK && wn > 0) {
+        un = WideCharToMultiByte(CP_UTF8, WC_ERR_INVALID_CHARS, w, wn, NULL, 0, NULL, NULL);
+        if (un <= 0)
             err = PS_ERR_PARSE;
-            goto out;
-        }
     }
-    un = wn ? WideCharToMultiByte(CP_UTF8, 0, w, wn, NULL, 0, NULL, NULL) : 0;
-    if ((err = ps_buf_reserve(buf, (size_t)un + 1)) != PS_OK)
-        goto out;
-    if (un && WideCharToMultiByte(CP_UTF8, 0, w, wn, buf->p, un, NULL, NULL) != un) {
+    if (err == PS_OK)
+        err = ps_buf_reserve(buf, (size_t)un + 1);
+    if (err == PS_OK && un > 0 &&
+        WideCharToMultiByte(CP_UTF8, WC_ERR_INVALID_CHARS, w, wn, buf->p, un, NULL, NULL) != un)
         err = PS_ERR_PARSE;
-        goto out;
+    if (err == PS_OK) {
+        buf->len = (size_t)un;
+        buf->p[buf->len] = '\0';
     }
-    buf->len = (size_t)un;
-    buf->p[buf->len] = '\0';
-out:
     free(w);
     return err;
 }
@@ -178,7 +252,7 @@ ps_err ps_plat_charset_to_utf8(const char *charset, const char *in, size_t len, 
      * (wine) GBK still reads the two-byte text, and refuses the rest as unreadable. */
     if (cp == 54936 && !IsValidCodePage(cp))
         cp = 936;
-    if (cp == 0 || (cp < 0xFFFE && cp != CP_UTF7 && cp != CP_UTF8 && !IsValidCodePage(cp)))
+    if (cp == 0 || (cp < CP_UTF32LE && cp != CP_UTF7 && cp != CP_UTF8 && !IsValidCodePage(cp)))
         return PS_ERR_UNSUPPORTED;
     if (cp == CP_ASCII_STRICT) {
         for (size_t i = 0; i < len; i++)

@@ -67,7 +67,7 @@ ps_err ps_plat_thread_create(ps_thread **out, const char *name, ps_thread_fn fn,
         free(t);
         return PS_ERR_INTERNAL;
     }
-    t->h = (HANDLE)h;
+    t->h = (HANDLE)h; // NOLINT(performance-no-int-to-ptr): _beginthreadex returns a HANDLE so
     *out = t;
     return PS_OK;
 }
