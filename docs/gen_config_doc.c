@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "podstream/ps_output.h"
 #include "podstream/ps_pipeline.h"
 #include "podstream/ps_platform.h"
 #include "podstream/ps_schema.h"
@@ -76,6 +77,16 @@ static const ps_schema_table *table_named(const char *name)
         return ps_schema_properties();
     if (strcmp(name, "service") == 0)
         return ps_schema_service();
+    /* Outputs (#16): the options every output has, its tls: mapping, and each
+     * plugin's own ("output.syslog"). */
+    if (strcmp(name, "output") == 0)
+        return ps_output_common_options();
+    if (strcmp(name, "output.tls") == 0)
+        return ps_output_tls_options();
+    if (strncmp(name, "output.", 7) == 0) {
+        const ps_output_plugin *pl = ps_output_plugin_find(name + 7);
+        return pl ? pl->options : NULL;
+    }
     return NULL;
 }
 

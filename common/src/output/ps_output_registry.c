@@ -78,8 +78,8 @@ static const ps_schema_field common_fields[] = {
      .group = "Output",
      .required = true,
      .flags = PS_SCHEMA_F_NONEMPTY,
-     .description = "The plugin: `file`, `syslog` (see docs/outputs.md for each and its "
-                    "options, which sit beside these).",
+     .description = "The plugin: `file`, `syslog`, `clickhouse`, `splunk_hec` or `sentinel` "
+                    "(docs/outputs.md); its own options sit beside these.",
      PSO_MEMBER(ps_output_settings, type)},
     {.name = "enabled",
      .type = PS_SCHEMA_BOOL,

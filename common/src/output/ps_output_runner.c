@@ -62,11 +62,13 @@ static int64_t next_backoff(pso_runner *r, int64_t hint_ms)
 
 static void set_error(pso_runner *r, ps_output_state st, const char *msg)
 {
-    bool changed = strcmp(r->state.last_error, msg) != 0 || r->state.state != st;
+    /* Once per episode, and again when the reason changes: not at every retry. */
+    bool news = !r->failing || strcmp(r->state.last_error, msg) != 0;
     r->state.state = st;
     snprintf(r->state.last_error, sizeof r->state.last_error, "%s", msg);
     r->state.last_error_us = ps_plat_now_us();
-    if (changed)
+    r->failing = true;
+    if (news)
         ps_log(PS_LOG_WARN, PS_LOG_NO_DEVICE, "output %s: %s", r->name, msg);
 }
 
@@ -218,8 +220,9 @@ static void deliver(pso_runner *r, int64_t read_to)
     commit(r, to, delivered, res.duplicates, res.status == PS_OUTPUT_DELIVERED && to == read_to);
     if (res.status == PS_OUTPUT_DELIVERED) {
         r->backoff_ms = 0;
-        if (r->state.last_error[0] && r->state.state != PS_OUTPUT_STATE_RETRYING)
+        if (r->failing)
             ps_log(PS_LOG_INFO, PS_LOG_NO_DEVICE, "output %s: delivering again", r->name);
+        r->failing = false;
         return;
     }
     set_error(r, res.status == PS_OUTPUT_FAILED ? PS_OUTPUT_STATE_ERROR : PS_OUTPUT_STATE_RETRYING,
