@@ -234,8 +234,8 @@ ps_err ps_plat_socket_wait(ps_socket sock, bool want_read, bool want_write, int 
  * address the name resolves to is tried) over TCP, or for `udp` makes a connected
  * UDP socket, within timeout_ms. The socket is non-blocking; *out belongs to the
  * caller until ps_plat_socket_close. PS_ERR_NET with the host and reason in em. */
-ps_err ps_plat_socket_connect(const char *host, int port, bool udp, int timeout_ms,
-                              ps_socket *out, ps_errmsg *em);
+ps_err ps_plat_socket_connect(const char *host, int port, bool udp, int timeout_ms, ps_socket *out,
+                              ps_errmsg *em);
 /* Sends up to len bytes; *sent says how many went (0 when the socket is full:
  * PS_ERR_AGAIN). PS_ERR_NET when the connection failed or was closed. */
 ps_err ps_plat_socket_send(ps_socket sock, const void *buf, size_t len, size_t *sent,
