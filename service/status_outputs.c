@@ -43,7 +43,7 @@ void ps_status_outputs_print(const ps_output_row *rows, size_t n, int64_t now, b
             snprintf(rate, sizeof rate, "%.1f", r->rate);
         snprintf(deliv, sizeof deliv, "%llu", (unsigned long long)r->delivered);
         snprintf(drop, sizeof drop, "%llu",
-                 (unsigned long long)(r->dropped + r->retention_dropped));
+                 (unsigned long long)r->dropped + (unsigned long long)r->retention_dropped);
         snprintf(st, sizeof st, "%llu/%llu", (unsigned long long)r->split,
                  (unsigned long long)r->truncated);
         if (r->last_delivery_us)
