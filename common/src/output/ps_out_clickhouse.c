@@ -89,8 +89,8 @@ static const ps_schema_field ch_fields[] = {
      .type = PS_SCHEMA_STRING,
      .group = "ClickHouse",
      .flags = PS_SCHEMA_F_SECRET,
-     .description = "Its password: `${ENV}`, `$secret{name}` or `enc:v1:` (field "
-                    "`outputs.<name>.password`) as for tokens.",
+     .description = "Its password. Write `${ENV}` or `$secret{name}` here rather than the "
+                    "password itself.",
      PSO_MEMBER(ch_options, password)},
     {.name = "create_table",
      .type = PS_SCHEMA_BOOL,

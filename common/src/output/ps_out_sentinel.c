@@ -82,8 +82,8 @@ static const ps_schema_field az_fields[] = {
      .group = "Sentinel",
      .required = true,
      .flags = PS_SCHEMA_F_SECRET | PS_SCHEMA_F_NONEMPTY,
-     .description = "The app's client secret: `${ENV}`, `$secret{name}` or `enc:v1:` "
-                    "(field `outputs.<name>.client_secret`).",
+     .description = "The app's client secret. Write `${ENV}` or `$secret{name}` here rather "
+                    "than the secret itself.",
      PSO_MEMBER(az_options, client_secret)},
     {.name = "authority",
      .type = PS_SCHEMA_STRING,

@@ -79,8 +79,8 @@ static const ps_schema_field hec_fields[] = {
      .group = "Splunk HEC",
      .required = true,
      .flags = PS_SCHEMA_F_SECRET | PS_SCHEMA_F_NONEMPTY,
-     .description = "The HEC token: `${ENV}`, `$secret{name}` or `enc:v1:` (field "
-                    "`outputs.<name>.token`) as for POD tokens.",
+     .description = "The HEC token. Write `${ENV}` or `$secret{name}` here rather than the "
+                    "token itself.",
      PSO_MEMBER(hec_options, token)},
     HEC_STRING("index", NULL, index,
                "Index for the events; absent: the token's default index. Must be one the "
