@@ -280,6 +280,20 @@ class SentinelTests(HttpOutputCase):
         self.assertNotIn("413", st["statuses"])
         self.assertEqual(st["gzip_requests"], st["statuses"]["204"])
 
+    def test_events_over_the_limit_are_split_not_refused(self):
+        az = self.az()
+        svc = self.start_with_output("sentinel", "sentinel", self.options(az),
+                                     sim_args=("--rate", "max", "--count", "150",
+                                               "--big-share", "0.1", "--big-bytes", "1200000"))
+        self.wait_delivered(svc, "sentinel", 300, timeout=120)
+        recs = az.records()
+        self.assertEqual({(r["DeviceId"], r["EventKey"]) for r in recs},
+                         {(d, k) for d, k, _ in self.stored(svc)})
+        self.assertTrue(any(r["Parts"] > 1 for r in recs), "a large event went in parts")
+        self.assertNotIn("413", az.stats()["statuses"])
+        st = self.status_of(svc, "sentinel")
+        self.assertGreater(st["split"] + st["truncated"], 0)
+
     def test_bad_secret_is_shown_and_nothing_lost_after_fixing(self):
         az = self.az()
         az.request("POST", "/_sim/secret", value="rotated-in-entra")
