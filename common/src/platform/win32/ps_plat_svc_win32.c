@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <tlhelp32.h>
+#include <wchar.h>
 
 #include "podstream-msg.h"
 #include "podstream/ps_log.h"
@@ -160,20 +162,46 @@ static void WINAPI service_main(DWORD argc, LPWSTR *argv)
     report_stopped(svc.rc);
 }
 
+/* Whether the SCM started this process: its parent is services.exe. Asked before
+ * StartServiceCtrlDispatcherW, which on Windows fails at once from a console but
+ * under wine may connect to the control pipe of another service and wait forever.
+ * (Asking the SCM whether the service is start-pending with our process id does not
+ * work under wine: while it starts the automatic services it may not know the
+ * service it is starting.) */
+static bool started_by_scm(void)
+{
+    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
+    PROCESSENTRY32W pe = {.dwSize = sizeof pe};
+    DWORD me = GetCurrentProcessId(), parent = 0;
+    bool found = false, ours = false;
+
+    if (snap == INVALID_HANDLE_VALUE)
+        return false;
+    for (BOOL ok = Process32FirstW(snap, &pe); ok && !found; ok = Process32NextW(snap, &pe))
+        if (pe.th32ProcessID == me) {
+            parent = pe.th32ParentProcessID;
+            found = true;
+        }
+    for (BOOL ok = found && Process32FirstW(snap, &pe); ok && !ours; ok = Process32NextW(snap, &pe))
+        ours = pe.th32ProcessID == parent && _wcsicmp(pe.szExeFile, L"services.exe") == 0;
+    CloseHandle(snap);
+    return ours;
+}
+
 bool ps_plat_svc_run(const char *name, ps_plat_svc_main_fn fn, int argc, char **argv, int *rc)
 {
     SERVICE_TABLE_ENTRYW table[2];
 
     if (MultiByteToWideChar(CP_UTF8, 0, name, -1, svc.name,
-                            (int)(sizeof svc.name / sizeof svc.name[0])) <= 0)
+                            (int)(sizeof svc.name / sizeof svc.name[0])) <= 0 ||
+        !started_by_scm())
         return false;
     svc.fn = fn;
     svc.argc = argc;
     svc.argv = argv;
     table[0] = (SERVICE_TABLE_ENTRYW){svc.name, service_main};
     table[1] = (SERVICE_TABLE_ENTRYW){NULL, NULL};
-    /* Fails at once with ERROR_FAILED_SERVICE_CONTROLLER_CONNECT from a console;
-     * under the SCM it returns when the service has stopped. */
+    /* Returns when the service has stopped. */
     if (!StartServiceCtrlDispatcherW(table))
         return false;
     *rc = svc.rc;

@@ -261,7 +261,10 @@ ps_err ps_plat_svc_start(const char *name, int timeout_ms, ps_errmsg *em)
 
     if (err != PS_OK)
         return err;
-    if (!StartServiceW(s, 0, NULL) && GetLastError() != ERROR_SERVICE_ALREADY_RUNNING)
+    /* A start the SCM itself is making (wine starts automatic services whenever its
+     * service manager starts) may time this one out: the state then tells. */
+    if (!StartServiceW(s, 0, NULL) && GetLastError() != ERROR_SERVICE_ALREADY_RUNNING &&
+        GetLastError() != ERROR_SERVICE_REQUEST_TIMEOUT)
         err = w32_fail(em, "cannot start the service", name);
     else if (!wait_leave(s, SERVICE_START_PENDING, timeout_ms, &st))
         err = ps_errmsg_set(em, PS_ERR_TIMEOUT, "the service %s is still starting", name);
