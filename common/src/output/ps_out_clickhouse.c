@@ -23,13 +23,9 @@ typedef struct ch_options {
 } ch_options;
 
 typedef struct ch_inst {
+    ps_out_base b; /* first */
     const ch_options *o;
-    const ps_output_settings *s;
-    ps_secret_ctx *secrets;
-    ps_out_http *http;
     bool table_ready; /* created (or not ours to create) */
-    ps_buf body;
-    ps_out_http_resp resp;
 } ch_inst;
 
 static bool check_http_url(const char *v, char *why, size_t len)
@@ -144,36 +140,19 @@ static ps_err append_ddl(ps_buf *b, const ch_options *o)
     return err;
 }
 
-/* Headers for every request; the password wiped by the caller's ps_secret_free. */
-static ps_err auth_headers(ch_inst *in, char *user_h, size_t ulen, char **key_h, ps_errmsg *em)
-{
-    char *pw = NULL;
-    ps_err err = ps_out_secret(in->secrets, in->s->name, "password", in->o->password, &pw, em);
-    size_t n;
-
-    *key_h = NULL;
-    if (err != PS_OK)
-        return err;
-    snprintf(user_h, ulen, "X-ClickHouse-User: %s", in->o->user);
-    n = strlen("X-ClickHouse-Key: ") + (pw ? strlen(pw) : 0) + 1;
-    *key_h = malloc(n);
-    if (*key_h)
-        snprintf(*key_h, n, "X-ClickHouse-Key: %s", pw ? pw : "");
-    ps_secret_free(pw);
-    return *key_h ? PS_OK : ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
-}
-
-/* One POST of in->body to `url` with the credentials; fills in->resp. */
+/* One POST of in->b.body to `url` with the credentials; fills in->b.resp. */
 static ps_err post(ch_inst *in, const char *url, int64_t deadline_ms, ps_errmsg *em)
 {
     char user_h[300];
     char *key_h = NULL;
-    ps_err err = auth_headers(in, user_h, sizeof user_h, &key_h, em);
+    ps_err err =
+        ps_out_secret_header(&in->b, "password", in->o->password, "X-ClickHouse-Key: ", &key_h, em);
     const char *headers[] = {user_h, key_h, "Content-Type: text/plain; charset=UTF-8", NULL};
 
+    snprintf(user_h, sizeof user_h, "X-ClickHouse-User: %s", in->o->user);
     if (err == PS_OK) {
-        err = ps_out_http_post(in->http, url, headers, in->body.p, in->body.len, deadline_ms,
-                               &in->resp);
+        err = ps_out_http_post(in->b.http, url, headers, in->b.body.p, in->b.body.len, deadline_ms,
+                               &in->b.resp);
         if (err != PS_OK)
             ps_errmsg_set(em, err, "out of memory");
     }
@@ -184,11 +163,9 @@ static ps_err post(ch_inst *in, const char *url, int64_t deadline_ms, ps_errmsg 
 /* Sets `res` from a failed answer; `what` names the step. */
 static void failed(ch_inst *in, const char *what, ps_output_result *res)
 {
-    ps_out_http_describe(&in->resp, what, res);
-    res->retry_after_ms = in->resp.retry_after_ms > 0 ? in->resp.retry_after_ms : 0;
-    res->status = ps_out_http_transient(in->resp.status) && !permanent_code(in->resp.body.p)
-                      ? PS_OUTPUT_RETRY
-                      : PS_OUTPUT_FAILED;
+    ps_out_http_fail(&in->b.resp, what, res);
+    if (permanent_code(in->b.resp.body.p))
+        res->status = PS_OUTPUT_FAILED;
 }
 
 static bool ensure_table(ch_inst *in, int64_t deadline_ms, ps_output_result *res)
@@ -200,10 +177,10 @@ static bool ensure_table(ch_inst *in, int64_t deadline_ms, ps_output_result *res
     if (in->table_ready)
         return true;
     for (int step = 0; step < 2; step++) {
-        in->body.len = 0;
-        ps_err err = step == 0 ? ps_buf_appendf(&in->body, "CREATE DATABASE IF NOT EXISTS %s",
+        in->b.body.len = 0;
+        ps_err err = step == 0 ? ps_buf_appendf(&in->b.body, "CREATE DATABASE IF NOT EXISTS %s",
                                                 in->o->database)
-                               : append_ddl(&in->body, in->o);
+                               : append_ddl(&in->b.body, in->o);
         snprintf(url, sizeof url, "%s/", in->o->url);
         if (err == PS_OK)
             err = post(in, url, deadline_ms, &em);
@@ -211,7 +188,7 @@ static bool ensure_table(ch_inst *in, int64_t deadline_ms, ps_output_result *res
             ps_out_result_set(res, PS_OUTPUT_RETRY, "clickhouse: %s", em.text);
             return false;
         }
-        if (in->resp.status != 200) {
+        if (in->b.resp.status != 200) {
             char what[64];
             snprintf(what, sizeof what, "clickhouse %s", steps[step]);
             failed(in, what, res);
@@ -282,7 +259,7 @@ static void ch_deliver(void *inst, const ps_output_batch *batch, ps_output_resul
         return;
     /* One insert per batch: ClickHouse writes a block of up to a million rows
      * atomically, so a batch is in the table whole or not at all. */
-    ps_out_pack(batch, 0, SIZE_MAX, "", "\n", "\n", render_row, in, &in->body, &err);
+    ps_out_pack(batch, 0, SIZE_MAX, "", "\n", "\n", render_row, in, &in->b.body, &err);
     snprintf(url, sizeof url,
              "%s/?query=INSERT%%20INTO%%20%s.%s%%20FORMAT%%20JSONEachRow"
              "&input_format_skip_unknown_fields=1",
@@ -295,7 +272,7 @@ static void ch_deliver(void *inst, const ps_output_batch *batch, ps_output_resul
         ps_out_result_set(res, PS_OUTPUT_RETRY, "clickhouse: %s", em.text);
         return;
     }
-    if (in->resp.status != 200) {
+    if (in->b.resp.status != 200) {
         failed(in, "clickhouse insert", res);
         return;
     }
@@ -307,38 +284,16 @@ static ps_err ch_create(const ps_output_env *env, const void *options, ps_output
                         void **out, ps_errmsg *em)
 {
     const ch_options *o = options;
-    ch_inst *in = calloc(1, sizeof *in);
-    ps_out_http_opts ho = {.tls = &env->settings->tls, .timeout_ms = o->timeout_ms};
-    ps_err err;
+    ps_err err = ps_out_base_create(env, o->timeout_ms, sizeof(ch_inst), out, em);
 
-    *out = NULL;
-    if (!in)
-        return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
-    in->o = o;
-    in->s = env->settings;
-    in->secrets = env->secrets;
-    err = ps_out_http_create(&ho, &in->http, em);
-    if (err != PS_OK) {
-        free(in);
+    if (err != PS_OK)
         return err;
-    }
+    ((ch_inst *)*out)->o = o;
     /* A block of more than a million rows would be split by the server and could be
      * half written; stay well below. */
     if (!limits->max_batch_events || limits->max_batch_events > 100000)
         limits->max_batch_events = 100000;
-    *out = in;
     return PS_OK;
-}
-
-static void ch_destroy(void *inst)
-{
-    ch_inst *in = inst;
-    if (!in)
-        return;
-    ps_out_http_destroy(in->http);
-    ps_buf_deinit(&in->body);
-    ps_out_http_resp_deinit(&in->resp);
-    free(in);
 }
 
 const ps_output_plugin ps_out_clickhouse_plugin = {
@@ -353,5 +308,5 @@ const ps_output_plugin ps_out_clickhouse_plugin = {
     .check = NULL,
     .create = ch_create,
     .deliver = ch_deliver,
-    .destroy = ch_destroy,
+    .destroy = ps_out_base_destroy,
 };

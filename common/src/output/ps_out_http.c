@@ -418,3 +418,60 @@ ps_err ps_out_secret(ps_secret_ctx *secrets, const char *output, const char *opt
     return ps_secret_resolve(secrets, raw, strncmp(raw, PS_SECRET_PREFIX, 7) == 0, 0, field, plain,
                              em);
 }
+
+ps_err ps_out_base_create(const ps_output_env *env, int64_t timeout_ms, size_t size, void **out,
+                          ps_errmsg *em)
+{
+    ps_out_base *b = calloc(1, size);
+    ps_out_http_opts ho = {.tls = &env->settings->tls, .timeout_ms = timeout_ms};
+    ps_err err;
+
+    *out = NULL;
+    if (!b)
+        return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
+    b->s = env->settings;
+    b->secrets = env->secrets;
+    err = ps_out_http_create(&ho, &b->http, em);
+    if (err != PS_OK) {
+        free(b);
+        return err;
+    }
+    *out = b;
+    return PS_OK;
+}
+
+void ps_out_base_destroy(void *inst)
+{
+    ps_out_base *b = inst;
+    if (!b)
+        return;
+    ps_out_http_destroy(b->http);
+    ps_buf_deinit(&b->body);
+    ps_out_http_resp_deinit(&b->resp);
+    free(b);
+}
+
+void ps_out_http_fail(const ps_out_http_resp *resp, const char *what, ps_output_result *res)
+{
+    ps_out_http_describe(resp, what, res);
+    res->status = ps_out_http_transient(resp->status) ? PS_OUTPUT_RETRY : PS_OUTPUT_FAILED;
+    res->retry_after_ms = resp->retry_after_ms > 0 ? resp->retry_after_ms : 0;
+}
+
+ps_err ps_out_secret_header(const ps_out_base *b, const char *option, const char *raw,
+                            const char *prefix, char **out, ps_errmsg *em)
+{
+    char *plain = NULL;
+    ps_err err = ps_out_secret(b->secrets, b->s->name, option, raw, &plain, em);
+    size_t n;
+
+    *out = NULL;
+    if (err != PS_OK)
+        return err;
+    n = strlen(prefix) + (plain ? strlen(plain) : 0) + 1;
+    *out = malloc(n);
+    if (*out)
+        snprintf(*out, n, "%s%s", prefix, plain ? plain : "");
+    ps_secret_free(plain);
+    return *out ? PS_OK : ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
+}

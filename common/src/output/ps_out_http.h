@@ -100,6 +100,37 @@ size_t ps_out_pack(const ps_output_batch *b, size_t from, size_t limit, const ch
  * before `next` (a split event is whole or not delivered); 0 when there is none. */
 int64_t ps_out_delivered_before(const ps_output_batch *b, size_t next);
 
+/* What every HTTP output instance holds: its settings and secrets (the framework's,
+ * valid until destroy), the reused client, the request body being built and the last
+ * answer. The first member of each plugin's instance struct. */
+typedef struct ps_out_base {
+    const ps_output_settings *s;
+    ps_secret_ctx *secrets;
+    ps_out_http *http;
+    ps_buf body;
+    ps_out_http_resp resp;
+} ps_out_base;
+
+/* Allocates a zeroed instance of `size` bytes that starts with a ps_out_base and sets
+ * that up for `env`, each request bounded by `timeout_ms`. *out owned by the caller
+ * (ps_out_base_destroy). PS_ERR_NOMEM, or ps_out_http_create's errors. */
+ps_err ps_out_base_create(const ps_output_env *env, int64_t timeout_ms, size_t size, void **out,
+                          ps_errmsg *em);
+
+/* Frees what ps_out_base_create set up, then the instance. Accepts NULL. */
+void ps_out_base_destroy(void *inst);
+
+/* Sets `res` after a request the destination refused or did not answer: the message of
+ * ps_out_http_describe, RETRY when ps_out_http_transient (after the answer's
+ * Retry-After, if any), else FAILED. */
+void ps_out_http_fail(const ps_out_http_resp *resp, const char *what, ps_output_result *res);
+
+/* Builds the header "<prefix><value of secret option `option`>" (e.g. prefix
+ * "Authorization: Splunk "), the secret resolved by ps_out_secret for this request
+ * only. *out owned by the caller, who wipes and frees it with ps_secret_free. */
+ps_err ps_out_secret_header(const ps_out_base *b, const char *option, const char *raw,
+                            const char *prefix, char **out, ps_errmsg *em);
+
 /* Resolves a secret option of output `output` (`${ENV}`, `$secret{}`, or `enc:v1:`
  * bound to device 0 and field "outputs.<output>.<option>") into *plain, owned by the
  * caller and wiped with ps_secret_free. NULL or "" raw gives NULL *plain and PS_OK.

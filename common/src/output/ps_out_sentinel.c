@@ -36,14 +36,11 @@ typedef struct az_options {
 } az_options;
 
 typedef struct az_inst {
+    ps_out_base b; /* first */
     const az_options *o;
-    const ps_output_settings *s;
-    ps_secret_ctx *secrets;
-    ps_out_http *http;
     char *token;         /* the bearer token, wiped when replaced */
     int64_t token_until; /* ps_plat_mono_ms after which it is fetched again */
-    ps_buf body, zbody;
-    ps_out_http_resp resp;
+    ps_buf zbody;
 } az_inst;
 
 static bool check_https_url(const char *v, char *why, size_t len)
@@ -138,8 +135,8 @@ static ps_err token_form(az_inst *in, ps_buf *form, ps_errmsg *em)
 {
     char *secret = NULL;
     CURL *c = curl_easy_init();
-    ps_err err =
-        ps_out_secret(in->secrets, in->s->name, "client_secret", in->o->client_secret, &secret, em);
+    ps_err err = ps_out_secret(in->b.secrets, in->b.s->name, "client_secret", in->o->client_secret,
+                               &secret, em);
 
     if (err == PS_OK && !c)
         err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
@@ -163,7 +160,7 @@ static ps_err token_form(az_inst *in, ps_buf *form, ps_errmsg *em)
  * if shorter) before it expires, so a request never goes with one about to lapse. */
 static bool take_token(az_inst *in)
 {
-    cJSON *root = cJSON_Parse(in->resp.body.p ? in->resp.body.p : "");
+    cJSON *root = cJSON_Parse(in->b.resp.body.p ? in->b.resp.body.p : "");
     const cJSON *tok = cJSON_GetObjectItemCaseSensitive(root, "access_token");
     const cJSON *exp = cJSON_GetObjectItemCaseSensitive(root, "expires_in");
     double life = cJSON_IsNumber(exp) ? exp->valuedouble : 3599;
@@ -177,8 +174,8 @@ static bool take_token(az_inst *in)
         memset(tok->valuestring, 0, strlen(tok->valuestring));
     }
     /* The answer's copy of the token goes too. */
-    if (in->resp.body.p)
-        memset(in->resp.body.p, 0, in->resp.body.len);
+    if (in->b.resp.body.p)
+        memset(in->b.resp.body.p, 0, in->b.resp.body.len);
     cJSON_Delete(root);
     return ok;
 }
@@ -197,8 +194,8 @@ static bool get_token(az_inst *in, int64_t deadline_ms, ps_output_result *res)
     drop_token(in);
     err = token_form(in, &form, &em);
     snprintf(url, sizeof url, "%s/%s/oauth2/v2.0/token", in->o->authority, in->o->tenant_id);
-    if (err == PS_OK &&
-        ps_out_http_post(in->http, url, headers, form.p, form.len, deadline_ms, &in->resp) != PS_OK)
+    if (err == PS_OK && ps_out_http_post(in->b.http, url, headers, form.p, form.len, deadline_ms,
+                                         &in->b.resp) != PS_OK)
         err = ps_errmsg_set(&em, PS_ERR_NOMEM, "out of memory");
     if (form.p)
         memset(form.p, 0, form.len);
@@ -207,11 +204,9 @@ static bool get_token(az_inst *in, int64_t deadline_ms, ps_output_result *res)
         ps_out_result_set(res, PS_OUTPUT_FAILED, "sentinel token: %s", em.text);
         return false;
     }
-    if (in->resp.status == 200 && take_token(in))
+    if (in->b.resp.status == 200 && take_token(in))
         return true;
-    ps_out_http_describe(&in->resp, "sentinel token", res);
-    res->status = ps_out_http_transient(in->resp.status) ? PS_OUTPUT_RETRY : PS_OUTPUT_FAILED;
-    res->retry_after_ms = in->resp.retry_after_ms > 0 ? in->resp.retry_after_ms : 0;
+    ps_out_http_fail(&in->b.resp, "sentinel token", res);
     return false;
 }
 
@@ -248,13 +243,13 @@ static ps_err post_records(az_inst *in, int64_t deadline_ms, ps_errmsg *em)
     char url[1400];
     char *auth;
     size_t n = strlen("Authorization: Bearer ") + strlen(in->token) + 1;
-    const void *data = in->body.p;
-    size_t len = in->body.len;
+    const void *data = in->b.body.p;
+    size_t len = in->b.body.len;
     ps_err err = PS_OK;
 
     if (in->o->gzip) {
         in->zbody.len = 0;
-        err = ps_out_gzip(in->body.p, in->body.len, &in->zbody, em);
+        err = ps_out_gzip(in->b.body.p, in->b.body.len, &in->zbody, em);
         data = in->zbody.p;
         len = in->zbody.len;
     }
@@ -267,7 +262,8 @@ static ps_err post_records(az_inst *in, int64_t deadline_ms, ps_errmsg *em)
         snprintf(auth, n, "Authorization: Bearer %s", in->token);
         snprintf(url, sizeof url, "%s/dataCollectionRules/%s/streams/%s?api-version=2023-01-01",
                  in->o->endpoint, in->o->dcr_id, in->o->stream);
-        if (ps_out_http_post(in->http, url, headers, data, len, deadline_ms, &in->resp) != PS_OK)
+        if (ps_out_http_post(in->b.http, url, headers, data, len, deadline_ms, &in->b.resp) !=
+            PS_OK)
             err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
     }
     ps_secret_free(auth);
@@ -287,12 +283,10 @@ static bool send_one(az_inst *in, const ps_output_batch *b, size_t from, ps_outp
             ps_out_result_set(res, PS_OUTPUT_RETRY, "sentinel: %s", em.text);
             break;
         }
-        if (in->resp.status == 204 || in->resp.status == 200)
+        if (in->b.resp.status == 204 || in->b.resp.status == 200)
             return true;
-        ps_out_http_describe(&in->resp, "sentinel", res);
-        res->status = ps_out_http_transient(in->resp.status) ? PS_OUTPUT_RETRY : PS_OUTPUT_FAILED;
-        res->retry_after_ms = in->resp.retry_after_ms > 0 ? in->resp.retry_after_ms : 0;
-        if (in->resp.status != 401)
+        ps_out_http_fail(&in->b.resp, "sentinel", res);
+        if (in->b.resp.status != 401)
             break;
         drop_token(in);
     }
@@ -307,8 +301,8 @@ static void az_deliver(void *inst, const ps_output_batch *batch, ps_output_resul
     ps_err err = PS_OK;
 
     while (from < batch->count) {
-        size_t next =
-            ps_out_pack(batch, from, API_LIMIT, "[", ",", "]", render_record, in, &in->body, &err);
+        size_t next = ps_out_pack(batch, from, API_LIMIT, "[", ",", "]", render_record, in,
+                                  &in->b.body, &err);
         if (err != PS_OK) {
             ps_out_result_set(res, PS_OUTPUT_RETRY, "sentinel: out of memory");
             res->delivered_id = ps_out_delivered_before(batch, from);
@@ -326,23 +320,12 @@ static ps_err az_create(const ps_output_env *env, const void *options, ps_output
                         void **out, ps_errmsg *em)
 {
     const az_options *o = options;
-    az_inst *in = calloc(1, sizeof *in);
-    ps_out_http_opts ho = {.tls = &env->settings->tls, .timeout_ms = o->timeout_ms};
-    ps_err err;
+    ps_err err = ps_out_base_create(env, o->timeout_ms, sizeof(az_inst), out, em);
 
-    *out = NULL;
-    if (!in)
-        return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
-    in->o = o;
-    in->s = env->settings;
-    in->secrets = env->secrets;
-    err = ps_out_http_create(&ho, &in->http, em);
-    if (err != PS_OK) {
-        free(in);
+    if (err != PS_OK)
         return err;
-    }
+    ((az_inst *)*out)->o = o;
     limits->max_event_bytes = API_LIMIT - ENVELOPE_MAX;
-    *out = in;
     return PS_OK;
 }
 
@@ -352,11 +335,8 @@ static void az_destroy(void *inst)
     if (!in)
         return;
     drop_token(in);
-    ps_out_http_destroy(in->http);
-    ps_buf_deinit(&in->body);
     ps_buf_deinit(&in->zbody);
-    ps_out_http_resp_deinit(&in->resp);
-    free(in);
+    ps_out_base_destroy(in);
 }
 
 const ps_output_plugin ps_out_sentinel_plugin = {

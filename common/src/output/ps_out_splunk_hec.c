@@ -36,14 +36,10 @@ typedef struct hec_options {
 } hec_options;
 
 typedef struct hec_inst {
+    ps_out_base b; /* first */
     const hec_options *o;
-    const ps_output_settings *s;
-    ps_secret_ctx *secrets;
-    ps_out_http *http;
     char channel[37];
     size_t limit; /* request size now: max_content_length, halved after a 413 */
-    ps_buf body;
-    ps_out_http_resp resp;
     /* The requests of the batch being delivered: where each ends, its ackId. */
     size_t ends[MAX_REQUESTS];
     long long ack_ids[MAX_REQUESTS];
@@ -178,24 +174,16 @@ static ps_err render_event(void *ctx, const ps_output_event *e, ps_buf *b)
 static ps_err post(hec_inst *in, const char *path, int64_t deadline_ms, ps_errmsg *em)
 {
     char url[1024], chan[80];
-    char *token = NULL, *auth = NULL;
-    ps_err err = ps_out_secret(in->secrets, in->s->name, "token", in->o->token, &token, em);
+    char *auth = NULL;
+    ps_err err =
+        ps_out_secret_header(&in->b, "token", in->o->token, "Authorization: Splunk ", &auth, em);
 
-    if (err == PS_OK) {
-        size_t n = strlen("Authorization: Splunk ") + strlen(token ? token : "") + 1;
-        auth = malloc(n);
-        if (auth)
-            snprintf(auth, n, "Authorization: Splunk %s", token ? token : "");
-        else
-            err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
-    }
-    ps_secret_free(token);
     if (err == PS_OK) {
         const char *headers[] = {auth, chan, "Content-Type: application/json", NULL};
         snprintf(chan, sizeof chan, "X-Splunk-Request-Channel: %s", in->channel);
         snprintf(url, sizeof url, "%s%s", in->o->url, path);
-        err = ps_out_http_post(in->http, url, headers, in->body.p, in->body.len, deadline_ms,
-                               &in->resp);
+        err = ps_out_http_post(in->b.http, url, headers, in->b.body.p, in->b.body.len, deadline_ms,
+                               &in->b.resp);
         if (err != PS_OK)
             ps_errmsg_set(em, err, "out of memory");
     }
@@ -220,11 +208,9 @@ static int hec_code(const ps_out_http_resp *r, long long *ack_id)
  * smaller requests), FAILED for what needs the admin (token, index, format). */
 static void refused(hec_inst *in, const ps_output_batch *b, size_t next, ps_output_result *res)
 {
-    ps_out_http_describe(&in->resp, "splunk hec", res);
+    ps_out_http_fail(&in->b.resp, "splunk hec", res);
     res->delivered_id = ps_out_delivered_before(b, next);
-    res->retry_after_ms = in->resp.retry_after_ms > 0 ? in->resp.retry_after_ms : 0;
-    res->status = ps_out_http_transient(in->resp.status) ? PS_OUTPUT_RETRY : PS_OUTPUT_FAILED;
-    if (in->resp.status == 413 && in->limit > 16384) {
+    if (in->b.resp.status == 413 && in->limit > 16384) {
         /* The collector takes less than we were told: find its limit by halving. */
         in->limit /= 2;
         res->status = PS_OUTPUT_RETRY;
@@ -246,7 +232,7 @@ static int send_requests(hec_inst *in, const ps_output_batch *b, ps_output_resul
 
     while (from < b->count && n < MAX_REQUESTS) {
         size_t next =
-            ps_out_pack(b, from, in->limit, "", "\n", "", render_event, in, &in->body, &err);
+            ps_out_pack(b, from, in->limit, "", "\n", "", render_event, in, &in->b.body, &err);
         if (err == PS_OK)
             err = post(in, "/services/collector/event", ps_output_deadline(b), &em);
         else
@@ -256,7 +242,7 @@ static int send_requests(hec_inst *in, const ps_output_batch *b, ps_output_resul
             res->delivered_id = in->o->ack ? 0 : ps_out_delivered_before(b, from);
             return -1;
         }
-        if (in->resp.status != 200 || hec_code(&in->resp, &in->ack_ids[n]) != 0) {
+        if (in->b.resp.status != 200 || hec_code(&in->b.resp, &in->ack_ids[n]) != 0) {
             /* Without acks, what went before is in; with acks it is not known yet. */
             refused(in, b, in->o->ack ? 0 : from, res);
             return -1;
@@ -277,18 +263,18 @@ static int poll_acks(hec_inst *in, int n, int64_t deadline_ms)
     ps_errmsg em = {{0}};
     int prefix = 0;
 
-    in->body.len = 0;
-    ps_buf_append(&in->body, "{\"acks\":[", 9);
+    in->b.body.len = 0;
+    ps_buf_append(&in->b.body, "{\"acks\":[", 9);
     for (int i = 0, first = 1; i < n; i++) {
         if (in->acked[i])
             continue;
-        ps_buf_appendf(&in->body, "%s%lld", first ? "" : ",", in->ack_ids[i]);
+        ps_buf_appendf(&in->b.body, "%s%lld", first ? "" : ",", in->ack_ids[i]);
         first = 0;
     }
-    ps_buf_append(&in->body, "]}", 2);
+    ps_buf_append(&in->b.body, "]}", 2);
     snprintf(path, sizeof path, "/services/collector/ack?channel=%s", in->channel);
-    if (post(in, path, deadline_ms, &em) == PS_OK && in->resp.status == 200) {
-        cJSON *root = cJSON_Parse(in->resp.body.p ? in->resp.body.p : "");
+    if (post(in, path, deadline_ms, &em) == PS_OK && in->b.resp.status == 200) {
+        cJSON *root = cJSON_Parse(in->b.resp.body.p ? in->b.resp.body.p : "");
         const cJSON *acks = cJSON_GetObjectItemCaseSensitive(root, "acks");
         for (int i = 0; i < n; i++) {
             char id[32];
@@ -363,22 +349,18 @@ static ps_err hec_create(const ps_output_env *env, const void *options, ps_outpu
                          void **out, ps_errmsg *em)
 {
     const hec_options *o = options;
-    hec_inst *in = calloc(1, sizeof *in);
-    ps_out_http_opts ho = {.tls = &env->settings->tls, .timeout_ms = o->timeout_ms};
-    ps_err err;
+    hec_inst *in;
+    ps_err err = ps_out_base_create(env, o->timeout_ms, sizeof(hec_inst), out, em);
 
-    *out = NULL;
-    if (!in)
-        return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
+    if (err != PS_OK)
+        return err;
+    in = *out;
     in->o = o;
-    in->s = env->settings;
-    in->secrets = env->secrets;
     in->limit = (size_t)o->max_content_length;
     err = make_channel(in->channel, em);
-    if (err == PS_OK)
-        err = ps_out_http_create(&ho, &in->http, em);
     if (err != PS_OK) {
-        free(in);
+        ps_out_base_destroy(in);
+        *out = NULL;
         return err;
     }
     limits->max_event_bytes = in->limit - ENVELOPE_MAX;
@@ -387,19 +369,7 @@ static ps_err hec_create(const ps_output_env *env, const void *options, ps_outpu
         limits->max_batch_bytes = in->limit * (MAX_REQUESTS / 2);
     if (!limits->max_batch_events || limits->max_batch_events > 100000)
         limits->max_batch_events = 100000;
-    *out = in;
     return PS_OK;
-}
-
-static void hec_destroy(void *inst)
-{
-    hec_inst *in = inst;
-    if (!in)
-        return;
-    ps_out_http_destroy(in->http);
-    ps_buf_deinit(&in->body);
-    ps_out_http_resp_deinit(&in->resp);
-    free(in);
 }
 
 const ps_output_plugin ps_out_splunk_hec_plugin = {
@@ -415,5 +385,5 @@ const ps_output_plugin ps_out_splunk_hec_plugin = {
     .check = NULL,
     .create = hec_create,
     .deliver = hec_deliver,
-    .destroy = hec_destroy,
+    .destroy = ps_out_base_destroy,
 };
