@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -524,6 +525,57 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
+static double wal_mb(const char *path)
+{
+    char wal[1024];
+    struct stat sb;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    return stat(wal, &sb) == 0 ? (double)sb.st_size / 1e6 : 0.0;
+}
+
+/* `more` events without a reader, then as many with one querying without pause:
+ * the same database state, back to back, so the ratio is what the reader costs.
+ * The writer's CPU time per event says whether the reader makes the writer's work
+ * dearer (checkpoints it blocks, a WAL that grows) or only takes its core. */
+static void reader_phase(ps_store *st, source *src, const char *path, uint64_t first, uint64_t more)
+{
+    reader_ctx rc;
+    ps_thread *th = NULL;
+    ingest_stats alone, beside;
+    double wal_alone;
+    memset(&rc, 0, sizeof rc);
+    memset(&alone, 0, sizeof alone);
+    memset(&beside, 0, sizeof beside);
+    ingest(st, src, more, first, &alone, false, false);
+    wal_alone = wal_mb(path);
+    rc.path = path;
+    atomic_init(&rc.stop, false);
+    if (ps_plat_thread_create(&th, "reader", reader_main, &rc) != PS_OK)
+        die("the concurrent reader", PS_ERR_INTERNAL, NULL);
+    ingest(st, src, more, first + more, &beside, false, false);
+    atomic_store(&rc.stop, true);
+    (void)ps_plat_thread_join(th);
+    if (rc.err != PS_OK)
+        die("the concurrent reader", rc.err, &rc.em);
+    printf("\nwriting while a reader queries without pause (%llu events each, back to back):\n",
+           (unsigned long long)more);
+    printf("  alone:       insert rate %.0f events/s, writer CPU %.1f us/event, WAL %.1f MB\n",
+           (double)alone.events / alone.store_s, alone.store_cpu_s / (double)alone.events * 1e6,
+           wal_alone);
+    printf("  with reader: insert rate %.0f events/s, writer CPU %.1f us/event, WAL %.1f MB "
+           "(%.0f%% of the rate alone)\n",
+           (double)beside.events / beside.store_s, beside.store_cpu_s / (double)beside.events * 1e6,
+           wal_mb(path),
+           100.0 * ((double)beside.events / beside.store_s) /
+               ((double)alone.events / alone.store_s));
+    printf("  writer CPU per event with the reader: %.0f%% of the rate alone, when the reader "
+           "has a core of its own\n",
+           100.0 * (alone.store_cpu_s / (double)alone.events) /
+               (beside.store_cpu_s / (double)beside.events));
+    printf("  the reader ran %llu queries, the slowest %.1f ms\n", (unsigned long long)rc.queries,
+           rc.max_ms);
+}
+
 /* ---- whole process --------------------------------------------------------------- */
 
 static double run_podstream(const char *bin, char *const argv[])
@@ -762,28 +814,7 @@ int main(int argc, char **argv)
         printf("\nwhole process: %s not found (pass -p); skipped\n", podstream);
     }
 
-    {
-        reader_ctx rc;
-        ps_thread *th = NULL;
-        ingest_stats is2;
-        uint64_t more = total / 10 < 100000 ? total / 10 : 100000;
-        memset(&rc, 0, sizeof rc);
-        memset(&is2, 0, sizeof is2);
-        rc.path = path;
-        atomic_init(&rc.stop, false);
-        if (ps_plat_thread_create(&th, "reader", reader_main, &rc) != PS_OK)
-            die("the concurrent reader", PS_ERR_INTERNAL, NULL);
-        ingest(st, &src, more, is.events, &is2, false, false);
-        atomic_store(&rc.stop, true);
-        (void)ps_plat_thread_join(th);
-        if (rc.err != PS_OK)
-            die("the concurrent reader", rc.err, &rc.em);
-        printf("\nwriting while a reader queries without pause:\n");
-        printf("  insert rate %.0f events/s over %llu events; the reader ran %llu queries, the "
-               "slowest %.1f ms\n",
-               (double)is2.events / is2.store_s, (unsigned long long)is2.events,
-               (unsigned long long)rc.queries, rc.max_ms);
-    }
+    reader_phase(st, &src, path, is.events, total / 10 < 100000 ? total / 10 : 100000);
     {
         /* Retention as the writer runs it between batches: expire the oldest hour,
          * 1,000 events per step. */
