@@ -13,12 +13,20 @@
 static const char *const cmd = "service";
 static const char *const svc_name = "podstream";
 
-typedef enum action { ACT_INSTALL, ACT_UNINSTALL, ACT_START, ACT_STOP, ACT_STATUS } action;
-static const char *const action_names[] = {"install", "uninstall", "start", "stop", "status"};
+typedef enum action {
+    ACT_INSTALL,
+    ACT_UNINSTALL,
+    ACT_START,
+    ACT_STOP,
+    ACT_RELOAD,
+    ACT_STATUS
+} action;
+static const char *const action_names[] = {"install", "uninstall", "start",
+                                           "stop",    "reload",    "status"};
 #define NACTIONS (sizeof action_names / sizeof action_names[0])
 /* What systemctl does instead on Linux, per action. */
-static const char *const systemctl_verbs[] = {"enable --now", "disable --now", "start", "stop",
-                                              "status"};
+static const char *const systemctl_verbs[] = {"enable --now", "disable --now", "start",
+                                              "stop",         "reload",        "status"};
 
 typedef struct service_opts {
     const char *config;
@@ -36,11 +44,12 @@ static const ps_opt options[] = {
 
 const ps_opt_cmd ps_cmd_service_opts = {
     "service",
-    "install, uninstall, start, stop or show the Windows service",
+    "install, uninstall, start, stop, reload or show the Windows service",
     "install [-c DIR]\n"
     "uninstall [--timeout SECONDS]\n"
     "start [--timeout SECONDS]\n"
     "stop [--timeout SECONDS]\n"
+    "reload\n"
     "status",
     "Windows only; on Linux the package installs podstream.service for systemd.\n"
     "\n"
@@ -54,6 +63,8 @@ const ps_opt_cmd ps_cmd_service_opts = {
     "           configuration, the key and the database stay.\n"
     "start      starts the service and waits until it runs.\n"
     "stop       stops it (the same clean drain as Ctrl+C) and waits.\n"
+    "reload     asks it to read the configuration again (as a change to a file does;\n"
+    "           'sc control podstream paramchange' is the same).\n"
     "status     prints its state, process id, start type, account, command line and\n"
     "           last exit code.",
     options,
@@ -72,7 +83,7 @@ static int parse_action(int argc, char **argv, action *a)
         }
     if (argc >= 2 && argv[1][0] != '-')
         return ps_cli_usage_error(
-            cmd, "unknown action '%s'; expected install, uninstall, start, stop or status",
+            cmd, "unknown action '%s'; expected install, uninstall, start, stop, reload or status",
             argv[1]);
     return PS_EXIT_USAGE;
 }
@@ -149,6 +160,9 @@ static int control(action a, const service_opts *o)
     case ACT_STOP:
         err = ps_plat_svc_stop(svc_name, timeout_ms, &em);
         break;
+    case ACT_RELOAD:
+        err = ps_plat_svc_reload(svc_name, &em);
+        break;
     default:
         err = ps_plat_svc_uninstall(svc_name, timeout_ms, &em);
         break;
@@ -156,9 +170,10 @@ static int control(action a, const service_opts *o)
     if (err != PS_OK)
         return failed(err, &em);
     printf("%s: %s\n", svc_name,
-           a == ACT_START  ? "running"
-           : a == ACT_STOP ? "stopped"
-                           : "uninstalled (configuration, key and database kept)");
+           a == ACT_START    ? "running"
+           : a == ACT_STOP   ? "stopped"
+           : a == ACT_RELOAD ? "asked to reload its configuration (its log says how it went)"
+                             : "uninstalled (configuration, key and database kept)");
     return PS_EXIT_OK;
 }
 
@@ -176,7 +191,8 @@ int ps_cmd_service(int argc, char **argv)
         rc = ps_cli_parse(&ps_cmd_service_opts, argc - has_action, argv + has_action, &o, &args);
     if (rc == PS_CLI_RUN && !has_action)
         rc = ps_cli_usage_error(cmd,
-                                "expected an action: install, uninstall, start, stop or status");
+                                "expected an action: install, uninstall, start, stop, reload or "
+                                "status");
     if (rc == PS_CLI_RUN && args.n)
         rc = ps_cli_usage_error(cmd, "%s: unexpected argument '%s'", action_names[a], args.v[0]);
     if (rc == PS_CLI_RUN && a != ACT_INSTALL && o.config)

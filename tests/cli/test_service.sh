@@ -12,7 +12,8 @@ trap 'rm -rf "$tmp"' EXIT
 # shellcheck source=tests/cli/cli_lib.sh
 . "$(dirname "$0")/cli_lib.sh"
 
-for a in install:"enable --now" uninstall:"disable --now" start:start stop:stop status:status; do
+for a in install:"enable --now" uninstall:"disable --now" start:start stop:stop reload:reload \
+    status:status; do
     action=${a%%:*}
     verb=${a#*:}
     run "linux-$action" 2 service "$action"
@@ -25,9 +26,9 @@ run install-config 2 service install -c "$tmp/conf"
 has_text "$last.stderr" "systemctl enable --now podstream"
 
 run no-action 2 service
-has_text "$last.stderr" "podstream service: expected an action: install, uninstall, start, stop or status"
+has_text "$last.stderr" "podstream service: expected an action: install, uninstall, start, stop, reload or status"
 run unknown-action 2 service restart
-has_text "$last.stderr" "unknown action 'restart'; expected install, uninstall, start, stop or status"
+has_text "$last.stderr" "unknown action 'restart'; expected install, uninstall, start, stop, reload or status"
 run extra-argument 2 service start now
 has_text "$last.stderr" "start: unexpected argument 'now'"
 run config-not-install 2 service start -c "$tmp/conf"
@@ -39,6 +40,6 @@ run help 0 service --help
 has "$last.stdout" '^usage: podstream service install \[-c DIR\]'
 has "$last.stdout" 'NT SERVICE\\podstream'
 run listed 0 --help
-has "$last.stdout" '^  service +install, uninstall, start, stop or show the Windows service'
+has "$last.stdout" '^  service +install, uninstall, start, stop, reload or show the Windows service'
 
 finish test_service

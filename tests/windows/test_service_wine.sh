@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `podstream.exe service install|start|status|stop|uninstall` against wine's service
-# control manager (issue #14), in a wine prefix of its own: the service really runs
-# under the SCM (ps_plat_svc_run), writes its log file under %ProgramData%, drains
-# on the SCM's stop and reports podstream's exit code; a configuration that cannot
-# start is reported as the exit code 3 the service stopped with.
+# `podstream.exe service install|start|status|reload|stop|uninstall` against wine's
+# service control manager (issue #14), in a wine prefix of its own: the service
+# really runs under the SCM (ps_plat_svc_run), writes its log file under
+# %ProgramData%, reloads on PARAMCHANGE, drains on the SCM's stop and reports
+# podstream's exit code; a configuration that cannot start is reported as the exit
+# code 3 the service stopped with.
 # What wine cannot show (docs/windows.md): the virtual account (wine runs every
 # service as the calling user), delayed start and the recovery actions (stored, never
 # acted on: wine does not reboot or restart services), the Application event log
@@ -41,6 +42,9 @@ cp "$last.stdout" "$tmp/install.out"
 wrun install-again 1 service install -c "$(winpath "$cfg")"
 has "$last.stderr" "cannot install the service podstream: .*(1073)"
 
+# Wine's manager may already have started it (an automatic service, and wine starts
+# those whenever its manager starts): begin from a stopped service.
+wrun stop-first 0 service stop
 wrun status-stopped 1 service status
 has_text "$last.stdout" "State:     stopped"
 has_text "$last.stdout" "Account:   NT SERVICE\\podstream"
@@ -54,6 +58,11 @@ has_text "$last.stdout" "podstream: running"
 wrun status-running 0 service status
 has "$last.stdout" "^State:     running \(pid [0-9]+\)$"
 wait_for 20 grep -q "starting: 0 device(s)" "$logfile" || fail "no start line in $logfile"
+# PARAMCHANGE: the same reload as SIGHUP on Linux.
+wrun reload 0 service reload
+has_text "$last.stdout" "podstream: asked to reload its configuration"
+wait_for 20 grep -q "configuration reloaded" "$logfile" || fail "no reload in $logfile"
+has_text "$logfile" "reload request received: reloading the configuration"
 # A second `run` beside the service: the database lock refuses it.
 wrun second-run 1 run -c "$(winpath "$cfg")"
 has "$last.stderr" "another podstream is already running on this database"
@@ -64,7 +73,7 @@ wrun status-after-stop 1 service status
 has_text "$last.stdout" "State:     stopped"
 has_text "$last.stdout" "Last exit: 0"
 cp "$logfile" "$tmp/service.log"
-has "$tmp/service.log" "received: draining and stopping"
+has "$tmp/service.log" "stop request received: draining and stopping"
 has "$tmp/service.log" "stopped cleanly"
 
 # A configuration that cannot start: the start fails with the service's exit code 3.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154
 # Helpers for the wine tests of tests/windows (sourced). Each test gets a wine prefix
 # of its own under $tmp (the MSI and the service manager change the prefix), stops
 # its wineserver at the end, and checks like tests/cli/cli_lib.sh:

@@ -392,6 +392,10 @@ ps_err ps_plat_svc_uninstall(const char *name, int timeout_ms, ps_errmsg *em);
  * it stopped instead of starting (its exit code in em). */
 ps_err ps_plat_svc_start(const char *name, int timeout_ms, ps_errmsg *em);
 ps_err ps_plat_svc_stop(const char *name, int timeout_ms, ps_errmsg *em);
+/* Asks the running service `name` to read its configuration again (the SCM's
+ * PARAMCHANGE, which the service takes as PS_SIGNAL_RELOAD). PS_ERR_IO when it is
+ * not running. */
+ps_err ps_plat_svc_reload(const char *name, ps_errmsg *em);
 
 /* What the SCM says about a service, for `podstream service status`. */
 typedef struct ps_plat_svc_info {

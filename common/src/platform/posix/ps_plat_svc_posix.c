@@ -52,6 +52,12 @@ ps_err ps_plat_svc_stop(const char *name, int timeout_ms, ps_errmsg *em)
     return unsupported(em);
 }
 
+ps_err ps_plat_svc_reload(const char *name, ps_errmsg *em)
+{
+    (void)name;
+    return unsupported(em);
+}
+
 ps_err ps_plat_svc_query(const char *name, ps_plat_svc_info *out, ps_errmsg *em)
 {
     (void)name, (void)out;

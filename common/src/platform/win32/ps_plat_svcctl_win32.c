@@ -294,6 +294,21 @@ ps_err ps_plat_svc_stop(const char *name, int timeout_ms, ps_errmsg *em)
     return err;
 }
 
+ps_err ps_plat_svc_reload(const char *name, ps_errmsg *em)
+{
+    SC_HANDLE s;
+    SERVICE_STATUS ss;
+    /* PARAMCHANGE needs the pause-and-continue right. */
+    ps_err err = open_service(name, SERVICE_PAUSE_CONTINUE, &s, em);
+
+    if (err != PS_OK)
+        return err;
+    if (!ControlService(s, SERVICE_CONTROL_PARAMCHANGE, &ss))
+        err = w32_fail(em, "cannot ask for a reload of the service", name);
+    CloseServiceHandle(s);
+    return err;
+}
+
 static const char *state_name(DWORD state)
 {
     switch (state) {
