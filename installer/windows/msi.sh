@@ -14,6 +14,9 @@
 # component gets NeverOverwrite (128, beside 64-bit 256), which wixl 0.101 cannot
 # write, so an existing podstream.yml is never replaced, edited or not.
 # These are the settings `podstream service install` makes (ps_plat_svcctl_win32.c).
+# A build linked against DLLs (MSYS2, .github/workflows/windows.yml) puts them, and
+# any data files they need, in BUILD_DIR/runtime/: they go beside podstream.exe.
+# The cross build (installer/windows/build.sh) links statically and has none.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -35,8 +38,18 @@ ln -s "$exe" "$tmp/podstream.exe"
 [ -z "$gui" ] || ln -s "$gui" "$tmp/podstream-gui.exe"
 ln -s "$here/podstream.yml" "$tmp/podstream.yml"
 cp -r "$src/examples/config/." "$tmp/examples/"
-(cd "$tmp" && wixl -a x64 -D Version="$version" -D Gui="${gui:+yes}" -o podstream.msi \
-    "$here/podstream.wxs")
+fragments=()
+runtime=
+if [ -d "$build/runtime" ] && [ -n "$(ls -A "$build/runtime")" ]; then
+    runtime=yes
+    cp -r "$build/runtime" "$tmp/runtime"
+    (cd "$tmp" && find runtime -type f | sort |
+        wixl-heat --prefix runtime/ --directory-ref INSTALLDIR --component-group Runtime \
+            --var var.RuntimeDir --win64 >runtime.wxs)
+    fragments+=(runtime.wxs)
+fi
+(cd "$tmp" && wixl -a x64 -D Version="$version" -D Gui="${gui:+yes}" -D Runtime="$runtime" \
+    -D RuntimeDir=runtime -D Win64=yes -o podstream.msi "$here/podstream.wxs" "${fragments[@]}")
 
 # .idt files: column names, column types, then the table name and its key columns.
 tab=$'\t'
