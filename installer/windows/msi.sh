@@ -17,14 +17,18 @@
 # A build linked against DLLs (MSYS2, .github/workflows/windows.yml) puts them, and
 # any data files they need, in BUILD_DIR/runtime/: they go beside podstream.exe.
 # The cross build (installer/windows/build.sh) links statically and has none.
+# The desktop app goes in only as a bundle that runs on its own (its DLLs under bin/,
+# GLib's and GTK's data under share/, as installer/windows/gtk-bundle.sh makes one):
+# PS_MSI_GUI_BUNDLE=DIR installs DIR as Program Files\podstream\gui.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 build=$(cd "${1:?usage: msi.sh BUILD_DIR [OUT.msi]}" && pwd)
 exe=$build/service/podstream.exe
-gui=$build/gui/podstream-gui.exe
+gui=${PS_MSI_GUI_BUNDLE:-}
 [ -f "$exe" ] || { echo "msi.sh: $exe is missing (build the Windows tree first)" >&2; exit 1; }
-[ -f "$gui" ] || gui=
+[ -z "$gui" ] || [ -f "$gui/bin/podstream-gui.exe" ] ||
+    { echo "msi.sh: $gui/bin/podstream-gui.exe is missing (PS_MSI_GUI_BUNDLE)" >&2; exit 1; }
 # PS_MSI_VERSION overrides it (tests/windows/test_msi_wine.sh builds an "upgrade").
 version=${PS_MSI_VERSION:-$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$build/CMakeCache.txt" 2>/dev/null || true)}
 [ -n "$version" ] || version=$(sed -n 's/^project(podstream VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
@@ -35,7 +39,6 @@ trap 'rm -rf "$tmp"' EXIT
 # wixl takes Source paths relative to where it runs: stage the files under those names.
 mkdir -p "$tmp/examples"
 ln -s "$exe" "$tmp/podstream.exe"
-[ -z "$gui" ] || ln -s "$gui" "$tmp/podstream-gui.exe"
 ln -s "$here/podstream.yml" "$tmp/podstream.yml"
 cp -r "$src/examples/config/." "$tmp/examples/"
 fragments=()
@@ -48,8 +51,16 @@ if [ -d "$build/runtime" ] && [ -n "$(ls -A "$build/runtime")" ]; then
             --var var.RuntimeDir --win64 >runtime.wxs)
     fragments+=(runtime.wxs)
 fi
-(cd "$tmp" && wixl -a x64 -D Version="$version" -D Gui="${gui:+yes}" -D Runtime="$runtime" \
-    -D RuntimeDir=runtime -D Win64=yes -o podstream.msi "$here/podstream.wxs" "${fragments[@]}")
+if [ -n "$gui" ]; then
+    cp -r "$gui" "$tmp/gui"
+    (cd "$tmp" && find gui -type f | sort |
+        wixl-heat --prefix gui/ --directory-ref GUIDIR --component-group Gui --var var.GuiDir \
+            --win64 >gui.wxs)
+    fragments+=(gui.wxs)
+fi
+(cd "$tmp" && wixl -a x64 -D Version="$version" -D Gui="${gui:+yes}" -D GuiDir=gui \
+    -D Runtime="$runtime" -D RuntimeDir=runtime -D Win64=yes -o podstream.msi \
+    "$here/podstream.wxs" "${fragments[@]}")
 
 # .idt files: column names, column types, then the table name and its key columns.
 tab=$'\t'
