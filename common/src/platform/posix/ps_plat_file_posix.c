@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "platform/ps_plat_internal.h"
 #include "podstream/ps_mem.h"
 
 ps_err ps_plat_read_file(const char *path, size_t max_bytes, char **buf, size_t *len, ps_errmsg *em)
@@ -178,22 +179,6 @@ ps_err ps_plat_check_private(const char *path, ps_errmsg *em)
     return PS_OK;
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool has_suffix(const char *name, const char *const *suffixes)
-{
-    size_t n = strlen(name);
-    for (; *suffixes; suffixes++) {
-        size_t s = strlen(*suffixes);
-        if (n > s && strcmp(name + n - s, *suffixes) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* Why `full`, which stat() refused or found not regular, is left out; NULL when it
  * went away between readdir and stat (nothing to report). */
 static const char *why_skipped(const char *full, int stat_rc, int stat_errno, mode_t mode,
@@ -244,7 +229,7 @@ ps_err ps_plat_list_dir_checked(const char *dir, const char *const *suffixes,
         char *full;
         struct stat st;
         int rc;
-        if (de->d_name[0] == '.' || !has_suffix(de->d_name, suffixes))
+        if (de->d_name[0] == '.' || !ps_plat_has_suffix(de->d_name, suffixes))
             continue;
         full = ps_plat_path_join(dir, de->d_name);
         if (!full) {
@@ -272,7 +257,7 @@ ps_err ps_plat_list_dir_checked(const char *dir, const char *const *suffixes,
         n++;
     }
     if (n)
-        qsort(list, n, sizeof *list, cmp_names);
+        qsort(list, n, sizeof *list, ps_plat_cmp_names);
 out:
     closedir(d);
     if (err != PS_OK) {
@@ -282,15 +267,6 @@ out:
     *names = list;
     *count = n;
     return PS_OK;
-}
-
-void ps_plat_free_list(char **names, size_t count)
-{
-    if (!names)
-        return;
-    for (size_t i = 0; i < count; i++)
-        free(names[i]);
-    free(names);
 }
 
 bool ps_plat_file_exists(const char *path)

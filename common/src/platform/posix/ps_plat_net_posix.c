@@ -1,5 +1,6 @@
 /* Sockets on POSIX: readiness waits with poll(2); the outputs' connections. */
 #include "podstream/ps_platform.h"
+#include "platform/ps_plat_internal.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -74,33 +75,7 @@ static ps_err connect_one(const struct addrinfo *ai, int64_t deadline_ms, int *o
 ps_err ps_plat_socket_connect(const char *host, int port, bool udp, int timeout_ms, ps_socket *out,
                               ps_errmsg *em)
 {
-    struct addrinfo hints, *res = NULL;
-    char svc[16], why[256] = "no address";
-    int64_t deadline = ps_plat_mono_ms() + timeout_ms;
-    ps_err err = PS_ERR_NET;
-    int rc;
-    *out = -1;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = udp ? SOCK_DGRAM : SOCK_STREAM;
-    snprintf(svc, sizeof svc, "%d", port);
-    if ((rc = getaddrinfo(host, svc, &hints, &res)) != 0)
-        return ps_errmsg_set(em, PS_ERR_NET, "%s: cannot resolve: %s", host, gai_strerror(rc));
-    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = -1;
-        if ((err = connect_one(ai, deadline, &fd, why, sizeof why)) == PS_OK) {
-            if (!udp) {
-                int one = 1;
-                (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            }
-            *out = fd;
-            break;
-        }
-    }
-    freeaddrinfo(res);
-    if (err != PS_OK)
-        return ps_errmsg_set(em, err, "cannot connect to %s:%d: %s", host, port, why);
-    return PS_OK;
+    return ps_plat_connect_any(host, port, udp, timeout_ms, connect_one, out, em);
 }
 
 ps_err ps_plat_socket_send(ps_socket sock, const void *buf, size_t len, size_t *sent, ps_errmsg *em)

@@ -1,5 +1,6 @@
 /* Path spelling and default locations on POSIX. */
 #include "podstream/ps_platform.h"
+#include "platform/ps_plat_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,20 +23,11 @@ bool ps_plat_path_is_absolute(const char *p)
 
 char *ps_plat_path_join(const char *a, const char *b)
 {
-    size_t la, lb;
-    char *r;
+    size_t la;
     if (ps_plat_path_is_absolute(b) || !a || !*a)
         return strdup(b);
     la = strlen(a);
-    lb = strlen(b);
-    r = malloc(la + lb + 2);
-    if (!r)
-        return NULL;
-    memcpy(r, a, la);
-    if (la && a[la - 1] != '/')
-        r[la++] = '/';
-    memcpy(r + la, b, lb + 1);
-    return r;
+    return ps_plat_join_raw(a, la, a[la - 1] != '/' ? '/' : '\0', b);
 }
 
 char *ps_plat_path_absolute(const char *p)

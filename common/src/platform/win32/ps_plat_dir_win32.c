@@ -1,5 +1,6 @@
 /* Directories on Windows: listings (with what is left out and why) and creation
  * with the ACL that stands for a POSIX mode. */
+#include "platform/ps_plat_internal.h"
 #include "platform/win32/ps_plat_win32.h"
 
 #include <stdio.h>
@@ -8,22 +9,6 @@
 #include <wchar.h>
 
 #include "podstream/ps_mem.h"
-
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool has_suffix(const char *name, const char *const *suffixes)
-{
-    size_t n = strlen(name);
-    for (; *suffixes; suffixes++) {
-        size_t s = strlen(*suffixes);
-        if (n > s && strcmp(name + n - s, *suffixes) == 0)
-            return true;
-    }
-    return false;
-}
 
 /* Why the entry `name` of `dir`, with the attributes the listing gave, is not a
  * regular file; NULL when it is one (a link to a file counts, as stat() follows
@@ -107,7 +92,7 @@ ps_err ps_plat_list_dir_checked(const char *dir, const char *const *suffixes,
             err = PS_ERR_NOMEM;
             break;
         }
-        if (name[0] != '.' && has_suffix(name, suffixes))
+        if (name[0] != '.' && ps_plat_has_suffix(name, suffixes))
             why = why_skipped(dir, name, fd.dwFileAttributes, buf, sizeof buf);
         else
             why = ""; /* not asked for: left out without a word */
@@ -129,19 +114,10 @@ ps_err ps_plat_list_dir_checked(const char *dir, const char *const *suffixes,
         return ps_errmsg_set(em, err, "out of memory listing %s", dir);
     }
     if (n)
-        qsort(list, n, sizeof *list, cmp_names);
+        qsort(list, n, sizeof *list, ps_plat_cmp_names);
     *names = list;
     *count = n;
     return PS_OK;
-}
-
-void ps_plat_free_list(char **names, size_t count)
-{
-    if (!names)
-        return;
-    for (size_t i = 0; i < count; i++)
-        free(names[i]);
-    free(names);
 }
 
 /* Where the first component after the root of the \\?\ path `w` starts. */

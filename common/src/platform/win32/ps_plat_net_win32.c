@@ -3,6 +3,7 @@
 #include <winsock2.h>
 #include <ws2tcpip.h>
 
+#include "platform/ps_plat_internal.h"
 #include "platform/win32/ps_plat_win32.h"
 
 #include <limits.h>
@@ -94,41 +95,23 @@ static ps_err connect_one(const struct addrinfo *ai, int64_t deadline_ms, SOCKET
     return PS_OK;
 }
 
+/* ps_plat_connect_one_fn: ps_socket is Winsock's SOCKET in an integer. */
+static ps_err connect_one_sock(const struct addrinfo *ai, int64_t deadline_ms, ps_socket *out,
+                               char *why, size_t whylen)
+{
+    SOCKET s = INVALID_SOCKET;
+    ps_err err = connect_one(ai, deadline_ms, &s, why, whylen);
+    *out = (ps_socket)s;
+    return err;
+}
+
 ps_err ps_plat_socket_connect(const char *host, int port, bool udp, int timeout_ms, ps_socket *out,
                               ps_errmsg *em)
 {
-    struct addrinfo hints, *res = NULL;
-    char svc[16], why[256] = "no address";
-    int64_t deadline = ps_plat_mono_ms() + timeout_ms;
-    ps_err err = PS_ERR_NET;
-    int rc;
-
     *out = (ps_socket)INVALID_SOCKET;
     if (!InitOnceExecuteOnce(&winsock_once, winsock_init, NULL, NULL))
         return ps_errmsg_set(em, PS_ERR_NET, "cannot start Winsock");
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = udp ? SOCK_DGRAM : SOCK_STREAM;
-    snprintf(svc, sizeof svc, "%d", port);
-    if ((rc = getaddrinfo(host, svc, &hints, &res)) != 0) {
-        wsa_why(rc, why, sizeof why);
-        return ps_errmsg_set(em, PS_ERR_NET, "%s: cannot resolve: %s", host, why);
-    }
-    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        SOCKET s = INVALID_SOCKET;
-        if ((err = connect_one(ai, deadline, &s, why, sizeof why)) == PS_OK) {
-            if (!udp) {
-                BOOL one = TRUE;
-                (void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
-            }
-            *out = (ps_socket)s;
-            break;
-        }
-    }
-    freeaddrinfo(res);
-    if (err != PS_OK)
-        return ps_errmsg_set(em, err, "cannot connect to %s:%d: %s", host, port, why);
-    return PS_OK;
+    return ps_plat_connect_any(host, port, udp, timeout_ms, connect_one_sock, out, em);
 }
 
 ps_err ps_plat_socket_send(ps_socket sock, const void *buf, size_t len, size_t *sent, ps_errmsg *em)

@@ -1,6 +1,7 @@
 /* Path spelling, default locations and the UTF-8 <-> UTF-16 boundary on Windows.
  * podstream keeps every path in UTF-8 and converts at each Win32 call, so the rest
  * of the tree never sees a wchar_t. */
+#include "platform/ps_plat_internal.h"
 #include "platform/win32/ps_plat_win32.h"
 
 #include <stdio.h>
@@ -138,20 +139,13 @@ static char sep_of(const char *a)
 
 char *ps_plat_path_join(const char *a, const char *b)
 {
-    size_t la, lb;
-    char *r;
+    size_t la;
     if (ps_plat_path_is_absolute(b) || !a || !*a)
         return _strdup(b);
     la = strlen(a);
-    lb = strlen(b);
-    r = malloc(la + lb + 2);
-    if (!r)
-        return NULL;
-    memcpy(r, a, la);
-    if (la && !is_sep(a[la - 1]) && !(la == 2 && a[1] == ':'))
-        r[la++] = sep_of(a);
-    memcpy(r + la, b, lb + 1);
-    return r;
+    /* "C:" + "x" is "C:x", relative to that drive's current folder, as Windows reads it. */
+    return ps_plat_join_raw(a, la, is_sep(a[la - 1]) || (la == 2 && a[1] == ':') ? '\0' : sep_of(a),
+                            b);
 }
 
 char *ps_plat_path_absolute(const char *p)
