@@ -117,7 +117,8 @@ static DWORD WINAPI control_handler(DWORD control, DWORD type, LPVOID data, LPVO
 }
 
 /* The exit code as the SCM records it: a service-specific code, so that `sc query`
- * shows podstream's own exit code (docs/cli.md) and the recovery actions run. */
+ * shows podstream's own exit code (`podstream --help` lists them) and the recovery
+ * actions run. */
 static void report_stopped(int rc)
 {
     AcquireSRWLockExclusive(&svc.lock);
