@@ -567,6 +567,37 @@ static void test_sockets(void **state)
     (void)state;
 }
 
+static void test_append_files(void **state)
+{
+    char *dir = temp_dir(), *path = ps_plat_path_join(dir, "a.spool"), *back = NULL;
+    ps_iovec iov[3] = {{"one ", 4}, {"", 0}, {"two", 3}};
+    ps_file *f = NULL, *g = NULL;
+    size_t len = 0;
+    ps_errmsg em;
+
+    assert_int_equal(ps_plat_file_open_append(path, 0640, &f, &em), PS_OK);
+    assert_int_equal(ps_plat_file_writev(f, iov, 3, &em), PS_OK);
+    /* A second handle writes at the end too, never over the first one's bytes. */
+    assert_int_equal(ps_plat_file_open_append(path, 0640, &g, &em), PS_OK);
+    assert_int_equal(ps_plat_file_writev(g, &(ps_iovec){"|G", 2}, 1, &em), PS_OK);
+    assert_int_equal(ps_plat_file_writev(f, &(ps_iovec){"|F", 2}, 1, &em), PS_OK);
+    assert_int_equal(ps_plat_file_sync(f, &em), PS_OK);
+    ps_plat_file_close(g);
+    ps_plat_file_close(f);
+    ps_plat_file_close(NULL);
+    assert_int_equal(ps_plat_read_file(path, 100, &back, &len, &em), PS_OK);
+    assert_string_equal(back, "one two|G|F");
+    free(back);
+    assert_int_equal(ps_plat_read_file(path, 5, &back, &len, &em), PS_ERR_RANGE);
+    assert_int_equal(ps_plat_file_open_append("C:\\no\\such\\dir\\x", 0640, &f, &em),
+                     PS_ERR_NOTFOUND);
+    assert_non_null(strstr(em.text, "No such file or directory"));
+    assert_int_equal(ps_plat_remove(path, &em), PS_OK);
+    free(path);
+    free(dir);
+    (void)state;
+}
+
 static void test_memmem(void **state)
 {
     const char hay[] = "ab\0abcabcd";
@@ -594,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_threads_and_requests),
         cmocka_unit_test(test_sockets),
         cmocka_unit_test(test_memmem),
+        cmocka_unit_test(test_append_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

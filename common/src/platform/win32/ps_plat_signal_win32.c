@@ -31,10 +31,12 @@ static BOOL WINAPI console_handler(DWORD type)
     case CTRL_BREAK_EVENT:
         request(PS_SIGNAL_STOP, "Ctrl+Break");
         return TRUE;
-    case CTRL_CLOSE_EVENT:
     case CTRL_LOGOFF_EVENT:
+        /* Only services get it, whenever any user logs off: not a reason to stop. */
+        return TRUE;
+    case CTRL_CLOSE_EVENT:
     case CTRL_SHUTDOWN_EVENT:
-        request(PS_SIGNAL_STOP, type == CTRL_CLOSE_EVENT ? "console closed" : "logoff or shutdown");
+        request(PS_SIGNAL_STOP, type == CTRL_CLOSE_EVENT ? "console closed" : "shutdown");
         /* Windows ends the process as soon as this handler returns (or after 5 s
          * for a close): waiting here gives the drain that time. main() returning
          * ends the process, and this thread with it, earlier when it is done. */
