@@ -26,4 +26,9 @@ cmake --build build-fuzz -j "$jobs" --target fuzzers
 tests/fuzz/run.sh build-fuzz 5
 
 cmake --build build --target lint
+
+# Windows (issue #14): the cross build (installer/windows/build.sh, its dependencies
+# cached in build-win/deps-*), every unit test under wine64, then tests/windows/: the
+# stream test against build/'s podsim, the MSI and the service tests.
+installer/windows/test-wine.sh build-win build
 echo "test.sh: all tests and checks passed"
