@@ -2,9 +2,9 @@
  *
  * Files, permissions, randomness, clocks, default paths, threads, sockets, text
  * encodings, stop/reload requests and terminal input live here so that the rest of
- * common/ and service/ is portable C11 (scripts/check-platform.sh enforces it).
- * Only posix/ps_plat_*_posix.c are built today; win32/ comes with the Windows
- * build. */
+ * common/ and service/ is portable C11 (scripts/check-platform.py enforces it).
+ * posix/ps_plat_*_posix.c build on Linux, win32/ps_plat_*_win32.c on Windows
+ * (docs/windows.md says where they differ). */
 #ifndef PS_PLATFORM_H
 #define PS_PLATFORM_H
 
@@ -39,7 +39,10 @@ ps_err ps_plat_create_exclusive(const char *path, const void *data, size_t len, 
                                 ps_errmsg *em);
 
 /* PS_OK when the file at `path` can be read by its owner only (no group or other
- * bits). PS_ERR_PERM with the reason, naming the mode, otherwise. */
+ * bits; on Windows, an ACL that lets nobody read it but SYSTEM, Administrators,
+ * NT SERVICE\podstream, the owner and this process's user). PS_ERR_PERM with the
+ * reason, naming the mode (or who could read it), otherwise. On Windows `mode`
+ * arguments of the calls here stand for the ACLs of docs/windows.md. */
 ps_err ps_plat_check_private(const char *path, ps_errmsg *em);
 
 /* Fills buf with cryptographically secure random bytes. */
@@ -149,13 +152,14 @@ typedef struct ps_file_id {
 bool ps_plat_file_id(const char *path, ps_file_id *out);
 
 /* Platform default locations, as static strings:
- * Linux /etc/podstream and /var/lib/podstream; Windows %ProgramData%\podstream. */
+ * Linux /etc/podstream and /var/lib/podstream; Windows %ProgramData%\podstream and
+ * %ProgramData%\podstream\data. */
 const char *ps_plat_default_config_dir(void);
 const char *ps_plat_default_state_dir(void);
 
 /* The operating system and its version for a User-Agent, into buf (caller-owned,
- * always NUL-terminated): "Linux 6.1.0-27-amd64" from uname on POSIX (Windows: the
- * product and build, later); "unknown" when it cannot be told. */
+ * always NUL-terminated): "Linux 6.1.0-27-amd64" from uname on POSIX, "Windows
+ * 10.0.19045" from RtlGetVersion; "unknown" when it cannot be told. */
 void ps_plat_os_name(char *buf, size_t len);
 
 /* Wall clock in microseconds since the Unix epoch; monotonic clock in ms. */
@@ -263,8 +267,8 @@ ps_err ps_plat_charset_to_utf8(const char *charset, const char *in, size_t len, 
 const void *ps_plat_memmem(const void *hay, size_t hlen, const void *needle, size_t nlen);
 
 /* Requests from outside to stop or to reload: SIGTERM, SIGINT and SIGHUP on POSIX;
- * later the Windows console control handler and the service control manager feed
- * the same requests through ps_plat_signal_post. */
+ * on Windows the console's Ctrl+C, Ctrl+Break and close, and the service control
+ * manager's requests through ps_plat_signal_post. */
 typedef enum ps_signal {
     PS_SIGNAL_NONE = 0, /* nothing arrived in time */
     PS_SIGNAL_STOP,     /* finish what is in hand and exit */
@@ -303,7 +307,8 @@ int ps_plat_terminal_columns(FILE *stream);
 /* Local broken-down time (honours TZ) of Unix seconds, thread-safe. False when the
  * time cannot be represented. */
 bool ps_plat_localtime(int64_t unix_s, struct tm *out);
-/* UTC broken-down time of Unix seconds, thread-safe (gmtime_r; gmtime_s on Windows).
+/* UTC broken-down time of Unix seconds, thread-safe (gmtime_r; arithmetic on Windows,
+ * whose runtime refuses times before 1970).
  * False when the time cannot be represented. */
 bool ps_plat_gmtime(int64_t unix_s, struct tm *out);
 
