@@ -141,6 +141,10 @@ typedef struct ps_output_result {
     int64_t retry_after_ms; /* RETRY: e.g. from Retry-After */
     uint64_t duplicates;    /* events the destination reported as already held */
     char message[256];      /* RETRY/FAILED: what went wrong; never a secret */
+    /* RETRY/FAILED: nothing of the batch reached the destination (e.g. it could not
+     * connect), so sending it again makes no duplicate. Left false, the events are
+     * counted as possible duplicates when they are sent again. */
+    bool nothing_sent;
 } ps_output_result;
 
 /* What an instance accepts. The framework fills it from the plugin's defaults before

@@ -499,6 +499,12 @@ ps_err ps_store_output_cursor(ps_store *st, const char *name, int64_t *last_id, 
 ps_err ps_store_output_commit(ps_store *st, const char *name, int64_t last_id,
                               const ps_output_row *c, ps_errmsg *em);
 
+/* The highest event id output `name` has handed to its destination (0: none), kept
+ * in the meta table: after a crash, what lies between the cursor and it was maybe
+ * received already and is counted as a possible duplicate when sent again. */
+ps_err ps_store_output_inflight(ps_store *st, const char *name, int64_t *id, ps_errmsg *em);
+ps_err ps_store_output_inflight_put(ps_store *st, const char *name, int64_t id, ps_errmsg *em);
+
 /* Writes the live part of r (state, rate, last error, updated_us) for r->name. */
 ps_err ps_store_output_state_put(ps_store *st, const ps_output_row *r, ps_errmsg *em);
 

@@ -133,8 +133,8 @@ static void file_deliver(void *inst, const ps_output_batch *b, ps_output_result 
     ps_err err = PS_OK;
     size_t from = 0;
     em.text[0] = '\0';
-    if (!fo->f)
-        err = file_open(fo, &em);
+    if (!fo->f && (err = file_open(fo, &em)) != PS_OK)
+        res->nothing_sent = true;
     /* Whole events only in each file: rotate between events when the next one would
      * pass the size. */
     while (err == PS_OK && from < b->count) {

@@ -174,8 +174,8 @@ static void syslog_deliver(void *inst, const ps_output_batch *b, ps_output_resul
     em.text[0] = '\0';
     if (so->connected && so->o->transport != T_UDP && check_open(so, &em) != PS_OK)
         disconnect(so); /* the receiver restarted meanwhile: a new connection */
-    if (!so->connected)
-        err = connect_now(so, deadline, &em);
+    if (!so->connected && (err = connect_now(so, deadline, &em)) != PS_OK)
+        res->nothing_sent = true;
     for (size_t from = 0; err == PS_OK && from < b->count; from += 256) {
         size_t to = from + 256 < b->count ? from + 256 : b->count;
         err = send_range(so, b, from, to, ps_output_deadline(b), &em);

@@ -61,7 +61,9 @@ typedef struct pso_runner {
     int64_t state_due_ms;
     uint64_t last_retention_dropped;
     bool seen_retention;
-    bool failing; /* since the last failure, nothing was delivered */
+    bool failing;      /* since the last failure, nothing was delivered */
+    int64_t inflight;  /* the highest id handed to the destination, as recorded */
+    int64_t resend_to; /* ids up to this may be at the destination already */
     int64_t backoff_ms;
     int64_t last_send_ms;
     ps_secret_ctx secrets;

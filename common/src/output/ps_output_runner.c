@@ -125,13 +125,17 @@ static bool ensure_ready(pso_runner *r)
     char msg[600];
     if (!r->st) {
         if (ps_store_create(r->db_path, PS_STORE_WRITER, &r->st, &em) != PS_OK ||
-            ps_store_output_cursor(r->st, r->name, &r->cursor, &em) != PS_OK) {
+            ps_store_output_cursor(r->st, r->name, &r->cursor, &em) != PS_OK ||
+            ps_store_output_inflight(r->st, r->name, &r->inflight, &em) != PS_OK) {
             ps_store_destroy(r->st);
             r->st = NULL;
             snprintf(msg, sizeof msg, "the database: %s", em.text);
             set_error(r, PS_OUTPUT_STATE_ERROR, msg);
             return false;
         }
+        /* A batch was out when the last run ended (a crash): sent again, it counts. */
+        if (r->inflight > r->resend_to)
+            r->resend_to = r->inflight;
     }
     if (!r->inst) {
         ps_output_env env = {
@@ -150,19 +154,35 @@ static bool ensure_ready(pso_runner *r)
 
 /* How far the destination's answer moves the cursor, and what it delivered. */
 static int64_t acked_to(const pso_runner *r, const ps_output_result *res, int64_t read_to,
-                        uint64_t *delivered)
+                        uint64_t *delivered, uint64_t *resent)
 {
     const pso_batch *b = &r->batch;
     int64_t last = b->ev[b->count - 1].e.id, to = res->delivered_id, prev = 0;
     *delivered = 0;
+    *resent = 0;
     if (res->status == PS_OUTPUT_DELIVERED && to >= last)
         to = read_to; /* past the events it did not take, too */
     for (size_t i = 0; i < b->count; i++) {
-        if (b->ev[i].e.id <= to && b->ev[i].e.id != prev)
+        int64_t id = b->ev[i].e.id;
+        if (id <= to && id != prev) {
             (*delivered)++;
-        prev = b->ev[i].e.id;
+            *resent += id <= r->resend_to;
+        }
+        prev = id;
     }
     return to > r->cursor ? to : r->cursor;
+}
+
+/* Records how far this batch goes before it leaves, so that a crash meanwhile
+ * shows up as possible duplicates in the next run (one row, only when it grows). */
+static void note_inflight(pso_runner *r)
+{
+    ps_errmsg em;
+    int64_t last = r->batch.ev[r->batch.count - 1].e.id;
+    if (last <= r->inflight)
+        return;
+    if (ps_store_output_inflight_put(r->st, r->name, last, &em) == PS_OK)
+        r->inflight = last;
 }
 
 static void commit(pso_runner *r, int64_t to, uint64_t delivered, uint64_t dups, bool whole)
@@ -193,7 +213,7 @@ static void deliver(pso_runner *r, int64_t read_to)
 {
     ps_output_batch b;
     ps_output_result res;
-    uint64_t delivered = 0;
+    uint64_t delivered = 0, resent = 0;
     int64_t to;
     pso_batch *pb = &r->batch;
     if (pb->out_cap < pb->count) {
@@ -215,9 +235,14 @@ static void deliver(pso_runner *r, int64_t read_to)
                           .ctl = r};
     memset(&res, 0, sizeof res);
     r->state.state = PS_OUTPUT_STATE_SENDING;
+    note_inflight(r);
     r->def->plugin->deliver(r->inst, &b, &res);
-    to = acked_to(r, &res, read_to, &delivered);
-    commit(r, to, delivered, res.duplicates, res.status == PS_OUTPUT_DELIVERED && to == read_to);
+    to = acked_to(r, &res, read_to, &delivered, &resent);
+    commit(r, to, delivered, res.duplicates + resent,
+           res.status == PS_OUTPUT_DELIVERED && to == read_to);
+    if (res.status != PS_OUTPUT_DELIVERED && !res.nothing_sent &&
+        pb->ev[pb->count - 1].e.id > r->resend_to)
+        r->resend_to = pb->ev[pb->count - 1].e.id; /* part of it may have arrived */
     if (res.status == PS_OUTPUT_DELIVERED) {
         r->backoff_ms = 0;
         if (r->failing)

@@ -5,6 +5,7 @@
  * beside the writer's batches: a few rows, milliseconds under the write lock. The
  * read is one statement over an id range (the rowid B-tree), so no read transaction
  * outlives a batch and the WAL can always be checkpointed. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,6 +99,45 @@ ps_err ps_store_output_commit(ps_store *st, const char *name, int64_t last_id,
     sqlite3_bind_int64(s, 7, (sqlite3_int64)c->duplicates);
     sqlite3_bind_int64(s, 8, c->last_delivery_us);
     err = run(st, s, "committing an output's cursor", em);
+    sqlite3_finalize(s);
+    return err;
+}
+
+static void inflight_key(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "output.inflight.%s", name);
+}
+
+ps_err ps_store_output_inflight(ps_store *st, const char *name, int64_t *id, ps_errmsg *em)
+{
+    sqlite3_stmt *s = NULL;
+    char k[200];
+    ps_err err = prep(st, &s, "SELECT v FROM meta WHERE k = ?", em);
+    *id = 0;
+    if (err != PS_OK)
+        return err;
+    inflight_key(k, sizeof k, name);
+    sqlite3_bind_text(s, 1, k, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(s, 0);
+    else if (rc != SQLITE_DONE)
+        err = ps_store_dberr(&st->conn, em, "reading an output's batch in flight");
+    sqlite3_finalize(s);
+    return err;
+}
+
+ps_err ps_store_output_inflight_put(ps_store *st, const char *name, int64_t id, ps_errmsg *em)
+{
+    sqlite3_stmt *s = NULL;
+    char k[200];
+    ps_err err = prep(st, &s, "INSERT OR REPLACE INTO meta(k, v) VALUES (?, ?)", em);
+    if (err != PS_OK)
+        return err;
+    inflight_key(k, sizeof k, name);
+    sqlite3_bind_text(s, 1, k, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, id);
+    err = run(st, s, "recording an output's batch in flight", em);
     sqlite3_finalize(s);
     return err;
 }
