@@ -148,6 +148,13 @@ class ClickHouseTests(DriveCase):
         self.assertIn("FAILED 0", out)
         self.assertRegex(out, r"HTTP \d+: Code: (193|516)")
 
+    def test_user_with_a_newline_is_refused(self):
+        # It goes into a request header: a newline there would add a header of its own.
+        rc, out = self.drive({"name": "ch", "type": "clickhouse"},
+                             self.out(user="podstream\nX-Other: 1"), make_events(1))
+        self.assertEqual(rc, 2, out)
+        self.assertIn("options.user: must not contain control characters", out)
+
     def test_server_killed_mid_run(self):
         evs = make_events(6000)
         p = self.drive({"name": "ch", "type": "clickhouse", "retry_min": "100ms"}, self.out(),
@@ -241,6 +248,14 @@ class HecTests(DriveCase):
         if lost:
             self.assertIn("not acknowledged", out)
         self.assert_all(s, evs, exact=False)
+
+    def test_ack_asked_but_off_for_the_token(self):
+        s = self.hec()  # acknowledgement off: HEC answers without an ackId
+        evs = make_events(30)
+        rc, out = self.run_hec(s, evs, over={"ack": True}, max_failures=5, batch=10)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("indexer acknowledgement is off for this token", out)
+        self.assert_all(s, evs)
 
     def test_wrong_ca(self):
         s = self.hec()

@@ -48,6 +48,18 @@ static bool check_identifier(const char *v, char *why, size_t len)
     return ok;
 }
 
+/* The user name goes into a request header as it is. */
+static bool check_user(const char *v, char *why, size_t len)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            snprintf(why, len, "must not contain control characters");
+            return false;
+        }
+    }
+    return true;
+}
+
 static const ps_schema_field ch_fields[] = {
     {.name = "url",
      .type = PS_SCHEMA_STRING,
@@ -78,6 +90,8 @@ static const ps_schema_field ch_fields[] = {
      .type = PS_SCHEMA_STRING,
      .group = "ClickHouse",
      .def = "default",
+     .check = check_user,
+     .check_doc = "no control characters",
      .description = "ClickHouse user (needs INSERT on the table; CREATE with "
                     "`create_table`).",
      PSO_MEMBER(ch_options, user)},

@@ -247,6 +247,15 @@ static int send_requests(hec_inst *in, const ps_output_batch *b, ps_output_resul
             refused(in, b, in->o->ack ? 0 : from, res);
             return -1;
         }
+        if (in->o->ack && in->ack_ids[n] < 0) {
+            /* HEC took the events but will never acknowledge them: asking would time
+             * out and send them again for ever. They are in; the admin must choose. */
+            ps_out_result_set(res, PS_OUTPUT_FAILED,
+                              "splunk hec: no ackId in the answer: indexer acknowledgement is "
+                              "off for this token; turn it on, or set ack: false");
+            res->delivered_id = n == 0 ? ps_out_delivered_before(b, next) : 0;
+            return -1;
+        }
         in->ends[n] = next;
         in->acked[n] = !in->o->ack;
         n++;
