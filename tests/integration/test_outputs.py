@@ -165,6 +165,67 @@ class FileTests(OutputCase):
         self.assertLessEqual(dups, 5 * 50)
         self.assertGreaterEqual(output_row(svc, "jsonl")[13], dups)
 
+    def test_retention_waits_for_an_output_that_is_down(self):
+        # Events three days old under retention_days: 1. While the output cannot write
+        # (its directory is a file), retention keeps them; once it delivers, they go.
+        blocker = os.path.join(self.dir, "blocked")
+        with open(blocker, "w") as f:
+            f.write("not a directory\n")
+        begin = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3 * 86400))
+        self.start_sim("--rate", "max", "--count", "300", "--start", begin)
+        svc = self.start_svc([MESSAGE], {"retention_days": 1}, start=False)
+        out = os.path.join(blocker, "events.jsonl")
+        write_outputs(svc, "- {name: jsonl, type: file, path: %s, retry_min: 100ms, "
+                           "retry_max: 500ms}\n" % out)
+        svc.start()
+        wait_for(lambda: svc.count() >= 300, 30, "300 stored")
+        st = wait_for(lambda: (self.status_json(svc, quiet=True).get("outputs") or [{}])[0]
+                      .get("last_error"), 20, "the output's error")
+        self.assertIn(out, st)
+        time.sleep(3)  # retention steps run meanwhile
+        self.assertEqual(svc.count(), 300, "retention deleted undelivered events")
+        good = os.path.join(self.dir, "out", "events.jsonl")
+        write_outputs(svc, "- {name: jsonl, type: file, path: %s}\n" % good)
+        svc.hup()
+        wait_for(lambda: os.path.exists(good) and len(read_lines([good])) >= 300, 30,
+                 "all 300 written")
+        # delivered: now retention may take them (it keeps the newest id)
+        wait_for(lambda: svc.count() <= 1, 30, "retention after delivery")
+        svc.stop()
+        self.assertEqual(len(set(event_key(e) for e in read_lines([good]))), 300)
+
+    def test_devices_types_and_pipelines_of_an_output(self):
+        # The output takes device 1 only, drops outbound mail and marks the rest; the
+        # stored events are not changed by its pipelines.
+        out = os.path.join(self.dir, "out", "events.jsonl")
+        self.start_sim("--rate", "max", "--count", "1000")
+        svc = self.start_svc([MESSAGE, MAILLOG], start=False)
+        os.makedirs(os.path.join(svc.cfg, "pipelines"))
+        with open(os.path.join(svc.cfg, "pipelines", "p.yml"), "w") as f:
+            f.write("pipelines:\n"
+                    "  - name: drop_outbound\n"
+                    "    processors:\n"
+                    "      - drop:\n"
+                    "          if: \"filter.routeDirection == 'outbound'\"\n"
+                    "      - set: {field: forwarded_by, value: podstream}\n")
+        write_outputs(svc, "- name: jsonl\n  type: file\n  path: %s\n"
+                           "  devices: [it-message-1]\n  types: [message]\n"
+                           "  pipelines: [drop_outbound]\n" % out)
+        svc.start()
+        wait_for(lambda: svc.count() >= 2000, 60, "2000 stored")
+        wait_for(self.delivered_all(svc, "jsonl"), 30, "all delivered")
+        svc.stop()
+        lines = read_lines([out])
+        inbound = svc.query("SELECT key FROM events WHERE device_id = 1 AND "
+                            "(direction IS NULL OR direction <> 'outbound') ORDER BY id")
+        self.assertEqual([event_key(e) for e in lines], [k for (k,) in inbound])
+        self.assertTrue(all(e["forwarded_by"] == "podstream" for e in lines))
+        self.assertGreater(output_row(svc, "jsonl")[10], 0, "dropped counted")
+        self.assertEqual(svc.query("SELECT count(*) FROM events WHERE device_id = 1"), [(1000,)])
+        raw = subprocess.run([PODSTREAM, "query", "-c", svc.cfg, "--format", "json",
+                              "--limit", "1"], capture_output=True, text=True).stdout
+        self.assertNotIn("forwarded_by", raw, "the stored event is not changed")
+
     def test_invalid_output_is_refused_with_file_line_and_field(self):
         self.start_sim("--rate", "1")
         svc = self.start_svc([MESSAGE], start=False)
