@@ -17,7 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import receivers  # noqa: E402
-from test_receivers import make_certs  # noqa: E402
+from test_receivers import make_certs, make_expired_cert  # noqa: E402
 
 OUT_DRIVE = os.environ.get("OUT_DRIVE", "build/tests/outputs/out_drive")
 SAMPLES = os.environ.get("PS_SAMPLES", os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -268,6 +268,16 @@ class HecTests(DriveCase):
         self.assertIn("SSL certificate", out)
         self.assertEqual(s.records(), [])
         self.assertGreaterEqual(s.stats()["tls_failures"], 1)
+
+
+    def test_expired_certificate(self):
+        expired = make_expired_cert(self.certs, os.path.join(self.dir, "expired"))
+        s = receivers.HecReceiver(os.path.join(self.dir, "hec"), expired, HEC_TOKEN)
+        self.stop.append(s)
+        rc, out = self.run_hec(s, make_events(5), max_failures=2)
+        self.assertEqual(rc, 3, out)
+        self.assertIn("SSL certificate problem: certificate has expired", out)
+        self.assertEqual(s.records(), [])
 
 
 class SentinelTests(DriveCase):
