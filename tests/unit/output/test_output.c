@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "output/ps_out_syslog_fmt.h"
 #include "output/ps_output_internal.h"
 
 static const char three_parts[] =
@@ -163,6 +164,56 @@ static void test_errors_name_file_line_and_field(void **state)
     ps_diag_deinit(&diag);
 }
 
+static void render(int format, const char *hostname, const ps_output_event *e, char *out,
+                   size_t len)
+{
+    syslog_opts o = {.host = "h",
+                     .app_name = "podstream",
+                     .hostname = (char *)hostname,
+                     .facility = 16,
+                     .severity = 6,
+                     .format = format};
+    ps_buf b;
+    ps_buf_init(&b);
+    assert_int_equal(pso_syslog_render(&o, e, &b), PS_OK);
+    snprintf(out, len, "%.*s", (int)b.len, b.p);
+    ps_buf_deinit(&b);
+}
+
+static void test_syslog_messages(void **state)
+{
+    const char *json = "{\"guid\":\"G1\",\"x\":\"a=b|c\\\\d\"}";
+    ps_output_event e = {.id = 42,
+                         .device_id = 7,
+                         .device_name = "pod eu]\"x",
+                         .type = PS_DATA_MESSAGE,
+                         .ts_us = 1716379203058340LL,
+                         .key = "G1",
+                         .json = json,
+                         .json_len = strlen(json),
+                         .part = 2,
+                         .parts = 3};
+    char m[1024];
+    (void)state;
+    render(0, NULL, &e, m, sizeof m);
+    /* HOSTNAME is the device name with the space made printable; SD values escape
+     * ", \ and ]; the message is the JSON as it is. */
+    assert_string_equal(m, "<134>1 2024-05-22T12:00:03.058340Z pod_eu]\"x podstream - message "
+                           "[podstream@32473 device=\"pod eu\\]\\\"x\" deviceId=\"7\" "
+                           "id=\"42\" key=\"G1\" part=\"2/3\"] "
+                           "{\"guid\":\"G1\",\"x\":\"a=b|c\\\\d\"}");
+    e.parts = 1;
+    e.device_name = "pod";
+    render(1, "collector1", &e, m, sizeof m);
+    assert_non_null(strstr(m, " collector1 podstream - message "));
+    assert_non_null(strstr(m, "] CEF:0|Proofpoint|POD|1.0|message|POD message event|3|"
+                              "rt=1716379203058 externalId=G1 cs1Label=device cs1=pod "
+                              "msg={\"guid\":\"G1\",\"x\":\"a\\=b|c\\\\\\\\d\"}"));
+    render(2, NULL, &e, m, sizeof m);
+    assert_non_null(strstr(m, "] LEEF:2.0|Proofpoint|POD|1.0|message|x09|devTime=1716379203058\t"
+                              "devTimeFormat=epoch_ms\texternalId=G1\tdeviceName=pod\tmsg={"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_truncate_is_valid_marked_json),
         cmocka_unit_test(test_outputs_from_both_places),
         cmocka_unit_test(test_errors_name_file_line_and_field),
+        cmocka_unit_test(test_syslog_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
