@@ -398,6 +398,79 @@ class SyslogTests(OutputCase):
         wait_for(lambda: (svc.query("SELECT max(raw_len) FROM events")[0][0] or 0) >= size, 30,
                  "the big event stored")
 
+    def test_plain_tcp_and_udp_receivers(self):
+        # Legacy receivers: octet-counted frames over plain TCP, one datagram each over
+        # UDP; both with the same RFC 5424 header.
+        import socket
+        import threading
+        tcp = socket.socket()
+        tcp.bind(("127.0.0.1", 0))
+        tcp.listen(1)
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)  # no datagram lost
+        udp.bind(("127.0.0.1", 0))
+        udp.settimeout(0.2)
+        got = {"tcp": b"", "udp": []}
+        done = threading.Event()
+
+        def tcp_reader():
+            c, _ = tcp.accept()
+            c.settimeout(0.2)
+            while not done.is_set():
+                try:
+                    b = c.recv(1 << 16)
+                except socket.timeout:
+                    continue
+                if not b:
+                    break
+                got["tcp"] += b
+            c.close()
+
+        def udp_reader():
+            while not done.is_set():
+                try:
+                    got["udp"].append(udp.recv(1 << 16))
+                except socket.timeout:
+                    continue
+        threads = [threading.Thread(target=tcp_reader), threading.Thread(target=udp_reader)]
+        for t in threads:
+            t.start()
+        try:
+            self.start_sim("--rate", "max", "--count", "200")
+            svc = self.start_svc([MAILLOG], start=False)
+            write_outputs(svc, "- {name: t, type: syslog, transport: tcp, host: 127.0.0.1, "
+                               "port: %d}\n"
+                               "- {name: u, type: syslog, transport: udp, host: 127.0.0.1, "
+                               "port: %d, batch_events: 20, flush_interval: 20ms}\n"
+                               % (tcp.getsockname()[1], udp.getsockname()[1]))
+            svc.start()
+            wait_for(lambda: svc.count() >= 200, 30, "200 stored")
+            wait_for(self.delivered_all(svc, "t"), 30, "tcp delivered")
+            wait_for(self.delivered_all(svc, "u"), 30, "udp delivered")
+            wait_for(lambda: len(got["udp"]) >= 200, 10, "200 datagrams")
+            svc.stop()
+        finally:
+            done.set()
+            for t in threads:
+                t.join()
+            tcp.close()
+            udp.close()
+        frames, buf = [], got["tcp"]
+        while buf:
+            n, _, rest = buf.partition(b" ")
+            frames.append(rest[:int(n)])
+            buf = rest[int(n):]
+        want = [k for (k,) in svc.query("SELECT key FROM events ORDER BY id")]
+        for msgs in (frames, got["udp"]):
+            self.assertEqual(len(msgs), 200)
+            keys = []
+            for m in msgs:
+                self.assertTrue(m.startswith(b"<134>1 "), m[:40])
+                head, _, body = m.partition(b"] ")
+                self.assertIn(b" it-maillog-2 podstream - maillog [podstream@32473 ", head)
+                keys.append(json.loads(body)["id"])
+            self.assertEqual(keys, want)
+
     def test_1_mib_event_arrives_whole(self):
         svc = self.start_all(("--rate", "20", "--count", "200"))
         self.big_event_sent(svc, 1024 * 1024)
