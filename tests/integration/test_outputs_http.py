@@ -223,6 +223,8 @@ class HecTests(HttpOutputCase):
         hec.request("POST", "/_sim/token", value=HEC_TOKEN)
         self.wait_delivered(svc, "splunk", 3000, timeout=120)
         self.assert_everything(svc, hec)
+        # HEC refused every request: nothing can have arrived twice.
+        self.assertEqual(self.status_of(svc, "splunk")["duplicates"], 0)
 
     def test_busy_and_too_large_are_retried(self):
         hec = self.hec(max_content_length=65536)

@@ -200,12 +200,14 @@ static bool ensure_table(ch_inst *in, int64_t deadline_ms, ps_output_result *res
             err = post(in, url, deadline_ms, &em);
         if (err != PS_OK) {
             ps_out_result_set(res, PS_OUTPUT_RETRY, "clickhouse: %s", em.text);
+            res->nothing_sent = true;
             return false;
         }
         if (in->b.resp.status != 200) {
             char what[64];
             snprintf(what, sizeof what, "clickhouse %s", steps[step]);
             failed(in, what, res);
+            res->nothing_sent = true; /* the batch waits for its table */
             return false;
         }
     }
@@ -284,6 +286,7 @@ static void ch_deliver(void *inst, const ps_output_batch *batch, ps_output_resul
         ps_errmsg_set(&em, err, "out of memory");
     if (err != PS_OK) {
         ps_out_result_set(res, PS_OUTPUT_RETRY, "clickhouse: %s", em.text);
+        res->nothing_sent = true;
         return;
     }
     if (in->b.resp.status != 200) {

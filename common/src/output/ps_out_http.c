@@ -139,7 +139,11 @@ static int64_t request_timeout(const ps_out_http *h, int64_t deadline_ms)
 static void read_answer(ps_out_http *h, CURLcode rc, ps_out_http_resp *resp)
 {
     struct curl_header *hdr = NULL;
+    long request_bytes = 0;
 
+    /* Bytes of request headers written: 0 when it never left (no connection, TLS). */
+    if (curl_easy_getinfo(h->curl, CURLINFO_REQUEST_SIZE, &request_bytes) == CURLE_OK)
+        resp->sent = request_bytes > 0;
     if (rc != CURLE_OK) {
         snprintf(resp->error, sizeof resp->error, "%s",
                  h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
@@ -159,6 +163,7 @@ ps_err ps_out_http_post(ps_out_http *h, const char *url, const char *const *head
     CURLcode rc;
 
     resp->status = 0;
+    resp->sent = false;
     resp->retry_after_ms = -1;
     resp->error[0] = '\0';
     resp->body.len = 0;
@@ -451,9 +456,15 @@ void ps_out_base_destroy(void *inst)
     free(b);
 }
 
+bool ps_out_http_nothing_taken(const ps_out_http_resp *resp)
+{
+    return !resp->sent || (resp->status != 0 && (resp->status < 200 || resp->status > 299));
+}
+
 void ps_out_http_fail(const ps_out_http_resp *resp, const char *what, ps_output_result *res)
 {
     ps_out_http_describe(resp, what, res);
+    res->nothing_sent = ps_out_http_nothing_taken(resp);
     res->status = ps_out_http_transient(resp->status) ? PS_OUTPUT_RETRY : PS_OUTPUT_FAILED;
     res->retry_after_ms = resp->retry_after_ms > 0 ? resp->retry_after_ms : 0;
 }

@@ -33,6 +33,7 @@ typedef struct ps_out_http_opts {
 /* One answer. Caller-owned: zero it (or ps_out_http_resp_deinit it) before reuse. */
 typedef struct ps_out_http_resp {
     long status;            /* HTTP status; 0 when no answer came (see `error`) */
+    bool sent;              /* the request (or part of it) went out: it may have arrived */
     int64_t retry_after_ms; /* from Retry-After (seconds or HTTP date); -1: none */
     ps_buf body;            /* the answer's body, NUL-terminated */
     char error[256];        /* status 0: why (libcurl's reason); never a header */
@@ -120,9 +121,15 @@ ps_err ps_out_base_create(const ps_output_env *env, int64_t timeout_ms, size_t s
 /* Frees what ps_out_base_create set up, then the instance. Accepts NULL. */
 void ps_out_base_destroy(void *inst);
 
+/* Whether the destination took nothing of the request: it never went out (no
+ * connection, TLS refused) or was answered with a refusal (not 2xx). Only a request
+ * sent and then not answered (a timeout, a reset) may have arrived. */
+bool ps_out_http_nothing_taken(const ps_out_http_resp *resp);
+
 /* Sets `res` after a request the destination refused or did not answer: the message of
  * ps_out_http_describe, RETRY when ps_out_http_transient (after the answer's
- * Retry-After, if any), else FAILED. */
+ * Retry-After, if any), else FAILED; nothing_sent from ps_out_http_nothing_taken (a
+ * plugin that sent earlier requests of the batch clears it). */
 void ps_out_http_fail(const ps_out_http_resp *resp, const char *what, ps_output_result *res);
 
 /* Builds the header "<prefix><value of secret option `option`>" (e.g. prefix

@@ -202,6 +202,7 @@ static bool get_token(az_inst *in, int64_t deadline_ms, ps_output_result *res)
     ps_buf_deinit(&form);
     if (err != PS_OK) {
         ps_out_result_set(res, PS_OUTPUT_FAILED, "sentinel token: %s", em.text);
+        res->nothing_sent = true;
         return false;
     }
     if (in->b.resp.status == 200 && take_token(in))
@@ -277,10 +278,13 @@ static bool send_one(az_inst *in, const ps_output_batch *b, size_t from, ps_outp
     ps_errmsg em = {{0}};
 
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (!get_token(in, ps_output_deadline(b), res))
+        if (!get_token(in, ps_output_deadline(b), res)) {
+            res->nothing_sent = true; /* only the token request went out */
             break;
+        }
         if (post_records(in, ps_output_deadline(b), &em) != PS_OK) {
             ps_out_result_set(res, PS_OUTPUT_RETRY, "sentinel: %s", em.text);
+            res->nothing_sent = true;
             break;
         }
         if (in->b.resp.status == 204 || in->b.resp.status == 200)
@@ -305,6 +309,7 @@ static void az_deliver(void *inst, const ps_output_batch *batch, ps_output_resul
                                   &in->b.body, &err);
         if (err != PS_OK) {
             ps_out_result_set(res, PS_OUTPUT_RETRY, "sentinel: out of memory");
+            res->nothing_sent = true;
             res->delivered_id = ps_out_delivered_before(batch, from);
             return;
         }

@@ -239,12 +239,16 @@ static int send_requests(hec_inst *in, const ps_output_batch *b, ps_output_resul
             ps_errmsg_set(&em, err, "out of memory");
         if (err != PS_OK) {
             ps_out_result_set(res, PS_OUTPUT_RETRY, "splunk hec: %s", em.text);
+            /* With acks, the requests before this one went and may be in. */
+            res->nothing_sent = !(in->o->ack && n > 0);
             res->delivered_id = in->o->ack ? 0 : ps_out_delivered_before(b, from);
             return -1;
         }
         if (in->b.resp.status != 200 || hec_code(&in->b.resp, &in->ack_ids[n]) != 0) {
             /* Without acks, what went before is in; with acks it is not known yet. */
             refused(in, b, in->o->ack ? 0 : from, res);
+            if (in->o->ack && n > 0)
+                res->nothing_sent = false;
             return -1;
         }
         if (in->o->ack && in->ack_ids[n] < 0) {
@@ -254,6 +258,7 @@ static int send_requests(hec_inst *in, const ps_output_batch *b, ps_output_resul
                               "splunk hec: no ackId in the answer: indexer acknowledgement is "
                               "off for this token; turn it on, or set ack: false");
             res->delivered_id = n == 0 ? ps_out_delivered_before(b, next) : 0;
+            res->nothing_sent = n == 0;
             return -1;
         }
         in->ends[n] = next;

@@ -127,6 +127,21 @@ static void test_delivered_before(void **state)
     (void)state;
 }
 
+static void test_nothing_taken(void **state)
+{
+    ps_out_http_resp r = {.sent = true, .status = 503};
+    assert_true(ps_out_http_nothing_taken(&r)); /* refused: nothing of it was taken */
+    r.status = 413;
+    assert_true(ps_out_http_nothing_taken(&r));
+    r.status = 0; /* sent, then no answer: it may have arrived */
+    assert_false(ps_out_http_nothing_taken(&r));
+    r.status = 204;
+    assert_false(ps_out_http_nothing_taken(&r));
+    r.sent = false;
+    assert_true(ps_out_http_nothing_taken(&r));
+    (void)state;
+}
+
 static void test_describe(void **state)
 {
     ps_out_http_resp r = {.status = 403};
@@ -177,6 +192,8 @@ static void test_no_answer(void **state)
     assert_int_equal(ps_out_http_post(h, "https://127.0.0.1:1/x", headers, "{}", 2, 0, &r), PS_OK);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.error, "onnect"));
+    assert_false(r.sent);
+    assert_true(ps_out_http_nothing_taken(&r));
     assert_null(strstr(r.error, "very-secret"));
     /* A deadline already past sends nothing. */
     assert_int_equal(ps_out_http_post(h, "https://127.0.0.1:1/x", headers, "{}", 2, 1, &r), PS_OK);
@@ -193,7 +210,8 @@ int main(void)
         cmocka_unit_test(test_retry_after), cmocka_unit_test(test_transient),
         cmocka_unit_test(test_json_string), cmocka_unit_test(test_gzip_round_trip),
         cmocka_unit_test(test_pack),        cmocka_unit_test(test_delivered_before),
-        cmocka_unit_test(test_describe),    cmocka_unit_test(test_no_answer),
+        cmocka_unit_test(test_describe),    cmocka_unit_test(test_nothing_taken),
+        cmocka_unit_test(test_no_answer),
     };
     int rc;
     curl_global_init(CURL_GLOBAL_DEFAULT);
