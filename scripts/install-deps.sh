@@ -76,6 +76,11 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
     if [ -z "${PODSTREAM_SKIP_APT_UPDATE:-}" ]; then $SUDO apt-get update -qq; fi
 fi
+# The Windows desktop app (installer/windows/gtk.sh): the GTK stack's build tools (meson,
+# the C++ cross compiler for HarfBuzz, sassc and GLib's native code generators), the
+# Adwaita icons the bundle takes its subset from, and the app's test under wine on Xvfb.
+$SUDO apt-get install -y -qq --no-install-recommends meson g++-mingw-w64-x86-64 sassc \
+    libglib2.0-dev-bin adwaita-icon-theme xvfb xauth
 
 # The outputs' tests run real receivers: rsyslog with its TLS module, and ClickHouse.
 $SUDO apt-get install -y -qq --no-install-recommends rsyslog rsyslog-openssl \
