@@ -101,12 +101,22 @@ typedef struct seen_dev {
     int64_t max_ts;
 } seen_dev;
 
+/* An output's cursor: events get new ids in the new file, so the cursor moves to
+ * the new id of the last event it had delivered. */
+typedef struct out_cursor {
+    char *name;
+    int64_t old_id, new_id;
+} out_cursor;
+
 typedef struct recover_ctx {
     ps_store *src, *dst;
     int64_t now_us;
     ps_store_recovery *out;
     seen_dev *devs;
     size_t ndevs, capdevs;
+    out_cursor *outs;
+    size_t nouts, capouts;
+    int64_t max_cursor; /* the highest old cursor: no id lookup is needed past it */
     unsigned in_batch;
 } recover_ctx;
 
@@ -132,6 +142,19 @@ static void lost_range(ps_store_recovery *r, int64_t from, int64_t to)
         r->lost_to_us = to;
 }
 
+/* Event `old_id` was just stored again: the cursors at or past it follow it to its
+ * new id. Events are copied in id order, so each cursor ends on the new id of the
+ * last event it covered that could be read. */
+static ps_err follow_cursors(recover_ctx *c, int64_t old_id, ps_errmsg *em)
+{
+    int64_t new_id;
+    ps_err err = ps_store_last_id(c->dst, &new_id, em);
+    for (size_t i = 0; err == PS_OK && i < c->nouts; i++)
+        if (c->outs[i].old_id >= old_id)
+            c->outs[i].new_id = new_id;
+    return err;
+}
+
 /* Stores one event of the damaged file again; false when it cannot be read. */
 static bool copy_event(recover_ctx *c, sqlite3_stmt *row, ps_errmsg *em, ps_err *err)
 {
@@ -151,6 +174,8 @@ static bool copy_event(recover_ctx *c, sqlite3_stmt *row, ps_errmsg *em, ps_err 
         goto out;
     c->in_batch++;
     *err = ps_store_insert(c->dst, sqlite3_column_int64(row, 1), &ev, raw, len, tags, &dup, em);
+    if (*err == PS_OK && !dup && id <= c->max_cursor)
+        *err = follow_cursors(c, id, em);
     if (*err == PS_OK && c->in_batch >= RECOVER_BATCH) {
         c->in_batch = 0;
         *err = ps_store_commit(c->dst, em);
@@ -242,8 +267,12 @@ static ps_err copy_table(recover_ctx *c, const char *table, bool rowid, ps_errms
                  table);
     else
         snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE ?1 IS NOT NULL", table);
-    if (sqlite3_prepare_v2(c->src->conn.db, sql, -1, &w.s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(c->src->conn.db, sql, -1, &w.s, NULL) != SQLITE_OK) {
+        /* A file from before the table was added (outputs: schema 4) has none to copy. */
+        if (strstr(sqlite3_errmsg(c->src->conn.db), "no such table"))
+            return PS_OK;
         return ps_store_dberr(&c->src->conn, em, "reading a table");
+    }
     ncol = sqlite3_column_count(w.s);
     len = (size_t)snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO %s VALUES (?", table);
     for (int i = first + 1; i < ncol && len < sizeof sql; i++)
@@ -273,6 +302,56 @@ out:
     sqlite3_finalize(ins);
     sqlite3_finalize(w.s);
     return err;
+}
+
+/* Reads the outputs' cursors of the damaged file (a file from before outputs has
+ * none); what cannot be read leaves its output at 0, which redelivers, never skips. */
+static ps_err read_cursors(recover_ctx *c, ps_errmsg *em)
+{
+    sqlite3_stmt *s = NULL;
+    ps_err err = PS_OK;
+    if (sqlite3_prepare_v2(c->src->conn.db, "SELECT name, last_id FROM outputs", -1, &s, NULL) !=
+        SQLITE_OK)
+        return PS_OK;
+    while (err == PS_OK && sqlite3_step(s) == SQLITE_ROW) {
+        char *name = strdup((const char *)sqlite3_column_text(s, 0));
+        err = name ? ps_mem_grow_array((void **)&c->outs, &c->capouts, c->nouts, sizeof *c->outs)
+                   : PS_ERR_NOMEM;
+        if (err != PS_OK) {
+            free(name);
+            break;
+        }
+        c->outs[c->nouts++] = (out_cursor){name, sqlite3_column_int64(s, 1), 0};
+        if (c->outs[c->nouts - 1].old_id > c->max_cursor)
+            c->max_cursor = c->outs[c->nouts - 1].old_id;
+    }
+    sqlite3_finalize(s);
+    return err == PS_OK ? PS_OK : ps_errmsg_set(em, err, "out of memory");
+}
+
+/* The outputs' rows were copied with their old cursors: set the new ones. */
+static ps_err write_cursors(recover_ctx *c, ps_errmsg *em)
+{
+    sqlite3_stmt *s = NULL;
+    ps_err err;
+    if (c->nouts == 0)
+        return PS_OK;
+    if (sqlite3_prepare_v2(c->dst->conn.db, "UPDATE outputs SET last_id = ?2 WHERE name = ?1", -1,
+                           &s, NULL) != SQLITE_OK)
+        return ps_store_dberr(&c->dst->conn, em, "moving the outputs' cursors");
+    err = ps_store_begin(c->dst, em);
+    for (size_t i = 0; err == PS_OK && i < c->nouts; i++) {
+        sqlite3_reset(s);
+        sqlite3_bind_text(s, 1, c->outs[i].name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, c->outs[i].new_id);
+        err = ps_store_step_done(&c->dst->conn, s, "moving the outputs' cursors", em);
+    }
+    sqlite3_finalize(s);
+    if (err != PS_OK) {
+        ps_store_rollback(c->dst);
+        return err;
+    }
+    return ps_store_commit(c->dst, em);
 }
 
 /* Every device seen gets an unclean resume state whose repair window covers what
@@ -323,8 +402,11 @@ ps_err ps_store_recover(const char *damaged, const char *fresh, int64_t now_us,
     static const struct {
         const char *name;
         bool rowid;
-    } tables[] = {
-        {"resume", false}, {"counters", true}, {"pipeline_counters", false}, {"quarantine", true}};
+    } tables[] = {{"resume", false},
+                  {"counters", true},
+                  {"pipeline_counters", false},
+                  {"quarantine", true},
+                  {"outputs", false}};
     recover_ctx c = {.now_us = now_us, .out = out};
     ps_err err;
     memset(out, 0, sizeof *out);
@@ -333,7 +415,8 @@ ps_err ps_store_recover(const char *damaged, const char *fresh, int64_t now_us,
     if ((err = ps_store_create(damaged, PS_STORE_READER, &c.src, em)) != PS_OK ||
         (err = ps_store_create(fresh, PS_STORE_WRITER, &c.dst, em)) != PS_OK)
         goto out;
-    if ((err = ps_store_exec(&c.dst->conn, "BEGIN", em)) != PS_OK)
+    if ((err = read_cursors(&c, em)) != PS_OK ||
+        (err = ps_store_exec(&c.dst->conn, "BEGIN", em)) != PS_OK)
         goto out;
     for (size_t i = 0; i < sizeof tables / sizeof tables[0] && err == PS_OK; i++)
         err = copy_table(&c, tables[i].name, tables[i].rowid, em);
@@ -341,11 +424,15 @@ ps_err ps_store_recover(const char *damaged, const char *fresh, int64_t now_us,
         err = ps_store_exec(&c.dst->conn, "COMMIT", em);
     else
         (void)sqlite3_exec(c.dst->conn.db, "ROLLBACK", NULL, NULL, NULL);
-    if (err == PS_OK && (err = copy_events(&c, em)) == PS_OK)
-        err = mark_resume(&c, em);
+    if (err == PS_OK && (err = copy_events(&c, em)) == PS_OK &&
+        (err = mark_resume(&c, em)) == PS_OK)
+        err = write_cursors(&c, em);
 out:
     ps_store_destroy(c.src);
     ps_store_destroy(c.dst);
     free(c.devs);
+    for (size_t i = 0; i < c.nouts; i++)
+        free(c.outs[i].name);
+    free(c.outs);
     return err;
 }

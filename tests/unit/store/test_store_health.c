@@ -177,6 +177,41 @@ static size_t count_events(const char *db)
     return rows;
 }
 
+/* Two outputs: one behind the damaged page (id 10), one past it (id 1500). */
+static void set_cursors(ps_store *st)
+{
+    static const char *const names[] = {"early", "late"}, *const types[] = {"file", "file"};
+    ps_output_row none = {0};
+    ps_errmsg em;
+    assert_int_equal(ps_store_outputs_sync(st, names, types, 2, &em), PS_OK);
+    assert_int_equal(ps_store_output_commit(st, "early", 10, &none, &em), PS_OK);
+    assert_int_equal(ps_store_output_commit(st, "late", 1500, &none, &em), PS_OK);
+}
+
+/* Repair gives events new ids: each cursor must stand on the same event as before,
+ * or an output would skip events or send them all again. */
+static void check_cursors(const char *damaged, ps_store *fresh, const ps_store_recovery *r)
+{
+    ps_store *old = NULL;
+    ps_errmsg em;
+    int64_t early = 0, late = 0;
+    char *a = NULL, *b = NULL;
+    size_t alen, blen;
+    assert_int_equal(ps_store_output_cursor(fresh, "early", &early, &em), PS_OK);
+    assert_int_equal(ps_store_output_cursor(fresh, "late", &late, &em), PS_OK);
+    assert_int_equal(early, 10);
+    assert_int_equal(late, 1500 - (int64_t)r->events_lost);
+    if (ps_store_create(damaged, PS_STORE_READER, &old, &em) != PS_OK)
+        fail_msg("open: %s", em.text);
+    assert_int_equal(ps_store_event_raw(old, 1500, &a, &alen, &em), PS_OK);
+    assert_int_equal(ps_store_event_raw(fresh, late, &b, &blen, &em), PS_OK);
+    assert_int_equal(alen, blen);
+    assert_memory_equal(a, b, alen);
+    free(a);
+    free(b);
+    ps_store_destroy(old);
+}
+
 /* A damaged page of events: what can be read is stored again, the rest counted,
  * and the device's resume state survives, unclean, with its repair window over
  * the lost stretch. */
@@ -197,6 +232,7 @@ static void recover_case(bool zero)
         fail_msg("open: %s", em.text);
     populate(st, 0, 2000);
     assert_int_equal(ps_store_resume_put(st, 1, PS_DATA_MAILLOG, &rs, &em), PS_OK);
+    set_cursors(st);
     ps_store_destroy(st);
     garble_page(s.db, leaf_page(s.db, "events", 4), zero);
 
@@ -206,7 +242,7 @@ static void recover_case(bool zero)
     assert_int_equal(r.tables_damaged, 0);
     assert_true(r.events_lost > 0 && r.events_lost < 200);
     assert_int_equal(r.events_saved + r.events_lost, 2000);
-    assert_int_equal(r.rows_saved, 1); /* the resume row */
+    assert_int_equal(r.rows_saved, 3); /* the resume row and the two outputs' rows */
     assert_int_equal(r.devices, 1);
     /* the events are from 12:00 to 12:33 on 2024-05-22 */
     assert_true(r.lost_from_us >= 1716379200000000LL && r.lost_from_us < r.lost_to_us);
@@ -219,6 +255,7 @@ static void recover_case(bool zero)
     assert_false(rs.clean_shutdown);
     assert_true(rs.last_event_ts_us >= 1716380000000000LL);
     assert_true(rs.repair_from_us <= r.lost_from_us && rs.repair_to_us >= r.lost_to_us);
+    check_cursors(s.db, st, &r);
     /* A second recovery refuses to overwrite. */
     assert_int_equal(ps_store_recover(s.db, fresh, now, &r, &em), PS_ERR_EXISTS);
     ps_store_destroy(st);
