@@ -194,8 +194,9 @@ int main(int argc, char **argv)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (load_config(argv[1], &c) != 0 || load_events(argv[2], &evs) != 0)
-        return 2;
-    rc = drive(&c, &evs, max_events, max_failures);
+        rc = 2;
+    else
+        rc = drive(&c, &evs, max_events, max_failures);
     for (size_t i = 0; i < evs.n; i++) {
         free((char *)evs.ev[i].key);
         free((char *)evs.ev[i].json);
