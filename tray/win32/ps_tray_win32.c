@@ -146,11 +146,13 @@ static void fill_icon(tray *t, NOTIFYICONDATAW *nid)
     copy_wide(nid->szTip, sizeof nid->szTip / sizeof nid->szTip[0], t->view.tooltip);
 }
 
-/* Adds the icon, or updates it; with the view's balloon when it has one. */
+/* Adds the icon, or updates it; with the view's balloon when it has one. The hidden
+ * window's title is the tooltip too, which `--close` prints. */
 static void show(tray *t)
 {
     NOTIFYICONDATAW nid;
     fill_icon(t, &nid);
+    SetWindowTextW(t->hwnd, nid.szTip);
     if (t->view.balloon) {
         nid.uFlags |= NIF_INFO;
         nid.dwInfoFlags = t->view.b.warning ? NIIF_WARNING : NIIF_INFO;
@@ -405,16 +407,23 @@ static void attach_console(void)
     }
 }
 
-/* One line per field, the tooltip's line break written as \n. */
-static void print_view(const ps_tray_view *v)
+/* "label: text" on one line, text's line breaks written as \n. */
+static void print_line(const char *label, const char *text)
 {
-    printf("icon: %s\ntooltip: ", ps_tray_icon_name(v->icon));
-    for (const char *p = v->tooltip; *p; p++)
+    printf("%s: ", label);
+    for (const char *p = text; *p; p++)
         if (*p == '\n')
             fputs("\\n", stdout);
         else
             putchar(*p);
-    printf("\nevents_per_s: %.1f\n", v->events_per_s);
+    putchar('\n');
+}
+
+static void print_view(const ps_tray_view *v)
+{
+    printf("icon: %s\n", ps_tray_icon_name(v->icon));
+    print_line("tooltip", v->tooltip);
+    printf("events_per_s: %.1f\n", v->events_per_s);
     if (v->balloon)
         printf("balloon: %s: %s\n", v->b.title, v->b.text);
     fflush(stdout);
@@ -437,16 +446,24 @@ static int print_state(ps_tray_source *src)
     return 0;
 }
 
-/* Posts WM_CLOSE to the tray of this session and waits up to 10 s for it to go. */
+/* Prints the tooltip of the tray of this session, posts it WM_CLOSE and waits up
+ * to 10 s for it to go. */
 static int close_running(void)
 {
     HWND w = FindWindowW(TRAY_CLASS, NULL);
     DWORD pid = 0;
     HANDLE proc;
+    wchar_t tip[PS_TRAY_TIP_MAX];
+    char *text;
     if (!w) {
         fputs("podstream-tray: no tray icon runs in this session\n", stderr);
         return 1;
     }
+    GetWindowTextW(w, tip, PS_TRAY_TIP_MAX);
+    text = narrow(tip);
+    print_line("closing", text ? text : "");
+    fflush(stdout);
+    free(text);
     GetWindowThreadProcessId(w, &pid);
     proc = OpenProcess(SYNCHRONIZE, FALSE, pid);
     PostMessageW(w, WM_CLOSE, 0, 0);
@@ -500,9 +517,13 @@ static int run_tray(HINSTANCE inst, ps_tray_source *src)
     wc.hInstance = inst;
     wc.lpszClassName = TRAY_CLASS;
     /* A hidden top-level window, not a message-only one: only those hear TaskbarCreated. */
-    if (!RegisterClassExW(&wc) || !(g_tray.hwnd = CreateWindowExW(0, TRAY_CLASS, L"podstream", 0, 0,
-                                                                  0, 0, 0, NULL, NULL, inst, NULL)))
+    if (!RegisterClassExW(&wc) ||
+        !(g_tray.hwnd = CreateWindowExW(0, TRAY_CLASS, L"podstream", 0, 0, 0, 0, 0, NULL, NULL,
+                                        inst, NULL))) {
+        fprintf(stderr, "podstream-tray: cannot create its window (error %lu)\n",
+                (unsigned long)GetLastError());
         return 1;
+    }
     show(&g_tray);
     start_tick(&g_tray);
     SetTimer(g_tray.hwnd, 1, TICK_MS, NULL);

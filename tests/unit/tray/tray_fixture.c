@@ -1,7 +1,7 @@
 /* tray_fixture DB SCENARIO: writes the counters a running service would have written
  * just now into the database DB (created when missing), for tests/windows/
  * test_tray_wine.sh to show podstream-tray.exe --print-state.
- *   live    two devices live, 12.5 and 30 events/s; one failed a minute ago
+ *   live    two devices live, 12.25 and 30 events/s; one failed a minute ago
  *   unauth  the same, and a third device unauthorised
  *   stale   the live counters, written ten minutes ago (the service stopped) */
 #include <stdio.h>
@@ -39,7 +39,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[2], "stale"))
         now -= 600 * 1000000LL;
-    c[0] = device(1, "pod-eu", PS_STATE_LIVE, 12.5, now);
+    c[0] = device(1, "pod-eu", PS_STATE_LIVE, 12.25, now);
     c[1] = device(2, "pod-us", PS_STATE_LIVE, 30.0, now);
     snprintf(c[1].last_error, sizeof c[1].last_error, "connection reset by peer");
     c[1].last_error_us = now - 60 * 1000000LL;
