@@ -41,6 +41,12 @@ mkdir -p "$tmp/examples"
 ln -s "$exe" "$tmp/podstream.exe"
 ln -s "$here/podstream.yml" "$tmp/podstream.yml"
 cp -r "$src/examples/config/." "$tmp/examples/"
+# The tray icon (tray/, issue #18), when the build made it.
+tray=
+if [ -f "$build/tray/podstream-tray.exe" ]; then
+    tray=yes
+    ln -s "$build/tray/podstream-tray.exe" "$tmp/podstream-tray.exe"
+fi
 fragments=()
 runtime=
 if [ -d "$build/runtime" ] && [ -n "$(ls -A "$build/runtime")" ]; then
@@ -58,7 +64,7 @@ if [ -n "$gui" ]; then
             --win64 >gui.wxs)
     fragments+=(gui.wxs)
 fi
-(cd "$tmp" && wixl -a x64 -D Version="$version" -D Gui="${gui:+yes}" -D GuiDir=gui \
+(cd "$tmp" && wixl -a x64 -D Version="$version" -D Gui="${gui:+yes}" -D GuiDir=gui -D Tray="$tray" \
     -D Runtime="$runtime" -D RuntimeDir=runtime -D Win64=yes -o podstream.msi \
     "$here/podstream.wxs" "${fragments[@]}")
 
@@ -90,6 +96,12 @@ idt() { local IFS=$tab; printf '%s\r\n' "$*"; }
     # Action 1 = SC_ACTION_RESTART; delays in ms.
     idt Restart podstream 1 86400 '' '' '1[~]1[~]1' '10000[~]60000[~]300000' Service
 } >"$tmp/MsiServiceConfigFailureActions.idt"
+# The tray's Run entry only with TRAYAUTOSTART=1 (wixl 0.101 cannot write a
+# component's condition).
+if [ -n "$tray" ]; then
+    (cd "$tmp" && msibuild podstream.msi \
+        -q "UPDATE Component SET Condition = 'TRAYAUTOSTART = 1' WHERE Component = 'TrayAutostart'")
+fi
 (cd "$tmp" && msibuild podstream.msi -i Environment.idt -i MsiServiceConfig.idt \
     -i MsiServiceConfigFailureActions.idt \
     -q "INSERT INTO InstallExecuteSequence (Action, Condition, Sequence) VALUES ('RemoveEnvironmentStrings', '', 3300)" \
