@@ -27,17 +27,20 @@ static char *dup_or_null(const char *s)
 ps_err ps_tray_source_create(const char *config_dir, const char *db_path, ps_tray_source **out)
 {
     ps_tray_source *src = calloc(1, sizeof *src);
+    ps_err err = PS_ERR_NOMEM;
     *out = NULL;
     if (!src)
-        return PS_ERR_NOMEM;
+        goto cleanup;
     src->config_dir = dup_or_null(config_dir);
     src->db_path = dup_or_null(db_path);
-    if ((config_dir && !src->config_dir) || (db_path && !src->db_path)) {
-        ps_tray_source_destroy(src);
-        return PS_ERR_NOMEM;
-    }
+    if ((config_dir && !src->config_dir) || (db_path && !src->db_path))
+        goto cleanup;
     *out = src;
-    return PS_OK;
+    src = NULL;
+    err = PS_OK;
+cleanup:
+    ps_tray_source_destroy(src);
+    return err;
 }
 
 void ps_tray_source_destroy(ps_tray_source *src)

@@ -328,11 +328,14 @@ static LRESULT CALLBACK window_proc(HWND hwnd, UINT msg, WPARAM wp, LPARAM lp)
     case WM_TIMER:
         start_tick(t);
         return 0;
-    case WM_READ_DONE:
-        compute(t->state, (tick_read *)lp, &t->view);
-        tick_read_free((tick_read *)lp);
+    case WM_READ_DONE: {
+        // NOLINTNEXTLINE(performance-no-int-to-ptr): a posted message carries its pointer so
+        tick_read *r = (tick_read *)lp;
+        compute(t->state, r, &t->view);
+        tick_read_free(r);
         show(t);
         return 0;
+    }
     case WM_TRAY:
         if (LOWORD(lp) == WM_CONTEXTMENU || LOWORD(lp) == WM_RBUTTONUP)
             show_menu(t, (short)LOWORD(wp), (short)HIWORD(wp));
