@@ -45,6 +45,14 @@ static inline int ps_test_setenv(const char *name, const char *value, int overwr
 
 #define mkdir(p, m) _mkdir(p)
 
+/* Files the tests open() or fopen() without "b" are byte for byte as on POSIX: no
+ * newline translation (msvcrt's default is text mode). */
+#include <fcntl.h>
+__attribute__((constructor)) static void ps_test_binary_mode(void)
+{
+    _fmode = _O_BINARY;
+}
+
 /* _mktemp names only 26 files per template and process: pick the letters here. */
 static inline char *ps_test_mkdtemp(char *tmpl)
 {
@@ -120,7 +128,7 @@ static inline int ps_test_skip_posix(const char *file, int line)
 #endif
 }
 #define symlink(a, b) ps_test_skip_posix(__FILE__, __LINE__)
-#define mkfifo(p, m) ps_test_skip_posix(__FILE__, __LINE__)
+#define mkfifo(p, m)  ps_test_skip_posix(__FILE__, __LINE__)
 /* Making a file private: rewritten through the platform layer with that mode, which
  * on Windows means the protected ACL the loader checks for. Loosening a mode to provoke
  * the loader's check has no chmod equivalent: skipped. */
@@ -155,7 +163,7 @@ static inline int ps_test_chmod(const char *path, int mode, const char *file, in
     return ps_test_skip_posix(file, line);
 }
 #endif
-#define chmod(p, m) ps_test_chmod((p), (m), __FILE__, __LINE__)
+#define chmod(p, m)   ps_test_chmod((p), (m), __FILE__, __LINE__)
 #define fchmod(fd, m) ps_test_chmod(NULL, (m), __FILE__, __LINE__)
 
 /* open_memstream: a temporary file whose contents the matching fclose() copies into

@@ -47,8 +47,8 @@ static void write_file(const char *path, const char *data, size_t len, mode_t mo
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, data, len), (ssize_t)len);
-    assert_int_equal(fchmod(fd, mode), 0);
     assert_int_equal(close(fd), 0);
+    assert_int_equal(chmod(path, mode), 0);
 }
 
 static void write_str(const char *path, const char *data, mode_t mode)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine/ps_spool.h"
+#include "podstream/ps_platform.h"
 
 typedef struct seen {
     char payload[64][64];
@@ -51,15 +52,15 @@ static void append_str(ps_spool *sp, const char *s, int type, bool binary, ps_sp
 
 static int count_segments(const char *dir)
 {
-    char cmd[512];
-    FILE *p;
-    int n = 0;
-    snprintf(cmd, sizeof cmd, "ls %s | grep -c '\\.spool$'", dir);
-    p = popen(cmd, "r");
-    assert_non_null(p);
-    assert_int_equal(fscanf(p, "%d", &n), 1);
-    pclose(p);
-    return n;
+    static const char *const suffixes[] = {".spool", NULL};
+    char **names = NULL;
+    size_t n = 0;
+    ps_err err = ps_plat_list_dir(dir, suffixes, &names, &n, NULL);
+    if (err == PS_ERR_NOTFOUND)
+        return 0;
+    assert_int_equal(err, PS_OK);
+    ps_plat_free_list(names, n);
+    return (int)n;
 }
 
 static void test_replay_after_crash(void **state)

@@ -19,6 +19,11 @@ static void test_file_modes(void **state)
     char p[400];
     mode_t old = umask(022);
     (void)state;
+#ifdef _WIN32
+    /* Windows has ACLs, not modes: test_platform_win32 checks the ones the store asks for. */
+    umask(old);
+    skip();
+#endif
     scratch_make(&s);
     st = open_writer(&s);
     assert_false(
