@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "podstream/ps_loader.h"
+#include "ps_gui_outputs.h"
 
 typedef struct conf_dev {
     long long id;
@@ -40,6 +41,7 @@ void ps_gui_snapshot_destroy(ps_gui_snapshot *s)
     if (!s)
         return;
     free(s->v);
+    free(s->outs);
     free(s);
 }
 
@@ -236,6 +238,9 @@ ps_err ps_gui_devices_refresh(ps_gui_devices *d, int64_t now_us, ps_gui_snapshot
     /* Like the chart: without it only the line beside Save goes without news. */
     if (d->st && ps_store_reload_get(d->st, &s->reload, &dbm) != PS_OK)
         memset(&s->reload, 0, sizeof s->reload);
+    /* Like the chart again: a database of an older version has no outputs table. */
+    if (ps_gui_outputs_read(d->st, s, &dbm) != PS_OK)
+        s->nouts = 0;
     *out = s;
     s = NULL;
 out:

@@ -58,6 +58,9 @@ typedef struct ps_gui_snapshot {
     char error[512];       /* why the database could not be read, for NO_DATABASE */
     /* the service's last configuration load (ps_gui_reload); all zeros when unknown */
     ps_reload_record reload;
+    /* every output's row, ordered by name (ps_gui_outputs_read); none without a database */
+    ps_output_row *outs;
+    size_t nouts;
 } ps_gui_snapshot;
 
 /* Frees a snapshot. Accepts NULL. */

@@ -297,6 +297,7 @@ void ps_gui_devices_page_init(PsGuiWindow *w)
                                    g_object_unref);
     if (ps_gui_rates_create(&w->rates) != PS_OK)
         w->rates = NULL; /* no graph, the rest works */
+    ps_gui_outputs_view_init(w);
     ps_gui_reload_watch_init(&w->reload);
     w->reload_note[0] = add_reload_note(GTK_WIDGET(w->editor_status));
     w->reload_note[1] = add_reload_note(GTK_WIDGET(w->token_status));
@@ -445,6 +446,7 @@ static void refresh_done(GObject *src, GAsyncResult *res, gpointer data)
                         rows->pdata, rows->len);
     g_ptr_array_unref(rows);
     update_hourly(w, j->snap);
+    ps_gui_outputs_view_update(w, j->snap);
     w->shown_once = TRUE;
 }
 

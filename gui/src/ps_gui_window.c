@@ -141,6 +141,7 @@ static void ps_gui_window_dispose(GObject *o)
     g_clear_object(&w->events_sel);
     g_clear_object(&w->events);
     g_clear_object(&w->device_rows);
+    g_clear_object(&w->output_rows);
     gtk_widget_dispose_template(GTK_WIDGET(o), PS_GUI_TYPE_WINDOW);
     G_OBJECT_CLASS(ps_gui_window_parent_class)->dispose(o);
 }

@@ -64,6 +64,10 @@ struct _PsGuiWindow {
      * the editor's and the Token page's status lines */
     ps_gui_reload_watch reload;
     GtkWidget *reload_note[2];
+    /* its Outputs section (ps_gui_outputs_view.c) */
+    GListStore *output_rows;
+    GtkColumnView *outputs_view;
+    GtkWidget *outputs_box;
     /* Events page */
     GtkWidget *filters[PS_GUI_F__COUNT];
     GtkDropDown *type_filter;
@@ -95,6 +99,11 @@ gboolean ps_gui_devices_page_find(PsGuiWindow *w, const char *name, long long *i
 /* A save of the configuration just finished: watch whether the service reloads it,
  * and say so under the editor's and the Token page's status lines. */
 void ps_gui_devices_page_saved(PsGuiWindow *w);
+
+/* ps_gui_outputs_view.c: the Devices page's Outputs section, below the devices; the
+ * update shows a snapshot's outputs (hidden when there are none). */
+void ps_gui_outputs_view_init(PsGuiWindow *w);
+void ps_gui_outputs_view_update(PsGuiWindow *w, const ps_gui_snapshot *s);
 
 /* ps_gui_events_page.c */
 void ps_gui_events_page_init(PsGuiWindow *w);

@@ -122,6 +122,59 @@ bool gui_fixture_counters(const char *db, long long device, const char *name, ui
     return ok;
 }
 
+/* The live part of "siem", as its runner writes it every second. */
+static ps_err put_state(ps_store *st, int age_s, ps_errmsg *em)
+{
+    ps_output_row c;
+    int64_t now = ps_plat_now_us();
+    memset(&c, 0, sizeof c);
+    snprintf(c.name, sizeof c.name, "siem");
+    c.state = PS_OUTPUT_STATE_SENDING;
+    c.rate = 7.5;
+    snprintf(c.last_error, sizeof c.last_error, "connection reset by peer");
+    c.last_error_us = now - 30 * 1000000LL;
+    c.updated_us = now - (int64_t)age_s * 1000000;
+    return ps_store_output_state_put(st, &c, em);
+}
+
+bool gui_fixture_outputs(const char *db, int64_t cursor, int age_s)
+{
+    static const char *const names[] = {"old-hec", "siem"};
+    static const char *const types[] = {"splunk_hec", "syslog"};
+    const char *const siem[] = {"siem"};
+    ps_output_row c;
+    ps_store *st = NULL;
+    ps_errmsg em;
+    bool ok;
+    memset(&c, 0, sizeof c);
+    c.delivered = 40;
+    c.dropped = 1;
+    c.split = 2;
+    c.last_delivery_us = ps_plat_now_us() - 60 * 1000000LL;
+    /* Both configured once, then only siem: old-hec stays, disabled. */
+    ok = ps_store_create(db, PS_STORE_WRITER, &st, &em) == PS_OK &&
+         ps_store_outputs_sync(st, names, types, 2, &em) == PS_OK &&
+         ps_store_outputs_sync(st, siem, types + 1, 1, &em) == PS_OK &&
+         ps_store_output_commit(st, "siem", cursor, &c, &em) == PS_OK &&
+         put_state(st, age_s, &em) == PS_OK;
+    if (!ok)
+        fprintf(stderr, "gui_fixture: %s: %s\n", db, em.text);
+    ps_store_destroy(st);
+    return ok;
+}
+
+bool gui_fixture_output_state(const char *db, int age_s)
+{
+    ps_store *st = NULL;
+    ps_errmsg em;
+    bool ok = ps_store_create(db, PS_STORE_WRITER, &st, &em) == PS_OK &&
+              put_state(st, age_s, &em) == PS_OK;
+    if (!ok)
+        fprintf(stderr, "gui_fixture: %s: %s\n", db, em.text);
+    ps_store_destroy(st);
+    return ok;
+}
+
 bool gui_fixture_reload(const char *db, uint64_t generation, bool accepted, const char *reason)
 {
     ps_reload_record r;

@@ -23,6 +23,16 @@ bool gui_fixture_maillog(const char *db, long long device, int i, int per_second
 bool gui_fixture_counters(const char *db, long long device, const char *name, uint64_t total,
                           int age_s);
 
+/* Writes, as the output runners do, two outputs: "siem" (syslog, enabled) with
+ * its cursor at event id `cursor`, 40 delivered, 1 dropped, 2 split, last delivered
+ * a minute ago, state sending at 7.5 events/s with last error "connection reset by
+ * peer", its live part written `age_s` seconds ago; and "old-hec" (splunk_hec),
+ * no longer configured. */
+bool gui_fixture_outputs(const char *db, int64_t cursor, int age_s);
+/* Rewrites the live part of "siem" as gui_fixture_outputs does, `age_s` seconds ago
+ * (its runner's once-a-second write). */
+bool gui_fixture_output_state(const char *db, int age_s);
+
 /* Records, as the service's writer does after a reload, configuration `generation`
  * loaded now: accepted, or rejected for `reason` (may be NULL). */
 bool gui_fixture_reload(const char *db, uint64_t generation, bool accepted, const char *reason);

@@ -138,6 +138,24 @@ static void store_more(run *r, PsGuiWindow *w)
     activate(w, "win.refresh", NULL);
 }
 
+static void check_outputs(run *r, PsGuiWindow *w)
+{
+    char *all = ps_gui_window_describe(w);
+    /* The removed output says so, with no error or rate of its own. */
+    if (!strstr(all, "old-hec\nsplunk_hec\ndisabled\n") ||
+        !strstr(all, "connection reset by peer")) {
+        fprintf(stderr, "FAIL: the Outputs section shows:\n%s\n", all);
+        r->failed = 1;
+    }
+    g_free(all);
+}
+
+static void nothing(run *r, PsGuiWindow *w)
+{
+    (void)r;
+    (void)w;
+}
+
 static void go_stale(run *r, PsGuiWindow *w)
 {
     (void)w;
@@ -540,11 +558,15 @@ static void service_stops(run *r, PsGuiWindow *w)
 }
 
 static const step steps[] = {
-    {"1 proofpoint-message\nlive\n12.5\n1234\n", "gui-devices.png", store_more,
+    {"1 proofpoint-message\nlive\n12.5\n1234\n", NULL, check_outputs,
      "the counts the service wrote"},
+    {"siem\nsyslog\nsending\n50\n7.5\n40\n1\n2/0\n", "gui-devices.png", store_more,
+     "the Outputs section: siem's state, backlog, rate and counts"},
     {"\n1334\n", NULL, go_stale, "the new total after the service wrote again"},
-    {"The podstream service is not running", "gui-devices-stopped.png", search_device,
-     "the notice for stale counters"},
+    {"The podstream service is not running", NULL, nothing, "the notice for stale counters"},
+    /* 152 behind: the 100 events and 2 sendmail lines store_more stored since. */
+    {"siem\nsyslog\nnot running\n152\n—\n", "gui-devices-stopped.png", search_device,
+     "the output not running either, no rate"},
     {"400 events", NULL, select_first, "every stored event on the Events page"},
     {"\"guid\": \"gui-1-399\"", "gui-events.png", export_csv, "the newest event pretty-printed"},
     {"Exported 400 events to", NULL, trace_selected, "the whole result exported as CSV"},
@@ -596,7 +618,8 @@ static gboolean drive(gpointer data)
     PsGuiWindow *w = ps_gui_app_window(r->app);
     if (r->running && g_get_monotonic_time() - r->last_write >= G_USEC_PER_SEC) {
         r->last_write = g_get_monotonic_time();
-        if (!gui_fixture_counters(r->db, 1, "proofpoint-message", r->total, 0))
+        if (!gui_fixture_counters(r->db, 1, "proofpoint-message", r->total, 0) ||
+            !gui_fixture_output_state(r->db, 0))
             r->failed = 1;
     }
     if (!w)
@@ -696,7 +719,8 @@ int main(void)
                                "gui-screenshots", NULL);
     g_mkdir_with_parents(r.shots, 0755);
     write_config(&r);
-    if (!gui_fixture_events(r.db, 1, 0, 300, 4))
+    /* An output "siem" with its cursor at event 250 (50 behind), and one removed. */
+    if (!gui_fixture_events(r.db, 1, 0, 300, 4) || !gui_fixture_outputs(r.db, 250, 0))
         return 1;
     r.running = TRUE;
     r.total = 1234;
