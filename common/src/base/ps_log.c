@@ -65,11 +65,21 @@ void ps_log_set_stream(FILE *stream)
 /* The rotating copy of the log (ps_log_open_file). */
 static struct {
     ps_mutex *mu;
-    FILE *f;
+    ps_file *f;
     char *path;
     long max_bytes, size;
     int keep;
 } log_file;
+
+/* The log file is readable by the admins' group, as the database is. Opened through
+ * the platform layer: its path is UTF-8, which C's fopen takes as ANSI on Windows. */
+#define LOG_FILE_MODE 0640
+
+static ps_file *log_file_open(const char *path)
+{
+    ps_file *f = NULL;
+    return ps_plat_file_open_append(path, LOG_FILE_MODE, &f, NULL) == PS_OK ? f : NULL;
+}
 
 /* "<path>.<n>" into buf; false when it does not fit. */
 static bool numbered(char *buf, size_t cap, const char *path, int n)
@@ -78,57 +88,43 @@ static bool numbered(char *buf, size_t cap, const char *path, int n)
     return len > 0 && (size_t)len < cap;
 }
 
-/* Shifts path.1.. up by one, dropping the oldest, and starts a new file. Only C's
- * remove and rename: Windows' rename refuses to replace, so each target goes first. */
+/* Shifts path.1.. up by one, dropping the oldest, and starts a new file. Each
+ * target is removed first: a rename that replaces is not the same on both systems. */
 static void log_file_rotate(void)
 {
     char from[1024], to[1024];
 
-    fclose(log_file.f);
+    ps_plat_file_close(log_file.f);
     log_file.f = NULL;
     for (int i = log_file.keep; i >= 1; i--) {
         if (!numbered(to, sizeof to, log_file.path, i))
             break;
-        (void)remove(to);
+        (void)ps_plat_remove(to, NULL);
         if (i == 1)
             snprintf(from, sizeof from, "%s", log_file.path);
         else if (!numbered(from, sizeof from, log_file.path, i - 1))
             break;
-        (void)rename(from, to);
+        (void)ps_plat_rename_new(from, to, NULL);
     }
-    log_file.f = fopen(log_file.path, "a");
+    log_file.f = log_file_open(log_file.path);
     log_file.size = 0;
-}
-
-/* The size of the file at `path`; 0 when it cannot be told. Read from a handle of
- * its own: where an append handle starts is up to the C library. */
-static long file_size(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    long n = -1;
-    if (f && fseek(f, 0, SEEK_END) == 0)
-        n = ftell(f);
-    if (f)
-        fclose(f);
-    return n > 0 ? n : 0;
 }
 
 static void log_file_write(const char *line, size_t len)
 {
+    ps_iovec iov = {line, len};
     ps_plat_mutex_lock(log_file.mu);
     if (log_file.f && log_file.size > 0 && log_file.size + (long)len > log_file.max_bytes)
         log_file_rotate();
-    if (log_file.f) {
-        fputs(line, log_file.f);
-        fflush(log_file.f);
+    if (log_file.f && ps_plat_file_writev(log_file.f, &iov, 1, NULL) == PS_OK)
         log_file.size += (long)len;
-    }
     ps_plat_mutex_unlock(log_file.mu);
 }
 
 ps_err ps_log_open_file(const char *path, long max_bytes, int keep, ps_errmsg *em)
 {
     ps_err err = PS_OK;
+    uint64_t size = 0;
 
     ps_log_close_file();
     if (max_bytes <= 0 || keep < 1)
@@ -138,13 +134,14 @@ ps_err ps_log_open_file(const char *path, long max_bytes, int keep, ps_errmsg *e
     if (err != PS_OK)
         return ps_errmsg_set(em, err, "log file %s: %s", path, ps_strerror(err));
     log_file.path = strdup(path);
-    log_file.f = log_file.path ? fopen(path, "a") : NULL;
+    log_file.f = log_file.path ? log_file_open(path) : NULL;
     if (!log_file.f) {
         err = ps_errmsg_set(em, log_file.path ? PS_ERR_IO : PS_ERR_NOMEM,
                             "cannot open the log file %s", path);
         goto fail;
     }
-    log_file.size = file_size(path);
+    (void)ps_plat_file_size(path, &size);
+    log_file.size = (long)size;
     log_file.max_bytes = max_bytes;
     log_file.keep = keep;
     atomic_store(&log_file_on, true);
@@ -157,8 +154,7 @@ fail:
 void ps_log_close_file(void)
 {
     atomic_store(&log_file_on, false);
-    if (log_file.f)
-        fclose(log_file.f);
+    ps_plat_file_close(log_file.f);
     free(log_file.path);
     ps_plat_mutex_destroy(log_file.mu);
     memset(&log_file, 0, sizeof log_file);
