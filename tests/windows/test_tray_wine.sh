@@ -57,7 +57,9 @@ hasnt "$last.stdout" "events_per_s: [1-9]"
 
 # The tray itself: reads on its timer, one per session, closes on request.
 db=$(winpath "$tmp/live.db")
-wexec fixture-live-again 0 "$fixture" "$db" live
+# A running service's counters, rewritten every second while the tray watches.
+"$WINE64" "$fixture" "$db" live 120 >"$tmp/writer.log" 2>&1 &
+writer_pid=$!
 wrun close-none 1 --close
 has_text "$last.stderr" "no tray icon runs in this session"
 set +e
@@ -87,5 +89,7 @@ tray_rc=$?
 set -e
 [ "$tray_rc" -eq 0 ] || { fail "the tray exited $tray_rc after --close"; cat "$tmp/tray.stderr" >&2; }
 wrun close-gone 1 --close
+kill "$writer_pid" 2>/dev/null || true
+wait "$writer_pid" 2>/dev/null || true
 
 finish test_tray_wine

@@ -1,10 +1,12 @@
-/* tray_fixture DB SCENARIO: writes the counters a running service would have written
+/* tray_fixture DB SCENARIO [SECONDS]: writes the counters a running service would have written
  * just now into the database DB (created when missing), for tests/windows/
  * test_tray_wine.sh to show podstream-tray.exe --print-state.
  *   live    two devices live, 12.25 and 30 events/s; one failed a minute ago
  *   unauth  the same, and a third device unauthorised
- *   stale   the live counters, written ten minutes ago (the service stopped) */
+ *   stale   the live counters, written ten minutes ago (the service stopped)
+ * With SECONDS, writes them again every second for that long, as the service does. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "podstream/ps_platform.h"
@@ -33,8 +35,9 @@ int main(int argc, char **argv)
     size_t n = 2;
     int64_t now = ps_plat_now_us();
     int rc = 1;
-    if (argc != 3) {
-        fputs("usage: tray_fixture DB live|unauth|stale\n", stderr);
+    long seconds = argc == 4 ? strtol(argv[3], NULL, 10) : 0;
+    if (argc != 3 && argc != 4) {
+        fputs("usage: tray_fixture DB live|unauth|stale [SECONDS]\n", stderr);
         return 2;
     }
     if (!strcmp(argv[2], "stale"))
@@ -53,11 +56,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "tray_fixture: %s\n", em.text);
         goto cleanup;
     }
-    for (size_t i = 0; i < n; i++)
-        if (ps_store_counters_put(st, &c[i], &em) != PS_OK) {
-            fprintf(stderr, "tray_fixture: %s\n", em.text);
-            goto cleanup;
+    for (long round = 0; round <= seconds; round++) {
+        if (round > 0) {
+            ps_plat_sleep_ms(1000);
+            for (size_t i = 0; i < n; i++)
+                c[i].updated_us += ps_plat_now_us() - now;
+            now = ps_plat_now_us();
         }
+        for (size_t i = 0; i < n; i++)
+            if (ps_store_counters_put(st, &c[i], &em) != PS_OK) {
+                fprintf(stderr, "tray_fixture: %s\n", em.text);
+                goto cleanup;
+            }
+    }
     rc = 0;
 cleanup:
     ps_store_destroy(st);
