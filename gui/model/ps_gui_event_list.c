@@ -75,6 +75,9 @@ struct _PsGuiEventList {
     qstate *qs; /* rc box, NULL before the first filter */
     guint page;
     gboolean loading, done;
+    /* items[0..replace) are the previous result's, still shown until the first page
+     * of the new one takes their place (and their objects: see take_first_page) */
+    guint replace;
     guint idle;
     char *error;
 };
@@ -196,7 +199,6 @@ gboolean ps_gui_event_list_set_filter(PsGuiEventList *l, const ps_gui_filter *f,
     if (l->qs)
         g_rc_box_release_full(l->qs, qstate_clear);
     l->qs = NULL;
-    g_ptr_array_set_size(l->items, 0);
     g_clear_pointer(&l->error, g_free);
     l->done = TRUE;
     set_loading(l, FALSE); /* a worker of the old query may still run: its result is dropped */
@@ -210,8 +212,14 @@ gboolean ps_gui_event_list_set_filter(PsGuiEventList *l, const ps_gui_filter *f,
         l->done = FALSE;
         ok = TRUE;
     }
-    if (old)
-        g_list_model_items_changed(G_LIST_MODEL(l), 0, old, 0);
+    /* Accepted: the rows stay until the first page replaces them in one change, so
+     * the view keeps its row widgets and rebinds them (no empty frame between). */
+    l->replace = ok ? old : 0;
+    if (!ok) {
+        g_ptr_array_set_size(l->items, 0);
+        if (old)
+            g_list_model_items_changed(G_LIST_MODEL(l), 0, old, 0);
+    }
     if (ok)
         ps_gui_event_list_load_more(l);
     return ok;
@@ -279,32 +287,55 @@ static void page_thread(GTask *task, gpointer src, gpointer data, GCancellable *
         g_task_return_boolean(task, TRUE);
 }
 
+/* The page's rows into the list from position `at` on: into the item objects that
+ * are there (the previous result's, whose widgets GtkColumnView then reuses, since it
+ * recycles a row's widgets for the same object), then into new ones. */
+static void take_rows(PsGuiEventList *l, guint at, page_job *j)
+{
+    for (size_t i = 0; i < j->count; i++) {
+        PsGuiEventItem *it;
+        if (at + i < l->items->len) {
+            it = g_ptr_array_index(l->items, at + i);
+            ps_gui_event_deinit(&it->ev);
+        } else {
+            it = g_object_new(PS_GUI_TYPE_EVENT_ITEM, NULL);
+            g_ptr_array_add(l->items, it);
+        }
+        it->ev = j->rows[i]; /* the item takes the strings */
+    }
+    j->count = 0;
+}
+
 static void page_done(GObject *src, GAsyncResult *res, gpointer data)
 {
     PsGuiEventList *l = PS_GUI_EVENT_LIST(src);
     page_job *j = g_task_get_task_data(G_TASK(res));
     GError *error = NULL;
-    guint at = l->items->len;
+    guint removed = l->replace, at = removed ? 0 : l->items->len, added;
+    gboolean ok;
     (void)data;
     if (j->qs != l->qs)
         return; /* the filter changed meanwhile */
-    if (!g_task_propagate_boolean(G_TASK(res), &error)) {
+    l->replace = 0;
+    ok = g_task_propagate_boolean(G_TASK(res), &error);
+    if (!ok) {
         g_free(l->error);
         l->error = g_strdup(error->message);
         l->done = TRUE;
         g_error_free(error);
     } else {
-        for (size_t i = 0; i < j->count; i++) {
-            PsGuiEventItem *it = g_object_new(PS_GUI_TYPE_EVENT_ITEM, NULL);
-            it->ev = j->rows[i]; /* the item takes the strings */
-            g_ptr_array_add(l->items, it);
-        }
-        j->count = 0;
         l->done = j->qs->cur.done;
+        added = (guint)j->count;
+        take_rows(l, at, j);
+        if (added < removed) /* a shorter result: what the previous one had beyond it */
+            g_ptr_array_remove_range(l->items, added, removed - added);
     }
+    if (!ok && removed)
+        g_ptr_array_set_size(l->items, 0); /* the first page failed: nothing to show */
     set_loading(l, FALSE);
-    if (l->items->len > at)
-        g_list_model_items_changed(G_LIST_MODEL(l), at, 0, l->items->len - at);
+    added = l->items->len - at;
+    if (removed || added)
+        g_list_model_items_changed(G_LIST_MODEL(l), at, removed, added);
 }
 
 void ps_gui_event_list_load_more(PsGuiEventList *l)
@@ -335,6 +366,11 @@ gboolean ps_gui_event_list_current(PsGuiEventList *l, ps_gui_filter *f, int64_t 
 gboolean ps_gui_event_list_is_loading(PsGuiEventList *l)
 {
     return l->loading;
+}
+
+gboolean ps_gui_event_list_is_searching(PsGuiEventList *l)
+{
+    return l->replace > 0;
 }
 
 gboolean ps_gui_event_list_is_done(PsGuiEventList *l)

@@ -20,7 +20,9 @@ G_BEGIN_DECLS
 // cppcheck-suppress unknownMacro
 G_DECLARE_FINAL_TYPE(PsGuiEventItem, ps_gui_event_item, PS_GUI, EVENT_ITEM, GObject)
 
-/* The event the item holds (borrowed, as long as the item lives). */
+/* The event the item holds (borrowed, as long as the item lives and is in the list's
+ * current result: the first page of a new filter reuses the item objects of the
+ * previous result for its events, with one items-changed). */
 const ps_gui_event *ps_gui_event_item_get(PsGuiEventItem *item);
 
 #define PS_GUI_TYPE_EVENT_LIST (ps_gui_event_list_get_type())
@@ -32,9 +34,12 @@ G_DECLARE_FINAL_TYPE(PsGuiEventList, ps_gui_event_list, PS_GUI, EVENT_LIST, GObj
  * owned by the caller. */
 PsGuiEventList *ps_gui_event_list_new(const char *db_path, guint page);
 
-/* Empties the list and starts reading the first page of `f` (copied). FALSE with
- * the reason in em (the CLI's words: "--since: ...") when the filter is refused;
- * the list is then empty. */
+/* Starts reading the first page of `f` (copied). The previous result's items stay
+ * in the list until that page replaces them, in place and in one items-changed
+ * (0, old count, new count), so that a view rebinds its row widgets instead of
+ * building new ones; a failed first page empties the list. FALSE with the reason in
+ * em (the CLI's words: "--since: ...") when the filter is refused; the list is then
+ * empty at once. */
 gboolean ps_gui_event_list_set_filter(PsGuiEventList *l, const ps_gui_filter *f, ps_errmsg *em);
 
 /* The filter of the list's current result (a deep copy into *f: deinit it) and
@@ -46,6 +51,9 @@ gboolean ps_gui_event_list_current(PsGuiEventList *l, ps_gui_filter *f, int64_t 
 void ps_gui_event_list_load_more(PsGuiEventList *l);
 
 gboolean ps_gui_event_list_is_loading(PsGuiEventList *l);
+/* TRUE while the rows are still the previous result's, the new one's first page being
+ * read (ps_gui_event_list_set_filter). */
+gboolean ps_gui_event_list_is_searching(PsGuiEventList *l);
 /* TRUE when every matching event is in the list. */
 gboolean ps_gui_event_list_is_done(PsGuiEventList *l);
 /* Why the last page failed (borrowed), or NULL. */

@@ -92,6 +92,8 @@ static void update_status(PsGuiWindow *w)
     char *text;
     if (err)
         text = g_strdup(err);
+    else if (ps_gui_event_list_is_searching(w->events))
+        text = g_strdup("Searching…"); /* the rows are the previous result's until then */
     else if (ps_gui_event_list_is_loading(w->events))
         text = g_strdup_printf("%u events, reading more…", n);
     else if (ps_gui_event_list_is_done(w->events))
@@ -231,6 +233,8 @@ void ps_gui_events_page_search(PsGuiWindow *w)
     ps_errmsg em;
     if (!ensure_list(w) || !read_filter(w, &f))
         return;
+    /* The item objects get the new result's events: no old selection may stay on one. */
+    gtk_single_selection_set_selected(w->events_sel, GTK_INVALID_LIST_POSITION);
     if (ps_gui_event_list_set_filter(w->events, &f, &em))
         update_status(w);
     else

@@ -13,8 +13,8 @@
  *     (ps_gui_events_page) on a fresh read-only connection, and again warm;
  *   - the real app started as its own process (`bench_gui --window`, the code of
  *     podstream-gui) on that database: the time from the exec to its first frame,
- *     to the Devices page filled, and from Search on the Events page to its first
- *     page shown (five Searches: wall time, and the main thread's CPU time, which
+ *     to the Devices page filled, and from Search on the Events page to the frame that
+ *     shows its first page (five Searches: wall time, and the main thread's CPU time, which
  *     says what it costs whatever else the cores ran); then its resident memory
  *     (VmRSS, the peak VmHWM, and how much of it is anonymous or mapped files) and
  *     the CPU time of each of its threads (/proc/self/task/STAR/stat). Twice: as it
@@ -24,6 +24,7 @@
  * The targets of the issue: first page under 100 ms, RSS under 120 MB. Nothing is
  * asserted (a benchmark, not a timed test): it fails only when it cannot measure. */
 #include <glib.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +242,9 @@ static void print_memory(void)
                                                 : "");
         }
     g_free(text);
+    /* Of the anonymous part, what SQLite holds: the readers' page caches. */
+    printf("  SQLite    %9lld kB now, %lld kB at most\n", (long long)sqlite3_memory_used() / 1024,
+           (long long)sqlite3_memory_highwater(0) / 1024);
 }
 
 static void print_load(void)
@@ -308,6 +312,8 @@ typedef struct win_run {
     double page_cpu_ms[SEARCHES]; /* the main thread's CPU time meanwhile */
     double search_cpu_ms;
     int searches;
+    gboolean in_model; /* this Search's first page is in the list: wait for its frame */
+    gboolean painted;  /* and that frame was painted: the figure is taken */
     int state;
     int failed;
 } win_run;
@@ -357,6 +363,28 @@ static void on_activated(GApplication *app, gpointer data)
         g_signal_connect(r->w, "realize", G_CALLBACK(watch_first_frame), r);
 }
 
+/* The frame after a Search's first page reached the list: what it cost, up to the
+ * screen (the rows' widgets are rebound or built in the list's change, laid out and
+ * drawn in this frame). */
+static void on_search_painted(GdkFrameClock *clock, gpointer data)
+{
+    win_run *r = data;
+    (void)clock;
+    if (!r->in_model)
+        return;
+    r->in_model = FALSE;
+    r->painted = TRUE;
+    r->page_cpu_ms[r->searches] = thread_cpu_ms() - r->search_cpu_ms;
+    r->page_ms[r->searches++] = ms_between(r->search_us, g_get_monotonic_time());
+}
+
+static void search(win_run *r)
+{
+    r->search_us = g_get_monotonic_time();
+    r->search_cpu_ms = thread_cpu_ms();
+    gtk_widget_activate_action(GTK_WIDGET(r->w), "win.search", NULL);
+}
+
 /* Devices filled, then Search on Events, its first page shown, a second to settle. */
 static gboolean step(gpointer data)
 {
@@ -374,21 +402,26 @@ static gboolean step(gpointer data)
     if (r->state == 0) {
         r->devices_us = now;
         gtk_widget_activate_action(GTK_WIDGET(r->w), "win.page", "s", "events");
-        r->search_us = g_get_monotonic_time();
-        r->search_cpu_ms = thread_cpu_ms();
-        gtk_widget_activate_action(GTK_WIDGET(r->w), "win.search", NULL);
+        g_signal_connect(gtk_widget_get_frame_clock(GTK_WIDGET(r->w)), "after-paint",
+                         G_CALLBACK(on_search_painted), r);
+        search(r);
         r->state = 1;
     } else if (r->state == 1) {
-        l = r->list = r->list ? r->list : event_list(GTK_WIDGET(r->w));
-        if (!l || ps_gui_event_list_is_loading(l) || g_list_model_get_n_items(G_LIST_MODEL(l)) == 0)
+        if (r->in_model)
+            return G_SOURCE_CONTINUE; /* the figure is taken when its frame is painted */
+        if (!r->painted) {
+            l = r->list = r->list ? r->list : event_list(GTK_WIDGET(r->w));
+            if (!l || ps_gui_event_list_is_loading(l) ||
+                g_list_model_get_n_items(G_LIST_MODEL(l)) == 0)
+                return G_SOURCE_CONTINUE;
+            r->in_model = TRUE;
+            gtk_widget_queue_draw(GTK_WIDGET(r->w));
             return G_SOURCE_CONTINUE;
-        r->page_cpu_ms[r->searches] = thread_cpu_ms() - r->search_cpu_ms;
-        r->page_ms[r->searches++] = ms_between(r->search_us, now);
+        }
+        r->painted = FALSE;
         if (r->searches < SEARCHES) {
-            /* Again: a new query each time (set_filter), the rows rebuilt. */
-            r->search_us = g_get_monotonic_time();
-            r->search_cpu_ms = thread_cpu_ms();
-            gtk_widget_activate_action(GTK_WIDGET(r->w), "win.search", NULL);
+            /* Again: a new query each time (set_filter); the rows' widgets rebound. */
+            search(r);
             return G_SOURCE_CONTINUE;
         }
         r->settle_until = now + G_USEC_PER_SEC;
@@ -415,7 +448,8 @@ static int window_main(const char *exec_us, const char *db, const char *config)
                g_getenv("GSK_RENDERER") ? g_getenv("GSK_RENDERER") : "default renderer");
         printf("  start to first frame        %8.1f ms\n", ms_between(r.exec_us, r.first_frame_us));
         printf("  start to Devices filled     %8.1f ms\n", ms_between(r.exec_us, r.devices_us));
-        printf("  Search to first page shown, wall (main thread's CPU) in ms, %d times:\n   ",
+        printf("  Search to the frame showing its first page, wall (main thread's CPU) in ms, %d "
+               "times:\n   ",
                SEARCHES);
         for (int k = 0; k < SEARCHES; k++)
             printf(" %.1f (%.1f)", r.page_ms[k], r.page_cpu_ms[k]);

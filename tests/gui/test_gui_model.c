@@ -248,6 +248,73 @@ static void test_list_model_pages_lazily(void **state)
     g_object_unref(l);
 }
 
+static void count_changes(GListModel *m, guint pos, guint removed, guint added, gpointer data)
+{
+    guint *c = data;
+    (void)m;
+    c[0]++;
+    c[1] = pos;
+    c[2] = removed;
+    c[3] = added;
+}
+
+/* Search again: the previous rows stay until the new first page replaces them in
+ * one change, in the same item objects (a view rebinds their widgets rather than
+ * building new ones), and a shorter result drops the rest. */
+static void test_list_model_search_again(void **state)
+{
+    const fixture *f = *state;
+    PsGuiEventList *l = ps_gui_event_list_new(f->db, 20);
+    GListModel *m = G_LIST_MODEL(l);
+    ps_gui_filter gf;
+    GPtrArray *want;
+    PsGuiEventItem *first[20];
+    guint changes[4] = {0};
+    ps_errmsg em;
+    ps_gui_filter_init(&gf);
+    assert_true(ps_gui_event_list_set_filter(l, &gf, &em));
+    settle(l);
+    assert_int_equal(g_list_model_get_n_items(m), 20);
+    for (guint i = 0; i < 20; i++) {
+        first[i] = g_list_model_get_item(m, i);
+        g_object_unref(first[i]); /* the list keeps it */
+    }
+    g_signal_connect(m, "items-changed", G_CALLBACK(count_changes), changes);
+    set_from(&gf);
+    want = query_keys(f, &gf, cases[1].args);
+    assert_true(ps_gui_event_list_set_filter(l, &gf, &em));
+    assert_true(ps_gui_event_list_is_loading(l));
+    assert_int_equal(g_list_model_get_n_items(m), 20); /* still the old rows */
+    assert_true(ps_gui_event_list_is_searching(l));
+    assert_int_equal(changes[0], 0);
+    settle(l);
+    assert_false(ps_gui_event_list_is_searching(l));
+    assert_int_equal(changes[0], 1);
+    assert_int_equal(changes[1], 0);
+    assert_int_equal(changes[2], 20);
+    assert_int_equal(changes[3], 20);
+    for (guint i = 0; i < 20; i++) {
+        PsGuiEventItem *it = g_list_model_get_item(m, i);
+        assert_ptr_equal(it, first[i]);
+        assert_string_equal(ps_gui_event_item_get(it)->key, g_ptr_array_index(want, i));
+        g_object_unref(it);
+    }
+    /* One event matches: one row left, the other 19 removed in the same change. */
+    g_free(gf.from);
+    gf.from = NULL;
+    gf.subject = g_strdup("Invoice 7");
+    assert_true(ps_gui_event_list_set_filter(l, &gf, &em));
+    settle(l);
+    assert_int_equal(changes[0], 2);
+    assert_int_equal(changes[2], 20);
+    assert_int_equal(changes[3], g_list_model_get_n_items(m));
+    assert_true(g_list_model_get_n_items(m) >= 1 && g_list_model_get_n_items(m) < 20);
+    assert_true(ps_gui_event_list_is_done(l));
+    g_ptr_array_free(want, TRUE);
+    ps_gui_filter_deinit(&gf);
+    g_object_unref(l);
+}
+
 static void test_pretty_event(void **state)
 {
     const fixture *f = *state;
@@ -667,6 +734,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pager_matches_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_model_pages_lazily, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_model_search_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pretty_event, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trace_stages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_like_query, setup, teardown),
