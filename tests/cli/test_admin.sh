@@ -47,7 +47,7 @@ run status_running 0 status --db "$healthy"
 has "$last.stdout" '^Service:  running \(counters written [0-9.]+m?s ago\)$'
 has "$last.stdout" '^1 pod-message +message +live +2\.5 +2\.5 +100 +2\.0s '
 run status_stopped 0 status --db "$stopped"
-has "$last.stdout" '^Service:  not running since [0-9-]+ [0-9:]+ \(5m00s ago\); rates and lag not shown$'
+has "$last.stdout" '^Service:  not running since [0-9-]+ [0-9:]+ \(5m0[0-9]s ago\); rates and lag not shown$'
 has "$last.stdout" '^1 pod-message +message +stopped\* +- +- +100 +- '
 hasnt "$last.stdout" 'counters last written'
 run status_killed 0 status --db "$killed" --format json
