@@ -532,9 +532,13 @@ static ps_err load_sources(const char *dir, const ps_config_source *sources, siz
     if (l.err == PS_OK)
         check_duplicates(&l);
     /* Not when errors explain it (a devices file that did not parse). */
-    if (l.err == PS_OK && l.cfg->ndevices == 0 && diag->errors == errors_before)
-        warn(&l, NULL, 0, 0, NULL, "no devices configured; add a file in %s%cdevices", l.cfg->dir,
-             PS_PATH_SEP);
+    if (l.err == PS_OK && l.cfg->ndevices == 0 && diag->errors == errors_before) {
+        /* Joined as every other path: in the directory's own spelling on Windows. */
+        char *devices = ps_plat_path_join(l.cfg->dir, "devices");
+        warn(&l, NULL, 0, 0, NULL, "no devices configured; add a file in %s",
+             devices ? devices : "devices");
+        free(devices);
+    }
 out:
     free(l.marks);
     if (l.err != PS_OK || (!keep && (diag->errors > errors_before || diag->oom))) {
