@@ -10,6 +10,7 @@
  * and sizes); one in eight carries an RFC 2047 encoded subject, as mail from
  * non-English senders does. With podsim_gen linked in, its generated events are
  * measured as well. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,7 +134,8 @@ static void free_frames(frames *f)
 }
 
 /* Parses and extracts every frame round after round for `seconds`; prints the rate. */
-static void bench_parse(const char *label, const frames *f, ps_data_type type, double seconds)
+static void bench_parse_one(const char *label, const frames *f, ps_data_type type, double seconds,
+                            bool arena)
 {
     ps_event ev;
     ps_errmsg em;
@@ -141,6 +143,7 @@ static void bench_parse(const char *label, const frames *f, ps_data_type type, d
     int64_t start = ps_plat_mono_ms(), elapsed;
     clock_t cpu_start = clock();
 
+    ps_event_use_arena(arena);
     ps_event_init(&ev);
     do {
         for (int i = 0; i < NEVENTS; i++) {
@@ -155,9 +158,18 @@ static void bench_parse(const char *label, const frames *f, ps_data_type type, d
     } while (elapsed < (int64_t)(seconds * 1000));
     double cpu = (double)(clock() - cpu_start) / CLOCKS_PER_SEC;
     ps_event_deinit(&ev);
-    printf("%-36s %6zu B avg  %9.0f events/s  %6.2f us/event  (wall: %.0f events/s)\n", label,
-           f->total / NEVENTS, (double)done / cpu, cpu * 1e6 / (double)done,
-           (double)done * 1000.0 / (double)elapsed);
+    ps_event_use_arena(false);
+    printf("%-36s %-6s %6zu B avg  %9.0f events/s  %6.2f us/event  (wall: %.0f events/s)\n", label,
+           arena ? "arena" : "malloc", f->total / NEVENTS, (double)done / cpu,
+           cpu * 1e6 / (double)done, (double)done * 1000.0 / (double)elapsed);
+}
+
+/* Without and with the arena of the engine's workers (ps_event_use_arena), one
+ * after the other, so that both see the same load. */
+static void bench_parse(const char *label, const frames *f, ps_data_type type, double seconds)
+{
+    bench_parse_one(label, f, type, seconds, false);
+    bench_parse_one(label, f, type, seconds, true);
 }
 
 static void bench_utf8(const frames *f, double seconds)

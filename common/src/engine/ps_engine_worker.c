@@ -108,11 +108,14 @@ void *eng_worker_main(void *arg)
     ps_errmsg em;
 
     ps_plat_thread_background();
+    /* process() deletes every tree it parses, on this thread */
+    ps_event_use_arena(true);
     if (ps_store_prep_create(d->eng->store, &prep, &em) != PS_OK) {
         /* Only out of memory: the receiver's window fills and it stops reading,
          * and what was received stays in the spool. */
         PS_LOG_E(d->cfg->id, "worker cannot start: %s", em.text);
         eng_set_error(d, "worker cannot start: %s", em.text);
+        ps_event_use_arena(false);
         return NULL;
     }
     ps_pipeline_result_init(&res);
@@ -132,5 +135,6 @@ void *eng_worker_main(void *arg)
     }
     ps_pipeline_result_deinit(&res);
     ps_store_prep_destroy(prep);
+    ps_event_use_arena(false);
     return NULL;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "event/ps_event_arena.h"
 #include "event/ps_event_fields.h"
 #include "event/ps_event_json.h"
 #include "event/ps_event_key.h"
@@ -131,7 +132,10 @@ ps_err ps_event_parse(ps_event *ev, ps_data_type type, const char *raw, size_t l
     if (len >= 3 && memcmp(raw, "\xEF\xBB\xBF", 3) == 0)
         skip = 3; /* RFC 8259 lets parsers ignore a byte order mark */
 
+    bool arena = ps_event_arena_parse_begin();
     root = cJSON_ParseWithLengthOpts(raw + skip, len - skip, &end, 0);
+    if (arena)
+        ps_event_arena_parse_end();
     if (!root)
         return ps_event_json_failure(raw, len, skip, em);
     while (end && end < raw + len && ps_event_json_ws(*end))
