@@ -345,8 +345,11 @@ static LRESULT CALLBACK window_proc(HWND hwnd, UINT msg, WPARAM wp, LPARAM lp)
     case WM_COMMAND:
         command(t, LOWORD(wp));
         return 0;
-    case WM_CLOSE:
     case WM_ENDSESSION:
+        if (wp) /* FALSE: the logoff was cancelled */
+            shut_down(t);
+        return 0;
+    case WM_CLOSE:
         shut_down(t);
         return 0;
     case WM_DESTROY:
