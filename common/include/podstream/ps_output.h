@@ -94,11 +94,11 @@ typedef struct ps_output_event {
     int64_t id; /* store id: grows with every commit, so batches are in id order */
     long long device_id;
     const char *device_name; /* from the configuration; "" for a device no longer configured */
-    ps_data_type type;
-    int64_t ts_us;    /* the event's ts, UTC microseconds */
-    const char *key;  /* the natural key (message guid; maillog id), NUL-terminated */
-    const char *json; /* the event JSON (after the output's pipelines), NUL-terminated */
+    int64_t ts_us;           /* the event's ts, UTC microseconds */
+    const char *key;         /* the natural key (message guid; maillog id), NUL-terminated */
+    const char *json;        /* the event JSON (after the output's pipelines), NUL-terminated */
     size_t json_len;
+    ps_data_type type;
     unsigned part, parts; /* split: part 1..parts of event `id`; otherwise 1, 1 */
     bool truncated;       /* a truncated copy (marked in the JSON too) */
 } ps_output_event;

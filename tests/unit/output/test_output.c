@@ -113,6 +113,10 @@ static void test_outputs_from_both_places(void **state)
                           &defs, &diag),
                      PS_OK);
     assert_int_equal(diag.errors, 0);
+    if (!defs) {
+        fail_msg("no outputs loaded");
+        return;
+    }
     assert_int_equal(defs->count, 2);
     assert_string_equal(defs->items[0].s->name, "f");
     assert_string_equal(defs->items[0].plugin->name, "file");
@@ -148,11 +152,10 @@ static void test_errors_name_file_line_and_field(void **state)
                           &defs, &diag),
                      PS_ERR_INVALID);
     assert_null(defs);
-    for (size_t i = 0; i < diag.count; i++) {
+    for (size_t i = 0, len = 0; i < diag.count && len < sizeof buf; i++) {
         char line[600];
         ps_diag_format(&diag.items[i], line, sizeof line);
-        strncat(buf, line, sizeof buf - strlen(buf) - 2);
-        strcat(buf, "\n");
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s\n", line);
     }
     assert_non_null(strstr(buf, "outputs/out.yml:1:19: error: outputs[0].type: unknown output "
                                 "type \"syslgo\" (did you mean \"syslog\"?)"));
