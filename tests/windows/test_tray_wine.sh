@@ -4,7 +4,8 @@
 # (counters as a running service writes them), read by `--print-state` (icon,
 # tooltip); then the real tray: it starts on a private X server (wine needs one for
 # any window), reads the database on its own timer, refuses a second instance, and
-# exits cleanly on `--close`, which prints what it showed.
+# exits cleanly on `--close`, which prints what it showed; then the MSI writes the
+# tray's Run entry only when installed with TRAYAUTOSTART=1.
 # What wine cannot show (docs/windows.md): the icon in a real notification area, the
 # balloon, the menu, the UAC prompt of start/stop/restart.
 # Usage: test_tray_wine.sh [WIN_BUILD_DIR]  (default: $PS_WIN_BUILD, else build-win)
@@ -91,5 +92,22 @@ set -e
 wrun close-gone 1 --close
 kill "$writer_pid" 2>/dev/null || true
 wait "$writer_pid" 2>/dev/null || true
+
+# The MSI (built by build.sh): the tray's Run entry only with TRAYAUTOSTART=1.
+msi=$(ls -t "$build"/podstream-*-x64.msi 2>/dev/null | head -n1 || true)
+if [ -n "$msi" ]; then
+    run='HKLM\Software\Microsoft\Windows\CurrentVersion\Run'
+    wexec msi-install 0 msiexec /i "$(winpath "$msi")" /qn
+    wexec run-absent 1 reg query "$run" /v podstream-tray
+    wexec msi-uninstall 0 msiexec /x "$(winpath "$msi")" /qn
+    wexec msi-install-autostart 0 msiexec /i "$(winpath "$msi")" /qn TRAYAUTOSTART=1
+    wexec run-present 0 reg query "$run" /v podstream-tray
+    has_text "$last.stdout" '"C:\Program Files\podstream\podstream-tray.exe"'
+    # Wine's msiexec /x leaves the value behind (Windows removes it with its
+    # component); test_tray_msi.sh checks that the component owns it.
+    wexec msi-uninstall-autostart 0 msiexec /x "$(winpath "$msi")" /qn
+else
+    echo "test_tray_wine: no MSI in $build: the installer's part is not tested" >&2
+fi
 
 finish test_tray_wine
