@@ -19,14 +19,19 @@ typedef enum action {
     ACT_START,
     ACT_STOP,
     ACT_RELOAD,
-    ACT_STATUS
+    ACT_STATUS,
+    ACT_PROTECT
 } action;
-static const char *const action_names[] = {"install", "uninstall", "start",
-                                           "stop",    "reload",    "status"};
+static const char *const action_names[] = {"install", "uninstall", "start",  "stop",
+                                           "reload",  "status",    "protect"};
 #define NACTIONS (sizeof action_names / sizeof action_names[0])
 /* What systemctl does instead on Linux, per action. */
-static const char *const systemctl_verbs[] = {"enable --now", "disable --now", "start",
-                                              "stop",         "reload",        "status"};
+static const char *const systemctl_verbs[] = {
+    "enable --now", "disable --now", "start", "stop",
+    "reload",       "status",        NULL /* protect works on both */};
+/* The configuration directory's access: the service and the admins (the package's
+ * ConfigurationDirectoryMode on Linux). */
+#define CONFIG_DIR_MODE 0750
 
 typedef struct service_opts {
     const char *config;
@@ -35,8 +40,8 @@ typedef struct service_opts {
 
 static const ps_opt options[] = {
     {"config", 'c', PS_OPT_STRING, "DIR", offsetof(service_opts, config),
-     "install: the configuration directory the service runs\nwith (default: "
-     "$PODSTREAM_CONFIG_DIR, else {config_dir})",
+     "install, protect: the configuration directory the\nservice runs with (default: "
+     "$PODSTREAM_CONFIG_DIR, else\n{config_dir})",
      NULL, 0, 0, NULL},
     {"timeout", 0, PS_OPT_INT, "SECONDS", offsetof(service_opts, timeout),
      "start, stop, uninstall: how long to wait for the\nservice (default 60)", NULL, 1, 3600, NULL},
@@ -46,19 +51,25 @@ const ps_opt_cmd ps_cmd_service_opts = {
     "service",
     "install, uninstall, start, stop, reload or show the Windows service",
     "install [-c DIR]\n"
+    "protect [-c DIR]\n"
     "uninstall [--timeout SECONDS]\n"
     "start [--timeout SECONDS]\n"
     "stop [--timeout SECONDS]\n"
     "reload\n"
     "status",
-    "Windows only; on Linux the package installs podstream.service for systemd.\n"
+    "Windows only (but protect); on Linux the package installs podstream.service for\n"
+    "systemd.\n"
     "\n"
     "install    registers the service \"podstream\" to run 'podstream.exe run -c DIR'\n"
     "           as NT SERVICE\\podstream (a virtual account; LocalService where the\n"
     "           system has none), started automatically (delayed) at boot and\n"
     "           restarted after a failure (10 s, 60 s, then 5 min; the count resets\n"
     "           after a day), and the Event Log source \"podstream\". Needs an\n"
-    "           elevated prompt. The MSI does this for you.\n"
+    "           elevated prompt. The MSI does this for you. Then protects DIR.\n"
+    "protect    gives DIR an access list of its own: SYSTEM, Administrators and the\n"
+    "           service, and the group \"podstream readers\" if it exists, may read it;\n"
+    "           the files in it inherit that, so device files holding tokens are not\n"
+    "           readable by every user as %ProgramData% is. On Linux: chmod 750.\n"
     "uninstall  stops the service and removes it and its Event Log source; the\n"
     "           configuration, the key and the database stay.\n"
     "start      starts the service and waits until it runs.\n"
@@ -83,7 +94,9 @@ static int parse_action(int argc, char **argv, action *a)
         }
     if (argc >= 2 && argv[1][0] != '-')
         return ps_cli_usage_error(
-            cmd, "unknown action '%s'; expected install, uninstall, start, stop, reload or status",
+            cmd,
+            "unknown action '%s'; expected install, uninstall, start, stop, reload, status or "
+            "protect",
             argv[1]);
     return PS_EXIT_USAGE;
 }
@@ -92,6 +105,18 @@ static int failed(ps_err err, const ps_errmsg *em)
 {
     fprintf(stderr, "podstream %s: %s\n", cmd, em->text);
     return err == PS_ERR_PERM ? PS_EXIT_SECURITY : PS_EXIT_FAILURE;
+}
+
+/* Gives the configuration directory its access list (ps_plat_protect_dir). */
+static int protect(const char *config)
+{
+    const char *dir = ps_cli_config_dir(config);
+    ps_errmsg em;
+    ps_err err = ps_plat_protect_dir(dir, CONFIG_DIR_MODE, &em);
+    if (err != PS_OK)
+        return failed(err, &em);
+    printf("protected %s: only the service and the administrators may read it\n", dir);
+    return PS_EXIT_OK;
 }
 
 static int install(const service_opts *o)
@@ -116,7 +141,9 @@ static int install(const service_opts *o)
         printf("start it with 'podstream service start'\n");
     }
     free(dir);
-    return err == PS_OK ? PS_EXIT_OK : failed(err, &em);
+    if (err != PS_OK)
+        return failed(err, &em);
+    return protect(o->config);
 }
 
 static int status(void)
@@ -190,16 +217,17 @@ int ps_cmd_service(int argc, char **argv)
     if (rc == PS_CLI_RUN || (argc < 2 || argv[1][0] == '-'))
         rc = ps_cli_parse(&ps_cmd_service_opts, argc - has_action, argv + has_action, &o, &args);
     if (rc == PS_CLI_RUN && !has_action)
-        rc = ps_cli_usage_error(cmd,
-                                "expected an action: install, uninstall, start, stop, reload or "
-                                "status");
+        rc = ps_cli_usage_error(cmd, "expected an action: install, uninstall, start, stop, reload, "
+                                     "status or protect");
     if (rc == PS_CLI_RUN && args.n)
         rc = ps_cli_usage_error(cmd, "%s: unexpected argument '%s'", action_names[a], args.v[0]);
-    if (rc == PS_CLI_RUN && a != ACT_INSTALL && o.config)
-        rc = ps_cli_usage_error(cmd, "-c/--config is for install");
+    if (rc == PS_CLI_RUN && a != ACT_INSTALL && a != ACT_PROTECT && o.config)
+        rc = ps_cli_usage_error(cmd, "-c/--config is for install and protect");
     ps_opt_list_free(&args);
     if (rc != PS_CLI_RUN)
         return rc;
+    if (a == ACT_PROTECT)
+        return protect(o.config);
     if (ps_plat_svc_query(svc_name, &probe, NULL) == PS_ERR_UNSUPPORTED) {
         fprintf(stderr,
                 "podstream %s: Windows services only; on Linux the package installs "

@@ -26,13 +26,22 @@ run install-config 2 service install -c "$tmp/conf"
 has_text "$last.stderr" "systemctl enable --now podstream"
 
 run no-action 2 service
-has_text "$last.stderr" "podstream service: expected an action: install, uninstall, start, stop, reload or status"
+has_text "$last.stderr" "podstream service: expected an action: install, uninstall, start, stop, reload, status or protect"
 run unknown-action 2 service restart
-has_text "$last.stderr" "unknown action 'restart'; expected install, uninstall, start, stop, reload or status"
+has_text "$last.stderr" "unknown action 'restart'; expected install, uninstall, start, stop, reload, status or protect"
 run extra-argument 2 service start now
 has_text "$last.stderr" "start: unexpected argument 'now'"
 run config-not-install 2 service start -c "$tmp/conf"
-has_text "$last.stderr" "-c/--config is for install"
+has_text "$last.stderr" "-c/--config is for install and protect"
+
+# protect works on both systems: here it is chmod 750 (Windows: a protected ACL,
+# tests/windows/test_msi_wine.sh runs it through the MSI).
+mkdir -m 755 "$tmp/conf"
+run protect 0 service protect -c "$tmp/conf"
+has_text "$last.stdout" "protected $tmp/conf: only the service and the administrators may read it"
+[ "$(stat -c %a "$tmp/conf")" = 750 ] || fail "protect: mode $(stat -c %a "$tmp/conf")"
+run protect-missing 1 service protect -c "$tmp/none"
+has_text "$last.stderr" "cannot change the mode of $tmp/none: No such file or directory"
 run bad-timeout 2 service stop --timeout 0
 has "$last.stderr" "timeout"
 

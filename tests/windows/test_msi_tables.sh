@@ -68,6 +68,9 @@ row Environment "PATH${T}=-*PATH${T}[~];[INSTALLDIR]${T}Service"
 # The key: keygen as SYSTEM (deferred, no impersonation, exit code ignored).
 row CustomAction "CreateKey${T}3154${T}podstream.exe${T}keygen --key-file \"[CommonAppDataFolder]podstream\\podstream.key\"${T}"
 
+# The data folder's access list: `service protect` as SYSTEM, a failure fails the install.
+row CustomAction "ProtectData${T}3090${T}podstream.exe${T}service protect -c \"[CommonAppDataFolder]podstream\"${T}"
+
 # Upgrades: one UpgradeCode, older versions removed first, downgrades refused.
 has Upgrade "^\{6ECFF017-91BD-461F-B066-FF8941960377\}${T}${T}${version}${T}"
 row Property "ProductVersion${T}${version}"
@@ -88,6 +91,8 @@ order InstallValidate RemoveExistingProducts
 order RemoveExistingProducts InstallInitialize
 order InstallFiles CreateKey
 order CreateKey InstallServices
+order CreateKey ProtectData
+order ProtectData InstallServices
 order InstallServices MsiConfigureServices
 order MsiConfigureServices StartServices
 row InstallExecuteSequence "CreateKey${T}NOT REMOVE~=\"ALL\"${T}$(seq CreateKey)"

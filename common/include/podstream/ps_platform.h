@@ -89,6 +89,12 @@ bool ps_plat_is_dir(const char *path);
 /* Creates `dir` and its parents with `mode` where missing. */
 ps_err ps_plat_mkdirs(const char *dir, unsigned mode, ps_errmsg *em);
 
+/* Gives the existing directory `dir` the access of `mode` (0750: the service and the
+ * admins), whoever created it: chmod on Linux; on Windows the protected ACL of
+ * ps_plat_mkdirs, which files in it (and those made later) inherit, so that a device
+ * file an admin saves there is not readable by every user as %ProgramData% is. */
+ps_err ps_plat_protect_dir(const char *dir, unsigned mode, ps_errmsg *em);
+
 /* A value that changes whenever the file's size or modification time changes;
  * 0 when the file does not exist. */
 uint64_t ps_plat_file_stamp(const char *path);

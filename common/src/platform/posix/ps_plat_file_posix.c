@@ -280,6 +280,14 @@ bool ps_plat_is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+ps_err ps_plat_protect_dir(const char *dir, unsigned mode, ps_errmsg *em)
+{
+    if (chmod(dir, (mode_t)mode) != 0)
+        return ps_errmsg_set(em, errno == ENOENT ? PS_ERR_NOTFOUND : PS_ERR_IO,
+                             "cannot change the mode of %s: %s", dir, strerror(errno));
+    return PS_OK;
+}
+
 ps_err ps_plat_mkdirs(const char *dir, unsigned mode, ps_errmsg *em)
 {
     char *p = strdup(dir);

@@ -257,3 +257,35 @@ out:
     free(w);
     return err;
 }
+
+ps_err ps_plat_protect_dir(const char *dir, unsigned mode, ps_errmsg *em)
+{
+    PSECURITY_DESCRIPTOR sd = NULL;
+    PACL dacl = NULL;
+    BOOL present = FALSE, defaulted = FALSE;
+    wchar_t *w = NULL;
+    DWORD rc = ERROR_SUCCESS;
+    char why[128];
+    ps_err err = ps_w32_mode_sd(mode, true, &sd);
+
+    if (err != PS_OK)
+        return ps_errmsg_set(em, err, "cannot build the access list for %s", dir);
+    if (!sd)
+        return PS_OK; /* world-readable: the inherited ACL is what such a mode means */
+    w = ps_w32_path(dir);
+    if (!w) {
+        err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    /* Setting a folder's DACL also passes its inheritable entries on to what is in it. */
+    if (!GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted) ||
+        (rc = SetNamedSecurityInfoW(w, SE_FILE_OBJECT,
+                                    DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                                    NULL, NULL, dacl, NULL)) != ERROR_SUCCESS)
+        err = ps_errmsg_set(em, ps_w32_err(rc), "cannot set the access list of %s: %s", dir,
+                            ps_w32_strerror(rc, why, sizeof why));
+out:
+    free(w);
+    LocalFree(sd);
+    return err;
+}
