@@ -25,13 +25,21 @@ static const char *const cmd = "encrypt";
 #define TOKEN_MAX 65536
 
 typedef struct encrypt_opts {
-    const char *device, *field, *config, *key_file;
+    const char *device, *output, *field, *config, *key_file;
     bool no_config;
 } encrypt_opts;
 
+/* An output's secrets are bound to "device" 0 (no device has it) and the field
+ * outputs.<name>.<option>, as the outputs resolve them (ps_out_secret). */
+#define OUTPUT_ID 0
+
 static const ps_opt options[] = {
     {"device", 0, PS_OPT_STRING, "ID", offsetof(encrypt_opts, device),
-     "id of the device the token belongs to (required)", NULL, 0, 0, NULL},
+     "id of the device the token belongs to (this or --output\nis required)", NULL, 0, 0, NULL},
+    {"output", 0, PS_OPT_STRING, "NAME", offsetof(encrypt_opts, output),
+     "or the output (outputs:, by name) a secret belongs to;\n--field then names its option: "
+     "password, token,\nclient_secret",
+     NULL, 0, 0, NULL},
     {"field", 0, PS_OPT_STRING, "FIELD", offsetof(encrypt_opts, field),
      "the field the value goes into (default: " DEFAULT_FIELD ")", NULL, 0, 0, NULL},
     {"config", 'c', PS_OPT_STRING, "DIR", offsetof(encrypt_opts, config),
@@ -51,18 +59,21 @@ static const ps_opt options[] = {
 const ps_opt_cmd ps_cmd_encrypt_opts = {
     "encrypt",
     "encrypt a token for secure: true (reads it from stdin)",
-    "--device ID [--field FIELD] [-c DIR] [--key-file PATH]\n  [--no-config]",
+    "--device ID [--field FIELD] [-c DIR] [--key-file PATH]\n  [--no-config]\n"
+    "--output NAME --field OPTION [-c DIR] [--key-file PATH] [--no-config]",
     "Encrypts a token with the service shared key and prints the enc:v1: value to\n"
     "paste into the device's file together with \"secure: true\". The token is read\n"
     "from standard input, or typed at a prompt that does not echo when standard\n"
     "input is a terminal; there is deliberately no option that takes the token.\n"
-    "The value only decrypts for this device id and field.",
+    "The value only decrypts for this device id and field (or this output and\n"
+    "option).",
     options,
     sizeof options / sizeof options[0],
     "Examples:\n"
     "  podstream encrypt --device 7                  (type or paste the token)\n"
     "  podstream encrypt --device 7 < token.txt\n"
     "  value=$(podstream encrypt --device 7 < token.txt)\n"
+    "  podstream encrypt --output splunk --field token < hec-token.txt\n"
     "\n"
     "Exit codes: 0 ok, 1 failure (unknown device, empty or multi-line token),\n"
     "2 usage error, 3 invalid configuration, 4 key refused or missing.",
@@ -111,7 +122,10 @@ static int read_token(long long id, char *buf, size_t cap)
 
     if (ps_plat_stdin_is_terminal()) {
         char prompt[96];
-        snprintf(prompt, sizeof prompt, "Token for device %lld (typing is not shown): ", id);
+        if (id == OUTPUT_ID)
+            snprintf(prompt, sizeof prompt, "Secret (typing is not shown): ");
+        else
+            snprintf(prompt, sizeof prompt, "Token for device %lld (typing is not shown): ", id);
         if (ps_plat_read_secret_line(prompt, buf, cap, &em) != PS_OK) {
             fprintf(stderr, "podstream %s: %s\n", cmd, em.text);
             return PS_EXIT_FAILURE;
@@ -190,8 +204,8 @@ static int load_config(const char *dir, long long id, ps_config **out, const ps_
         rc = PS_EXIT_CONFIG;
         goto out;
     }
-    *dev = ps_config_find_device(cfg, id);
-    if (!*dev) {
+    *dev = id == OUTPUT_ID ? NULL : ps_config_find_device(cfg, id);
+    if (!*dev && id != OUTPUT_ID) {
         fprintf(stderr, "podstream %s: device %lld is not defined in %s", cmd, id, dir);
         for (size_t i = 0; i < cfg->ndevices && i < 20; i++)
             fprintf(stderr, "%s%lld", i ? ", " : " (devices: ", cfg->devices[i].id);
@@ -222,9 +236,25 @@ static int check_options(const encrypt_opts *o, const ps_opt_list *args, long lo
     if (args->n)
         return ps_cli_usage_error(cmd, "unexpected argument (not shown, in case it is a token); "
                                        "the token is read from standard input");
+    if (o->output) {
+        *id = OUTPUT_ID;
+        if (o->device)
+            return ps_cli_usage_error(cmd, "--device and --output exclude each other");
+        if (!o->output[0] ||
+            strspn(o->output, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "0123456789_-") != strlen(o->output))
+            return ps_cli_usage_error(cmd, "--output: '%s' is not an output name", o->output);
+        if (strcmp(o->field, DEFAULT_FIELD) == 0)
+            return ps_cli_usage_error(cmd, "--output needs --field OPTION: the output's option "
+                                           "the value goes into (password, token, "
+                                           "client_secret)");
+        return field_ok(o->field)
+                   ? PS_CLI_RUN
+                   : ps_cli_usage_error(cmd, "--field: '%s' is not an option name", o->field);
+    }
     if (!o->device)
-        return ps_cli_usage_error(cmd, "--device ID is required: a value only decrypts for the "
-                                       "device it was encrypted for");
+        return ps_cli_usage_error(cmd, "--device ID (or --output NAME) is required: a value only "
+                                       "decrypts for the device it was encrypted for");
     if (!ps_cli_device_id(o->device, id, &min, &max))
         return ps_cli_usage_error(cmd,
                                   "--device: '%s' is not a device id (a whole number from "
@@ -288,7 +318,8 @@ static int encrypt_token(const unsigned char *key, long long id, const char *fie
 
 int ps_cmd_encrypt(int argc, char **argv)
 {
-    encrypt_opts o = {NULL, DEFAULT_FIELD, NULL, NULL, false};
+    encrypt_opts o = {NULL, NULL, DEFAULT_FIELD, NULL, NULL, false};
+    char output_field[192];
     ps_opt_list args = {NULL, 0};
     const char *config_dir;
     long long id = 0;
@@ -331,8 +362,16 @@ int ps_cmd_encrypt(int argc, char **argv)
         rc = (err == PS_ERR_NOMEM || err == PS_ERR_IO) ? PS_EXIT_FAILURE : PS_EXIT_SECURITY;
         goto out;
     }
-    rc = encrypt_token(key, id, o.field);
-    if (rc == PS_EXIT_OK)
+    if (o.output && snprintf(output_field, sizeof output_field, "outputs.%s.%s", o.output,
+                             o.field) >= (int)sizeof output_field) {
+        fprintf(stderr, "podstream %s: --output and --field are too long\n", cmd);
+        rc = PS_EXIT_USAGE;
+        goto out;
+    }
+    rc = encrypt_token(key, id, o.output ? output_field : o.field);
+    if (rc == PS_EXIT_OK && o.output)
+        fprintf(stderr, "podstream %s: paste it as %s: of output %s\n", cmd, o.field, o.output);
+    else if (rc == PS_EXIT_OK)
         print_hints(o.field, id, dev);
 out:
     ps_plat_wipe(key, sizeof key);

@@ -276,7 +276,14 @@ run encrypt-positional 2 /dev/null -- encrypt -c "$cfg" --device 7 "$TOKEN"
 expect_eq "positional token refused" "$(stderr)" "podstream encrypt: unexpected argument (not shown, in case it is a token); the token is read from standard input
 Run 'podstream encrypt --help' for usage."
 run encrypt-no-device 2 "$tmp/token" -- encrypt -c "$cfg"
-expect_contains "--device required" "$(stderr)" "podstream encrypt: --device ID is required"
+expect_contains "--device required" "$(stderr)" "podstream encrypt: --device ID (or --output NAME) is required"
+# An output's secret: bound to the output and its option, not to a device.
+run encrypt-output-and-device 2 "$tmp/token" -- encrypt -c "$cfg" --device 7 --output splunk --field token
+expect_contains "--output with --device" "$(stderr)" "podstream encrypt: --device and --output exclude each other"
+run encrypt-output-no-field 2 "$tmp/token" -- encrypt -c "$cfg" --output splunk
+expect_contains "--output needs --field" "$(stderr)" "podstream encrypt: --output needs --field OPTION"
+run encrypt-output-bad-name 2 "$tmp/token" -- encrypt -c "$cfg" --output 'a.b' --field token
+expect_contains "bad output name" "$(stderr)" "podstream encrypt: --output: 'a.b' is not an output name"
 run encrypt-bad-device 2 "$tmp/token" -- encrypt -c "$cfg" --device 7x
 expect_contains "bad device id" "$(stderr)" \
     "podstream encrypt: --device: '7x' is not a device id (a whole number from 1 to 2147483647)"

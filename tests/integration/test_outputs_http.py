@@ -226,6 +226,27 @@ class HecTests(HttpOutputCase):
         # HEC refused every request: nothing can have arrived twice.
         self.assertEqual(self.status_of(svc, "splunk")["duplicates"], 0)
 
+    def test_token_encrypted_for_the_output_decrypts_in_the_service(self):
+        hec = self.hec()
+        self.start_sim("--rate", "max", "--count", "1500")
+        svc = self.start_svc([MESSAGE, MAILLOG], start=False)
+        key = os.path.join(svc.cfg, "podstream.key")
+        if not os.path.exists(key):
+            subprocess.run([PODSTREAM, "keygen", "--key-file", key], check=True,
+                           capture_output=True)
+        enc = subprocess.run([PODSTREAM, "encrypt", "--no-config", "--key-file", key,
+                              "--output", "splunk", "--field", "token"], input=HEC_TOKEN,
+                             capture_output=True, text=True)
+        self.assertEqual(enc.returncode, 0, enc.stderr)
+        self.assertTrue(enc.stdout.startswith("enc:v1:"), enc.stdout)
+        self.assertIn("paste it as token: of output splunk", enc.stderr)
+        write_outputs(svc, output_yaml("splunk", "splunk_hec",
+                                       self.options(hec, token=enc.stdout.strip())))
+        svc.start()
+        self.wait_delivered(svc, "splunk", 3000, timeout=120)
+        self.assert_everything(svc, hec)
+        self.assertNotIn(HEC_TOKEN, svc.output())
+
     def test_busy_and_too_large_are_retried(self):
         hec = self.hec(max_content_length=65536)
         hec.fault(503, count=4, path="/services/collector/event")
