@@ -229,11 +229,19 @@ static void open_path(tray *t, const wchar_t *path, const wchar_t *what)
     message(t->hwnd, text, true);
 }
 
+/* The MSI puts the GUI's bundle (the exe beside its DLLs) in gui\bin\ next to the
+ * tray; a build tree has both in one folder. */
 static void open_gui(tray *t)
 {
     wchar_t path[MAX_PATH + 32];
+    size_t dir_len;
     exe_dir(path, MAX_PATH);
-    wcscat(path, L"podstream-gui.exe");
+    dir_len = wcslen(path);
+    wcscat(path, L"gui\\bin\\podstream-gui.exe");
+    if (GetFileAttributesW(path) == INVALID_FILE_ATTRIBUTES) {
+        path[dir_len] = L'\0';
+        wcscat(path, L"podstream-gui.exe");
+    }
     open_path(t, path, L"the podstream GUI");
 }
 
