@@ -268,14 +268,15 @@ static void test_list_model_search_again(void **state)
     GListModel *m = G_LIST_MODEL(l);
     ps_gui_filter gf;
     GPtrArray *want;
-    PsGuiEventItem *first[20];
+    PsGuiEventItem *first[10];
     guint changes[4] = {0};
     ps_errmsg em;
     ps_gui_filter_init(&gf);
     assert_true(ps_gui_event_list_set_filter(l, &gf, &em));
     settle(l);
     assert_int_equal(g_list_model_get_n_items(m), 20);
-    for (guint i = 0; i < 20; i++) {
+    /* The first half page only: asking for the second half would read another page. */
+    for (guint i = 0; i < 10; i++) {
         first[i] = g_list_model_get_item(m, i);
         g_object_unref(first[i]); /* the list keeps it */
     }
@@ -295,7 +296,8 @@ static void test_list_model_search_again(void **state)
     assert_int_equal(changes[3], 20);
     for (guint i = 0; i < 20; i++) {
         PsGuiEventItem *it = g_list_model_get_item(m, i);
-        assert_ptr_equal(it, first[i]);
+        if (i < 10)
+            assert_ptr_equal(it, first[i]);
         assert_string_equal(ps_gui_event_item_get(it)->key, g_ptr_array_index(want, i));
         g_object_unref(it);
     }
