@@ -63,9 +63,10 @@ $SUDO apt-get install -y -qq --no-install-recommends desktop-file-utils
 
 # The Windows build (installer/windows/build.sh): the cross compiler and its binutils
 # (windmc, windres), Debian's source packages of the dependencies (apt-get source needs
-# deb-src lines), wine64 to run the tests, wixl to build the MSI and msitools to check it.
+# deb-src lines; tcl generates the SQLite amalgamation), wine64 to run the tests, wixl to
+# build the MSI and msitools to check it.
 $SUDO apt-get install -y -qq --no-install-recommends gcc-mingw-w64-x86-64 \
-    binutils-mingw-w64-x86-64 mingw-w64-x86-64-dev wine64 wixl msitools dpkg-dev
+    binutils-mingw-w64-x86-64 mingw-w64-x86-64-dev wine64 wixl msitools dpkg-dev tcl
 if ! grep -rqs "^Types: deb-src" /etc/apt/sources.list.d/podstream-src.sources; then
     $SUDO tee /etc/apt/sources.list.d/podstream-src.sources >/dev/null <<SRC
 Types: deb-src
