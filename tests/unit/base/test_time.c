@@ -220,6 +220,11 @@ static void test_format_local(void **state)
 {
     char buf[40];
     (void)state;
+#ifdef _WIN32
+    /* The C runtime reads only "XXX[+-]h" from TZ and takes the zone's rules and names
+     * from the system: a test cannot set a zone as on Linux. */
+    skip();
+#endif
     set_tz("Asia/Tokyo");
     assert_true(ps_time_format_local(1716405003058340LL, false, true, buf, sizeof buf));
     assert_string_equal(buf, "2024-05-23 04:10:03");

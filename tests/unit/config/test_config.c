@@ -489,8 +489,30 @@ static void write_file(const char *dir, const char *name, const char *text)
 static void remove_tree(const char *dir)
 {
     char cmd[1300];
+#ifdef _WIN32
+    /* cmd.exe's rmdir wants backslashes. */
+    char win[1200];
+    snprintf(win, sizeof win, "%s", dir);
+    for (char *p = win; *p; p++)
+        *p = *p == '/' ? '\\' : *p;
+    snprintf(cmd, sizeof cmd, "rmdir /s /q \"%s\"", win);
+#else
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+#endif
     assert_int_equal(system(cmd), 0);
+}
+
+/* Paths podstream joins use the system's separator: compare them that way. */
+static void assert_same_path(const char *got, const char *want)
+{
+    char a[1200], b[1200];
+    snprintf(a, sizeof a, "%s", got);
+    snprintf(b, sizeof b, "%s", want);
+    for (char *p = a; *p; p++)
+        *p = *p == '\\' ? '/' : *p;
+    for (char *p = b; *p; p++)
+        *p = *p == '\\' ? '/' : *p;
+    assert_string_equal(a, b);
 }
 
 static void test_missing_directory(void **state)
@@ -531,7 +553,7 @@ static void test_empty_directory_gets_defaults(void **state)
     assert_int_equal(cfg->npipeline_files, 0);
     assert_int_equal(cfg->nfiles, 0);
     snprintf(want, sizeof want, "%s/podstream.db", ps_plat_default_state_dir());
-    assert_string_equal(cfg->service.database, want);
+    assert_same_path(cfg->service.database, want);
     snprintf(want, sizeof want, "%s/podstream.key", dir);
     assert_string_equal(cfg->service.key_file, want);
     snprintf(want, sizeof want, "%s/secrets", dir);
@@ -567,9 +589,9 @@ static void test_relative_directory_becomes_absolute(void **state)
     format_diag(&d, msgs, sizeof msgs);
     assert_string_equal(msgs, "");
     snprintf(want, sizeof want, "%s/valid", data_dir);
-    assert_string_equal(cfg->dir, want);
+    assert_same_path(cfg->dir, want);
     snprintf(want, sizeof want, "%s/valid/data/events.db", data_dir);
-    assert_string_equal(cfg->service.database, want);
+    assert_same_path(cfg->service.database, want);
     ps_config_destroy(cfg);
     ps_diag_deinit(&d);
     assert_int_equal(chdir(cwd), 0);

@@ -90,6 +90,11 @@ static void test_zone_and_formats(void **state)
     char buf[80];
     ps_report_format f = PS_REPORT_TABLE;
     (void)state;
+#ifdef _WIN32
+    /* The C runtime reads only "XXX[+-]h" from TZ and takes the zone's rules and names
+     * from the system: a test cannot set a zone as on Linux. */
+    skip();
+#endif
     ps_report_zone_label(true, buf, sizeof buf);
     assert_string_equal(buf, "UTC");
     setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);

@@ -596,6 +596,11 @@ static void test_table_format(void **state)
     fixture *f = *state;
     ps_query q;
     char *s;
+#ifdef _WIN32
+    /* The C runtime reads only "XXX[+-]h" from TZ and takes the zone's rules and names
+     * from the system: a test cannot set a zone as on Linux. */
+    skip();
+#endif
     set_tz("UTC");
     ps_query_init(&q);
     q.since_us = T0;
