@@ -702,6 +702,17 @@ static void write_config(run *r)
     g_free(src);
     key_beside(r);
     r->db = g_build_filename(r->dir, "events.db", NULL);
+#ifdef G_OS_WIN32
+    /* GLib on Windows parses the process's own command line, not the argv given to
+     * g_application_run: the app finds the copy through PODSTREAM_CONFIG_DIR, and the
+     * database through the copy's own `database: data/events.db`. */
+    g_free(r->db);
+    r->db = g_build_filename(r->config, "data", NULL);
+    g_mkdir_with_parents(r->db, 0700);
+    g_free(r->db);
+    r->db = g_build_filename(r->config, "data", "events.db", NULL);
+    g_setenv("PODSTREAM_CONFIG_DIR", r->config, TRUE);
+#endif
 }
 
 int main(void)
