@@ -598,18 +598,6 @@ static void test_append_files(void **state)
     (void)state;
 }
 
-static void test_memmem(void **state)
-{
-    const char hay[] = "ab\0abcabcd";
-    assert_ptr_equal(ps_plat_memmem(hay, 10, "abcd", 4), hay + 6);
-    assert_ptr_equal(ps_plat_memmem(hay, 10, "\0a", 2), hay + 2);
-    assert_ptr_equal(ps_plat_memmem(hay, 10, "", 0), hay);
-    assert_null(ps_plat_memmem(hay, 9, "abcd", 4)); /* the last byte is out of reach */
-    assert_null(ps_plat_memmem(hay, 2, "abc", 3));
-    assert_null(ps_plat_memmem(hay, 10, "x", 1));
-    (void)state;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -624,7 +612,6 @@ int main(void)
         cmocka_unit_test(test_system),
         cmocka_unit_test(test_threads_and_requests),
         cmocka_unit_test(test_sockets),
-        cmocka_unit_test(test_memmem),
         cmocka_unit_test(test_append_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
