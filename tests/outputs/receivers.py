@@ -13,11 +13,9 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -28,23 +26,9 @@ CLICKHOUSE = shutil.which("clickhouse-server") or "/usr/bin/clickhouse-server"
 CLICKHOUSE_CONFIG = "/etc/clickhouse-server/config.xml"
 
 
-def wait_until(pred, timeout, what, interval=0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = pred()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %.0f s waiting for %s (last: %r)" % (timeout, what, last))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+# The integration tests' waiting and port helpers, one copy for both test trees.
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+from harness import free_port, wait_for as wait_until  # noqa: E402,F401
 
 
 class _Sim:
