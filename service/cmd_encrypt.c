@@ -60,7 +60,7 @@ const ps_opt_cmd ps_cmd_encrypt_opts = {
     "encrypt",
     "encrypt a token for secure: true (reads it from stdin)",
     "--device ID [--field FIELD] [-c DIR] [--key-file PATH]\n  [--no-config]\n"
-    "--output NAME --field OPTION [-c DIR] [--key-file PATH] [--no-config]",
+    "--output NAME --field OPTION [-c DIR] [--key-file PATH]\n  [--no-config]",
     "Encrypts a token with the service shared key and prints the enc:v1: value to\n"
     "paste into the device's file together with \"secure: true\". The token is read\n"
     "from standard input, or typed at a prompt that does not echo when standard\n"
