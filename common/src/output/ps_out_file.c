@@ -161,7 +161,7 @@ static void file_deliver(void *inst, const ps_output_batch *b, ps_output_result 
     ps_plat_file_close(fo->f);
     fo->f = NULL;
     res->status = PS_OUTPUT_RETRY;
-    snprintf(res->message, sizeof res->message, "%s", em.text);
+    snprintf(res->message, sizeof res->message, "%.*s", (int)sizeof res->message - 1, em.text);
 }
 
 static ps_err file_create(const ps_output_env *env, const void *options, ps_output_limits *limits,

@@ -192,7 +192,7 @@ static void syslog_deliver(void *inst, const ps_output_batch *b, ps_output_resul
     }
     disconnect(so);
     res->status = err == PS_ERR_AUTH || err == PS_ERR_INVALID ? PS_OUTPUT_FAILED : PS_OUTPUT_RETRY;
-    snprintf(res->message, sizeof res->message, "%s", em.text);
+    snprintf(res->message, sizeof res->message, "%.*s", (int)sizeof res->message - 1, em.text);
 }
 
 static ps_err syslog_create(const ps_output_env *env, const void *options, ps_output_limits *limits,
