@@ -68,6 +68,29 @@ def free_port():
     return port
 
 
+def port_open(port):
+    """True when something accepts connections on 127.0.0.1:port."""
+    s = socket.socket()
+    try:
+        s.connect(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def stop_process(proc, timeout=10):
+    """Asks proc to end (SIGTERM), and kills it when it has not within timeout s."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def ts_to_us(text):
     """ISO 8601 with a numeric offset, as POD sends it, to UTC microseconds."""
     dt = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
@@ -157,13 +180,7 @@ class Podsim:
             return keys
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 

@@ -9,15 +9,13 @@ Run one class: PODSTREAM=... PODSIM=... /usr/bin/python3 test_outputs.py -v File
 import glob
 import json
 import os
-import shutil
-import sqlite3
 import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PODSTREAM, StreamCase, free_port, wait_for  # noqa: E402
+from harness import PODSTREAM, StreamCase, free_port, port_open, wait_for  # noqa: E402
 
 MESSAGE = (1, "message", None)
 MAILLOG = (2, "maillog", None)
@@ -285,7 +283,7 @@ class Rsyslog:
         self.proc = subprocess.Popen(["rsyslogd", "-n", "-f", self.conf, "-i",
                                       os.path.join(self.dir, "rsyslogd.pid")],
                                      stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for(lambda: _port_open(self.port), 10, "rsyslog listening")
+        wait_for(lambda: port_open(self.port), 10, "rsyslog listening")
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -301,18 +299,6 @@ class Rsyslog:
             return []
         with open(path) as f:
             return [json.loads(line) for line in f if line.strip()]
-
-
-def _port_open(port):
-    import socket
-    s = socket.socket()
-    try:
-        s.connect(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 def syslog_yaml(port, ca, extra="", max_size="4MiB"):

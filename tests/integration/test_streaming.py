@@ -16,7 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (CLUSTER, PODSTREAM, TOKEN, Service, StreamCase,  # noqa: E402
-                     device_yaml, free_port, wait_for)
+                     device_yaml, free_port, port_open, wait_for)
 
 MESSAGE = (1, "message", None)
 MAILLOG = (2, "maillog", {"workers": 2})
@@ -408,7 +408,7 @@ class ProxyTests(StreamCase):
         proxy = subprocess.Popen(["tinyproxy", "-d", "-c", conf], stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
         try:
-            wait_for(lambda: _port_open(port), 10, "tinyproxy")
+            wait_for(lambda: port_open(port), 10, "tinyproxy")
             svc = self.start_svc([MESSAGE], {"proxy": "http://127.0.0.1:%d" % port,
                                              "proxy_username": "proxyuser",
                                              "proxy_password": "${PROXY_PASS}"},
@@ -433,7 +433,7 @@ class ProxyTests(StreamCase):
         proxy = subprocess.Popen(["tinyproxy", "-d", "-c", conf], stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
         try:
-            wait_for(lambda: _port_open(port), 10, "tinyproxy")
+            wait_for(lambda: port_open(port), 10, "tinyproxy")
             svc = self.start_svc([MESSAGE], {"proxy": "http://127.0.0.1:%d" % port,
                                              "proxy_username": "u", "proxy_password": "wrong"})
             wait_for(lambda: "proxy" in ((svc.counters(1) or {}).get("last_error") or ""), 20,
@@ -444,18 +444,6 @@ class ProxyTests(StreamCase):
         finally:
             proxy.terminate()
             proxy.wait()
-
-
-def _port_open(port):
-    import socket
-    s = socket.socket()
-    try:
-        s.connect(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 class ReloadTests(StreamCase):

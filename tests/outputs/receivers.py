@@ -28,7 +28,7 @@ CLICKHOUSE_CONFIG = "/etc/clickhouse-server/config.xml"
 
 # The integration tests' waiting and port helpers, one copy for both test trees.
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from harness import free_port, wait_for as wait_until  # noqa: E402,F401
+from harness import free_port, stop_process, wait_for as wait_until  # noqa: E402,F401
 
 
 class _Sim:
@@ -93,13 +93,7 @@ class _Sim:
             return []
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 
@@ -220,13 +214,7 @@ class ClickHouse:
             self.log.close()
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 30)
         if self.log:
             self.log.close()
 
