@@ -330,6 +330,14 @@ class SyslogTests(OutputCase):
         from harness import certs
         return certs()
 
+    def assert_all_arrived_dups_counted(self, svc):
+        """Every stored event arrived, and status counts at least the duplicates rsyslog got."""
+        self.assert_all_arrived(svc, self.rs, allow_dups=True)
+        got = [event_key(e) for n in ("it-message-1", "it-maillog-2")
+               for e in self.rs.messages(n)]
+        self.assertGreaterEqual(self.status_json(svc)["outputs"][0]["duplicates"],
+                                len(got) - len(set(got)), "every duplicate counted")
+
     def assert_all_arrived(self, svc, rs, allow_dups=False):
         """Every stored event arrived, whole, in id order per device."""
         names = {1: "it-message-1", 2: "it-maillog-2"}
@@ -516,11 +524,7 @@ class SyslogTests(OutputCase):
         wait_for(self.delivered_all(svc, "siem"), 60, "all delivered after the restart")
         svc.stop()
         self.rs.stop()
-        self.assert_all_arrived(svc, self.rs, allow_dups=True)
-        got = [event_key(e) for n in ("it-message-1", "it-maillog-2")
-               for e in self.rs.messages(n)]
-        self.assertGreaterEqual(self.status_json(svc)["outputs"][0]["duplicates"],
-                                len(got) - len(set(got)), "every duplicate counted")
+        self.assert_all_arrived_dups_counted(svc)
 
     def test_kill9_of_podstream_while_forwarding_loses_nothing(self):
         svc = self.start_all(("--rate", "300", "--count", "1500", "--archive-stale", "1s"))
@@ -532,11 +536,7 @@ class SyslogTests(OutputCase):
         wait_for(self.delivered_all(svc, "siem"), 60, "all delivered")
         svc.stop()
         self.rs.stop()
-        self.assert_all_arrived(svc, self.rs, allow_dups=True)
-        got = [event_key(e) for n in ("it-message-1", "it-maillog-2")
-               for e in self.rs.messages(n)]
-        self.assertGreaterEqual(self.status_json(svc)["outputs"][0]["duplicates"],
-                                len(got) - len(set(got)), "every duplicate counted")
+        self.assert_all_arrived_dups_counted(svc)
 
     def tls_failure_then_fixed(self, bad_ca, reason):
         svc = self.start_all(("--rate", "50", "--count", "300"), ca=bad_ca)
