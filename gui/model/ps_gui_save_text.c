@@ -38,21 +38,36 @@ static size_t after_line(const char *t, size_t len, size_t off)
     return off < len ? off + 1 : off;
 }
 
+/* The line starting at `off`: `text` is its first character after the indentation
+ * (== eol on a blank line), eol where its newline (or the text) ends, next where the
+ * following line starts, ind its indentation in spaces. */
+typedef struct text_line {
+    size_t text, eol, next, ind;
+} text_line;
+
+static text_line line_at(const char *t, size_t len, size_t off)
+{
+    text_line l = {off, off, 0, 0};
+    while (l.eol < len && t[l.eol] != '\n')
+        l.eol++;
+    while (l.text < l.eol && t[l.text] == ' ')
+        l.text++;
+    l.ind = l.text - off;
+    l.next = l.eol < len ? l.eol + 1 : l.eol;
+    return l;
+}
+
 size_t ps_gui_text_block_end(const char *t, size_t len, size_t from, int col)
 {
     size_t end = from, off = from;
     while (off < len) {
-        size_t eol = off, ind = 0;
-        while (eol < len && t[eol] != '\n')
-            eol++;
-        while (off + ind < eol && t[off + ind] == ' ')
-            ind++;
-        if (off + ind < eol && t[off + ind] != '#') {
-            if ((int)ind < col - 1 && off != from)
+        text_line l = line_at(t, len, off);
+        if (l.text < l.eol && t[l.text] != '#') {
+            if ((int)l.ind < col - 1 && off != from)
                 break;
-            end = eol < len ? eol + 1 : eol;
+            end = l.next;
         }
-        off = eol < len ? eol + 1 : eol;
+        off = l.next;
     }
     return end;
 }
@@ -75,18 +90,14 @@ static size_t seq_end(const char *t, size_t len, size_t at, size_t ind)
 {
     size_t end = after_line(t, len, at), off = end;
     while (off < len) {
-        size_t eol = off, i = 0;
-        while (eol < len && t[eol] != '\n')
-            eol++;
-        while (off + i < eol && t[off + i] == ' ')
-            i++;
-        if (off + i < eol && t[off + i] != '#') {
-            bool item = t[off + i] == '-' && (off + i + 1 == eol || t[off + i + 1] == ' ');
-            if (i < ind || (i == ind && !item))
+        text_line l = line_at(t, len, off);
+        if (l.text < l.eol && t[l.text] != '#') {
+            bool item = t[l.text] == '-' && (l.text + 1 == l.eol || t[l.text + 1] == ' ');
+            if (l.ind < ind || (l.ind == ind && !item))
                 break;
-            end = eol < len ? eol + 1 : eol;
+            end = l.next;
         }
-        off = eol < len ? eol + 1 : eol;
+        off = l.next;
     }
     return end;
 }
@@ -117,17 +128,13 @@ static size_t block_scalar_end(const char *t, size_t len, size_t at, size_t key_
 {
     size_t end = after_line(t, len, at), off = end;
     while (off < len) {
-        size_t eol = off, i = 0;
-        while (eol < len && t[eol] != '\n')
-            eol++;
-        while (off + i < eol && t[off + i] == ' ')
-            i++;
-        if (off + i < eol && t[off + i] != '\r') {
-            if (i <= key_indent)
+        text_line l = line_at(t, len, off);
+        if (l.text < l.eol && t[l.text] != '\r') {
+            if (l.ind <= key_indent)
                 break;
-            end = eol < len ? eol + 1 : eol;
+            end = l.next;
         }
-        off = eol < len ? eol + 1 : eol;
+        off = l.next;
     }
     return end;
 }
