@@ -162,6 +162,8 @@ void ps_log_close_file(void)
 
 /* Formats one line and writes it to the stream, the file and the event log. */
 static void log_vline(ps_log_event ev, ps_log_level level, long long device_id, const char *fmt,
+                      va_list ap) PS_PRINTF(4, 0);
+static void log_vline(ps_log_event ev, ps_log_level level, long long device_id, const char *fmt,
                       va_list ap)
 {
     /* syslog priorities for journald's <N> prefix */
