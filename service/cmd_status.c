@@ -76,8 +76,9 @@ const ps_opt_cmd ps_cmd_status_opts = {
     "  [--warn-state S,...] [--crit-state S,...]]",
     "Shows, per device, the live counters the service keeps in the database\n"
     "(state, events per second over 10 s and 1 min, events stored, lag behind the\n"
-    "newest event, reconnects, duplicates, quarantined, dropped and failed in\n"
-    "pipelines, last error) and the events stored per hour over the last 24 hours.\n"
+    "newest event, reconnects, empty messages skipped, duplicates, quarantined,\n"
+    "dropped and failed in pipelines, last error) and the events stored per hour\n"
+    "over the last 24 hours.\n"
     "When the service has written no counters for 15 s it is not running: status\n"
     "says since when, and shows no rates.\n"
     "\n"
@@ -186,10 +187,10 @@ static series *build_series(const ps_device_counters *c, size_t nc, const ps_hou
 
 /* The device table: one line per device, as the rows of `podstream query` are. */
 static const ps_report_col device_cols[] = {
-    {"DEVICE", 20, false, true},  {"TYPE", 8, false, false},     {"STATE", 12, false, false},
-    {"RATE 10s", 9, true, false}, {"RATE 1m", 9, true, false},   {"STORED", 12, true, false},
-    {"LAG", 8, true, false},      {"RECONN", 7, true, false},    {"DUPS", 8, true, false},
-    {"QUAR", 7, true, false},     {"DROP/FAIL", 9, true, false},
+    {"DEVICE", 20, false, true},  {"TYPE", 8, false, false},   {"STATE", 12, false, false},
+    {"RATE 10s", 9, true, false}, {"RATE 1m", 9, true, false}, {"STORED", 12, true, false},
+    {"LAG", 8, true, false},      {"RECONN", 7, true, false},  {"EMPTY", 7, true, false},
+    {"DUPS", 8, true, false},     {"QUAR", 7, true, false},    {"DROP/FAIL", 9, true, false},
 };
 #define NDEVICE_COLS ((int)(sizeof device_cols / sizeof device_cols[0]))
 
@@ -202,9 +203,9 @@ static void print_devices(const ps_device_counters *c, size_t nc, int64_t now, b
     for (size_t i = 0; i < nc; i++) {
         const ps_device_counters *d = &c[i];
         char dev[160], state[40], r10[32] = "-", r1m[32] = "-", stored[32], lag[32] = "-", rec[32],
-                                  dups[32], quar[32], df[48];
+                                  empty[32], dups[32], quar[32], df[48];
         const char *cells[NDEVICE_COLS] = {
-            dev, type_name(d->type), state, r10, r1m, stored, lag, rec, dups, quar, df};
+            dev, type_name(d->type), state, r10, r1m, stored, lag, rec, empty, dups, quar, df};
         snprintf(dev, sizeof dev, "%lld %s", d->device_id, d->name);
         snprintf(state, sizeof state, "%s%s", ps_device_state_name(d->state),
                  is_stale(d, now) ? "*" : "");
@@ -216,6 +217,7 @@ static void print_devices(const ps_device_counters *c, size_t nc, int64_t now, b
         }
         snprintf(stored, sizeof stored, "%llu", (unsigned long long)d->events_total);
         snprintf(rec, sizeof rec, "%llu", (unsigned long long)d->reconnects);
+        snprintf(empty, sizeof empty, "%llu", (unsigned long long)d->empty_frames);
         snprintf(dups, sizeof dups, "%llu", (unsigned long long)d->duplicates);
         snprintf(quar, sizeof quar, "%llu", (unsigned long long)d->quarantined);
         snprintf(df, sizeof df, "%llu/%llu", (unsigned long long)d->dropped,
@@ -426,6 +428,7 @@ static cJSON *json_device(const ps_device_counters *d, int64_t now)
     add_time_or_null(o, "last_event", d->last_event_ts_us);
     cJSON_AddNumberToObject(o, "lag_ms", (double)d->lag_ms);
     cJSON_AddNumberToObject(o, "reconnects", (double)d->reconnects);
+    cJSON_AddNumberToObject(o, "empty_frames", (double)d->empty_frames);
     cJSON_AddNumberToObject(o, "duplicates", (double)d->duplicates);
     cJSON_AddNumberToObject(o, "quarantined", (double)d->quarantined);
     cJSON_AddNumberToObject(o, "dropped", (double)d->dropped);

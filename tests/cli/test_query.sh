@@ -150,10 +150,13 @@ OUT
 # ---- status --------------------------------------------------------------------------
 
 run status 0 status --db "$db"
-grep -Eq '^1 pod-message +message +live +0\.5 +0\.1 +6 +2\.0s +0 +0 +0 +0/0$' "$last.stdout" ||
+grep -Eq '^1 pod-message +message +live +0\.5 +0\.1 +6 +2\.0s +0 +0 +0 +0 +0/0$' "$last.stdout" ||
     fail "status: device 1 line: $(grep pod-message "$last.stdout" | head -1)"
 grep -Eq '^2 pod-maillog +maillog +backoff\* ' "$last.stdout" ||
     fail "status: device 2 is not marked stale"
+grep -Eq ' RECONN +EMPTY +DUPS ' "$last.stdout" || fail "status: no EMPTY column"
+grep -Eq '^2 pod-maillog .* 4 +9 +2 +0 +0/0$' "$last.stdout" ||
+    fail "status: device 2's reconnects, empty frames, dups: $(grep pod-maillog "$last.stdout" | head -1)"
 grep -Eq '^\* 2 pod-maillog: counters last written 1h00m ago \(.*\): the service is not running, or no longer streams this device$' \
     "$last.stdout" || fail "status: no stale note"
 grep -Eq '^  2 pod-maillog  [0-9-]+ [0-9:]+  HTTP 409: token in use by another session$' \
@@ -174,6 +177,7 @@ assert devs[1]["state"] == "live" and devs[1]["stale"] is False, devs[1]
 assert devs[2]["state"] == "backoff" and devs[2]["stale"] is True, devs[2]
 assert devs[2]["last_error"] == "HTTP 409: token in use by another session"
 assert devs[2]["reconnects"] == 4 and devs[2]["duplicates"] == 2
+assert devs[2]["empty_frames"] == 9 and devs[1]["empty_frames"] == 0, devs[2]
 assert sum(h["events"] for h in d["hourly"] if h["device_id"] == 2) == 2, d["hourly"]
 assert all(h["hour"].endswith(":00:00.000000Z") for h in d["hourly"])
 PY

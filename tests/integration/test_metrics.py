@@ -68,7 +68,8 @@ class MetricsTests(StreamCase):
                                                           state="live"))], 1)
         self.assertEqual(s[("podstream_device_state", dev(1, "it-message-1", "message",
                                                           state="error"))], 0)
-        for name in ("duplicates", "quarantined", "dropped", "failed", "reconnects"):
+        for name in ("duplicates", "quarantined", "dropped", "failed", "reconnects",
+                     "empty_frames"):
             self.assertEqual(s[("podstream_device_%s_total" % name, msg)], 0, name)
         self.assertGreaterEqual(s[("podstream_device_lag_seconds", msg)], 0)
         # 300 messages of at least a few hundred bytes each came over the socket.

@@ -993,6 +993,21 @@ class PodFidelityTests(StreamCase):
         out = svc.output()
         self.assertIn("skipped an empty frame (1 so far)", out)
         self.assertIn("skipped an empty frame (10 so far)", out)
+        # Counted per device like the other counters: status shows them, and the
+        # total goes on across a restart.
+        self.assertEqual(svc.counters(1)["empty_frames"], 12)
+        r = subprocess.run([PODSTREAM, "status", "--db", svc.db, "--format", "json"],
+                           capture_output=True, text=True, check=True)
+        self.assertEqual(json.loads(r.stdout)["devices"][0]["empty_frames"], 12)
+        r = subprocess.run([PODSTREAM, "status", "--db", svc.db], capture_output=True,
+                           text=True, check=True)
+        self.assertRegex(r.stdout, r" RECONN +EMPTY +DUPS ")
+        self.assertRegex(r.stdout, r"\n1 it-message-1 .* 0 +12 +0 +0 +0/0\n")
+        svc.start()
+        wait_for(lambda: svc.state(1) == "live", 20, "live again")
+        sim.control("/fault/empty", count=1)
+        wait_for(lambda: svc.counters(1)["empty_frames"] == 13, 20, "13 empty frames")
+        svc.stop()
 
     def test_audit_keyed_on_guid_with_typed_columns_and_sendmail_alias(self):
         sim = self.start_sim("--rate", "20", "--count", "100")

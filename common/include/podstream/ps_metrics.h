@@ -1,9 +1,9 @@
 /* ps_metrics: the service's metrics as a Prometheus text file (text exposition
  * format 0.0.4), for node_exporter's textfile collector or anything else that reads
  * that format. Per device: events, duplicates, quarantined, dropped, failed,
- * reconnects, lag, newest event time, rate, state and bytes received; for the
- * service: up, build
- * info with the version, start time, the time of this write and the database size.
+ * reconnects, empty messages skipped, lag, newest event time, rate, state and bytes
+ * received; for the service: up, build info with the version, start time, the time
+ * of this write and the database size.
  *
  * The numbers are the live counters the engine's writer stores in the database
  * every second (ps_store_counters_list): the file says what `podstream status`

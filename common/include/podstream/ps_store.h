@@ -174,6 +174,7 @@ typedef struct ps_device_counters {
     int64_t last_event_ts_us;
     int64_t lag_ms; /* now minus the newest event ts when it was received */
     uint64_t reconnects;
+    uint64_t empty_frames; /* empty or blank WebSocket messages skipped */
     uint64_t duplicates;
     uint64_t quarantined;
     uint64_t dropped; /* dropped by pipelines */
@@ -218,7 +219,7 @@ ps_err ps_store_reload_get(ps_store *st, ps_reload_record *out, ps_errmsg *em);
 
 /* The schema version this build writes (PRAGMA user_version). A writer upgrades
  * any older database step by step; a newer one is refused, never touched. */
-#define PS_STORE_SCHEMA_VERSION 4
+#define PS_STORE_SCHEMA_VERSION 5
 
 /* The schema version recorded in the database file (0 for a new, empty file). */
 ps_err ps_store_schema_version(ps_store *st, int *out, ps_errmsg *em);

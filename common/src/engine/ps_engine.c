@@ -90,6 +90,7 @@ static ps_err device_create(ps_engine *eng, const ps_device *cfg, const ps_servi
             d->w.dropped = rows[i].dropped;
             d->w.failed = rows[i].failed;
             atomic_store(&d->reconnects, rows[i].reconnects);
+            atomic_store(&d->empty_frames, rows[i].empty_frames);
         }
     }
     free(rows);

@@ -195,6 +195,7 @@ static void fill_counters(device *d, ps_device_counters *c, int64_t now_us)
     c->last_event_ts_us = w->resume.last_event_ts_us;
     c->lag_ms = w->lag_ms;
     c->reconnects = atomic_load(&d->reconnects);
+    c->empty_frames = atomic_load(&d->empty_frames);
     c->duplicates = w->duplicates;
     c->quarantined = w->quarantined;
     c->dropped = w->dropped;

@@ -45,6 +45,10 @@ static double v_reconnects(const ps_device_counters *c)
 {
     return (double)c->reconnects;
 }
+static double v_empty_frames(const ps_device_counters *c)
+{
+    return (double)c->empty_frames;
+}
 static double v_lag(const ps_device_counters *c)
 {
     return (double)c->lag_ms / 1e3;
@@ -76,6 +80,8 @@ static const struct {
     {"podstream_device_failed_total", "counter", "Events that failed in pipelines.", v_failed},
     {"podstream_device_reconnects_total", "counter", "Sessions opened again after the first.",
      v_reconnects},
+    {"podstream_device_empty_frames_total", "counter",
+     "Empty WebSocket messages skipped (POD: no events for now).", v_empty_frames},
     {"podstream_device_lag_seconds", "gauge",
      "How far behind real time the newest event was when it arrived.", v_lag},
     {"podstream_device_events_per_second", "gauge",

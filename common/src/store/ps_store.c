@@ -347,7 +347,8 @@ ps_err ps_store_counters_put(ps_store *st, const ps_device_counters *c, ps_errms
     sqlite3_bind_int64(s, i++, (sqlite3_int64)c->failed);
     sqlite3_bind_text(s, i++, c->last_error, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, i++, c->last_error_us);
-    sqlite3_bind_int64(s, i, c->updated_us);
+    sqlite3_bind_int64(s, i++, c->updated_us);
+    sqlite3_bind_int64(s, i, (sqlite3_int64)c->empty_frames);
     return ps_store_step_done(&st->conn, s, "writing counters", em);
 }
 
@@ -386,8 +387,8 @@ ps_err ps_store_counters_list(ps_store *st, ps_device_counters **out, size_t *co
     if (sqlite3_prepare_v2(st->conn.db,
                            "SELECT device_id, name, type, state, events_total, rate_10s, "
                            "rate_1m, last_event_ts_us, lag_ms, reconnects, duplicates, "
-                           "quarantined, dropped, failed, last_error, last_error_us, updated_us "
-                           "FROM counters ORDER BY device_id",
+                           "quarantined, dropped, failed, last_error, last_error_us, updated_us, "
+                           "empty_frames FROM counters ORDER BY device_id",
                            -1, &s, NULL) != SQLITE_OK)
         return ps_store_dberr(&st->conn, em, "reading counters");
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -415,7 +416,8 @@ ps_err ps_store_counters_list(ps_store *st, ps_device_counters **out, size_t *co
         c->failed = (uint64_t)sqlite3_column_int64(s, i++);
         copy_col(c->last_error, sizeof c->last_error, s, i++);
         c->last_error_us = sqlite3_column_int64(s, i++);
-        c->updated_us = sqlite3_column_int64(s, i);
+        c->updated_us = sqlite3_column_int64(s, i++);
+        c->empty_frames = (uint64_t)sqlite3_column_int64(s, i);
     }
     if (rc != SQLITE_DONE)
         err = ps_store_dberr(&st->conn, em, "reading counters");

@@ -404,6 +404,11 @@ static const char v4_sql[] = "CREATE TABLE IF NOT EXISTS outputs("
                              " retention_dropped INTEGER NOT NULL DEFAULT 0,"
                              " updated_us INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;";
 
+/* Version 5: empty WebSocket messages per device, a counter like the others so that
+ * `status` and the metrics file show what the engine already counted. */
+static const char v5_sql[] =
+    "ALTER TABLE counters ADD COLUMN empty_frames INTEGER NOT NULL DEFAULT 0;";
+
 typedef struct ps_migration {
     int version;
     const char *sql;
@@ -412,10 +417,8 @@ typedef struct ps_migration {
 
 /* Append only. */
 static const ps_migration migrations[] = {
-    {1, v1_sql, NULL},
-    {2, v2_sql, NULL},
-    {3, v3_sql, v3_audit_rows},
-    {4, v4_sql, NULL},
+    {1, v1_sql, NULL}, {2, v2_sql, NULL}, {3, v3_sql, v3_audit_rows},
+    {4, v4_sql, NULL}, {5, v5_sql, NULL},
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == PS_STORE_SCHEMA_VERSION,

@@ -78,7 +78,7 @@ static ps_err prepare_side_statements(ps_store *st, ps_errmsg *em)
          "INSERT OR REPLACE INTO counters(device_id, name, type, state, "
          "events_total, rate_10s, rate_1m, last_event_ts_us, lag_ms, reconnects, "
          "duplicates, quarantined, dropped, failed, last_error, last_error_us, "
-         "updated_us) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
+         "updated_us, empty_frames) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
         {&st->st_pipeline,
          "INSERT INTO pipeline_counters(device_id, pipeline, dropped, failed) "
          "VALUES(?,?,?,?) ON CONFLICT(device_id, pipeline) DO UPDATE SET "

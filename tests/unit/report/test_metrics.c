@@ -25,6 +25,7 @@ static void two_devices(ps_device_counters c[2])
     c[0].duplicates = 3;
     c[0].quarantined = 2;
     c[0].reconnects = 1;
+    c[0].empty_frames = 7;
     c[0].lag_ms = 1500;
     c[0].rate_1m = 20.5;
     c[0].last_event_ts_us = 1700000000000000;
@@ -63,6 +64,9 @@ static void test_format(void **state)
     assert_null(strstr(b.p, "podstream_device_received_bytes_total{device_id=\"1\""));
     assert_non_null(strstr(b.p, ",type=\"maillog\",state=\"live\"} 0\n"));
     assert_non_null(strstr(b.p, ",type=\"message\",state=\"live\"} 1\n"));
+    assert_non_null(strstr(b.p, "# TYPE podstream_device_empty_frames_total counter\n"
+                                "podstream_device_empty_frames_total{device_id=\"1\""));
+    assert_non_null(strstr(b.p, ",type=\"message\"} 7\n"));
     /* Every sample line belongs to the family whose TYPE came last. */
     {
         char family[128] = "";
@@ -102,6 +106,12 @@ static void test_file(void **state)
     assert_non_null(strstr(text, "podstream_up 1\n"));
     assert_non_null(strstr(text, "type=\"message\"} 12345\n"));
     assert_null(strstr(text, "device_id=\"2\""));
+    {
+        /* Through the database and back, like every counter. */
+        const char *e = strstr(text, "\npodstream_device_empty_frames_total{device_id=\"1\"");
+        assert_non_null(e);
+        assert_true(strncmp(strchr(e, '}'), "} 7\n", 4) == 0);
+    }
     free(text);
     /* Within the interval nothing is written; a stop always writes. */
     assert_int_equal(ps_store_counters_put(st, &c[1], &em), PS_OK);

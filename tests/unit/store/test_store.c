@@ -553,6 +553,7 @@ static void test_counters_and_pipelines(void **state)
     c.last_event_ts_us = 1716400000000000LL;
     c.lag_ms = 1500;
     c.reconnects = 3;
+    c.empty_frames = 8;
     c.duplicates = 4;
     c.quarantined = 5;
     c.dropped = 6;
@@ -584,6 +585,7 @@ static void test_counters_and_pipelines(void **state)
     assert_true(list[1].rate_1m == 10.25);
     assert_int_equal(list[1].lag_ms, 1500);
     assert_int_equal(list[1].reconnects, 3);
+    assert_int_equal(list[1].empty_frames, 8);
     assert_int_equal(list[1].duplicates, 4);
     assert_int_equal(list[1].quarantined, 5);
     assert_int_equal(list[1].dropped, 6);

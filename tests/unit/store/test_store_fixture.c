@@ -252,6 +252,7 @@ static int make_fixture(const char *path)
     c.state = PS_STATE_BACKOFF;
     c.events_total = 11;
     c.reconnects = 4;
+    c.empty_frames = 9;
     c.duplicates = 2;
     snprintf(c.last_error, sizeof c.last_error, "HTTP 409: token in use by another session");
     c.last_error_us = now - 3600LL * 1000000;

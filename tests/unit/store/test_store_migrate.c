@@ -416,6 +416,7 @@ static void make_v2_audit_db(const char *path)
                                   "ALTER TABLE events DROP COLUMN actor;"
                                   "ALTER TABLE events DROP COLUMN resource;"
                                   "ALTER TABLE events DROP COLUMN result;"
+                                  "ALTER TABLE counters DROP COLUMN empty_frames;"
                                   "PRAGMA user_version=2;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
