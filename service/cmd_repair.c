@@ -38,8 +38,9 @@ const ps_opt_cmd ps_cmd_repair_opts = {
     "(which keeps about 30 days).\n"
     "\n"
     "The service must be stopped: repair takes the lock the service takes and\n"
-    "refuses while it is held. Run it as the account the service runs as, so the\n"
-    "new database belongs to that account.",
+    "refuses while it is held. The new database gets the owner, group and mode\n"
+    "of the damaged one (on Linux that takes root, or the account the service\n"
+    "runs as), so the service can open it.",
     options,
     sizeof options / sizeof options[0],
     "Exit codes: 0 no damage found, or repaired; 1 the service is running, or the\n"
@@ -99,6 +100,19 @@ static bool move_db(const char *from, const char *to)
     free(fw);
     free(tw);
     return ok;
+}
+
+/* Gives `to` the owner, group and mode of the database `path`: repair usually runs
+ * as root, and a rebuilt file (or a lock file) left to root is one the service
+ * cannot open. Says what to do when that fails; the repair goes on. */
+static void keep_owner(const char *path, const char *to)
+{
+    ps_errmsg em;
+    if (ps_plat_file_exists(to) && ps_plat_copy_owner(path, to, true, &em) != PS_OK)
+        fprintf(stderr,
+                "podstream %s: warning: %s; give it the owner of %s (chown --reference=%s %s) "
+                "before starting the service\n",
+                cmd, em.text, path, path, to);
 }
 
 /* The damaged file goes aside, the -shm of its connections away, the new one in. */
@@ -188,8 +202,14 @@ static int repair(const char *path, bool utc)
         fprintf(stderr, "podstream %s: cannot rebuild the database: %s; it is unchanged\n", cmd,
                 em.text);
         remove_db_files(fresh);
-    } else if ((rc = swap_in(path, fresh, kept, sizeof kept)) == PS_EXIT_OK) {
-        print_result(path, kept, &r, utc);
+    } else {
+        char *fresh_wal = with_suffix(fresh, "-wal");
+        keep_owner(path, fresh);
+        if (fresh_wal)
+            keep_owner(path, fresh_wal);
+        free(fresh_wal);
+        if ((rc = swap_in(path, fresh, kept, sizeof kept)) == PS_EXIT_OK)
+            print_result(path, kept, &r, utc);
     }
     free(fresh);
     return rc;
@@ -215,6 +235,11 @@ int ps_cmd_repair(int argc, char **argv)
         fprintf(stderr, "podstream %s: %s: no database there\n", cmd, path);
         rc = PS_EXIT_FAILURE;
     } else if ((rc = take_locks(path, locks)) == PS_EXIT_OK) {
+        /* Taking the lock may have created its file: the service must open it too. */
+        char *lock_path = ps_cli_lock_path(path);
+        if (lock_path)
+            keep_owner(path, lock_path);
+        free(lock_path);
         rc = repair(path, o.utc);
     }
     /* The database's lock after every connection to it is closed (see ps_plat_lock). */

@@ -111,6 +111,15 @@ ps_err ps_gui_save_new(ps_gui_form *f, const char *config_dir, const char *file,
     yaml[2] = '-'; /* the first line's indent "    " becomes the item's "  - " */
     sprintf(text, "devices:\n%s", yaml);
     err = ps_plat_create_exclusive(path, text, strlen(text), 0640, em);
+    if (err == PS_OK) {
+        /* Made as root, a file root's own group cannot be read by the service: it
+         * gets the owner and group of its folder instead (root:podstream), as a
+         * replaced file keeps its own (ps_plat_write_file_atomic). Best effort. */
+        char *dir = ps_plat_dir_name(path);
+        if (dir)
+            (void)ps_plat_copy_owner(dir, path, false, NULL);
+        free(dir);
+    }
 out:
     free(yaml);
     free(text);

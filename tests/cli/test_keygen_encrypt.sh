@@ -148,6 +148,17 @@ run keygen-force-again 0 /dev/null -- keygen -c "$cfg" --force
 expect_contains "second --force mentions the replaced backup" "$(stdout)" \
     "the previous key is in $key.bak (mode 0600); it replaced an older backup"
 
+# Rotated as root, a key that belongs to the service's account stays its own, and
+# so does the backup: the service reads the key as that account.
+if [ "$(id -u)" -eq 0 ] && getent passwd nobody >/dev/null && getent group nogroup >/dev/null; then
+    chown nobody:nogroup "$key"
+    run keygen-force-root 0 /dev/null -- keygen -c "$cfg" --force
+    expect_eq "rotated key owner" "$(stat -c '%U:%G %a' "$key")" "nobody:nogroup 600"
+    expect_eq "backup owner" "$(stat -c '%U:%G %a' "$key.bak")" "nobody:nogroup 600"
+else
+    echo "test_keygen_encrypt: not root (or no nobody:nogroup), skipping the ownership check"
+fi
+
 # A restrictive or permissive umask does not change the mode.
 (umask 000 && "$PODSTREAM" keygen --key-file "$tmp/umask.key" >"$out/umask.stdout" 2>&1)
 expect_eq "keygen under umask 000" "$(mode "$tmp/umask.key")" 600

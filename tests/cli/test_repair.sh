@@ -83,6 +83,29 @@ has_text "$last.stdout" "id001999"
 run again 0 repair --db "$db"
 has_text "$last.stdout" "no damage found"
 
+# Run as root on a database that belongs to the service's account: what repair
+# writes (the rebuilt file, the lock file it may create) keeps that owner, group
+# and mode, or the service could not open it afterwards.
+if [ "$(id -u)" -eq 0 ] && getent passwd nobody >/dev/null && getent group nogroup >/dev/null; then
+    own="$tmp/own"
+    mkdir "$own"
+    PS_STORE_HEALTH_FIXTURE="$own/pod.db" "$FIXTURE"
+    chown nobody:nogroup "$own" "$own/pod.db"
+    chmod 0640 "$own/pod.db"
+    dd if=/dev/zero of="$own/pod.db" bs=4096 seek=$((page - 1)) count=1 conv=notrunc 2>/dev/null
+    run repair_as_root 0 repair --db "$own/pod.db"
+    has_text "$last.stdout" "Rebuilt $own/pod.db:"
+    hasnt "$last.stderr" "warning"
+    for f in "$own"/*; do
+        [ "$(stat -c '%U:%G %a' "$f")" = "nobody:nogroup 640" ] ||
+            fail "after repair as root: $(stat -c '%n %U:%G %a' "$f")"
+    done
+    [ -e "$own/pod.db.lock" ] || fail "no lock file beside the repaired database"
+    [ "$(sqlite3 "$own/pod.db" 'PRAGMA quick_check')" = ok ] || fail "the rebuilt database (root)"
+else
+    echo "test_repair: not root (or no nobody:nogroup), skipping the ownership check"
+fi
+
 # No database at all.
 run missing 1 repair --db "$tmp/none.db"
 has_text "$last.stderr" "podstream repair: $tmp/none.db: no database there"

@@ -14,6 +14,9 @@
 
 #include <cmocka.h>
 #include <sys/stat.h>
+#ifndef _WIN32
+#include <unistd.h>
+#endif
 
 #include "gui_fixture.h"
 #include "podstream/ps_loader.h"
@@ -242,6 +245,57 @@ static void test_save_validates_and_keeps_bak(void **state)
     ps_diag_deinit(&all);
     ps_gui_form_destroy(f);
 }
+
+#ifndef _WIN32 /* owners are ACLs there, inherited from the folder */
+/* Owner, group and mode of dir/file as "uid:gid mode". */
+static void owner_of(const char *dir, const char *file, char *out, size_t len)
+{
+    char *p = g_build_filename(dir, file, NULL);
+    struct stat st;
+    assert_int_equal(g_stat(p, &st), 0);
+    snprintf(out, len, "%u:%u %o", (unsigned)st.st_uid, (unsigned)st.st_gid,
+             (unsigned)(st.st_mode & 0777));
+    g_free(p);
+}
+
+/* An admin saving as root: an edited file stays the service's account's, a new
+ * one gets its folder's owner and group (root:podstream where the package made
+ * it), so the service can still read them. */
+static void test_save_as_root_keeps_owners(void **state)
+{
+    const char *dir = *state;
+    ps_gui_form *f = NULL, *copy = NULL;
+    ps_diag all;
+    ps_errmsg em;
+    char *file = g_build_filename(dir, FILE_, NULL), *sub = g_build_filename(dir, "devices", NULL);
+    char id[32], who[64];
+    if (geteuid() != 0) {
+        g_free(file);
+        g_free(sub);
+        skip();
+    }
+    ps_diag_init(&all);
+    assert_int_equal(chown(file, 65534, 65534), 0);
+    assert_int_equal(chown(sub, 0, 65534), 0);
+    f = load(dir, FILE_, 1);
+    assert_int_equal(ps_gui_form_set(f, "properties.workers", "8"), PS_OK);
+    assert_int_equal(ps_gui_save_device(f, dir, FILE_, 1, NULL, &all, &em), PS_OK);
+    owner_of(dir, FILE_, who, sizeof who);
+    assert_string_equal(who, "65534:65534 640");
+    assert_int_equal(ps_gui_form_clone(f, &copy), PS_OK);
+    snprintf(id, sizeof id, "%lld", ps_gui_save_next_id(dir));
+    assert_int_equal(ps_gui_form_set(copy, "id", id), PS_OK);
+    assert_int_equal(ps_gui_form_set(copy, "name", "office-copy"), PS_OK);
+    assert_int_equal(ps_gui_save_new(copy, dir, "devices/office-copy.yml", &all, &em), PS_OK);
+    owner_of(dir, "devices/office-copy.yml", who, sizeof who);
+    assert_string_equal(who, "0:65534 640");
+    ps_gui_form_destroy(copy);
+    ps_gui_form_destroy(f);
+    ps_diag_deinit(&all);
+    g_free(file);
+    g_free(sub);
+}
+#endif
 
 static void test_add_duplicate_disable_delete(void **state)
 {
@@ -523,6 +577,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_patch_keeps_everything_else, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patch_second_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_validates_and_keeps_bak, setup, teardown),
+#ifndef _WIN32
+        cmocka_unit_test_setup_teardown(test_save_as_root_keeps_owners, setup, teardown),
+#endif
         cmocka_unit_test_setup_teardown(test_add_duplicate_disable_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_encrypt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_references, setup, teardown),

@@ -29,7 +29,9 @@ ps_err ps_plat_read_file(const char *path, size_t max_bytes, char **buf, size_t 
 
 /* Replaces `path` atomically: writes a temporary file beside it with `mode`,
  * fsyncs it, keeps the previous file as `path.bak` when `backup` is set, then
- * renames. Readers see the old or the new file, never a torn one. */
+ * renames. Readers see the old or the new file, never a torn one. On POSIX the new
+ * file keeps the owner and group of the one it replaces when the caller may give
+ * it away (root), so an admin's edit as root does not take it from the service. */
 ps_err ps_plat_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
                                  bool backup, ps_errmsg *em);
 
@@ -85,6 +87,13 @@ bool ps_plat_file_exists(const char *path);
 char *ps_plat_path_absolute(const char *p);
 /* True when `path` exists and is a directory. */
 bool ps_plat_is_dir(const char *path);
+
+/* Gives `to` the owner and group of `from` (and its permission bits too when
+ * `with_mode`), so that a file an admin rewrites as root, such as the database
+ * `repair` rebuilds, stays the service account's. Does nothing when they already
+ * match. PS_ERR_PERM when the owner cannot be changed (only root can give a file
+ * away). On Windows a no-op: files inherit their folder's ACL. */
+ps_err ps_plat_copy_owner(const char *from, const char *to, bool with_mode, ps_errmsg *em);
 
 /* Creates `dir` and its parents with `mode` where missing. */
 ps_err ps_plat_mkdirs(const char *dir, unsigned mode, ps_errmsg *em);

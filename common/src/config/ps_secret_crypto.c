@@ -444,6 +444,10 @@ ps_err ps_secret_key_generate(const char *path, bool force, ps_errmsg *em)
         err = ps_errmsg_set(em, err, "not replacing the key: %s", sub.text);
         goto out;
     }
+    /* Run as root on the service account's key, the backup stays that account's
+     * (still 0600), as the new key does (ps_plat_write_file_atomic). Best effort:
+     * only root can give a file away. */
+    (void)ps_plat_copy_owner(path, bak, false, NULL);
     err = ps_plat_write_file_atomic(path, line, line_len, 0600, false, &sub);
     if (err != PS_OK)
         err = ps_errmsg_set(em, err, "%s", sub.text);

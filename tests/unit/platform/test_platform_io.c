@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "podstream/ps_platform.h"
@@ -74,6 +75,41 @@ static void test_append_file_reports_failure(void **state)
     assert_int_not_equal(ps_plat_file_open_append("/nonexistent-dir/x/y", 0640, &f, &em), PS_OK);
     assert_null(f);
     assert_non_null(strstr(em.text, "cannot create /nonexistent-dir/x/y"));
+    (void)state;
+}
+
+static void test_copy_owner(void **state)
+{
+    char *from = temp_path("from"), *to = NULL, *dir = ps_plat_dir_name(from);
+    struct stat st;
+    ps_errmsg em;
+    to = ps_plat_path_join(dir, "to");
+    assert_int_equal(ps_plat_create_exclusive(from, "a", 1, 0640, &em), PS_OK);
+    assert_int_equal(ps_plat_create_exclusive(to, "b", 1, 0600, &em), PS_OK);
+    /* Same owner: nothing to change but, when asked, the mode. */
+    assert_int_equal(ps_plat_copy_owner(from, to, false, &em), PS_OK);
+    assert_int_equal(stat(to, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(ps_plat_copy_owner(from, to, true, &em), PS_OK);
+    assert_int_equal(stat(to, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    if (geteuid() == 0) {
+        /* Root gives the file away, as `repair` does to the service's account. */
+        assert_int_equal(chown(from, 65534, 65534), 0);
+        assert_int_equal(ps_plat_copy_owner(from, to, true, &em), PS_OK);
+        assert_int_equal(stat(to, &st), 0);
+        assert_int_equal(st.st_uid, 65534);
+        assert_int_equal(st.st_gid, 65534);
+        assert_int_equal(st.st_mode & 07777, 0640);
+    }
+    assert_int_equal(ps_plat_copy_owner("/nonexistent-dir/x", to, true, &em), PS_ERR_NOTFOUND);
+    assert_non_null(strstr(em.text, "cannot stat /nonexistent-dir/x"));
+    (void)ps_plat_remove(from, NULL);
+    (void)ps_plat_remove(to, NULL);
+    (void)rmdir(dir);
+    free(from);
+    free(to);
+    free(dir);
     (void)state;
 }
 
@@ -191,6 +227,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_file_gathers_and_appends),
         cmocka_unit_test(test_append_file_reports_failure),
+        cmocka_unit_test(test_copy_owner),
         cmocka_unit_test(test_socket_wait),
         cmocka_unit_test(test_charset_to_utf8),
         cmocka_unit_test(test_gmtime_and_sleep),

@@ -94,6 +94,21 @@ static void fsync_dir_of(const char *path)
     free(dir);
 }
 
+/* The replacement gets the owner and group of the file it replaces: root editing
+ * the service account's file (a device file, the shared key) must not leave it
+ * one the service cannot read. Best effort, as editors do: only root can give a
+ * file away, and another user writing here keeps the file as before this. */
+static void keep_owner_of(const char *path, int fd)
+{
+    struct stat old, now;
+    int rc;
+    if (stat(path, &old) != 0 || fstat(fd, &now) != 0 ||
+        (old.st_uid == now.st_uid && old.st_gid == now.st_gid))
+        return;
+    rc = fchown(fd, old.st_uid, old.st_gid);
+    (void)rc; /* EPERM when not root: the file stays the writer's */
+}
+
 ps_err ps_plat_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
                                  bool backup, ps_errmsg *em)
 {
@@ -119,6 +134,7 @@ ps_err ps_plat_write_file_atomic(const char *path, const void *data, size_t len,
         err = ps_errmsg_set(em, PS_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
         goto out;
     }
+    keep_owner_of(path, fd);
     close(fd);
     fd = -1;
     if (backup && access(path, F_OK) == 0) {
@@ -285,6 +301,35 @@ ps_err ps_plat_protect_dir(const char *dir, unsigned mode, ps_errmsg *em)
     if (chmod(dir, (mode_t)mode) != 0)
         return ps_errmsg_set(em, errno == ENOENT ? PS_ERR_NOTFOUND : PS_ERR_IO,
                              "cannot change the mode of %s: %s", dir, strerror(errno));
+    return PS_OK;
+}
+
+static ps_err stat_error(const char *path, ps_errmsg *em)
+{
+    int e = errno;
+    return ps_errmsg_set(em, e == ENOENT ? PS_ERR_NOTFOUND : PS_ERR_IO, "cannot stat %s: %s", path,
+                         strerror(e));
+}
+
+ps_err ps_plat_copy_owner(const char *from, const char *to, bool with_mode, ps_errmsg *em)
+{
+    struct stat src, dst;
+    if (stat(from, &src) != 0)
+        return stat_error(from, em);
+    if (stat(to, &dst) != 0)
+        return stat_error(to, em);
+    if ((src.st_uid != dst.st_uid || src.st_gid != dst.st_gid) &&
+        chown(to, src.st_uid, src.st_gid) != 0) {
+        int e = errno;
+        return ps_errmsg_set(em, e == EPERM ? PS_ERR_PERM : PS_ERR_IO,
+                             "cannot give %s the owner of %s (uid %u, gid %u): %s", to, from,
+                             (unsigned)src.st_uid, (unsigned)src.st_gid, strerror(e));
+    }
+    /* After chown, which clears set-id bits. */
+    if (with_mode && (src.st_mode & 07777) != (dst.st_mode & 07777) &&
+        chmod(to, src.st_mode & 07777) != 0)
+        return ps_errmsg_set(em, PS_ERR_IO, "cannot change the mode of %s: %s", to,
+                             strerror(errno));
     return PS_OK;
 }
 
