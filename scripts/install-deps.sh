@@ -83,8 +83,8 @@ fi
 $SUDO apt-get install -y -qq --no-install-recommends meson g++-mingw-w64-x86-64 sassc \
     libglib2.0-dev-bin adwaita-icon-theme xvfb xauth
 
-# The outputs' tests run real receivers: rsyslog with its TLS module, and ClickHouse.
-$SUDO apt-get install -y -qq --no-install-recommends rsyslog rsyslog-openssl \
+# The outputs' tests run real receivers: rsyslog with its TLS and RELP modules, and ClickHouse.
+$SUDO apt-get install -y -qq --no-install-recommends rsyslog rsyslog-openssl rsyslog-relp \
     clickhouse-server clickhouse-client
 
 echo "install-deps: done ($(curl-config --version))"

@@ -2,13 +2,15 @@
 """Outputs (#16) against real receivers on 127.0.0.1: the File output (rotation,
 retention count, kill -9) and the Syslog output into a real rsyslog over TLS (every
 event once, whole, in order per device, a 1 MiB event, rsyslog down for a while,
-kill -9 of podstream, TLS failures).
+kill -9 of podstream, TLS failures), and over RELP into rsyslog's imrelp, plain and
+TLS (every event once in order, kill -9 of rsyslog mid-stream, a wrong CA).
 
 Run one class: PODSTREAM=... PODSIM=... /usr/bin/python3 test_outputs.py -v FileTests"""
 
 import glob
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -261,20 +263,37 @@ template(name="msgonly" type="string" string="%msg%\\n")
 action(type="omfile" dynaFile="perdev" template="msgonly")
 """
 
+# imrelp answers a message once it has submitted it; with a direct main queue that
+# is after omfile wrote it, so a kill -9 of rsyslog loses nothing it acknowledged.
+RSYSLOG_RELP_CONF = """\
+global(workDirectory="{dir}/work" maxMessageSize="{max}")
+main_queue(queue.type="Direct")
+module(load="imrelp" tls.tlslib="openssl")
+input(type="imrelp" port="{port}" maxDataSize="{max}"{tls})
+template(name="perdev" type="string" string="{dir}/out/%HOSTNAME%.log")
+template(name="msgonly" type="string" string="%msg%\\n")
+action(type="omfile" dynaFile="perdev" template="msgonly")
+"""
+RELP_TLS = (' tls="on" tls.caCert="{certs}/ca.pem" tls.myCert="{certs}/server.pem"'
+            ' tls.myPrivKey="{certs}/server.key"')
+
 
 class Rsyslog:
     """rsyslogd -n with its own configuration: imtcp over TLS (ossl) with the test CA's
-    server certificate, one file per device (HOSTNAME) holding each message."""
+    server certificate, or with `relp` imrelp (over TLS when `tls`); one file per
+    device (HOSTNAME) holding each message."""
 
-    def __init__(self, workdir, certs_dir, max_bytes=4 * 1024 * 1024):
+    def __init__(self, workdir, certs_dir, max_bytes=4 * 1024 * 1024, relp=False, tls=True):
         self.dir = os.path.join(workdir, "rsyslog")
         os.makedirs(os.path.join(self.dir, "work"), exist_ok=True)
         os.makedirs(os.path.join(self.dir, "out"), exist_ok=True)
         self.port = free_port()
         self.conf = os.path.join(self.dir, "rsyslog.conf")
+        conf = RSYSLOG_RELP_CONF if relp else RSYSLOG_CONF
         with open(self.conf, "w") as f:
-            f.write(RSYSLOG_CONF.format(dir=self.dir, certs=certs_dir, port=self.port,
-                                        max=max_bytes, frame=max_bytes + 4096))
+            f.write(conf.format(dir=self.dir, certs=certs_dir, port=self.port, max=max_bytes,
+                                frame=max_bytes + 4096,
+                                tls=RELP_TLS.format(certs=certs_dir) if tls else ""))
         self.proc = None
         self.start()
 
@@ -292,6 +311,13 @@ class Rsyslog:
         self.log.close()
         self.proc = None
 
+    def kill9(self):
+        """kill -9, as a crash would."""
+        self.proc.kill()
+        self.proc.wait(10)
+        self.log.close()
+        self.proc = None
+
     def messages(self, device_name):
         """The JSON events of one device, in the order rsyslog wrote them."""
         path = os.path.join(self.dir, "out", device_name + ".log")
@@ -301,7 +327,8 @@ class Rsyslog:
             return [json.loads(line) for line in f if line.strip()]
 
 
-def syslog_yaml(port, ca, extra="", max_size="4MiB"):
+def syslog_yaml(port, ca, extra="", max_size="4MiB", transport=None):
+    """The `siem` output; `ca` None: no tls mapping."""
     return ("outputs:\n"
             "  - name: siem\n"
             "    type: syslog\n"
@@ -311,12 +338,15 @@ def syslog_yaml(port, ca, extra="", max_size="4MiB"):
             "    batch_events: 200\n"
             "    flush_interval: 100ms\n"
             "    retry_min: 100ms\n"
-            "    retry_max: 1s\n"
-            "    tls:\n"
-            "      ca_file: %s\n" % (port, max_size, ca)) + extra
+            "    retry_max: 1s\n" % (port, max_size) +
+            ("    transport: %s\n" % transport if transport else "") +
+            ("    tls:\n"
+             "      ca_file: %s\n" % ca if ca else "")) + extra
 
 
-class SyslogTests(OutputCase):
+class SyslogCase(OutputCase):
+    """rsyslog as self.rs, stopped at the end; the checks of what it received."""
+
     def setUp(self):
         super().setUp()
         self.rs = None
@@ -363,15 +393,23 @@ class SyslogTests(OutputCase):
             else:
                 self.assertEqual(got, want, "device %d: every event once, in order" % dev)
 
-    def start_all(self, sim_args, ca=None, max_size="4MiB"):
-        self.rs = Rsyslog(self.dir, self.certs())
+    def start_all(self, sim_args, ca=None, max_size="4MiB", relp=False, tls=True):
+        self.rs = Rsyslog(self.dir, self.certs(), relp=relp, tls=tls)
         self.start_sim(*sim_args)
         svc = self.start_svc([MESSAGE, MAILLOG], start=False)
-        write_outputs(svc, syslog_yaml(self.rs.port, ca or os.path.join(self.certs(), "ca.pem"),
-                                       max_size=max_size))
+        ca = (ca or os.path.join(self.certs(), "ca.pem")) if tls else None
+        write_outputs(svc, syslog_yaml(self.rs.port, ca, max_size=max_size,
+                                       transport="relp" if relp else None))
         svc.start()
         return svc
 
+    def refused(self, svc):
+        """The first output once it is in state error with a last error, else None."""
+        o = self.status_json(svc, quiet=True).get("outputs")
+        return o and o[0]["state"] == "error" and o[0]["last_error"] and o[0]
+
+
+class SyslogTests(SyslogCase):
     def test_every_event_once_whole_in_order_over_tls(self):
         svc = self.start_all(("--rate", "max", "--count", "1500"))
         wait_for(lambda: svc.count() >= 3000, 60, "3000 stored")
@@ -542,10 +580,7 @@ class SyslogTests(OutputCase):
         svc = self.start_all(("--rate", "50", "--count", "300"), ca=bad_ca)
         wait_for(lambda: svc.count() >= 50, 30, "some events")
 
-        def refused():
-            o = self.status_json(svc, quiet=True).get("outputs")
-            return o and o[0]["state"] == "error" and o[0]["last_error"] and o[0]
-        st = wait_for(refused, 20, "the output in state error")
+        st = wait_for(lambda: self.refused(svc), 20, "the output in state error")
         self.assertIn(reason, st["last_error"])
         self.assertIn("does not verify", st["last_error"])
         self.assertEqual(st["delivered"], 0)
@@ -577,14 +612,83 @@ class SyslogTests(OutputCase):
         write_outputs(svc, syslog_yaml(self.rs.port, os.path.join(expired, "ca.pem")))
         svc.start()
 
-        def refused():
-            o = self.status_json(svc, quiet=True).get("outputs")
-            return o and o[0]["state"] == "error" and o[0]["last_error"] and o[0]
-        st = wait_for(refused, 20, "the output in state error")
+        st = wait_for(lambda: self.refused(svc), 20, "the output in state error")
         self.assertIn("certificate has expired", st["last_error"])
         svc.stop()
         # nothing was acknowledged: the cursor did not move
         self.assertEqual(output_row(svc, "siem")[3], 0)
+
+
+class RelpTests(SyslogCase):
+    """transport: relp into rsyslog's imrelp: each message acknowledged by rsyslog."""
+
+    def test_every_event_once_in_order_over_relp_tls(self):
+        svc = self.start_all(("--rate", "max", "--count", "1500"), relp=True)
+        wait_for(lambda: svc.count() >= 3000, 60, "3000 stored")
+        wait_for(self.delivered_all(svc, "siem"), 30, "all delivered")
+        self.assertIn("output siem: connected to 127.0.0.1:%d over RELP (librelp)" % self.rs.port,
+                      svc.output())
+        rc, took = svc.stop()
+        self.assertEqual(rc, 0)
+        self.assertLess(took, 5.0)
+        self.rs.stop()
+        self.assert_all_arrived(svc, self.rs)
+        st = self.status_json(svc)["outputs"][0]
+        self.assertEqual((st["delivered"], st["duplicates"]), (3000, 0))
+
+    def test_kill9_of_rsyslog_mid_stream_loses_nothing(self):
+        # Plain TCP counts a batch once rsyslog's kernel has the bytes, so a crash of
+        # rsyslog can lose what it had read but not written; RELP commits only what
+        # rsyslog answered, and sends the rest again to the restarted rsyslog.
+        svc = self.start_all(("--rate", "1500", "--count", "6000"), relp=True, tls=False)
+        def cursor():
+            row = output_row(svc, "siem")
+            return row[3] if row else 0
+        last = 0
+        for i in range(3):
+            wait_for(lambda: cursor() > last, 30, "delivering")
+            # Stopped first, rsyslog's kernel still takes (and TCP-acknowledges) a
+            # batch that rsyslog never reads: what plain TCP would count as delivered.
+            self.rs.proc.send_signal(signal.SIGSTOP)
+            time.sleep(0.5 + 0.2 * i)
+            self.rs.kill9()
+            time.sleep(0.5)
+            self.rs.start()
+            last = cursor()
+        wait_for(lambda: svc.count() >= 12000, 90, "all 12000 events")
+        wait_for(self.delivered_all(svc, "siem"), 60, "all delivered after the restarts")
+        svc.stop()
+        self.rs.stop()
+        self.assert_all_arrived_dups_counted(svc)
+        # the unanswered batches went again, counted as possible duplicates
+        self.assertGreater(self.status_json(svc)["outputs"][0]["duplicates"], 0)
+
+    def test_wrong_ca_fails_clearly(self):
+        other = os.path.join(self.dir, "other-ca")
+        subprocess.run(["bash", os.environ["PODSIM_GEN_CERTS"], other], check=True,
+                       stdout=subprocess.DEVNULL)
+        svc = self.start_all(("--rate", "50", "--count", "100"), relp=True,
+                             ca=os.path.join(other, "ca.pem"))
+        st = wait_for(lambda: self.refused(svc), 20, "the output in state error")
+        self.assertIn("does not verify: self-signed certificate in certificate chain",
+                      st["last_error"])
+        self.assertEqual(st["delivered"], 0)
+        svc.stop()
+        self.assertEqual(output_row(svc, "siem")[3], 0)
+
+    def test_invalid_transport_is_refused_with_file_line_and_field(self):
+        self.start_sim("--rate", "1")
+        svc = self.start_svc([MESSAGE], start=False)
+        write_outputs(svc, "outputs:\n"
+                           "  - name: siem\n"
+                           "    type: syslog\n"
+                           "    host: 127.0.0.1\n"
+                           "    transport: rlep\n")
+        p = subprocess.run([PODSTREAM, "validate", "-c", svc.cfg], capture_output=True,
+                           text=True)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('outputs/out.yml:5:16: error: outputs[0].transport:', p.stdout + p.stderr)
+        self.assertIn('"relp"', p.stdout + p.stderr)
 
 
 if __name__ == "__main__":

@@ -123,6 +123,20 @@ ps_err ps_tls_write_all(ps_tls *t, const void *buf, size_t len, int64_t deadline
     return PS_OK;
 }
 
+ps_err ps_tls_read(ps_tls *t, void *buf, size_t len, size_t *got, int64_t deadline_ms,
+                   ps_errmsg *em)
+{
+    *got = 0;
+    for (;;) {
+        int rc = SSL_read_ex(t->ssl, buf, len, got);
+        if (rc == 1)
+            return PS_OK;
+        ps_err err = wait_io(t, rc, deadline_ms, em, "TLS read");
+        if (err != PS_OK)
+            return err;
+    }
+}
+
 ps_err ps_tls_check_open(ps_tls *t, ps_errmsg *em)
 {
     char buf[4096];

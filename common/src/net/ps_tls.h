@@ -31,6 +31,11 @@ ps_err ps_tls_connect(ps_socket sock, const ps_tls_opts *o, int64_t deadline_ms,
 /* Writes all len bytes by deadline_ms. */
 ps_err ps_tls_write_all(ps_tls *t, const void *buf, size_t len, int64_t deadline_ms, ps_errmsg *em);
 
+/* Reads up to len bytes, waiting until deadline_ms for the first one: PS_OK with
+ * *got > 0, PS_ERR_TIMEOUT, PS_ERR_CLOSED at the peer's close_notify, PS_ERR_NET. */
+ps_err ps_tls_read(ps_tls *t, void *buf, size_t len, size_t *got, int64_t deadline_ms,
+                   ps_errmsg *em);
+
 /* PS_OK while the peer has neither closed nor reset the connection (reads and drops
  * anything it sent); PS_ERR_CLOSED or PS_ERR_NET otherwise. Does not wait. */
 ps_err ps_tls_check_open(ps_tls *t, ps_errmsg *em);

@@ -164,7 +164,7 @@ ps_err pso_syslog_render(const syslog_opts *o, const ps_output_event *e, ps_buf 
 
 /* ---- options ------------------------------------------------------------------ */
 
-static const char *const transports[] = {"tls", "tcp", "udp", NULL};
+static const char *const transports[] = {"tls", "tcp", "udp", "relp", NULL};
 static const char *const formats[] = {"json", "cef", "leef", NULL};
 
 static const ps_schema_field syslog_fields[] = {
@@ -180,7 +180,7 @@ static const ps_schema_field syslog_fields[] = {
      .group = "Syslog",
      .def = "0",
      PSO_RANGE(0, 65535),
-     .description = "The receiver's port; 0: 6514 for tls, 514 for tcp and udp.",
+     .description = "The receiver's port; 0: 6514 for tls, 514 for tcp and udp, 2514 for relp.",
      PSO_MEMBER(syslog_opts, port)},
     {.name = "transport",
      .type = PS_SCHEMA_ENUM,
@@ -188,8 +188,9 @@ static const ps_schema_field syslog_fields[] = {
      .def = "tls",
      .enum_values = transports,
      .description = "`tls` (RFC 5425, certificate verified against `tls.ca_file`), `tcp` "
-                    "(octet-counting framing, RFC 6587) or `udp` (RFC 5426; no delivery "
-                    "guarantee).",
+                    "(octet-counting framing, RFC 6587), `udp` (RFC 5426; no delivery "
+                    "guarantee) or `relp` (rsyslog's RELP: each message acknowledged by the "
+                    "receiver; over TLS when `tls` names a CA file or client certificate).",
      PSO_MEMBER(syslog_opts, transport)},
     {.name = "format",
      .type = PS_SCHEMA_ENUM,
@@ -231,8 +232,9 @@ static const ps_schema_field syslog_fields[] = {
      .group = "Syslog",
      .def = "64KiB",
      PSO_RANGE(2048, 1LL << 30),
-     .description = "The largest message the receiver takes (rsyslog: `maxMessageSize`, and "
-                    "`MaxFrameSize` of imtcp). A larger event is split or truncated as "
+     .description = "The largest message the receiver takes (rsyslog: `maxMessageSize`, "
+                    "`MaxFrameSize` of imtcp, `maxDataSize` of imrelp). A larger event is split or "
+                    "truncated as "
                     "`oversized` says, never cut by the receiver.",
      PSO_MEMBER(syslog_opts, max_message_bytes)},
     {.name = "connect_timeout",
