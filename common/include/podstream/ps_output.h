@@ -101,6 +101,11 @@ typedef struct ps_output_event {
     ps_data_type type;
     unsigned part, parts; /* split: part 1..parts of event `id`; otherwise 1, 1 */
     bool truncated;       /* a truncated copy (marked in the JSON too) */
+    /* The store's typed columns of this event (text, spam_score, size_bytes) when
+     * `json` is the stored JSON as it is and no value was cut to its column, so they
+     * equal what ps_event_extract gives for `json`; NULL otherwise (a pipeline changed
+     * it, a part, a truncated copy). Borrowed like the rest. */
+    const struct ps_event_row *stored;
 } ps_output_event;
 
 /* One batch: events in id order, parts of a split event adjacent and in order. */

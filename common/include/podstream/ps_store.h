@@ -513,12 +513,17 @@ ps_err ps_store_output_state_put(ps_store *st, const ps_output_row *r, ps_errmsg
  * (free()), NULL when count is 0. Either mode. */
 ps_err ps_store_output_list(ps_store *st, ps_output_row **out, size_t *count, ps_errmsg *em);
 
-/* Calls fn for events with id > after_id in id order, the JSON (row->raw) filled,
- * until `limit` rows or `max_bytes` of JSON were delivered (the first row always
- * is) or fn returns false. *last_id is the id of the last row delivered (after_id
- * when none). One short read transaction. Either mode. */
+/* Calls fn for events with id > after_id in id order, the JSON (row->raw) and the
+ * typed columns (text, spam_score, size_bytes) filled, until `limit` rows or
+ * `max_bytes` of JSON were delivered (the first row always is) or fn returns false.
+ * *last_id is the id of the last row delivered (after_id when none). One short read
+ * transaction. Either mode. */
 ps_err ps_store_output_read(ps_store *st, int64_t after_id, size_t limit, size_t max_bytes,
                             ps_store_row_fn fn, void *ctx, int64_t *last_id, ps_errmsg *em);
+
+/* True when no typed value of `row` is long enough to have been cut to its column,
+ * so row->text is what ps_event_extract gives for the stored JSON. Borrows row. */
+bool ps_store_row_values_whole(const ps_event_row *row);
 
 /* Parsing --since/--until (ps_time_parse_when) and writing rows as a table, CSV
  * or JSON Lines (ps_report) belong to the programs, not the store. */

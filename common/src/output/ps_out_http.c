@@ -318,27 +318,79 @@ void ps_out_result_set(ps_output_result *res, ps_output_status status, const cha
     va_end(ap);
 }
 
-ps_err ps_out_json_string(ps_buf *b, const char *s)
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "ps_out_json_string reads 8 bytes as a little-endian word"
+#endif
+
+/* Which of the 8 bytes at p (a little-endian word) needs escaping: a control
+ * character, '"' or '\\'; 8 when none. The bit tricks of "Bit Twiddling Hacks": a
+ * byte below n sets its high bit in x - n; a wrong flag only follows a right one. */
+static unsigned first_escape(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t w, q, bs, m;
+    memcpy(&w, p, 8);
+    q = w ^ (ones * '"');
+    bs = w ^ (ones * '\\');
+    m = ((w - ones * 0x20) | (q - ones) | (bs - ones)) & ~w & highs;
+    return m ? (unsigned)__builtin_ctzll(m) / 8 : 8;
+}
+
+static size_t escaped_len(unsigned char c)
+{
+    return c < 0x20 ? 6 : c == '"' || c == '\\' ? 2 : 1;
+}
+
+static char *put_escaped(char *o, unsigned char c)
 {
     static const char hex[] = "0123456789abcdef";
-    ps_err err = ps_buf_putc(b, '"');
-
-    for (const unsigned char *p = (const unsigned char *)s; err == PS_OK && *p; p++) {
-        const unsigned char *run = p;
-        while (*p >= 0x20 && *p != '"' && *p != '\\')
-            p++;
-        err = ps_buf_append(b, run, (size_t)(p - run));
-        if (err != PS_OK || !*p)
-            break;
-        if (*p == '"' || *p == '\\') {
-            char esc[2] = {'\\', (char)*p};
-            err = ps_buf_append(b, esc, 2);
-        } else {
-            char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
-            err = ps_buf_append(b, esc, 6);
-        }
+    if (c >= 0x20) {
+        *o++ = '\\';
+        *o++ = (char)c;
+        return o;
     }
-    return err == PS_OK ? ps_buf_putc(b, '"') : err;
+    memcpy(o, "\\u00", 4);
+    o[4] = hex[c >> 4];
+    o[5] = hex[c & 15];
+    return o + 6;
+}
+
+ps_err ps_out_json_string(ps_buf *b, const char *s)
+{
+    const unsigned char *in = (const unsigned char *)s;
+    size_t n = strlen(s), need = 2, i = 0;
+    unsigned k;
+    char *o;
+
+    /* Sized first, then written a word at a time up to the next character to escape:
+     * the `raw` column escapes every event whole, and byte by byte that was most of
+     * the ClickHouse output's CPU. */
+    while (i + 8 <= n) {
+        k = first_escape(in + i);
+        need += k == 8 ? 8 : k + escaped_len(in[i + k]);
+        i += k == 8 ? 8 : k + 1;
+    }
+    for (; i < n; i++)
+        need += escaped_len(in[i]);
+    if (ps_buf_reserve(b, need) != PS_OK)
+        return PS_ERR_NOMEM;
+    o = b->p + b->len;
+    *o++ = '"';
+    for (i = 0; i + 8 <= n;) {
+        /* 8 bytes fit: at least 8 more input bytes and the closing quote remain. */
+        k = first_escape(in + i);
+        memcpy(o, in + i, 8);
+        o += k;
+        if (k < 8)
+            o = put_escaped(o, in[i + k]);
+        i += k == 8 ? 8 : k + 1;
+    }
+    for (; i < n; i++)
+        o = escaped_len(in[i]) == 1 ? (*o = (char)in[i], o + 1) : put_escaped(o, in[i]);
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    b->p[b->len] = '\0';
+    return PS_OK;
 }
 
 ps_err ps_out_gzip(const void *data, size_t len, ps_buf *out, ps_errmsg *em)

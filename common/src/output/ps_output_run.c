@@ -38,26 +38,68 @@ void pso_batch_free(pso_batch *b)
     memset(b, 0, sizeof *b);
 }
 
-/* Adds one event (json taken over). */
+/* The key, and with `values` the typed values, into one block that it->stored
+ * points into. */
+static ps_err copy_row(pso_item *it, const ps_event_row *r, bool values)
+{
+    const char *key = r->key ? r->key : "";
+    size_t len[PS_EF__COUNT], need = strlen(key) + 1, off;
+    for (int i = 0; i < PS_EF__COUNT; i++) {
+        len[i] = values && r->text[i] ? strlen(r->text[i]) + 1 : 0;
+        need += len[i];
+    }
+    it->owned_key = malloc(need);
+    if (!it->owned_key)
+        return PS_ERR_NOMEM;
+    off = strlen(key) + 1;
+    memcpy(it->owned_key, key, off);
+    if (!values)
+        return PS_OK;
+    it->stored = *r;
+    it->stored.key = it->owned_key;
+    it->stored.raw = NULL;
+    it->stored.raw_len = 0;
+    it->stored.tags = NULL;
+    for (int i = 0; i < PS_EF__COUNT; i++) {
+        it->stored.text[i] = len[i] ? memcpy(it->owned_key + off, r->text[i], len[i]) : NULL;
+        off += len[i];
+    }
+    return PS_OK;
+}
+
+/* Makes room for one more item; e.stored follows its item when the array moves. */
+static ps_err batch_grow(pso_batch *b)
+{
+    size_t nc = b->cap ? b->cap * 2 : 64;
+    pso_item *ne;
+    if (b->count < b->cap)
+        return PS_OK;
+    ne = realloc(b->ev, nc * sizeof *ne);
+    if (!ne)
+        return PS_ERR_NOMEM;
+    for (size_t i = 0; i < b->count; i++)
+        if (ne[i].e.stored)
+            ne[i].e.stored = &ne[i].stored;
+    b->ev = ne;
+    b->cap = nc;
+    return PS_OK;
+}
+
+/* Adds one event (json taken over); `whole`: json is the stored JSON as it is, and
+ * the row's typed values go with it when none was cut. */
 static ps_err batch_add(pso_batch *b, const ps_event_row *r, const char *dev, char *json,
-                        size_t len, unsigned part, unsigned parts, bool truncated)
+                        size_t len, unsigned part, unsigned parts, bool truncated, bool whole)
 {
     pso_item *it;
-    if (b->count == b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 64;
-        pso_item *ne = realloc(b->ev, nc * sizeof *ne);
-        if (!ne) {
-            free(json);
-            return PS_ERR_NOMEM;
-        }
-        b->ev = ne;
-        b->cap = nc;
+    bool values = whole && ps_store_row_values_whole(r);
+    if (batch_grow(b) != PS_OK) {
+        free(json);
+        return PS_ERR_NOMEM;
     }
     it = &b->ev[b->count];
     memset(it, 0, sizeof *it);
     it->owned_json = json;
-    it->owned_key = strdup(r->key ? r->key : "");
-    if (!it->owned_key) {
+    if (copy_row(it, r, values) != PS_OK) {
         free(json);
         return PS_ERR_NOMEM;
     }
@@ -71,7 +113,8 @@ static ps_err batch_add(pso_batch *b, const ps_event_row *r, const char *dev, ch
                               .json_len = len,
                               .part = part,
                               .parts = parts,
-                              .truncated = truncated};
+                              .truncated = truncated,
+                              .stored = values ? &it->stored : NULL};
     b->count++;
     b->bytes += len;
     return PS_OK;
@@ -87,13 +130,15 @@ static char *dup_bytes(const char *p, size_t n)
     return s;
 }
 
-/* The output's pipelines on one event. *json NULL: dropped. */
+/* The output's pipelines on one event. *json NULL: dropped; *as_stored: *json is
+ * `raw` as it is. */
 static ps_err run_pipelines(pso_runner *r, const char *raw, size_t len, char **json,
-                            size_t *out_len)
+                            size_t *out_len, bool *as_stored)
 {
     cJSON *tree;
     ps_err err = PS_OK;
     *json = NULL;
+    *as_stored = true;
     if (!r->chain) {
         *json = dup_bytes(raw, len);
         *out_len = len;
@@ -117,6 +162,7 @@ static ps_err run_pipelines(pso_runner *r, const char *raw, size_t len, char **j
         r->acc.dropped++;
         return PS_OK;
     }
+    *as_stored = !r->pres.modified;
     *json = r->pres.modified ? cJSON_PrintUnformatted(tree) : dup_bytes(raw, len);
     cJSON_Delete(tree);
     if (!*json)
@@ -147,7 +193,7 @@ static ps_err add_oversized(pso_runner *r, const ps_event_row *row, const char *
             free(json);
             for (size_t i = 0; i < parts.count && err == PS_OK; i++) {
                 err = batch_add(&r->batch, row, dev, parts.json[i], strlen(parts.json[i]),
-                                (unsigned)i + 1, (unsigned)parts.count, parts.truncated);
+                                (unsigned)i + 1, (unsigned)parts.count, parts.truncated, false);
                 parts.json[i] = NULL;
             }
             r->acc.split++;
@@ -166,7 +212,7 @@ static ps_err add_oversized(pso_runner *r, const ps_event_row *row, const char *
     if (err != PS_OK)
         return err;
     r->acc.truncated++;
-    return batch_add(&r->batch, row, dev, cut, strlen(cut), 1, 1, true);
+    return batch_add(&r->batch, row, dev, cut, strlen(cut), 1, 1, true, false);
 }
 
 static bool wants(const pso_runner *r, const ps_event_row *row)
@@ -183,16 +229,19 @@ static bool take_row(const ps_event_row *row, void *ctx)
     char *json = NULL;
     size_t len = 0;
     const char *dev;
+    bool as_stored;
     r->rows_seen++;
     if (!wants(r, row))
         return true;
-    if ((r->read_err = run_pipelines(r, row->raw, row->raw_len, &json, &len)) != PS_OK || !json)
+    if ((r->read_err = run_pipelines(r, row->raw, row->raw_len, &json, &len, &as_stored)) !=
+            PS_OK ||
+        !json)
         return r->read_err == PS_OK;
     dev = pso_device_name(r, row->device_id);
     if (r->limits.max_event_bytes && len > r->limits.max_event_bytes)
         r->read_err = add_oversized(r, row, dev, json, len);
     else
-        r->read_err = batch_add(&r->batch, row, dev, json, len, 1, 1, false);
+        r->read_err = batch_add(&r->batch, row, dev, json, len, 1, 1, false, as_stored);
     return r->read_err == PS_OK;
 }
 

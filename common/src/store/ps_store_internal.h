@@ -113,6 +113,11 @@ struct ps_store {
 
 /* ---- write path (ps_store_write.c) -------------------------------------------------- */
 
+/* Typed values are for listing and filtering; the full event is kept in `raw`.
+ * A subject can be many kilobytes of spam: keep the part a person reads. */
+#define PS_STORE_SUBJECT_MAX 1000
+#define PS_STORE_FIELD_MAX   4000
+
 /* Prepares the writer's statements, once, after the schema is in place. */
 ps_err ps_store_write_prepare(ps_store *st, ps_errmsg *em);
 /* Finalizes them and frees the batch accumulators. */

@@ -246,7 +246,8 @@ ps_err ps_store_output_read(ps_store *st, int64_t after_id, size_t limit, size_t
                          " raw_len, raw");
     for (int i = 0; i < PS_EF__COUNT; i++)
         n += (size_t)snprintf(sql + n, sizeof sql - n, ", %s", ps_store_field_col[i]);
-    snprintf(sql + n, sizeof sql - n, " FROM events WHERE id > ? ORDER BY id LIMIT ?");
+    snprintf(sql + n, sizeof sql - n,
+             ", spam_score, size_bytes FROM events WHERE id > ? ORDER BY id LIMIT ?");
     if ((err = prep(st, &s, sql, em)) != PS_OK)
         return err;
     sqlite3_bind_int64(s, 1, after_id);
@@ -261,6 +262,10 @@ ps_err ps_store_output_read(ps_store *st, int64_t after_id, size_t limit, size_t
         r.key = (const char *)sqlite3_column_text(s, 4);
         for (int i = 0; i < PS_EF__COUNT; i++)
             r.text[i] = (const char *)sqlite3_column_text(s, 9 + i);
+        r.has_spam_score = sqlite3_column_type(s, 9 + PS_EF__COUNT) != SQLITE_NULL;
+        r.spam_score = sqlite3_column_double(s, 9 + PS_EF__COUNT);
+        r.has_size = sqlite3_column_type(s, 10 + PS_EF__COUNT) != SQLITE_NULL;
+        r.size_bytes = sqlite3_column_int64(s, 10 + PS_EF__COUNT);
         err = ps_store_row_json(
             &st->codec, &st->conn, sqlite3_column_int64(s, 5), sqlite3_column_int(s, 6),
             sqlite3_column_blob(s, 8), (size_t)sqlite3_column_bytes(s, 8),
@@ -279,4 +284,15 @@ ps_err ps_store_output_read(ps_store *st, int64_t after_id, size_t limit, size_t
         err = ps_store_dberr(&st->conn, em, "reading events for an output");
     sqlite3_finalize(s);
     return err;
+}
+
+bool ps_store_row_values_whole(const ps_event_row *row)
+{
+    for (int i = 0; i < PS_EF__COUNT; i++) {
+        size_t max = i == PS_EF_SUBJECT ? PS_STORE_SUBJECT_MAX : PS_STORE_FIELD_MAX;
+        /* A cut ends on a UTF-8 boundary, up to 3 bytes short of the limit. */
+        if (row->text[i] && strlen(row->text[i]) + 3 >= max)
+            return false;
+    }
+    return true;
 }

@@ -8,11 +8,6 @@
 #include "podstream/ps_utf8.h"
 #include "store/ps_store_internal.h"
 
-/* Typed values are for listing and filtering; the full event is kept in `raw`.
- * A subject can be many kilobytes of spam: keep the part a person reads. */
-#define PS_STORE_SUBJECT_MAX 1000
-#define PS_STORE_FIELD_MAX   4000
-
 static ps_err prepare(ps_store *st, sqlite3_stmt **out, const char *sql, ps_errmsg *em)
 {
     return ps_store_prepare_kept(&st->conn, out, sql, em);
