@@ -128,8 +128,15 @@ static ps_err send_all(syslog_out *so, const char *p, size_t len, int64_t deadli
 static ps_err recv_some(syslog_out *so, char *buf, size_t cap, size_t *got, int64_t deadline,
                         ps_errmsg *em)
 {
-    if (so->tls)
-        return ps_tls_read(so->tls, buf, cap, got, deadline, em);
+    if (so->tls) {
+        ps_err err = ps_tls_read(so->tls, buf, cap, got, deadline, em);
+        if (err == PS_ERR_NET && em) { /* OpenSSL often gives no reason for a reset */
+            char why[sizeof em->text];
+            snprintf(why, sizeof why, "%s", em->text);
+            return ps_errmsg_set(em, err, "the connection to %s broke (%s)", so->host_port, why);
+        }
+        return err;
+    }
     for (;;) {
         int64_t left = deadline - ps_plat_mono_ms();
         ps_err err = ps_plat_socket_recv(so->sock, buf, cap, got, em);
