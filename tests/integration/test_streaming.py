@@ -205,6 +205,36 @@ class RepairTests(StreamCase):
         self.assertGreater(sim.stats()["sessions"]["archive"], trips)
         self.assertIn("no repair trip for repair_trip_max_age", svc.output())
 
+    def test_host_clock_behind_repair_still_covers_what_was_in_flight(self):
+        """The host clock 2-3 h behind POD's (podsim's clock ahead of the host's): the
+        events are stamped a minute into an hour the host has not reached. A stop
+        abandons the newest events (close-drop); the repair window ends at the host's
+        now, before them, and used to be fetched up to the hour that ends before them.
+        It is now fetched up to the margin after the newest stored event."""
+        now = time.time()
+        start = (int(now + 7200) // 3600 + 1) * 3600 + 60
+        sim = self.start_sim("--rate", "50", "--count", "1500", "--archive-stale", "1s",
+                             "--start", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)))
+        svc = self.start_svc([MESSAGE], {"archive_delay": "3s"})
+        wait_for(lambda: svc.count() >= 100, 20, "a running stream")
+        self.assertTrue(sim.control("/fault/close-drop", events=10)["affected"])
+        svc.stop()
+        abandoned = sim.sent() - svc.stored()[0]
+        self.assertTrue(abandoned, "the stop dropped nothing: the test proves nothing")
+        self.assertIn("events are stamped", svc.output())
+        self.assertIn("after this host's clock: the clock is behind", svc.output())
+        svc.start()
+        expect = None
+
+        def caught_up():
+            nonlocal expect
+            expect = sim.timeline("message")
+            return len(expect) == 1500 and svc.count() >= 1500
+        wait_for(caught_up, 90, "all 1500 events, the %d abandoned included" % len(abandoned),
+                 0.5)
+        svc.stop()
+        self.assertEqual(len(self.assert_complete(expect)), 1500)
+
 
 class KillTests(StreamCase):
     def test_kill9_at_20_random_moments(self):

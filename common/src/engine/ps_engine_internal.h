@@ -72,9 +72,10 @@ typedef struct writer_view {
     int64_t lag_ms;
     int64_t slot_second[RATE_SLOTS];
     uint32_t slot_count[RATE_SLOTS];
-    int64_t first_ts;   /* ts of the first event the database held (the resume mirror) */
-    bool touched;       /* has new events in the open batch */
-    int64_t pending_ts; /* newest ts in the open batch */
+    int64_t first_ts;        /* ts of the first event the database held (the resume mirror) */
+    bool touched;            /* has new events in the open batch */
+    int64_t pending_ts;      /* newest ts in the open batch */
+    int64_t clock_warned_ms; /* monotonic time the host clock was last said to be behind */
 } writer_view;
 
 struct device {

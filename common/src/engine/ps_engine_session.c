@@ -156,6 +156,16 @@ static void session_close(device *d, ps_ws *ws, session_mode mode, bool trip)
 
 /* ---- choosing and running a session ------------------------------------------ */
 
+/* The end of a window that starts at `from` (the newest committed ts minus the
+ * margin) and ends at the host's `to`. When the host clock is behind POD's, `to`
+ * comes before that newest ts, and the window would end before the events in
+ * flight it is for: it ends the margin after that ts instead. Only the fetch is
+ * widened; when a repair is due stays on the host's clock. */
+static int64_t window_end(int64_t from, int64_t to)
+{
+    return to < from + BACKFILL_MARGIN_US ? from + 2 * BACKFILL_MARGIN_US : to;
+}
+
 /* The archive's sinceTime/toTime for events with ts in [from, to]. */
 static void archive_window(device *d, int64_t from, int64_t to, int64_t *since, int64_t *until)
 {
@@ -181,7 +191,8 @@ static session_mode decide_mode(device *d, rx_state *rx, int64_t *since, int64_t
         rx->fetching = rx->taken[ENG_WINDOW_REPAIR].to ? ENG_WINDOW_REPAIR : ENG_WINDOW_TRIP;
         rx->window_end = rx->taken[rx->fetching].to;
         archive_window(d, rx->cont_from[1] ? rx->cont_from[1] : rx->taken[rx->fetching].from,
-                       rx->taken[rx->fetching].to, since, until);
+                       window_end(rx->taken[rx->fetching].from, rx->taken[rx->fetching].to), since,
+                       until);
         return MODE_REPAIR;
     }
     rx->window_end = now;
@@ -193,7 +204,8 @@ static session_mode decide_mode(device *d, rx_state *rx, int64_t *since, int64_t
         return MODE_LIVE;
     if (rx->just_backfilled || (rx->first && !d->resume_clean_at_start) || alive == 0 ||
         now - alive > RESUME_GAP_US) {
-        archive_window(d, last_ts - BACKFILL_MARGIN_US, now, since, until);
+        archive_window(d, last_ts - BACKFILL_MARGIN_US,
+                       window_end(last_ts - BACKFILL_MARGIN_US, now), since, until);
         return MODE_BACKFILL;
     }
     return MODE_LIVE;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "podstream/ps_log.h"
+#include "podstream/ps_time.h"
 #include "engine/ps_engine_internal.h"
 #include "engine/ps_engine_wal.h"
 
@@ -110,6 +111,27 @@ static ps_err put_resume(ps_engine *eng, item **items, size_t n, ps_errmsg *em)
     return PS_OK;
 }
 
+/* Events stamped this far after the host's now mean its clock is behind POD's. */
+#define CLOCK_BEHIND_MS (5 * 60 * 1000)
+
+/* Says so at most once an hour per device: archive windows end at the host's now
+ * (docs/reliability.md, "A host clock behind the true time"). */
+static void check_clock(device *d)
+{
+    writer_view *w = &d->w;
+    int64_t mono = ps_plat_mono_ms();
+    char ahead[32];
+    if (w->lag_ms >= -CLOCK_BEHIND_MS ||
+        (w->clock_warned_ms && mono - w->clock_warned_ms < 3600 * 1000))
+        return;
+    w->clock_warned_ms = mono;
+    ps_time_format_elapsed(-w->lag_ms, ahead, sizeof ahead);
+    PS_LOG_W(d->cfg->id,
+             "events are stamped %s after this host's clock: the clock is behind; synchronise "
+             "it (NTP, timedatectl), archive windows are reckoned on it",
+             ahead);
+}
+
 /* After the commit: counters, rates, lag and the newest committed ts. */
 static void count_committed(item **items, size_t n, int64_t now_us)
 {
@@ -131,6 +153,7 @@ static void count_committed(item **items, size_t n, int64_t now_us)
             if (it->row.ts_us > w->resume.last_event_ts_us)
                 w->resume.last_event_ts_us = it->row.ts_us;
             w->lag_ms = (now_us - it->row.ts_us) / 1000;
+            check_clock(it->dev);
             break;
         case ITEM_QUARANTINE:
             if (!it->replayed)
