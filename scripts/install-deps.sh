@@ -79,9 +79,11 @@ SRC
 fi
 # The Windows desktop app (installer/windows/gtk.sh): the GTK stack's build tools (meson,
 # the C++ cross compiler for HarfBuzz, sassc and GLib's native code generators), the
-# Adwaita icons the bundle takes its subset from, and the app's test under wine on Xvfb.
+# Adwaita icons the bundle takes its subset from, and the app's test under wine on Xvfb
+# (with wine's Tahoma from fonts-wine, and wrestool from icoutils to see the exe's icon).
+# librsvg2-bin: rsvg-convert for installer/windows/gen-gui-icon.sh.
 $SUDO apt-get install -y -qq --no-install-recommends meson g++-mingw-w64-x86-64 sassc \
-    libglib2.0-dev-bin adwaita-icon-theme xvfb xauth
+    libglib2.0-dev-bin adwaita-icon-theme xvfb xauth fonts-wine icoutils librsvg2-bin
 
 # The outputs' tests run real receivers: rsyslog with its TLS and RELP modules, and ClickHouse.
 $SUDO apt-get install -y -qq --no-install-recommends rsyslog rsyslog-openssl rsyslog-relp \

@@ -15,8 +15,12 @@
 # A finished prefix is reused as it is (a warm run only builds the exe and the bundle); an
 # interrupted one resumes at the first unfinished package. Prints each phase's time.
 #
-# Usage: installer/windows/gtk.sh BUILD_DIR
+# Usage: installer/windows/gtk.sh [--print-prefix] BUILD_DIR
+#   --print-prefix  only prints the prefix this version of the stack has (built or not) and
+#                   exits: tests/windows/test_gui_wine.sh runs only when it is complete.
 set -euo pipefail
+print_prefix=
+[ "${1:-}" != --print-prefix ] || { print_prefix=yes; shift; }
 
 PINS=(
     libffi=3.4.4-1
@@ -45,16 +49,20 @@ HOST=x86_64-w64-mingw32
 jobs=$(nproc)
 mkdir -p "$build"
 exec 9>"$build/.gtk.lock"
-flock 9
+[ -n "$print_prefix" ] || flock 9
 
 t_all=$SECONDS
 deps_prefix=$("$here/deps.sh" "$build")
 # PS_GTK_KEY pins the key while this script itself is being changed (a developer's
 # convenience: every edit would otherwise start a cold build).
-key=${PS_GTK_KEY:-$({ printf '%s\n' "${PINS[@]}" "$deps_prefix"; cat "$0" "$toolchain"; } \
-    | sha256sum | cut -c1-12)}
+# The key hashes the stack's recipe: this script up to the line that marks the stack
+# complete, not the exe's build or the bundle below it (changing those rebuilds no DLL).
+# shellcheck disable=SC2016  # the marker line holds a literal $P
+key=${PS_GTK_KEY:-$({ printf '%s\n' "${PINS[@]}" "$deps_prefix"
+    sed '/^touch "\$P\/.complete"$/q' "$0"; cat "$toolchain"; } | sha256sum | cut -c1-12)}
 gtk=$build/gtk-$key
 P=$gtk/prefix
+[ -z "$print_prefix" ] || { echo "$P"; exit 0; }
 src=$build/gtk-src
 logs=$gtk/logs
 mkdir -p "$src" "$gtk/build" "$gtk/stamps" "$logs"
