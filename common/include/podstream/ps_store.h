@@ -219,7 +219,7 @@ ps_err ps_store_reload_get(ps_store *st, ps_reload_record *out, ps_errmsg *em);
 
 /* The schema version this build writes (PRAGMA user_version). A writer upgrades
  * any older database step by step; a newer one is refused, never touched. */
-#define PS_STORE_SCHEMA_VERSION 5
+#define PS_STORE_SCHEMA_VERSION 6
 
 /* The schema version recorded in the database file (0 for a new, empty file). */
 ps_err ps_store_schema_version(ps_store *st, int *out, ps_errmsg *em);

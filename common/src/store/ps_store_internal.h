@@ -8,6 +8,7 @@
  *   ps_store_text.h     column names, normalisation, hashed tokens, full-text entry
  *   ps_store_elide.h    typed values out of the JSON and back
  *   ps_store_codec.h    zstd and its dictionaries        (uses sql, elide)
+ *   ps_store_chunkdev.h the devices of each id chunk     (uses sql)
  *   ps_store_migrate.h  the schema and its upgrades      (uses sql, text, codec)
  *   ps_store_internal.h struct ps_store, and what the files on top share:
  *       ps_store_write.c      batches, prepare/put, quarantine      (codec, text, elide)
@@ -30,6 +31,7 @@
 
 #include "podstream/ps_store.h"
 #include "store/ps_store_codec.h"
+#include "store/ps_store_chunkdev.h"
 #include "store/ps_store_elide.h"
 #include "store/ps_store_sql.h"
 #include "store/ps_store_text.h"
@@ -90,6 +92,8 @@ struct ps_store {
     ps_chunk_acc *cacc;
     size_t ncacc, capcacc;
     sqlite3_stmt *st_chunk, *st_chunk_raise, *st_dup;
+    /* which ids of those chunks each device stored (ps_store_chunkdev.h) */
+    ps_chunkdev cdev;
     ps_store_codec codec;
     /* the unicode61 tokenizer of this connection, for query verification */
     void *fts_api;

@@ -409,6 +409,18 @@ static const char v4_sql[] = "CREATE TABLE IF NOT EXISTS outputs("
 static const char v5_sql[] =
     "ALTER TABLE counters ADD COLUMN empty_frames INTEGER NOT NULL DEFAULT 0;";
 
+/* Version 6: for each chunk of 1,024 ids and each device, which of the ids are that
+ * device's (a 128-byte bitmap) and their largest ts (ps_store_chunkdev.h): a
+ * newest-first search skips the candidates of a device that is behind without
+ * reading them. Rows stored before this step have none and are read as before:
+ * filling it in would read every event at upgrade. */
+static const char v6_sql[] = "CREATE TABLE chunk_devices("
+                             " chunk INTEGER NOT NULL,"
+                             " device_id INTEGER NOT NULL,"
+                             " max_ts INTEGER NOT NULL,"
+                             " ids BLOB NOT NULL,"
+                             " PRIMARY KEY(chunk, device_id)) WITHOUT ROWID;";
+
 typedef struct ps_migration {
     int version;
     const char *sql;
@@ -418,7 +430,7 @@ typedef struct ps_migration {
 /* Append only. */
 static const ps_migration migrations[] = {
     {1, v1_sql, NULL}, {2, v2_sql, NULL}, {3, v3_sql, v3_audit_rows},
-    {4, v4_sql, NULL}, {5, v5_sql, NULL},
+    {4, v4_sql, NULL}, {5, v5_sql, NULL}, {6, v6_sql, NULL},
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == PS_STORE_SCHEMA_VERSION,

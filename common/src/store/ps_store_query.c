@@ -339,81 +339,135 @@ static ps_err newest_consider(ps_store *st, const ps_query *q, ps_plan *plan, sq
     return err;
 }
 
+_Static_assert(PS_CHUNK_SHIFT == PS_CHUNKDEV_SHIFT, "chunks and chunk_devices share their ids");
+
+/* The statements of a newest-first walk: the candidates (f), the pmax of a chunk
+ * (pm), a candidate's rank through the query's filters (rank) and its row (one). */
+typedef struct walk {
+    sqlite3_stmt *f, *pm, *rank, *one;
+    ps_chunkdev_view cdv;
+    int64_t chunk, pmax;
+} walk;
+
+static ps_err walk_prepare(ps_store *st, const ps_query *q, const ps_plan *plan, int64_t lo,
+                           int64_t hi, walk *w, ps_errmsg *em)
+{
+    char sql[4096];
+    size_t n;
+    int bi = 2;
+    if (sqlite3_prepare_v2(st->conn.db,
+                           "SELECT rowid FROM events_fts WHERE events_fts MATCH ?"
+                           " AND rowid >= ? AND rowid <= ? ORDER BY rowid DESC",
+                           -1, &w->f, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->conn.db, "SELECT pmax FROM chunks WHERE id = ?", -1, &w->pm, NULL) !=
+            SQLITE_OK)
+        return ps_store_dberr(&st->conn, em, "preparing the query");
+    n = (size_t)snprintf(sql, sizeof sql,
+                         "SELECT e.ts_us, e.device_id, e.key_hash FROM events e WHERE e.id = ?");
+    where_filters(sql + n, sizeof sql - n, q);
+    if (sqlite3_prepare_v2(st->conn.db, sql, -1, &w->rank, NULL) != SQLITE_OK)
+        return ps_store_dberr(&st->conn, em, "preparing the query");
+    n = (size_t)snprintf(sql, sizeof sql, "SELECT ");
+    n += select_list(sql + n, sizeof sql - n, false);
+    snprintf(sql + n, sizeof sql - n, " FROM events e WHERE e.id = ?");
+    if (sqlite3_prepare_v2(st->conn.db, sql, -1, &w->one, NULL) != SQLITE_OK)
+        return ps_store_dberr(&st->conn, em, "preparing the query");
+    sqlite3_bind_text(w->f, 1, plan->match, (int)plan->mlen, SQLITE_STATIC);
+    sqlite3_bind_int64(w->f, 2, lo);
+    sqlite3_bind_int64(w->f, 3, hi);
+    bind_filters(w->rank, &bi, q);
+    return ps_chunkdev_view_init(&w->cdv, &st->conn, em);
+}
+
+static void walk_finish(walk *w)
+{
+    sqlite3_finalize(w->f);
+    sqlite3_finalize(w->pm);
+    sqlite3_finalize(w->rank);
+    sqlite3_finalize(w->one);
+    ps_chunkdev_view_deinit(&w->cdv);
+}
+
+/* Moves the walk to the chunk of `id`: its pmax and its devices. */
+static ps_err walk_chunk(ps_store *st, walk *w, int64_t id, ps_errmsg *em)
+{
+    if ((id >> PS_CHUNK_SHIFT) == w->chunk)
+        return PS_OK;
+    w->chunk = id >> PS_CHUNK_SHIFT;
+    w->pmax = INT64_MAX; /* no bound known: keep going */
+    sqlite3_bind_int64(w->pm, 1, w->chunk);
+    if (sqlite3_step(w->pm) == SQLITE_ROW)
+        w->pmax = sqlite3_column_int64(w->pm, 0);
+    sqlite3_reset(w->pm);
+    return ps_chunkdev_view_load(&w->cdv, &st->conn, w->chunk, em);
+}
+
+/* Reads the rank of candidate `id` and, when it would be kept, the row itself. */
+static ps_err walk_candidate(ps_store *st, const ps_query *q, ps_plan *plan, walk *w, int64_t id,
+                             heap *h, ps_errmsg *em)
+{
+    ps_err err = PS_OK;
+    int rc;
+    sqlite3_bind_int64(w->rank, 1, id);
+    rc = sqlite3_step(w->rank);
+    if (rc == SQLITE_ROW) {
+        int64_t ts = sqlite3_column_int64(w->rank, 0), kh = sqlite3_column_int64(w->rank, 2);
+        if (heap_wants(h, ts, sqlite3_column_int64(w->rank, 1), kh))
+            err = newest_consider(st, q, plan, w->one, id, kh, h, em);
+    } else if (rc != SQLITE_DONE) {
+        err = ps_store_dberr(&st->conn, em, "running the query");
+    }
+    sqlite3_reset(w->rank);
+    return err;
+}
+
 /* Newest first through the full-text index: walk candidates from the highest id
  * down, keep the best `limit`, and stop when no older id can hold a newer ts than
  * the oldest kept (chunks.pmax). Ids follow arrival, and POD delivers in roughly
  * ts order, so this reads a little more than `limit` candidates, however many
  * events match in all. When the devices' times diverge (one catching up far
  * behind another) or an archive fill lies among newer events, pmax stays high and
- * the walk reads every candidate down to where it falls: so the walk reads only
- * each candidate's rank (ts, device, key_hash), and reads and confirms the row
- * itself only when it would be kept. */
+ * the walk goes on down to where it falls; there chunk_devices tells each
+ * candidate's device, and a candidate whose device has nothing new enough in its
+ * chunk (or is not the device asked for) is passed over unread. The others have
+ * their rank (ts, device, key_hash) read, and their row only when it would be
+ * kept. */
 static ps_err query_newest(ps_store *st, const ps_query *q, ps_plan *plan, int64_t lo, int64_t hi,
                            ps_store_row_fn fn, void *ctx, ps_errmsg *em)
 {
-    char sql[4096];
-    size_t n;
-    sqlite3_stmt *s = NULL, *pm = NULL, *one = NULL;
+    walk w = {.chunk = -1, .pmax = INT64_MAX};
     heap h = {0};
-    ps_err err = PS_OK;
-    int rc, bi = 1;
-    int64_t cur_chunk = -1, cur_pmax = INT64_MAX;
+    ps_err err;
+    int rc;
     h.cap = q->limit;
     h.v = calloc(h.cap, sizeof *h.v);
     if (!h.v)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
-    n = (size_t)snprintf(sql, sizeof sql,
-                         "SELECT f.rowid, e.ts_us, e.device_id, e.key_hash"
-                         " FROM events_fts f CROSS JOIN events e ON e.id = f.rowid"
-                         " WHERE events_fts MATCH ? AND f.rowid >= ? AND f.rowid <= ?");
-    n += where_filters(sql + n, sizeof sql - n, q);
-    snprintf(sql + n, sizeof sql - n, " ORDER BY f.rowid DESC");
-    if (sqlite3_prepare_v2(st->conn.db, sql, -1, &s, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->conn.db, "SELECT pmax FROM chunks WHERE id = ?", -1, &pm, NULL) !=
-            SQLITE_OK) {
-        err = ps_store_dberr(&st->conn, em, "preparing the query");
+    if ((err = walk_prepare(st, q, plan, lo, hi, &w, em)) != PS_OK)
         goto out;
-    }
-    n = (size_t)snprintf(sql, sizeof sql, "SELECT ");
-    n += select_list(sql + n, sizeof sql - n, false);
-    snprintf(sql + n, sizeof sql - n, " FROM events e WHERE e.id = ?");
-    if (sqlite3_prepare_v2(st->conn.db, sql, -1, &one, NULL) != SQLITE_OK) {
-        err = ps_store_dberr(&st->conn, em, "preparing the query");
-        goto out;
-    }
-    sqlite3_bind_text(s, bi++, plan->match, (int)plan->mlen, SQLITE_STATIC);
-    sqlite3_bind_int64(s, bi++, lo);
-    sqlite3_bind_int64(s, bi++, hi);
-    bind_filters(s, &bi, q);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(s, 0), ts = sqlite3_column_int64(s, 1);
-        int64_t kh = sqlite3_column_int64(s, 3);
-        if ((id >> PS_CHUNK_SHIFT) != cur_chunk) {
-            cur_chunk = id >> PS_CHUNK_SHIFT;
-            cur_pmax = INT64_MAX; /* no bound known: keep going */
-            sqlite3_bind_int64(pm, 1, cur_chunk);
-            if (sqlite3_step(pm) == SQLITE_ROW)
-                cur_pmax = sqlite3_column_int64(pm, 0);
-            sqlite3_reset(pm);
-        }
-        if (h.n == h.cap && cur_pmax < h.v[0].r.ts_us)
+    while ((rc = sqlite3_step(w.f)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(w.f, 0);
+        bool full = h.n == h.cap;
+        if ((err = walk_chunk(st, &w, id, em)) != PS_OK)
+            goto out;
+        if (full && w.pmax < h.v[0].r.ts_us)
             break;
-        if (heap_wants(&h, ts, sqlite3_column_int64(s, 2), kh) &&
-            (err = newest_consider(st, q, plan, one, id, kh, &h, em)) != PS_OK)
+        if (ps_chunkdev_view_excludes(&w.cdv, id, q->device_id >= 0 ? q->device_id : -1,
+                                      full ? h.v[0].r.ts_us : INT64_MIN))
+            continue;
+        if ((err = walk_candidate(st, q, plan, &w, id, &h, em)) != PS_OK)
             goto out;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         err = ps_store_dberr(&st->conn, em, "running the query");
         goto out;
     }
-    sqlite3_finalize(s);
-    s = NULL;
+    sqlite3_finalize(w.f);
+    w.f = NULL;
     qsort(h.v, h.n, sizeof *h.v, ps_row_copy_desc);
     err = ps_row_copy_deliver(st, h.v, h.n, q->want_raw, fn, ctx, NULL, em);
 out:
-    sqlite3_finalize(s);
-    sqlite3_finalize(pm);
-    sqlite3_finalize(one);
+    walk_finish(&w);
     for (size_t i = 0; i < h.n; i++)
         free(h.v[i].strings);
     free(h.v);

@@ -296,6 +296,11 @@ ps_err ps_store_retention_step(ps_store *st, int64_t now_us, const ps_retention_
     /* Time bounds of id ranges that hold no event any more. */
     snprintf(sql, sizeof sql, "DELETE FROM chunks WHERE id < (SELECT min(id) FROM events) >> %d",
              PS_CHUNK_SHIFT);
+    if ((err = ps_store_exec(&st->conn, sql, em)) != PS_OK)
+        goto fail;
+    snprintf(sql, sizeof sql,
+             "DELETE FROM chunk_devices WHERE chunk < (SELECT min(id) FROM events) >> %d",
+             PS_CHUNK_SHIFT);
     if ((err = ps_store_exec(&st->conn, sql, em)) != PS_OK ||
         (err = ps_store_exec(&st->conn, "COMMIT", em)) != PS_OK)
         goto fail;

@@ -99,6 +99,8 @@ ps_err ps_store_write_prepare(ps_store *st, ps_errmsg *em)
     ps_err err = prepare_event_statements(st, em);
     if (err == PS_OK)
         err = prepare_side_statements(st, em);
+    if (err == PS_OK)
+        err = ps_chunkdev_prepare(&st->cdev, &st->conn, em);
     return err;
 }
 
@@ -113,6 +115,7 @@ void ps_store_write_close(ps_store *st)
         sqlite3_finalize(*stmts[i]);
         *stmts[i] = NULL;
     }
+    ps_chunkdev_deinit(&st->cdev);
     free(st->hacc);
     free(st->cacc);
     free(st->dref);
@@ -141,6 +144,7 @@ ps_err ps_store_begin(ps_store *st, ps_errmsg *em)
     st->nhacc = 0;
     st->ndref = 0;
     st->ncacc = 0;
+    ps_chunkdev_reset(&st->cdev);
     return PS_OK;
 }
 
@@ -484,6 +488,7 @@ ps_err ps_store_put(ps_store *st, long long device_id, const ps_store_row *row, 
     if ((err = ps_store_step_done(&st->conn, st->st_ins_fts, "indexing an event", em)) != PS_OK)
         return err;
     if (chunk_note(st, id, row->ts_us) != PS_OK ||
+        ps_chunkdev_note(&st->cdev, id, device_id, row->ts_us) != PS_OK ||
         count_hour(st, device_id, (int)row->type, row->ts_us) != PS_OK ||
         count_dict(st, row->dict_id) != PS_OK)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
@@ -548,6 +553,8 @@ ps_err ps_store_commit(ps_store *st, ps_errmsg *em)
     if (!st->in_batch)
         return ps_errmsg_set(em, PS_ERR_INTERNAL, "ps_store_commit without a batch");
     err = chunk_flush(st, em);
+    if (err == PS_OK)
+        err = ps_chunkdev_flush(&st->cdev, &st->conn, em);
     for (size_t i = 0; i < st->nhacc && err == PS_OK; i++) {
         const ps_hour_acc *a = &st->hacc[i];
         sqlite3_bind_int64(st->st_hourly, 1, a->device_id);
@@ -572,6 +579,7 @@ ps_err ps_store_commit(ps_store *st, ps_errmsg *em)
     st->in_batch = false;
     st->nhacc = 0;
     st->ndref = 0;
+    ps_chunkdev_reset(&st->cdev);
     return PS_OK;
 }
 
@@ -590,5 +598,6 @@ ps_err ps_store_rollback(ps_store *st)
     st->nhacc = 0;
     st->ndref = 0;
     st->ncacc = 0;
+    ps_chunkdev_reset(&st->cdev);
     return err;
 }

@@ -417,6 +417,7 @@ static void make_v2_audit_db(const char *path)
                                   "ALTER TABLE events DROP COLUMN resource;"
                                   "ALTER TABLE events DROP COLUMN result;"
                                   "ALTER TABLE counters DROP COLUMN empty_frames;"
+                                  "DROP TABLE chunk_devices;"
                                   "PRAGMA user_version=2;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
