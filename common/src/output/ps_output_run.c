@@ -38,25 +38,32 @@ void pso_batch_free(pso_batch *b)
     memset(b, 0, sizeof *b);
 }
 
-/* The key, and with `values` the typed values, into one block that it->stored
- * points into. */
-static ps_err copy_row(pso_item *it, const ps_event_row *r, bool values)
+/* One block for the item: the JSON when it is the stored one as it is (`json`
+ * not NULL), the key, and with `values` the typed values, which it->stored points
+ * into. One allocation per event, not three. */
+static ps_err copy_row(pso_item *it, const ps_event_row *r, const char *json, size_t json_len,
+                       bool values)
 {
     const char *key = r->key ? r->key : "";
-    size_t len[PS_EF__COUNT], need = strlen(key) + 1, off;
+    size_t len[PS_EF__COUNT], key_len = strlen(key) + 1, off = json ? json_len + 1 : 0;
+    size_t need = off + key_len;
     for (int i = 0; i < PS_EF__COUNT; i++) {
         len[i] = values && r->text[i] ? strlen(r->text[i]) + 1 : 0;
         need += len[i];
     }
-    it->owned_key = malloc(need);
-    if (!it->owned_key)
+    if (!(it->owned_key = malloc(need)))
         return PS_ERR_NOMEM;
-    off = strlen(key) + 1;
-    memcpy(it->owned_key, key, off);
+    if (json) {
+        memcpy(it->owned_key, json, json_len);
+        it->owned_key[json_len] = '\0';
+    }
+    it->e.key = memcpy(it->owned_key + off, key, key_len);
+    it->e.json = json ? it->owned_key : it->owned_json;
+    off += key_len;
     if (!values)
         return PS_OK;
     it->stored = *r;
-    it->stored.key = it->owned_key;
+    it->stored.key = it->e.key;
     it->stored.raw = NULL;
     it->stored.raw_len = 0;
     it->stored.tags = NULL;
@@ -64,6 +71,7 @@ static ps_err copy_row(pso_item *it, const ps_event_row *r, bool values)
         it->stored.text[i] = len[i] ? memcpy(it->owned_key + off, r->text[i], len[i]) : NULL;
         off += len[i];
     }
+    it->e.stored = &it->stored;
     return PS_OK;
 }
 
@@ -85,36 +93,33 @@ static ps_err batch_grow(pso_batch *b)
     return PS_OK;
 }
 
-/* Adds one event (json taken over); `whole`: json is the stored JSON as it is, and
- * the row's typed values go with it when none was cut. */
-static ps_err batch_add(pso_batch *b, const ps_event_row *r, const char *dev, char *json,
-                        size_t len, unsigned part, unsigned parts, bool truncated, bool whole)
+/* Adds one event: `owned` (taken over) is a JSON the runner made (a pipeline's
+ * output, a part, a truncated copy); NULL: the stored JSON `raw` goes as it is, with
+ * the row's typed values when none was cut. */
+static ps_err batch_add(pso_batch *b, const ps_event_row *r, const char *dev, char *owned,
+                        const char *raw, size_t len, unsigned part, unsigned parts, bool truncated)
 {
     pso_item *it;
-    bool values = whole && ps_store_row_values_whole(r);
     if (batch_grow(b) != PS_OK) {
-        free(json);
+        free(owned);
         return PS_ERR_NOMEM;
     }
     it = &b->ev[b->count];
     memset(it, 0, sizeof *it);
-    it->owned_json = json;
-    if (copy_row(it, r, values) != PS_OK) {
-        free(json);
-        return PS_ERR_NOMEM;
-    }
+    it->owned_json = owned;
     it->e = (ps_output_event){.id = r->id,
                               .device_id = r->device_id,
                               .device_name = dev,
                               .type = r->type,
                               .ts_us = r->ts_us,
-                              .key = it->owned_key,
-                              .json = json,
                               .json_len = len,
                               .part = part,
                               .parts = parts,
-                              .truncated = truncated,
-                              .stored = values ? &it->stored : NULL};
+                              .truncated = truncated};
+    if (copy_row(it, r, owned ? NULL : raw, len, !owned && ps_store_row_values_whole(r)) != PS_OK) {
+        free(owned);
+        return PS_ERR_NOMEM;
+    }
     b->count++;
     b->bytes += len;
     return PS_OK;
@@ -130,20 +135,18 @@ static char *dup_bytes(const char *p, size_t n)
     return s;
 }
 
-/* The output's pipelines on one event. *json NULL: dropped; *as_stored: *json is
- * `raw` as it is. */
+/* The output's pipelines on one event. *keep false: dropped. *json: the JSON the
+ * pipelines made (a new string); NULL when the stored one goes as it is. */
 static ps_err run_pipelines(pso_runner *r, const char *raw, size_t len, char **json,
-                            size_t *out_len, bool *as_stored)
+                            size_t *out_len, bool *keep)
 {
     cJSON *tree;
     ps_err err = PS_OK;
     *json = NULL;
-    *as_stored = true;
-    if (!r->chain) {
-        *json = dup_bytes(raw, len);
-        *out_len = len;
-        return *json ? PS_OK : PS_ERR_NOMEM;
-    }
+    *out_len = len;
+    *keep = true;
+    if (!r->chain)
+        return PS_OK;
     tree = cJSON_ParseWithLength(raw, len);
     if (tree)
         err = ps_pipeline_chain_run(r->chain, tree, &r->pres);
@@ -153,22 +156,21 @@ static ps_err run_pipelines(pso_runner *r, const char *raw, size_t len, char **j
             ps_log(PS_LOG_WARN, PS_LOG_NO_DEVICE, "output %s: %s; sent as stored", r->name,
                    r->pres.message);
         cJSON_Delete(tree);
-        *json = dup_bytes(raw, len);
-        *out_len = len;
-        return *json ? PS_OK : PS_ERR_NOMEM;
+        return PS_OK;
     }
     if (r->pres.outcome == PS_PIPELINE_DROPPED) {
         cJSON_Delete(tree);
         r->acc.dropped++;
+        *keep = false;
         return PS_OK;
     }
-    *as_stored = !r->pres.modified;
-    *json = r->pres.modified ? cJSON_PrintUnformatted(tree) : dup_bytes(raw, len);
+    if (r->pres.modified) {
+        *json = cJSON_PrintUnformatted(tree);
+        err = *json ? PS_OK : PS_ERR_NOMEM;
+        *out_len = *json ? strlen(*json) : 0;
+    }
     cJSON_Delete(tree);
-    if (!*json)
-        return PS_ERR_NOMEM;
-    *out_len = strlen(*json);
-    return PS_OK;
+    return err;
 }
 
 /* An event over the destination's limit, as `oversized` says. */
@@ -192,8 +194,9 @@ static ps_err add_oversized(pso_runner *r, const ps_event_row *row, const char *
         if (err == PS_OK) {
             free(json);
             for (size_t i = 0; i < parts.count && err == PS_OK; i++) {
-                err = batch_add(&r->batch, row, dev, parts.json[i], strlen(parts.json[i]),
-                                (unsigned)i + 1, (unsigned)parts.count, parts.truncated, false);
+                err = batch_add(&r->batch, row, dev, parts.json[i], parts.json[i],
+                                strlen(parts.json[i]), (unsigned)i + 1, (unsigned)parts.count,
+                                parts.truncated);
                 parts.json[i] = NULL;
             }
             r->acc.split++;
@@ -212,7 +215,7 @@ static ps_err add_oversized(pso_runner *r, const ps_event_row *row, const char *
     if (err != PS_OK)
         return err;
     r->acc.truncated++;
-    return batch_add(&r->batch, row, dev, cut, strlen(cut), 1, 1, true, false);
+    return batch_add(&r->batch, row, dev, cut, cut, strlen(cut), 1, 1, true);
 }
 
 static bool wants(const pso_runner *r, const ps_event_row *row)
@@ -229,19 +232,23 @@ static bool take_row(const ps_event_row *row, void *ctx)
     char *json = NULL;
     size_t len = 0;
     const char *dev;
-    bool as_stored;
+    bool keep;
     r->rows_seen++;
     if (!wants(r, row))
         return true;
-    if ((r->read_err = run_pipelines(r, row->raw, row->raw_len, &json, &len, &as_stored)) !=
-            PS_OK ||
-        !json)
+    r->read_err = run_pipelines(r, row->raw, row->raw_len, &json, &len, &keep);
+    if (r->read_err != PS_OK || !keep)
         return r->read_err == PS_OK;
     dev = pso_device_name(r, row->device_id);
-    if (r->limits.max_event_bytes && len > r->limits.max_event_bytes)
-        r->read_err = add_oversized(r, row, dev, json, len);
-    else
-        r->read_err = batch_add(&r->batch, row, dev, json, len, 1, 1, false, as_stored);
+    if (r->limits.max_event_bytes && len > r->limits.max_event_bytes) {
+        if (!json && !(json = dup_bytes(row->raw, len)))
+            r->read_err = PS_ERR_NOMEM;
+        else
+            r->read_err = add_oversized(r, row, dev, json, len);
+    } else {
+        r->read_err =
+            batch_add(&r->batch, row, dev, json, json ? json : row->raw, len, 1, 1, false);
+    }
     return r->read_err == PS_OK;
 }
 

@@ -13,7 +13,8 @@
 typedef struct pso_item {
     ps_output_event e;
     char *owned_json;
-    char *owned_key;     /* one block: the key, then the typed values of `stored` */
+    char *owned_key;     /* one block: the stored JSON when it goes as it is (else
+                            owned_json), the key, then the typed values of `stored` */
     ps_event_row stored; /* e.stored points here when set */
 } pso_item;
 
