@@ -40,6 +40,7 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/examples"
 ln -s "$exe" "$tmp/podstream.exe"
 ln -s "$here/podstream.yml" "$tmp/podstream.yml"
+ln -s "$here/podstream-gui.ico" "$tmp/podstream.ico"
 cp -r "$src/examples/config/." "$tmp/examples/"
 # The tray icon (tray/, issue #18), when the build made it.
 tray=

@@ -31,7 +31,7 @@ has() {
 T=$'\t'
 for t in File Component ServiceInstall ServiceControl Environment CustomAction Registry \
     MsiServiceConfig MsiServiceConfigFailureActions InstallExecuteSequence Property Upgrade \
-    CreateFolder Directory; do
+    CreateFolder Directory Icon; do
     table $t
 done
 
@@ -87,6 +87,14 @@ order() {
     n=$((n + 1))
     [ "$(seq "$1")" -lt "$(seq "$2")" ] 2>/dev/null || fail "$1 ($(seq "$1")) is not before $2 ($(seq "$2"))"
 }
+# The app's icon in Add or Remove Programs: installer/windows/podstream-gui.ico, as it is.
+row Icon "podstream.ico${T}Icon.podstream.ico"
+row Property "ARPPRODUCTICON${T}podstream.ico"
+n=$((n + 1))
+msiinfo extract "$msi" Icon.podstream.ico >"$tmp/icon.ico" 2>/dev/null || true
+cmp -s "$tmp/icon.ico" "$root/installer/windows/podstream-gui.ico" ||
+    fail "the MSI's icon is not installer/windows/podstream-gui.ico"
+
 order InstallValidate RemoveExistingProducts
 order RemoveExistingProducts InstallInitialize
 order InstallFiles CreateKey
