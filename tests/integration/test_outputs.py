@@ -65,6 +65,16 @@ class OutputCase(StreamCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         return json.loads(p.stdout)
 
+    def validate_errors(self, outputs_yaml):
+        """What `podstream validate` says of a configuration with these outputs; it must fail."""
+        self.start_sim("--rate", "1")
+        svc = self.start_svc([MESSAGE], start=False)
+        write_outputs(svc, outputs_yaml)
+        p = subprocess.run([PODSTREAM, "validate", "-c", svc.cfg], capture_output=True,
+                           text=True)
+        self.assertNotEqual(p.returncode, 0)
+        return p.stdout + p.stderr
+
     def delivered_all(self, svc, name):
         def done():
             row = svc.query("SELECT last_id FROM outputs WHERE name = ?", (name,))
@@ -227,20 +237,14 @@ class FileTests(OutputCase):
         self.assertNotIn("forwarded_by", raw, "the stored event is not changed")
 
     def test_invalid_output_is_refused_with_file_line_and_field(self):
-        self.start_sim("--rate", "1")
-        svc = self.start_svc([MESSAGE], start=False)
-        write_outputs(svc, "outputs:\n"
-                           "  - name: a\n"
-                           "    type: fiel\n"
-                           "  - name: b\n"
-                           "    type: file\n"
-                           "    path: /tmp/x\n"
-                           "    devices: [nosuch]\n"
-                           "    rotate_sise: 1MiB\n")
-        p = subprocess.run([PODSTREAM, "validate", "-c", svc.cfg], capture_output=True,
-                           text=True)
-        self.assertNotEqual(p.returncode, 0)
-        text = p.stdout + p.stderr
+        text = self.validate_errors("outputs:\n"
+                                    "  - name: a\n"
+                                    "    type: fiel\n"
+                                    "  - name: b\n"
+                                    "    type: file\n"
+                                    "    path: /tmp/x\n"
+                                    "    devices: [nosuch]\n"
+                                    "    rotate_sise: 1MiB\n")
         self.assertIn('outputs/out.yml:3:11: error: outputs[0].type: unknown output type '
                       '"fiel" (did you mean "file"?)', text)
         self.assertIn('outputs/out.yml:7:15: error: outputs[1].devices[0]: no device has the '
@@ -393,8 +397,9 @@ class SyslogCase(OutputCase):
             else:
                 self.assertEqual(got, want, "device %d: every event once, in order" % dev)
 
-    def start_all(self, sim_args, ca=None, max_size="4MiB", relp=False, tls=True):
-        self.rs = Rsyslog(self.dir, self.certs(), relp=relp, tls=tls)
+    def start_all(self, sim_args, ca=None, max_size="4MiB", relp=False, tls=True,
+                  rs_max=4 * 1024 * 1024):
+        self.rs = Rsyslog(self.dir, self.certs(), max_bytes=rs_max, relp=relp, tls=tls)
         self.start_sim(*sim_args)
         svc = self.start_svc([MESSAGE, MAILLOG], start=False)
         ca = (ca or os.path.join(self.certs(), "ca.pem")) if tls else None
@@ -402,6 +407,50 @@ class SyslogCase(OutputCase):
                                        transport="relp" if relp else None))
         svc.start()
         return svc
+
+    def big_event_sent(self, svc, size):
+        """podsim sends one message event of `size` bytes (padding in msgParts)."""
+        wait_for(lambda: svc.state(1) == "live", 20, "live")
+        self.sim.control("/fault/oversize", bytes=size)
+        wait_for(lambda: (svc.query("SELECT max(raw_len) FROM events")[0][0] or 0) >= size, 30,
+                 "the big event stored")
+
+    def check_oversized(self, relp):
+        # podsim's oversized events carry their bulk in one msgParts part (message) or
+        # in one field (maillog): the message event is split by msgParts and its big
+        # part truncated; the maillog event is truncated. The split itself is
+        # unit-tested with several parts (test_output_oversize).
+        # over RELP, imrelp's maxDataSize (and rsyslog's maxMessageSize) is that size too
+        svc = self.start_all(("--rate", "20", "--count", "100"), max_size="256KiB", relp=relp,
+                             rs_max=256 * 1024 if relp else 4 * 1024 * 1024)
+        self.big_event_sent(svc, 700 * 1024)
+        wait_for(lambda: svc.count() >= 200, 30, "all 200 events")
+        wait_for(self.delivered_all(svc, "siem"), 30, "all delivered")
+        svc.stop()
+        self.rs.stop()
+        self.assert_all_arrived(svc, self.rs)
+        big = svc.query("SELECT key FROM events WHERE device_id = 1 AND raw_len > 500000")
+        self.assertEqual(len(big), 1)
+        parts = [e for e in self.rs.messages("it-message-1") if e.get("guid") == big[0][0]]
+        st = self.status_json(svc)["outputs"][0]
+        if len(parts) == 1:
+            # podsim made it with its bulk as the only part: nothing to split by
+            self.assertNotIn("podstreamPart", parts[0])
+            self.assertEqual(st["split"], 0)
+        else:
+            self.assertEqual([p["podstreamPart"] for p in parts],
+                             [{"index": i + 1, "count": len(parts)} for i in range(len(parts))])
+            self.assertTrue(all(len(p["msgParts"]) == 1 for p in parts))
+            self.assertTrue(all(p["envelope"] == parts[0]["envelope"] for p in parts),
+                            "each part carries the shared keys")
+            self.assertEqual(st["split"], 1)
+        cut = [p for p in parts if p.get("podstreamTruncated")]
+        self.assertEqual(len(cut), 1)
+        self.assertGreaterEqual(cut[0]["podstreamOriginalBytes"], 700 * 1024)
+        for name in ("it-message-1", "it-maillog-2"):
+            for e in self.rs.messages(name):
+                self.assertLessEqual(len(json.dumps(e, separators=(",", ":"))), 256 * 1024)
+        self.assertGreaterEqual(st["truncated"], 2)  # the big part, and the maillog event
 
     def refused(self, svc):
         """The first output once it is in state error with a last error, else None."""
@@ -422,13 +471,6 @@ class SyslogTests(SyslogCase):
         st = self.status_json(svc)["outputs"][0]
         self.assertEqual((st["name"], st["type"], st["delivered"]), ("siem", "syslog", 3000))
 
-
-    def big_event_sent(self, svc, size):
-        """podsim sends one message event of `size` bytes (padding in msgParts)."""
-        wait_for(lambda: svc.state(1) == "live", 20, "live")
-        self.sim.control("/fault/oversize", bytes=size)
-        wait_for(lambda: (svc.query("SELECT max(raw_len) FROM events")[0][0] or 0) >= size, 30,
-                 "the big event stored")
 
     def test_plain_tcp_and_udp_receivers(self):
         # Legacy receivers: octet-counted frames over plain TCP, one datagram each over
@@ -517,39 +559,7 @@ class SyslogTests(SyslogCase):
                              for e in self.rs.messages("it-message-1")))
 
     def test_oversized_events_are_split_or_truncated_marked_and_counted(self):
-        # podsim's oversized events carry their bulk in one msgParts part (message) or
-        # in one field (maillog): the message event is split by msgParts and its big
-        # part truncated; the maillog event is truncated. The split itself is
-        # unit-tested with several parts (test_output_oversize).
-        svc = self.start_all(("--rate", "20", "--count", "100"), max_size="256KiB")
-        self.big_event_sent(svc, 700 * 1024)
-        wait_for(lambda: svc.count() >= 200, 30, "all 200 events")
-        wait_for(self.delivered_all(svc, "siem"), 30, "all delivered")
-        svc.stop()
-        self.rs.stop()
-        self.assert_all_arrived(svc, self.rs)
-        big = svc.query("SELECT key FROM events WHERE device_id = 1 AND raw_len > 500000")
-        self.assertEqual(len(big), 1)
-        parts = [e for e in self.rs.messages("it-message-1") if e.get("guid") == big[0][0]]
-        st = self.status_json(svc)["outputs"][0]
-        if len(parts) == 1:
-            # podsim made it with its bulk as the only part: nothing to split by
-            self.assertNotIn("podstreamPart", parts[0])
-            self.assertEqual(st["split"], 0)
-        else:
-            self.assertEqual([p["podstreamPart"] for p in parts],
-                             [{"index": i + 1, "count": len(parts)} for i in range(len(parts))])
-            self.assertTrue(all(len(p["msgParts"]) == 1 for p in parts))
-            self.assertTrue(all(p["envelope"] == parts[0]["envelope"] for p in parts),
-                            "each part carries the shared keys")
-            self.assertEqual(st["split"], 1)
-        cut = [p for p in parts if p.get("podstreamTruncated")]
-        self.assertEqual(len(cut), 1)
-        self.assertGreaterEqual(cut[0]["podstreamOriginalBytes"], 700 * 1024)
-        for name in ("it-message-1", "it-maillog-2"):
-            for e in self.rs.messages(name):
-                self.assertLessEqual(len(json.dumps(e, separators=(",", ":"))), 256 * 1024)
-        self.assertGreaterEqual(st["truncated"], 2)  # the big part, and the maillog event
+        self.check_oversized(relp=False)
 
     def test_rsyslog_down_for_a_while_loses_nothing(self):
         svc = self.start_all(("--rate", "100", "--count", "2000"))
@@ -676,19 +686,17 @@ class RelpTests(SyslogCase):
         svc.stop()
         self.assertEqual(output_row(svc, "siem")[3], 0)
 
+    def test_oversized_events_are_split_or_truncated_as_over_tcp(self):
+        self.check_oversized(relp=True)
+
     def test_invalid_transport_is_refused_with_file_line_and_field(self):
-        self.start_sim("--rate", "1")
-        svc = self.start_svc([MESSAGE], start=False)
-        write_outputs(svc, "outputs:\n"
-                           "  - name: siem\n"
-                           "    type: syslog\n"
-                           "    host: 127.0.0.1\n"
-                           "    transport: rlep\n")
-        p = subprocess.run([PODSTREAM, "validate", "-c", svc.cfg], capture_output=True,
-                           text=True)
-        self.assertNotEqual(p.returncode, 0)
-        self.assertIn('outputs/out.yml:5:16: error: outputs[0].transport:', p.stdout + p.stderr)
-        self.assertIn('"relp"', p.stdout + p.stderr)
+        text = self.validate_errors("outputs:\n"
+                                    "  - name: siem\n"
+                                    "    type: syslog\n"
+                                    "    host: 127.0.0.1\n"
+                                    "    transport: rlep\n")
+        self.assertIn('outputs/out.yml:5:16: error: outputs[0].transport:', text)
+        self.assertIn('"relp"', text)
 
 
 if __name__ == "__main__":

@@ -92,12 +92,14 @@ static ps_err command(const char *p, size_t n, size_t *at, char *cmd, ps_errmsg 
 
 ps_err pso_relp_rx_next(pso_relp_rx *rx, pso_relp_frame *f, ps_errmsg *em)
 {
-    const char *p = rx->in.p + rx->used;
-    size_t n = rx->in.len - rx->used, at = 0;
+    const char *p;
+    size_t n, at = 0;
     uint32_t len = 0;
     ps_err err;
-    if (n == 0)
+    if (rx->used >= rx->in.len) /* also before anything was fed: no pointer yet */
         return PS_ERR_AGAIN;
+    p = rx->in.p + rx->used;
+    n = rx->in.len - rx->used;
     if ((err = number(p, n, &at, " ", &f->txnr, em, "TXNR")) != PS_OK)
         return err;
     at++;

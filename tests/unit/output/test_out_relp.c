@@ -97,6 +97,9 @@ static void test_parse_malformed_and_partial(void **state)
     pso_relp_frame f[2];
     char data[2][128];
     ps_err err;
+    pso_relp_rx fresh = {0};
+    ps_errmsg em;
+    assert_int_equal(pso_relp_rx_next(&fresh, &f[0], &em), PS_ERR_AGAIN); /* nothing fed yet */
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         size_t n = parse_all(bad[i], strlen(bad[i]), 64, f, 2, data, &err);
         if (err != PS_ERR_PARSE)
