@@ -452,6 +452,19 @@ class SyslogCase(OutputCase):
                 self.assertLessEqual(len(json.dumps(e, separators=(",", ":"))), 256 * 1024)
         self.assertGreaterEqual(st["truncated"], 2)  # the big part, and the maillog event
 
+    def check_kill9_of_podstream(self, relp):
+        svc = self.start_all(("--rate", "300", "--count", "1500", "--archive-stale", "1s"),
+                             relp=relp)
+        for i in range(4):
+            time.sleep(0.8 + 0.4 * i)
+            svc.kill9()
+            svc.start()
+        wait_for(lambda: svc.count() >= 3000, 90, "all 3000 events")
+        wait_for(self.delivered_all(svc, "siem"), 60, "all delivered")
+        svc.stop()
+        self.rs.stop()
+        self.assert_all_arrived_dups_counted(svc)
+
     def refused(self, svc):
         """The first output once it is in state error with a last error, else None."""
         o = self.status_json(svc, quiet=True).get("outputs")
@@ -575,16 +588,7 @@ class SyslogTests(SyslogCase):
         self.assert_all_arrived_dups_counted(svc)
 
     def test_kill9_of_podstream_while_forwarding_loses_nothing(self):
-        svc = self.start_all(("--rate", "300", "--count", "1500", "--archive-stale", "1s"))
-        for i in range(4):
-            time.sleep(0.8 + 0.4 * i)
-            svc.kill9()
-            svc.start()
-        wait_for(lambda: svc.count() >= 3000, 90, "all 3000 events")
-        wait_for(self.delivered_all(svc, "siem"), 60, "all delivered")
-        svc.stop()
-        self.rs.stop()
-        self.assert_all_arrived_dups_counted(svc)
+        self.check_kill9_of_podstream(relp=False)
 
     def tls_failure_then_fixed(self, bad_ca, reason):
         svc = self.start_all(("--rate", "50", "--count", "300"), ca=bad_ca)
@@ -685,6 +689,9 @@ class RelpTests(SyslogCase):
         self.assertEqual(st["delivered"], 0)
         svc.stop()
         self.assertEqual(output_row(svc, "siem")[3], 0)
+
+    def test_kill9_of_podstream_while_forwarding_loses_nothing(self):
+        self.check_kill9_of_podstream(relp=True)
 
     def test_oversized_events_are_split_or_truncated_as_over_tcp(self):
         self.check_oversized(relp=True)

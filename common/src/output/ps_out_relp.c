@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "output/ps_out_relp.h"
-#include "podstream/ps_platform.h"
 
 #define MAX_DIGITS 9
 /* Flush what is framed once it reaches this much, so a window of large messages

@@ -322,7 +322,7 @@ static void syslog_destroy(void *inst)
     if (!so)
         return;
     if (so->connected && so->o->transport == T_RELP)
-        pso_relp_close(&so->relp, ps_plat_mono_ms() + 1000); /* the receiver logs no error */
+        pso_relp_close(&so->relp, ps_plat_mono_ms() + 500); /* the receiver logs no error */
     disconnect(so);
     pso_relp_deinit(&so->relp);
     ps_buf_deinit(&so->buf);
