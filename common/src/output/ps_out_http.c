@@ -349,7 +349,10 @@ static char *put_escaped(char *o, unsigned char c)
         *o++ = (char)c;
         return o;
     }
-    memcpy(o, "\\u00", 4);
+    o[0] = '\\';
+    o[1] = 'u';
+    o[2] = '0';
+    o[3] = '0';
     o[4] = hex[c >> 4];
     o[5] = hex[c & 15];
     return o + 6;
