@@ -9,10 +9,18 @@ a receiver killed, refusing, throttling or busy loses nothing; an auth or TLS fa
 shows a clear error in `podstream status` and nothing is lost once it is fixed; no
 secret appears in the service's output.
 
+The failure matrix of #16 (FailureMatrix, one implementation for the three outputs):
+kill -9 of podstream at random moments while forwarding, the destination crashed and
+restarted, the destination down for longer than a retention step, and a size limit
+that makes retention drop undelivered events (counted and logged). ClickHouse over
+HTTPS: a wrong CA and an expired server certificate (ClickHouseTlsTests).
+
 Run one class: PODSTREAM=... PODSIM=... /usr/bin/python3 test_outputs_http.py -v HecTests"""
 
 import json
 import os
+import random
+import re
 import subprocess
 import sys
 import time
@@ -22,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "outputs"))
 import receivers  # noqa: E402
-from harness import PODSTREAM, certs, wait_for  # noqa: E402
+from harness import GEN_CERTS, PODSTREAM, certs, wait_for  # noqa: E402
 from test_outputs import OutputCase, output_row, write_outputs  # noqa: E402
 
 MESSAGE = (1, "message", None)
@@ -63,10 +71,11 @@ class HttpOutputCase(OutputCase):
             self.assertNotIn(s, out, "a secret appeared in the service's output")
 
     def start_with_output(self, name, type_name, options, sim_args=("--rate", "max", "--count",
-                                                                      "1500"), devices=None):
+                                                                      "1500"), devices=None,
+                          settings=None):
         self.start_sim(*sim_args)
         env = {"HEC_TOKEN": HEC_TOKEN, "CH_PW": CH_PASSWORD, "AZ_SECRET": AZ_SECRET}
-        svc = self.start_svc(devices or [MESSAGE, MAILLOG], start=False, env=env)
+        svc = self.start_svc(devices or [MESSAGE, MAILLOG], settings, start=False, env=env)
         write_outputs(svc, output_yaml(name, type_name, options))
         return svc.start()
 
@@ -79,8 +88,8 @@ class HttpOutputCase(OutputCase):
         wait_for(lambda: svc.count() >= expect, timeout, "%d stored events" % expect)
         wait_for(self.delivered_all(svc, name), timeout, "every event delivered")
 
-    def status_of(self, svc, name):
-        for o in self.status_json(svc).get("outputs", []):
+    def status_of(self, svc, name, quiet=False):
+        for o in self.status_json(svc, quiet).get("outputs", []):
             if o["name"] == name:
                 return o
         return None
@@ -96,8 +105,159 @@ class HttpOutputCase(OutputCase):
         return st
 
 
+class FailureMatrix:
+    """The failures of #16 for an HTTP output, one implementation for the three: kill -9
+    of podstream at random moments while forwarding, the destination crashed and
+    restarted, the destination down for longer than a retention step, and a size limit
+    that makes retention drop what the output has not delivered. Checks: every stored
+    event arrives; a copy arrives twice only where a batch may have reached the
+    destination before a crash, at most one batch a crash, and each such event is
+    counted (`duplicates`); ClickHouse absorbs them (none after FINAL).
+
+    A class mixes this in before HttpOutputCase and supplies NAME and TYPE,
+    matrix_options() (the output's options, its destination started), dest_down() (the
+    destination crashes) and dest_up() (it comes back), arrived() (the key of every copy
+    the destination holds), and absorbed() (ClickHouse: the rows after FINAL; the
+    others: None)."""
+
+    NAME = TYPE = None
+
+    def start_matrix(self, sim_args, settings=None, down=False, **over):
+        """podsim and the service with the output; the destination down first if `down`."""
+        options = self.matrix_options(**over)
+        if down:
+            self.dest_down()
+        return self.start_with_output(self.NAME, self.TYPE, options, sim_args=sim_args,
+                                      settings=settings)
+
+    def stored_keys(self, svc):
+        return [k for _, k, _ in self.stored(svc)]
+
+    def wait_settled(self, svc, timeout=120):
+        """Until the newest stored id has not moved for 5 s (podsim done, backfill after an
+        unclean start absorbed) and the output delivered up to it."""
+        seen = []
+
+        def settled():
+            seen.append(svc.query("SELECT max(id) FROM events")[0][0])
+            return len(seen) > 50 and seen[-1] == seen[-50] and self.delivered_all(
+                svc, self.NAME)()
+        wait_for(settled, timeout, "the store settled and delivered", interval=0.1)
+
+    def wait_failing(self, svc):
+        """The output's state once it has seen its destination fail."""
+        def failing():
+            st = self.status_of(svc, self.NAME, quiet=True)
+            return st and st["last_error"] and st["state"] in ("retrying", "error") and st
+        return wait_for(failing, 30, "the output failing")
+
+    def assert_everything_arrived(self, svc, max_dups, why):
+        """Every stored event at least once; at most `max_dups` copies, each counted."""
+        got = self.arrived()
+        want = self.stored_keys(svc)
+        self.assertEqual(set(got), set(want), "every stored event at least once (%s)" % why)
+        dups = len(got) - len(set(got))
+        self.assertLessEqual(dups, max_dups, "duplicates: at most one batch a crash (%s)" % why)
+        self.assertGreaterEqual(self.status_of(svc, self.NAME)["duplicates"], dups,
+                                "every duplicate counted (%s)" % why)
+        absorbed = self.absorbed()
+        if absorbed is not None:
+            self.assertEqual(absorbed, sorted(self.stored(svc)), "none left after FINAL")
+
+    def test_kill9_while_forwarding_loses_nothing(self):
+        kills, batch = 4, 50
+        seed = int(os.environ.get("PS_TEST_SEED", time.time()))
+        rnd = random.Random(seed)
+        svc = self.start_matrix(("--rate", "200", "--count", "1500"), batch_events=batch)
+        for _ in range(kills):
+            time.sleep(rnd.uniform(0.3, 1.8))
+            svc.kill9()
+            svc.start()
+        # Backfill after each unclean start may bring more than the 3000 once more
+        # (absorbed by dedup): wait until the store stops growing and all is sent.
+        self.wait_settled(svc)
+        self.assertGreater(svc.count(), 500)
+        self.assert_everything_arrived(svc, kills * batch, "PS_TEST_SEED=%d" % seed)
+
+    def test_destination_restarted_loses_nothing(self):
+        batch = 100
+        svc = self.start_matrix(("--rate", "300", "--count", "1500"), batch_events=batch)
+        wait_for(lambda: len(self.arrived()) >= 300, 30, "some events delivered")
+        self.dest_down()
+        self.wait_failing(svc)
+        time.sleep(1)  # down for a few retries
+        self.dest_up()
+        self.wait_settled(svc)
+        self.assertEqual(svc.count(), 3000)
+        self.assert_everything_arrived(svc, batch, "one crash of the destination")
+
+    def test_down_longer_than_a_retention_step_loses_nothing(self):
+        # Events three days old under retention_days: 1, the destination down from the
+        # start: retention keeps them all; once they are delivered, it takes them.
+        begin = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3 * 86400))
+        svc = self.start_matrix(("--rate", "max", "--count", "300", "--start", begin),
+                                {"retention_days": 1}, down=True)
+        wait_for(lambda: svc.count() >= 600, 60, "600 stored")
+        self.wait_failing(svc)
+        # A retention step ran after the last event was stored: each step deletes the
+        # hourly counts of the hours past retention, whatever the outputs hold.
+        cutoff_us = int((time.time() - 86400 - 3600) * 1e6)
+        wait_for(lambda: svc.query("SELECT count(*) FROM hourly WHERE hour_us < ?",
+                                   (cutoff_us,))[0][0] == 0, 40, "a retention step")
+        self.assertEqual(svc.count(), 600, "retention deleted undelivered events")
+        want = set(self.stored_keys(svc))
+        self.dest_up()
+        wait_for(self.delivered_all(svc, self.NAME), 90, "every event delivered")
+        self.assertEqual(set(self.arrived()), want)
+        self.assertEqual(self.status_of(svc, self.NAME)["retention_dropped"], 0)
+        # delivered: now retention may take them (it keeps the newest id)
+        wait_for(lambda: svc.count() <= 1, 40, "retention after delivery")
+
+    def test_size_limit_drops_undelivered_events_counted_and_logged(self):
+        # retention_max_db_size below what the store needs: while the destination is
+        # down, retention deletes undelivered events, and each counts for the output.
+        svc = self.start_matrix(("--rate", "max", "--count", "500"),
+                                {"retention_max_db_size": "64KiB"}, down=True)
+        wait_for(lambda: (self.status_of(svc, self.NAME, quiet=True) or {}).get(
+            "retention_dropped"), 60, "retention_dropped counted")
+        line = re.compile(r"output %s: \d+ events were deleted by retention_max_db_size before "
+                          r"it delivered them \(\d+ in all\)" % self.NAME)
+        wait_for(lambda: line.search(svc.output()), 30, "the dropped events logged")
+        self.dest_up()
+        wait_for(lambda: len(self.sim.sent()) >= 1000, 60, "podsim sent everything")
+        self.wait_settled(svc)
+        sent = {k[1] for k in self.sim.sent()}
+        got = set(self.arrived())
+        dropped = self.status_of(svc, self.NAME)["retention_dropped"]
+        self.assertLessEqual(got, sent)
+        self.assertGreater(len(sent - got), 0, "nothing was dropped: the test proves nothing")
+        self.assertLessEqual(len(sent - got), dropped,
+                             "events neither delivered nor counted as dropped")
+
+
+class SimFailureMatrix(FailureMatrix):
+    """The matrix against a simulator, made by new_dest() with the options: it crashes
+    with kill -9 and comes back on its port, and keeps every copy it is sent (as Splunk
+    and Log Analytics do)."""
+
+    def matrix_options(self, **over):
+        self.dest = self.new_dest()
+        return self.options(self.dest, **over)
+
+    def dest_down(self):
+        self.dest.kill()
+
+    def dest_up(self):
+        self.dest.start()
+
+    def absorbed(self):
+        return None
+
+
 @unittest.skipUnless(os.path.exists(receivers.CLICKHOUSE), "clickhouse-server not installed")
-class ClickHouseTests(HttpOutputCase):
+class ClickHouseTests(FailureMatrix, HttpOutputCase):
+    NAME, TYPE = "ch", "clickhouse"
+
     def setUp(self):
         super().setUp()
         self.ch = receivers.ClickHouse(os.path.join(self.dir, "ch"), password=CH_PASSWORD)
@@ -115,6 +275,24 @@ class ClickHouseTests(HttpOutputCase):
     def rows(self):
         return sorted((int(r["device_id"]), r["key"], int(r["ts_us"])) for r in self.ch.rows(
             "SELECT device_id, key, ts_us FROM pod.events FINAL"))
+
+    def matrix_options(self, **over):
+        return self.options(**over)
+
+    def dest_down(self):
+        self.ch.kill()
+
+    def dest_up(self):
+        self.ch.start()
+
+    def arrived(self):
+        if self.ch.query("SELECT count() FROM system.tables WHERE database = 'pod' AND "
+                         "name = 'events'").strip() != "1":
+            return []
+        return [r["key"] for r in self.ch.rows("SELECT key FROM pod.events")]
+
+    def absorbed(self):
+        return self.rows()
 
     def test_counts_and_keys_match_the_store(self):
         svc = self.start_with_output("ch", "clickhouse", self.options())
@@ -147,7 +325,79 @@ class ClickHouseTests(HttpOutputCase):
         self.assertGreaterEqual(raw, 4800, "FINAL collapses what a retried batch repeated")
 
 
-class HecTests(HttpOutputCase):
+@unittest.skipUnless(os.path.exists(receivers.CLICKHOUSE), "clickhouse-server not installed")
+class ClickHouseTlsTests(HttpOutputCase):
+    """ClickHouse over HTTPS (its https_port with a test CA's server certificate): a
+    certificate that does not verify is a clear error naming the output, in state error,
+    with nothing sent; once fixed, every event arrives once."""
+
+    def start_ch(self, tls_dir):
+        self.ch = receivers.ClickHouse(os.path.join(self.dir, "ch"), password=CH_PASSWORD,
+                                       tls_dir=tls_dir)
+        self.receivers.append(self.ch)
+        return self.ch.start()
+
+    def yaml(self, ca):
+        return output_yaml("ch", "clickhouse", {
+            "url": self.ch.url, "user": self.ch.user, "password": "${CH_PW}",
+            "create_table": True, "database": "pod", "table": "events",
+            "batch_events": 200, "flush_interval": "100ms", "retry_min": "100ms",
+            "retry_max": "1s", "tls": {"ca_file": ca}})
+
+    def start_refused(self, ca, reason):
+        """The service with the output trusting `ca`; returns it once the output shows
+        `reason` in state error with nothing delivered."""
+        self.start_sim("--rate", "max", "--count", "300")
+        svc = self.start_svc([MESSAGE, MAILLOG], start=False, env={"CH_PW": CH_PASSWORD})
+        write_outputs(svc, self.yaml(ca))
+        svc.start()
+        wait_for(lambda: svc.count() >= 600, 60, "600 stored")
+        st = self.wait_error(svc, "ch", reason)
+        self.assertEqual(st["state"], "error")
+        self.assertEqual((st["delivered"], st["backlog"]), (0, 600))
+        self.assertRegex(svc.output(), r"warn +output ch: clickhouse [a-z ]+: SSL certificate "
+                                        r"problem: " + re.escape(reason))
+        self.assertEqual(self.ch.query("SELECT count() FROM system.tables WHERE database = "
+                                       "'pod'").strip(), "0", "nothing reached the server")
+        return svc
+
+    def assert_once(self, svc):
+        """Every stored event in the table once, without FINAL: nothing was sent twice."""
+        self.wait_delivered(svc, "ch", 600)
+        raw = sorted((int(r["device_id"]), r["key"], int(r["ts_us"])) for r in self.ch.rows(
+            "SELECT device_id, key, ts_us FROM pod.events"))
+        self.assertEqual(raw, sorted(self.stored(svc)))
+        self.assertEqual(self.status_of(svc, "ch")["duplicates"], 0)
+
+    def test_https_with_the_ca_delivers_and_a_wrong_ca_is_fixed_by_a_reload(self):
+        self.start_ch(certs())
+        other = os.path.join(self.dir, "other-ca")
+        subprocess.run(["bash", GEN_CERTS, other], check=True, stdout=subprocess.DEVNULL)
+        svc = self.start_refused(os.path.join(other, "ca.pem"),
+                                 "unable to get local issuer certificate")
+        write_outputs(svc, self.yaml(os.path.join(certs(), "ca.pem")))
+        svc.hup()
+        self.assert_once(svc)
+
+    def test_expired_server_certificate_then_renewed(self):
+        # A CA and server certificate made three days ago, valid for one.
+        expired = os.path.join(self.dir, "expired")
+        subprocess.run(["faketime", "-3 days", "bash", GEN_CERTS, expired, "1"], check=True,
+                       stdout=subprocess.DEVNULL)
+        self.start_ch(expired)
+        svc = self.start_refused(os.path.join(expired, "ca.pem"), "certificate has expired")
+        # The admin renews the server's certificate (a new CA too) and the output's CA.
+        self.ch.stop()
+        self.ch.tls_dir = certs()
+        self.ch.start()
+        write_outputs(svc, self.yaml(os.path.join(certs(), "ca.pem")))
+        svc.hup()
+        self.assert_once(svc)
+
+
+class HecTests(SimFailureMatrix, HttpOutputCase):
+    NAME, TYPE = "splunk", "splunk_hec"
+
     def hec(self, **kw):
         r = receivers.HecReceiver(os.path.join(self.dir, "hec"), certs(), HEC_TOKEN, **kw)
         self.receivers.append(r)
@@ -163,6 +413,12 @@ class HecTests(HttpOutputCase):
 
     def keys(self, hec):
         return [(r["event"].get("guid") or r["event"].get("id")) for r in hec.records()]
+
+    def new_dest(self):
+        return self.hec()
+
+    def arrived(self):
+        return self.keys(self.dest)
 
     def assert_everything(self, svc, hec, exact=True):
         want = [k for _, k, _ in self.stored(svc)]
@@ -190,28 +446,6 @@ class HecTests(HttpOutputCase):
         self.assertGreater(lost, 0, "the test lost nothing: it proves nothing")
         types = {r["sourcetype"] for r in hec.records()}
         self.assertEqual(types, {"pps_messagelog", "pps_maillog"})
-
-    def test_kill9_while_forwarding_loses_nothing(self):
-        hec = self.hec()
-        svc = self.start_with_output("splunk", "splunk_hec", self.options(hec, batch_events=50),
-                                     sim_args=("--rate", "200", "--count", "1500"))
-        for i in range(4):
-            time.sleep(0.7 + 0.4 * i)
-            svc.kill9()
-            svc.start()
-        # Backfill after each unclean start may bring more than the 3000 once more
-        # (absorbed by dedup): wait until the store stops growing and all is sent.
-        seen = []
-
-        def settled():
-            seen.append(svc.count())
-            return len(seen) > 50 and seen[-1] == seen[-50] and self.delivered_all(
-                svc, "splunk")()
-        wait_for(settled, 120, "the store settled and delivered", interval=0.1)
-        self.assertGreater(svc.count(), 500)
-        self.assert_everything(svc, hec, exact=False)
-        got = self.keys(hec)
-        self.assertLessEqual(len(got) - len(set(got)), 4 * 50, "duplicates: one batch a kill")
 
     def test_bad_token_is_shown_and_nothing_lost_after_fixing(self):
         hec = self.hec()
@@ -264,7 +498,8 @@ class HecTests(HttpOutputCase):
                         other], check=True, stdout=subprocess.DEVNULL)
         svc = self.start_with_output("splunk", "splunk_hec",
                                      self.options(hec, ca=os.path.join(other, "ca.pem")))
-        self.wait_error(svc, "splunk", "SSL certificate")
+        st = self.wait_error(svc, "splunk", "SSL certificate")
+        self.assertEqual(st["state"], "error")
         self.assertEqual(hec.records(), [])
         self.assertGreater(hec.stats()["tls_failures"], 0)
         write_outputs(svc, output_yaml("splunk", "splunk_hec", self.options(hec)))
@@ -273,7 +508,9 @@ class HecTests(HttpOutputCase):
         self.assert_everything(svc, hec)
 
 
-class SentinelTests(HttpOutputCase):
+class SentinelTests(SimFailureMatrix, HttpOutputCase):
+    NAME, TYPE = "sentinel", "sentinel"
+
     def az(self, **kw):
         r = receivers.SentinelReceiver(os.path.join(self.dir, "az"), certs(), "tenant-it",
                                        "client-it", AZ_SECRET, DCR, STREAM, **kw)
@@ -289,6 +526,12 @@ class SentinelTests(HttpOutputCase):
              "retry_max": "1s"}
         o.update(over)
         return o
+
+    def new_dest(self):
+        return self.az()
+
+    def arrived(self):
+        return [r["EventKey"] for r in self.dest.records()]
 
     def test_everything_delivered_under_the_limit_and_throttling_honoured(self):
         az = self.az(token_lifetime=4)

@@ -46,10 +46,23 @@ class _Sim:
                      "--cert", os.path.join(certdir, "server.pem"),
                      "--key", os.path.join(certdir, "server.key"),
                      "--record", self.record, "--port-file", port_file] + list(args)
-        self.log = open(os.path.join(workdir, "sim.log"), "a")
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
-        self.port = wait_until(lambda: self._port(port_file), 15, self.script + " to listen")
+        self.port_file = port_file
+        self.port = 0
         self.ctx = ssl.create_default_context(cafile=self.ca)
+        self.start()
+
+    def start(self):
+        """Starts the simulator; again after kill() or stop() on the same port, as a
+        restarted server comes back (its faults and counters start afresh, the record
+        file is kept)."""
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
+        self.log = open(os.path.join(self.workdir, "sim.log"), "a")
+        self.proc = subprocess.Popen(self.args + ["--port", str(self.port)], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        self.port = wait_until(lambda: self._port(self.port_file), 15,
+                               self.script + " to listen")
+        return self
 
     @staticmethod
     def _port(path):
@@ -88,12 +101,21 @@ class _Sim:
     def records(self):
         try:
             with open(self.record, encoding="utf-8") as f:
-                return [json.loads(line) for line in f if line.strip()]
+                text = f.read()
         except FileNotFoundError:
             return []
+        # Read while the simulator writes: a last line without its newline is not whole.
+        return [json.loads(line) for line in text.split("\n")[:-1] if line.strip()]
 
     def stop(self):
         stop_process(self.proc)
+        self.log.close()
+
+    def kill(self):
+        """kill -9, as a crash would: what it accepted is recorded, nothing else is."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
         self.log.close()
 
 
@@ -146,9 +168,11 @@ _USERS_XML = """<?xml version="1.0"?>
 class ClickHouse:
     """A real clickhouse-server (Debian 12: 18.16) as an ordinary process, with a user
     `user`/`password` besides `default`. start() may be called again after kill() or
-    stop(): the data directory stays."""
+    stop(): the data directory stays. With `tls_dir` (a gen-certs.sh directory) it also
+    serves HTTPS with that server certificate, and `url` is the HTTPS one; the tests'
+    own queries keep to plain HTTP. Set `tls_dir` before a start() to change it."""
 
-    def __init__(self, workdir, user="podstream", password="ch-secret-9f2e"):
+    def __init__(self, workdir, user="podstream", password="ch-secret-9f2e", tls_dir=None):
         self.dir = workdir
         os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
         self.user = user
@@ -157,6 +181,8 @@ class ClickHouse:
         with open(self.users_xml, "w") as f:
             f.write(_USERS_XML % {"user": user, "password": password})
         self.http_port = free_port()
+        self.https_port = free_port()
+        self.tls_dir = tls_dir
         self.ports = [free_port() for _ in range(2)]
         self.proc = None
         self.log = None
@@ -172,6 +198,15 @@ class ClickHouse:
                "--logger.log=" + os.path.join(self.dir, "server.log"),
                "--logger.errorlog=" + os.path.join(self.dir, "server.err"),
                "--logger.console=0"]
+        if self.tls_dir:
+            # The openSSL section of the Debian config.xml names files in /etc; no
+            # DH parameters file is needed for the test CA's EC key.
+            cmd += ["--https_port=%d" % self.https_port,
+                    "--openSSL.server.certificateFile=" + os.path.join(self.tls_dir,
+                                                                        "server.pem"),
+                    "--openSSL.server.privateKeyFile=" + os.path.join(self.tls_dir,
+                                                                       "server.key"),
+                    "--openSSL.server.dhParamsFile="]
         self.log = open(os.path.join(self.dir, "stdout.log"), "a")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      cwd=self.dir)
@@ -189,11 +224,14 @@ class ClickHouse:
 
     @property
     def url(self):
+        if self.tls_dir:
+            return "https://127.0.0.1:%d" % self.https_port
         return "http://127.0.0.1:%d" % self.http_port
 
     def query(self, sql, user=None, password=None):
         """The text answer of one query over the HTTP interface (as `default`)."""
-        req = urllib.request.Request(self.url + "/", data=sql.encode(), method="POST")
+        req = urllib.request.Request("http://127.0.0.1:%d/" % self.http_port, data=sql.encode(),
+                                     method="POST")
         if user:
             req.add_header("X-ClickHouse-User", user)
             req.add_header("X-ClickHouse-Key", password or "")

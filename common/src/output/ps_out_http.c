@@ -147,6 +147,8 @@ static void read_answer(ps_out_http *h, CURLcode rc, ps_out_http_resp *resp)
     if (rc != CURLE_OK) {
         snprintf(resp->error, sizeof resp->error, "%s",
                  h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
+        resp->tls_refused = rc == CURLE_PEER_FAILED_VERIFICATION ||
+                            rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM;
         return;
     }
     curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
@@ -164,6 +166,7 @@ ps_err ps_out_http_post(ps_out_http *h, const char *url, const char *const *head
 
     resp->status = 0;
     resp->sent = false;
+    resp->tls_refused = false;
     resp->retry_after_ms = -1;
     resp->error[0] = '\0';
     resp->body.len = 0;
@@ -520,7 +523,10 @@ void ps_out_http_fail(const ps_out_http_resp *resp, const char *what, ps_output_
 {
     ps_out_http_describe(resp, what, res);
     res->nothing_sent = ps_out_http_nothing_taken(resp);
-    res->status = ps_out_http_transient(resp->status) ? PS_OUTPUT_RETRY : PS_OUTPUT_FAILED;
+    /* A certificate that does not verify is not a passing outage: state error, as
+     * the Syslog output's TLS failures, and retried every retry_max or on a reload. */
+    res->status = ps_out_http_transient(resp->status) && !resp->tls_refused ? PS_OUTPUT_RETRY
+                                                                            : PS_OUTPUT_FAILED;
     res->retry_after_ms = resp->retry_after_ms > 0 ? resp->retry_after_ms : 0;
 }
 

@@ -34,6 +34,8 @@ typedef struct ps_out_http_opts {
 typedef struct ps_out_http_resp {
     long status;            /* HTTP status; 0 when no answer came (see `error`) */
     bool sent;              /* the request (or part of it) went out: it may have arrived */
+    bool tls_refused;       /* no answer: the server's certificate did not verify, or our
+                               CA file or client certificate is unusable */
     int64_t retry_after_ms; /* from Retry-After (seconds or HTTP date); -1: none */
     ps_buf body;            /* the answer's body, NUL-terminated */
     char error[256];        /* status 0: why (libcurl's reason); never a header */
@@ -128,8 +130,9 @@ bool ps_out_http_nothing_taken(const ps_out_http_resp *resp);
 
 /* Sets `res` after a request the destination refused or did not answer: the message of
  * ps_out_http_describe, RETRY when ps_out_http_transient (after the answer's
- * Retry-After, if any), else FAILED; nothing_sent from ps_out_http_nothing_taken (a
- * plugin that sent earlier requests of the batch clears it). */
+ * Retry-After, if any), else FAILED (also for resp->tls_refused: only a new certificate
+ * or configuration helps); nothing_sent from ps_out_http_nothing_taken (a plugin that
+ * sent earlier requests of the batch clears it). */
 void ps_out_http_fail(const ps_out_http_resp *resp, const char *what, ps_output_result *res);
 
 /* Builds the header "<prefix><value of secret option `option`>" (e.g. prefix

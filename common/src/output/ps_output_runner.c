@@ -185,6 +185,19 @@ static void note_inflight(pso_runner *r)
         r->inflight = last;
 }
 
+/* Nothing of the batch reached the destination (no connection, a certificate that
+ * does not verify, a refusal): the record goes back to what may have, so that a reload
+ * or a crash before the next try does not count the batch as possible duplicates. */
+static void forget_inflight(pso_runner *r)
+{
+    ps_errmsg em;
+    int64_t maybe = r->resend_to > r->cursor ? r->resend_to : r->cursor;
+    if (maybe >= r->inflight)
+        return;
+    if (ps_store_output_inflight_put(r->st, r->name, maybe, &em) == PS_OK)
+        r->inflight = maybe;
+}
+
 static void commit(pso_runner *r, int64_t to, uint64_t delivered, uint64_t dups, bool whole)
 {
     ps_output_row c;
@@ -243,6 +256,8 @@ static void deliver(pso_runner *r, int64_t read_to)
     if (res.status != PS_OUTPUT_DELIVERED && !res.nothing_sent &&
         pb->ev[pb->count - 1].e.id > r->resend_to)
         r->resend_to = pb->ev[pb->count - 1].e.id; /* part of it may have arrived */
+    else if (res.status != PS_OUTPUT_DELIVERED && res.nothing_sent)
+        forget_inflight(r);
     if (res.status == PS_OUTPUT_DELIVERED) {
         r->backoff_ms = 0;
         if (r->failing)

@@ -42,6 +42,27 @@ static void test_transient(void **state)
     (void)state;
 }
 
+/* No answer is retried, unless the server's certificate did not verify: that waits for
+ * a new certificate or configuration, in state error. */
+static void test_fail_tls_refused(void **state)
+{
+    ps_out_http_resp r = {.status = 0, .retry_after_ms = -1};
+    ps_output_result res;
+    memset(&res, 0, sizeof res);
+    snprintf(r.error, sizeof r.error, "Could not connect to server");
+    ps_out_http_fail(&r, "clickhouse insert", &res);
+    assert_int_equal(res.status, PS_OUTPUT_RETRY);
+    assert_true(res.nothing_sent);
+    r.tls_refused = true;
+    snprintf(r.error, sizeof r.error, "SSL certificate problem: certificate has expired");
+    ps_out_http_fail(&r, "clickhouse insert", &res);
+    assert_int_equal(res.status, PS_OUTPUT_FAILED);
+    assert_true(res.nothing_sent);
+    assert_string_equal(res.message,
+                        "clickhouse insert: SSL certificate problem: certificate has expired");
+    (void)state;
+}
+
 static void test_json_string(void **state)
 {
     ps_buf b = {0};
@@ -211,7 +232,7 @@ int main(void)
         cmocka_unit_test(test_json_string), cmocka_unit_test(test_gzip_round_trip),
         cmocka_unit_test(test_pack),        cmocka_unit_test(test_delivered_before),
         cmocka_unit_test(test_describe),    cmocka_unit_test(test_nothing_taken),
-        cmocka_unit_test(test_no_answer),
+        cmocka_unit_test(test_no_answer),   cmocka_unit_test(test_fail_tls_refused),
     };
     int rc;
     curl_global_init(CURL_GLOBAL_DEFAULT);
