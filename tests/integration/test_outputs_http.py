@@ -12,8 +12,9 @@ secret appears in the service's output.
 The failure matrix of #16 (FailureMatrix, one implementation for the three outputs):
 kill -9 of podstream at random moments while forwarding, the destination crashed and
 restarted, the destination down for longer than a retention step, and a size limit
-that makes retention drop undelivered events (counted and logged). ClickHouse over
-HTTPS: a wrong CA and an expired server certificate (ClickHouseTlsTests).
+that makes retention drop undelivered events (counted and logged). TLS: a wrong CA and
+an expired server certificate, for ClickHouse over HTTPS (ClickHouseTlsTests) and for
+the simulators.
 
 Run one class: PODSTREAM=... PODSIM=... /usr/bin/python3 test_outputs_http.py -v HecTests"""
 
@@ -21,6 +22,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -252,6 +254,38 @@ class SimFailureMatrix(FailureMatrix):
 
     def absorbed(self):
         return None
+
+    def tls_refused_then_fixed(self, certdir, reason):
+        """The simulator serves the certificate of `certdir` and the output trusts its CA:
+        a clear error naming the output, state error, nothing sent. Then the simulator
+        gets the test CA's certificate, the output that CA, a reload: every event once."""
+        options = self.matrix_options(tls={"ca_file": os.path.join(certdir, "ca.pem")})
+        self.dest.kill()
+        self.dest.use_certs(certdir)
+        self.dest.start()
+        svc = self.start_with_output(self.NAME, self.TYPE, options,
+                                     sim_args=("--rate", "max", "--count", "300"))
+        wait_for(lambda: svc.count() >= 600, 60, "600 stored")
+        st = self.wait_error(svc, self.NAME, reason)
+        self.assertEqual((st["state"], st["delivered"]), ("error", 0))
+        self.assertRegex(svc.output(), r"warn +output %s: [a-z ]+: SSL certificate problem: %s"
+                         % (self.NAME, re.escape(reason)))
+        self.assertEqual(self.arrived(), [])
+        self.dest.kill()
+        self.dest.use_certs(certs())
+        self.dest.start()
+        write_outputs(svc, output_yaml(self.NAME, self.TYPE, self.options(self.dest)))
+        svc.hup()
+        self.wait_delivered(svc, self.NAME, 600)
+        self.assertEqual(sorted(self.arrived()), sorted(self.stored_keys(svc)))
+        self.assertEqual(self.status_of(svc, self.NAME)["duplicates"], 0)
+
+    def test_expired_certificate_is_an_error_until_renewed(self):
+        # A CA and server certificate made three days ago, valid for one.
+        expired = os.path.join(self.dir, "expired")
+        subprocess.run(["faketime", "-3 days", "bash", GEN_CERTS, expired, "1"], check=True,
+                       stdout=subprocess.DEVNULL)
+        self.tls_refused_then_fixed(expired, "certificate has expired")
 
 
 @unittest.skipUnless(os.path.exists(receivers.CLICKHOUSE), "clickhouse-server not installed")
@@ -532,6 +566,14 @@ class SentinelTests(SimFailureMatrix, HttpOutputCase):
 
     def arrived(self):
         return [r["EventKey"] for r in self.dest.records()]
+
+    def test_wrong_ca_fails_clearly_then_reload_fixes_it(self):
+        other = os.path.join(self.dir, "other-ca")
+        subprocess.run(["bash", GEN_CERTS, other], check=True, stdout=subprocess.DEVNULL)
+        # The simulator keeps the test CA's certificate; the output trusts another CA.
+        shutil.copy(os.path.join(certs(), "server.pem"), other)
+        shutil.copy(os.path.join(certs(), "server.key"), other)
+        self.tls_refused_then_fixed(other, "unable to get local issuer certificate")
 
     def test_everything_delivered_under_the_limit_and_throttling_honoured(self):
         az = self.az(token_lifetime=4)

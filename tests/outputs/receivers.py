@@ -111,6 +111,13 @@ class _Sim:
         stop_process(self.proc)
         self.log.close()
 
+    def use_certs(self, certdir):
+        """Serves the certificate of `certdir` (gen-certs.sh's) from the next start()."""
+        self.args[self.args.index("--cert") + 1] = os.path.join(certdir, "server.pem")
+        self.args[self.args.index("--key") + 1] = os.path.join(certdir, "server.key")
+        self.ca = os.path.join(certdir, "ca.pem")
+        self.ctx = ssl.create_default_context(cafile=self.ca)
+
     def kill(self):
         """kill -9, as a crash would: what it accepted is recorded, nothing else is."""
         if self.proc.poll() is None:
