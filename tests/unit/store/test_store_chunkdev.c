@@ -16,23 +16,26 @@ typedef struct fixture {
     ps_store *rd; /* reader */
 } fixture;
 
-/* Stores one maillog line from <from> at ts on device dev, with key "<prefix>-<i>". */
+/* Stores a sendmail reception line from <from> at ts on device dev, in the open
+ * batch, with key "<prefix>-<i>". */
 static void put_line(fixture *f, long long dev, const char *prefix, int i, const char *from,
                      int64_t ts)
 {
     ps_errmsg em;
     ps_event ev;
-    bool dup;
-    char raw[512], when[40];
+    bool dup = true;
+    char key[64], when[40], qid[16], addr[80];
+    char *raw;
+    snprintf(key, sizeof key, "%s-%04d", prefix, i);
+    snprintf(qid, sizeof qid, "QX%06d", i);
+    snprintf(addr, sizeof addr, "<%s>", from);
     ps_time_format_iso(ts, when, sizeof when);
-    snprintf(raw, sizeof raw,
-             "{\"id\":\"%s-%04d\",\"ts\":\"%s\",\"sm\":{\"qid\":\"QX%06d\",\"from\":"
-             "\"<%s>\"}}",
-             prefix, i, when, i, from);
+    raw = make_maillog(key, when, qid, addr, NULL, NULL, NULL, NULL, NULL);
     event_from(&ev, PS_DATA_MAILLOG, raw, strlen(raw));
     assert_int_equal(ps_store_insert(f->st, dev, &ev, raw, strlen(raw), NULL, &dup, &em), PS_OK);
     assert_false(dup);
     ps_event_deinit(&ev);
+    free(raw);
 }
 
 /* Device 6 runs up to an hour ahead of device 7; device 7 also stores an archive
@@ -44,7 +47,8 @@ static int setup(void **state)
     ps_errmsg em;
     const int64_t base = T0 + 10 * 86400 * SEC;
     scratch_make(&f->s);
-    if (ps_store_create(f->s.db, PS_STORE_WRITER, &f->st, &em) != PS_OK)
+    if (ps_store_create(f->s.db, PS_STORE_WRITER, &f->st, &em) != PS_OK ||
+        ps_store_create(f->s.db, PS_STORE_READER, &f->rd, &em) != PS_OK)
         fail_msg("%s", em.text);
     assert_int_equal(ps_store_begin(f->st, &em), PS_OK);
     for (int i = 0; i < 3000; i++) {
@@ -62,8 +66,6 @@ static int setup(void **state)
         }
     }
     assert_int_equal(ps_store_commit(f->st, &em), PS_OK);
-    if (ps_store_create(f->s.db, PS_STORE_READER, &f->rd, &em) != PS_OK)
-        fail_msg("%s", em.text);
     *state = f;
     return 0;
 }
