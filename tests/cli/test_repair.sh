@@ -53,7 +53,7 @@ holder=
 # Zeros over one leaf page of the events table, with nothing open.
 page=$(q "SELECT pageno FROM dbstat WHERE name = 'events' AND pagetype = 'leaf' ORDER BY pageno LIMIT 1 OFFSET 10")
 on_page=$(q "SELECT ncell FROM dbstat WHERE pageno = $page")
-dd if=/dev/zero of="$db" bs=4096 seek=$((page - 1)) count=1 conv=notrunc 2>/dev/null
+dd if=/dev/zero of="$db" bs="$(q 'PRAGMA page_size')" seek=$((page - 1)) count=1 conv=notrunc 2>/dev/null
 [ "$(q 'PRAGMA quick_check' 2>&1)" != ok ] || fail "the damage did not take"
 run query_damaged 1 query --db "$db" --limit 0 --format csv
 has_text "$last.stderr" "database disk image is malformed"
@@ -92,7 +92,8 @@ if [ "$(id -u)" -eq 0 ] && getent passwd nobody >/dev/null && getent group nogro
     PS_STORE_HEALTH_FIXTURE="$own/pod.db" "$FIXTURE"
     chown nobody:nogroup "$own" "$own/pod.db"
     chmod 0640 "$own/pod.db"
-    dd if=/dev/zero of="$own/pod.db" bs=4096 seek=$((page - 1)) count=1 conv=notrunc 2>/dev/null
+    dd if=/dev/zero of="$own/pod.db" bs="$(q 'PRAGMA page_size')" seek=$((page - 1)) count=1 \
+        conv=notrunc 2>/dev/null
     run repair_as_root 0 repair --db "$own/pod.db"
     has_text "$last.stdout" "Rebuilt $own/pod.db:"
     hasnt "$last.stderr" "warning"

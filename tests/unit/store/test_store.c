@@ -63,6 +63,40 @@ static void test_missing_directory_is_created(void **state)
     scratch_remove(&s);
 }
 
+/* A new database gets 16 KiB pages (a quarter of the writer's WAL frames); one made
+ * before, with 4 KiB pages, keeps them when the store opens it. */
+static void test_page_size_of_new_and_old_files(void **state)
+{
+    scratch s;
+    ps_store *st = NULL;
+    ps_errmsg em;
+    sqlite3 *h;
+    (void)state;
+    scratch_make(&s);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_OK);
+    ps_store_destroy(st);
+    h = peek_open(s.db);
+    assert_int_equal(peek_int(h, "PRAGMA page_size"), 16384);
+    sqlite3_close(h);
+    scratch_remove(&s);
+
+    scratch_make(&s);
+    assert_int_equal(sqlite3_open(s.db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h,
+                                  "PRAGMA page_size=4096; PRAGMA user_version=0; "
+                                  "CREATE TABLE t(x); DROP TABLE t;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_OK);
+    ps_store_destroy(st);
+    h = peek_open(s.db);
+    assert_int_equal(peek_int(h, "PRAGMA page_size"), 4096);
+    assert_true(peek_int(h, "SELECT count(*) FROM events") == 0);
+    sqlite3_close(h);
+    scratch_remove(&s);
+}
+
 static void test_reader_errors(void **state)
 {
     scratch s;
@@ -664,6 +698,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_modes),
         cmocka_unit_test(test_missing_directory_is_created),
+        cmocka_unit_test(test_page_size_of_new_and_old_files),
         cmocka_unit_test(test_reader_errors),
         cmocka_unit_test(test_batch_misuse),
         cmocka_unit_test(test_dedup),
