@@ -267,13 +267,13 @@ static void test_save_as_root_keeps_owners(void **state)
     ps_gui_form *f = NULL, *copy = NULL;
     ps_diag all;
     ps_errmsg em;
-    char *file = g_build_filename(dir, FILE_, NULL), *sub = g_build_filename(dir, "devices", NULL);
+    char *file = NULL, *sub = NULL;
     char id[32], who[64];
-    if (geteuid() != 0) {
-        g_free(file);
-        g_free(sub);
+    /* Before any allocation: skip() does not return, which the analyzer cannot see. */
+    if (geteuid() != 0)
         skip();
-    }
+    file = g_build_filename(dir, FILE_, NULL);
+    sub = g_build_filename(dir, "devices", NULL);
     ps_diag_init(&all);
     assert_int_equal(chown(file, 65534, 65534), 0);
     assert_int_equal(chown(sub, 0, 65534), 0);
