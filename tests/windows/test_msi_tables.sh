@@ -10,6 +10,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${PS_WIN_BUILD:-$root/build-win}
 msi=${1:-$(ls -t "$build"/podstream-*-x64.msi 2>/dev/null | head -n1 || true)}
 [ -f "$msi" ] || { echo "FAIL: no MSI (run installer/windows/build.sh)" >&2; exit 1; }
+msi=$(realpath "$msi")
 version=$(sed -n 's/^project(podstream VERSION \([0-9.]*\).*/\1/p' "$root/CMakeLists.txt")
 
 fails=0
@@ -17,7 +18,8 @@ n=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 tmp=$(mktemp -d /tmp/ps_msi_tables.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-table() { msiinfo export "$msi" "$1" 2>/dev/null | tr -d '\r' >"$tmp/$1" || true; }
+# From $tmp: exporting a table with binary columns (Icon) writes them to ./<table>/.
+table() { (cd "$tmp" && msiinfo export "$msi" "$1" 2>/dev/null | tr -d '\r' >"$tmp/$1") || true; }
 # row TABLE TEXT: a row of TABLE holds TEXT exactly (tab-separated fields).
 row() {
     n=$((n + 1))
