@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import signal
+import shutil
 import subprocess
 import sys
 import time
@@ -615,7 +616,7 @@ class SyslogTests(SyslogCase):
         self.tls_failure_then_fixed(os.path.join(other, "ca.pem"),
                                     "self-signed certificate in certificate chain")
 
-    def test_expired_certificate_is_a_clear_error(self):
+    def test_expired_certificate_is_a_clear_error_and_nothing_is_lost_after_renewal(self):
         # A CA and server certificate made three days ago, valid for one.
         expired = os.path.join(self.dir, "expired")
         subprocess.run(["faketime", "-3 days", "bash", os.environ["PODSIM_GEN_CERTS"], expired,
@@ -628,9 +629,26 @@ class SyslogTests(SyslogCase):
 
         st = wait_for(lambda: self.refused(svc), 20, "the output in state error")
         self.assertIn("certificate has expired", st["last_error"])
-        svc.stop()
         # nothing was acknowledged: the cursor did not move
         self.assertEqual(output_row(svc, "siem")[3], 0)
+
+        # The receiver's admin renews its certificate and CA in place, and podstream's
+        # admin reloads: everything stored so far, and after, arrives once.
+        self.rs.stop()
+        for name in ("ca.pem", "server.pem", "server.key"):
+            shutil.copyfile(os.path.join(self.certs(), name), os.path.join(expired, name))
+        self.rs.start()
+        svc.hup()
+        wait_for(lambda: svc.count() >= 200, 60, "all 200 events")
+        wait_for(self.delivered_all(svc, "siem"), 60, "all delivered after the renewal")
+        # TCP has no acknowledgement of its own: let rsyslog write what it was sent
+        # before it is stopped (RelpTests covers a receiver that goes away).
+        wait_for(lambda: sum(len(self.rs.messages(n))
+                             for n in ("it-message-1", "it-maillog-2")) >= 200,
+                 30, "rsyslog wrote all 200")
+        svc.stop()
+        self.rs.stop()
+        self.assert_all_arrived(svc, self.rs)
 
 
 class RelpTests(SyslogCase):
