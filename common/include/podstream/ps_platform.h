@@ -187,6 +187,14 @@ int64_t ps_plat_mono_ms(void);
  * behind the stages that feed it, or they only fill the queue in front of it. */
 void ps_plat_thread_background(void);
 
+/* Lowers the calling thread's CPU priority two notches, below the stages
+ * ps_plat_thread_background lowers (nice +10 on Linux; lowest on Windows), for
+ * work that may wait while ingest has a backlog: an output's delivery, whose
+ * events stay in the store until it catches up. Other threads keep theirs. PS_OK,
+ * doing nothing, where threads have no priority of their own (POSIX but Linux);
+ * otherwise the OS call's failure, with detail in em (may be NULL). */
+ps_err ps_plat_thread_lowest(ps_errmsg *em);
+
 /* Keeps secrets in this process's memory (tokens, the shared key, redaction keys,
  * and the mail data read from the database) out of core dumps and away from other
  * processes of the same user: Linux PR_SET_DUMPABLE 0, which also stops ptrace

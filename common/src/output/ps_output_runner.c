@@ -310,7 +310,10 @@ static void *runner_main(void *arg)
 {
     pso_runner *r = arg;
     ps_errmsg em;
-    ps_plat_thread_background();
+    /* Below the ingest stages: during a catch-up the output takes only the CPU
+     * ingest leaves, and its backlog waits in the store. Best effort. */
+    if (ps_plat_thread_lowest(&em) != PS_OK)
+        ps_log(PS_LOG_DEBUG, PS_LOG_NO_DEVICE, "output %s: %s", r->name, em.text);
     if (r->def->s->npipelines &&
         ps_pipeline_chain_create(r->pipes, (const char *const *)r->def->s->pipelines,
                                  r->def->s->npipelines, &r->chain, &em) != PS_OK)

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -168,6 +169,81 @@ static void test_background_lowers_only_the_caller(void **state)
     (void)state;
 }
 
+/* The calling thread's nice value as the kernel reports it: field 19 of
+ * /proc/self/task/<tid>/stat, counted after the command name, which may hold
+ * spaces and parentheses. */
+static int task_nice(void)
+{
+    char path[64], buf[1024];
+    long tid = syscall(SYS_gettid);
+    FILE *f;
+    size_t n;
+    const char *p;
+    int nice = 99;
+
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    p = strrchr(buf, ')');
+    assert_non_null(p);
+    for (int field = 2; field < 19; field++) {
+        p = strchr(p + 1, ' ');
+        assert_non_null(p);
+    }
+    assert_int_equal(sscanf(p + 1, "%d", &nice), 1);
+    return nice;
+}
+
+struct lowest_run {
+    int before, after_background, after;
+    ps_err err;
+};
+
+/* As an output thread sits beside ingest's: lowered once as a receiver or
+ * worker is, then ps_plat_thread_lowest in a second thread. */
+static void *background_then_read(void *arg)
+{
+    struct lowest_run *run = arg;
+    run->before = task_nice();
+    ps_plat_thread_background();
+    run->after_background = task_nice();
+    return NULL;
+}
+
+static void *lowest_then_read(void *arg)
+{
+    struct lowest_run *run = arg;
+    ps_errmsg em;
+    run->before = task_nice();
+    run->err = ps_plat_thread_lowest(&em);
+    run->after = task_nice();
+    return NULL;
+}
+
+static void test_lowest_is_below_background(void **state)
+{
+    ps_thread *t = NULL;
+    struct lowest_run bg = {0, 0, 0, PS_OK}, low = {0, 0, 0, PS_ERR_INTERNAL};
+    int mine = task_nice();
+
+    assert_int_equal(ps_plat_thread_create(&t, "ps-test-bg", background_then_read, &bg), PS_OK);
+    (void)ps_plat_thread_join(t);
+    assert_int_equal(ps_plat_thread_create(&t, "ps-test-lowest", lowest_then_read, &low), PS_OK);
+    (void)ps_plat_thread_join(t);
+    assert_int_equal(low.err, PS_OK);
+    /* nice is capped at 19: under `nice -n 10 ctest` the step is smaller */
+    assert_int_equal(low.before, mine);
+    assert_int_equal(low.after, mine + 10 > 19 ? 19 : mine + 10);
+    assert_int_equal(bg.after_background, mine + 5 > 19 ? 19 : mine + 5);
+    if (mine + 10 <= 19)
+        assert_true(low.after > bg.after_background);
+    assert_int_equal(task_nice(), mine);
+    (void)state;
+}
+
 /* Core dumps would hold the clear-text token; the debug switch must keep them. */
 static void test_secure_process_disables_dumps(void **state)
 {
@@ -197,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_cond_signal_wakes_waiter),
         cmocka_unit_test(test_threads_join_and_exclude),
         cmocka_unit_test(test_background_lowers_only_the_caller),
+        cmocka_unit_test(test_lowest_is_below_background),
         cmocka_unit_test(test_secure_process_disables_dumps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -510,6 +510,38 @@ static void test_threads_and_requests(void **state)
     (void)state;
 }
 
+static void *background_priority(void *arg)
+{
+    (void)arg;
+    ps_plat_thread_background();
+    return (void *)(intptr_t)GetThreadPriority(GetCurrentThread());
+}
+
+static void *lowest_priority(void *arg)
+{
+    ps_err *err = arg;
+    ps_errmsg em;
+    *err = ps_plat_thread_lowest(&em);
+    return (void *)(intptr_t)GetThreadPriority(GetCurrentThread());
+}
+
+/* An output's thread sits below ingest's receivers and workers, and neither
+ * changes the thread that started it. */
+static void test_thread_priorities(void **state)
+{
+    ps_thread *t = NULL;
+    ps_err err = PS_ERR_INTERNAL;
+    int mine = GetThreadPriority(GetCurrentThread());
+
+    assert_int_equal(ps_plat_thread_create(&t, "ps-test-bg", background_priority, NULL), PS_OK);
+    assert_int_equal((intptr_t)ps_plat_thread_join(t), THREAD_PRIORITY_BELOW_NORMAL);
+    assert_int_equal(ps_plat_thread_create(&t, "ps-test-lowest", lowest_priority, &err), PS_OK);
+    assert_int_equal((intptr_t)ps_plat_thread_join(t), THREAD_PRIORITY_LOWEST);
+    assert_int_equal(err, PS_OK);
+    assert_int_equal(GetThreadPriority(GetCurrentThread()), mine);
+    (void)state;
+}
+
 /* A listening TCP socket on 127.0.0.1; its port into *port. */
 static SOCKET listener(int *port)
 {
@@ -611,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_system),
         cmocka_unit_test(test_threads_and_requests),
+        cmocka_unit_test(test_thread_priorities),
         cmocka_unit_test(test_sockets),
         cmocka_unit_test(test_append_files),
     };

@@ -65,6 +65,26 @@ void ps_plat_thread_background(void)
 #endif
 }
 
+ps_err ps_plat_thread_lowest(ps_errmsg *em)
+{
+#ifdef __linux__
+    /* Relative to the thread's own nice, so that it stays below the stages
+     * ps_plat_thread_background lowered whatever the process was started at. */
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, tid);
+    if (errno != 0)
+        return ps_errmsg_set(em, PS_ERR_IO, "cannot read the thread's priority: %s",
+                             strerror(errno));
+    if (setpriority(PRIO_PROCESS, tid, now + 10) != 0)
+        return ps_errmsg_set(em, PS_ERR_IO, "cannot lower the thread's priority: %s",
+                             strerror(errno));
+#else
+    (void)em;
+#endif
+    return PS_OK;
+}
+
 bool ps_plat_secure_process(void)
 {
 #ifdef __linux__

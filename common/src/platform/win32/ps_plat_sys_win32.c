@@ -54,6 +54,18 @@ void ps_plat_thread_background(void)
     (void)SetThreadPriority(GetCurrentThread(), THREAD_PRIORITY_BELOW_NORMAL);
 }
 
+ps_err ps_plat_thread_lowest(ps_errmsg *em)
+{
+    /* One below ps_plat_thread_background's BELOW_NORMAL. */
+    char why[256];
+    DWORD rc;
+    if (SetThreadPriority(GetCurrentThread(), THREAD_PRIORITY_LOWEST))
+        return PS_OK;
+    rc = GetLastError();
+    return ps_errmsg_set(em, ps_w32_err(rc), "cannot lower the thread's priority: %s",
+                         ps_w32_strerror(rc, why, sizeof why));
+}
+
 /* werapi.h of MinGW-w64 does not compile on its own; the one flag needed. */
 #define PS_WER_FAULT_REPORTING_FLAG_NOHEAP 1
 typedef HRESULT(WINAPI *wer_set_flags_fn)(DWORD);
