@@ -3,6 +3,7 @@
  * test_tray_wine.sh to show podstream-tray.exe --print-state.
  *   live    two devices live, 12.25 and 30 events/s; one failed a minute ago
  *   unauth  the same, and a third device unauthorised
+ *   backoff the same two, pod-us reconnecting after its error (tests/windows/shot_tray_wine.sh)
  *   stale   the live counters, written ten minutes ago (the service stopped)
  * With SECONDS, writes them again every second for that long, as the service does. */
 #include <stdio.h>
@@ -37,7 +38,7 @@ int main(int argc, char **argv)
     int rc = 1;
     long seconds = argc == 4 ? strtol(argv[3], NULL, 10) : 0;
     if (argc != 3 && argc != 4) {
-        fputs("usage: tray_fixture DB live|unauth|stale [SECONDS]\n", stderr);
+        fputs("usage: tray_fixture DB live|unauth|backoff|stale [SECONDS]\n", stderr);
         return 2;
     }
     if (!strcmp(argv[2], "stale"))
@@ -46,6 +47,10 @@ int main(int argc, char **argv)
     c[1] = device(2, "pod-us", PS_STATE_LIVE, 30.0, now);
     snprintf(c[1].last_error, sizeof c[1].last_error, "connection reset by peer");
     c[1].last_error_us = now - 60 * 1000000LL;
+    if (!strcmp(argv[2], "backoff")) {
+        c[1].state = PS_STATE_BACKOFF;
+        c[1].rate_10s = 0;
+    }
     if (!strcmp(argv[2], "unauth")) {
         c[2] = device(3, "pod-apac", PS_STATE_UNAUTHORISED, 0, now);
         snprintf(c[2].last_error, sizeof c[2].last_error, "HTTP 401: token refused");
