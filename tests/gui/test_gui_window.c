@@ -725,6 +725,10 @@ int main(void)
         printf("no display server: skipped\n");
         return SKIP;
     }
+    /* Screenshots of settled pages: the page switcher's buttons fade their highlight
+     * (CSS transitions, about 200 ms), and a PNG saved right after a page change caught
+     * the fade, the previous page's button still highlighted (issue #18). */
+    g_object_set(gtk_settings_get_default(), "gtk-enable-animations", FALSE, NULL);
     r.dir = g_dir_make_tmp("ps_gui_window_XXXXXX", NULL);
     r.shots = g_build_filename(getenv("PS_BINARY_DIR") ? getenv("PS_BINARY_DIR") : ".",
                                "gui-screenshots", NULL);
