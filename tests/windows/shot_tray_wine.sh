@@ -5,7 +5,7 @@
 # backing off, device error, stopped). For each state the mouse rests on the icon until
 # the tooltip shows; for the live one the right button opens the menu too.
 # Wine's taskbar is not Windows': the real notification area, its overflow and the
-# balloons look different. Not part of CI (about 60 s, most of it wine's boot).
+# balloons look different. Not part of CI (about 40 s, a third of it wine's boot).
 # Needs Xvfb (xvfb), xdotool and optipng; the screen is read from Xvfb's frame buffer
 # file (-fbdir, XWD format), so no ImageMagick.
 # Usage: shot_tray_wine.sh [WIN_BUILD_DIR [OUT_DIR]]
