@@ -18,8 +18,12 @@ n=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 tmp=$(mktemp -d /tmp/ps_msi_tables.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-# From $tmp: exporting a table with binary columns (Icon) writes them to ./<table>/.
-table() { (cd "$tmp" && msiinfo export "$msi" "$1" 2>/dev/null | tr -d '\r' >"$tmp/$1") || true; }
+# Exporting a table with binary columns (Icon) writes them to ./<table>/: do it in a
+# folder of its own, away from the source tree and from the exported tables.
+table() {
+    (mkdir -p "$tmp/bin" && cd "$tmp/bin" &&
+        msiinfo export "$msi" "$1" 2>/dev/null | tr -d '\r' >"$tmp/$1") || true
+}
 # row TABLE TEXT: a row of TABLE holds TEXT exactly (tab-separated fields).
 row() {
     n=$((n + 1))
