@@ -591,6 +591,37 @@ class SyslogTests(SyslogCase):
     def test_kill9_of_podstream_while_forwarding_loses_nothing(self):
         self.check_kill9_of_podstream(relp=False)
 
+    def test_rsyslog_down_longer_than_a_retention_step_loses_nothing(self):
+        # Events three days old under retention_days: 1, rsyslog down from the start:
+        # retention keeps them all; once they are delivered, it takes them.
+        self.rs = Rsyslog(self.dir, self.certs())
+        self.rs.stop()
+        begin = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3 * 86400))
+        self.start_sim("--rate", "max", "--count", "300", "--start", begin)
+        svc = self.start_svc([MESSAGE, MAILLOG], {"retention_days": 1}, start=False)
+        write_outputs(svc, syslog_yaml(self.rs.port, os.path.join(self.certs(), "ca.pem")))
+        svc.start()
+        wait_for(lambda: svc.count() >= 600, 60, "600 stored")
+        wait_for(lambda: (self.status_json(svc, quiet=True).get("outputs") or [{}])[0]
+                 .get("last_error"), 30, "the output's error")
+        # A retention step ran after the last event was stored: each step deletes the
+        # hourly counts of the hours past retention, whatever the outputs hold.
+        cutoff_us = int((time.time() - 86400 - 3600) * 1e6)
+        wait_for(lambda: svc.query("SELECT count(*) FROM hourly WHERE hour_us < ?",
+                                   (cutoff_us,))[0][0] == 0, 40, "a retention step")
+        self.assertEqual(svc.count(), 600, "retention deleted undelivered events")
+        self.rs.start()
+        wait_for(self.delivered_all(svc, "siem"), 90, "every event delivered")
+        wait_for(lambda: sum(len(self.rs.messages(n))
+                             for n in ("it-message-1", "it-maillog-2")) >= 600,
+                 30, "rsyslog wrote all 600")
+        self.assert_all_arrived(svc, self.rs)
+        self.assertEqual(self.status_json(svc)["outputs"][0]["retention_dropped"], 0)
+        # delivered: now retention may take them (it keeps the newest id)
+        wait_for(lambda: svc.count() <= 1, 40, "retention after delivery")
+        svc.stop()
+        self.rs.stop()
+
     def tls_failure_then_fixed(self, bad_ca, reason):
         svc = self.start_all(("--rate", "50", "--count", "300"), ca=bad_ca)
         wait_for(lambda: svc.count() >= 50, 30, "some events")
