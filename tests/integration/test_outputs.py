@@ -373,6 +373,14 @@ class SyslogCase(OutputCase):
         self.assertGreaterEqual(self.status_json(svc)["outputs"][0]["duplicates"],
                                 len(got) - len(set(got)), "every duplicate counted")
 
+    def wait_rsyslog_wrote(self, n):
+        """Until rsyslog has written n messages of the two devices. TCP has no
+        acknowledgement of its own: a test that stops rsyslog right after podstream
+        delivered lets it write first (RelpTests covers a receiver that goes away)."""
+        wait_for(lambda: sum(len(self.rs.messages(d))
+                             for d in ("it-message-1", "it-maillog-2")) >= n,
+                 30, "rsyslog wrote all %d" % n)
+
     def assert_all_arrived(self, svc, rs, allow_dups=False):
         """Every stored event arrived, whole, in id order per device."""
         names = {1: "it-message-1", 2: "it-maillog-2"}
@@ -612,9 +620,7 @@ class SyslogTests(SyslogCase):
         self.assertEqual(svc.count(), 600, "retention deleted undelivered events")
         self.rs.start()
         wait_for(self.delivered_all(svc, "siem"), 90, "every event delivered")
-        wait_for(lambda: sum(len(self.rs.messages(n))
-                             for n in ("it-message-1", "it-maillog-2")) >= 600,
-                 30, "rsyslog wrote all 600")
+        self.wait_rsyslog_wrote(600)
         self.assert_all_arrived(svc, self.rs)
         self.assertEqual(self.status_json(svc)["outputs"][0]["retention_dropped"], 0)
         # delivered: now retention may take them (it keeps the newest id)
@@ -672,11 +678,7 @@ class SyslogTests(SyslogCase):
         svc.hup()
         wait_for(lambda: svc.count() >= 200, 60, "all 200 events")
         wait_for(self.delivered_all(svc, "siem"), 60, "all delivered after the renewal")
-        # TCP has no acknowledgement of its own: let rsyslog write what it was sent
-        # before it is stopped (RelpTests covers a receiver that goes away).
-        wait_for(lambda: sum(len(self.rs.messages(n))
-                             for n in ("it-message-1", "it-maillog-2")) >= 200,
-                 30, "rsyslog wrote all 200")
+        self.wait_rsyslog_wrote(200)
         svc.stop()
         self.rs.stop()
         self.assert_all_arrived(svc, self.rs)
