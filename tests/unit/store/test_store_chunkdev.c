@@ -10,11 +10,7 @@
 #define SEC  1000000LL
 #define HOUR (3600 * SEC)
 
-typedef struct fixture {
-    scratch s;
-    ps_store *st; /* writer */
-    ps_store *rd; /* reader */
-} fixture;
+typedef store_pair fixture;
 
 /* Stores a sendmail reception line from <from> at ts on device dev, in the open
  * batch, with key "<prefix>-<i>". */
@@ -67,16 +63,6 @@ static int setup(void **state)
     }
     assert_int_equal(ps_store_commit(f->st, &em), PS_OK);
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    ps_store_destroy(f->rd);
-    ps_store_destroy(f->st);
-    scratch_remove(&f->s);
-    free(f);
     return 0;
 }
 
@@ -208,10 +194,11 @@ static void test_walk_skips_by_device(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_written_per_chunk_and_device, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_search_same_as_sql, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_search_same_without_rows, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_walk_skips_by_device, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_written_per_chunk_and_device, setup,
+                                        store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_search_same_as_sql, setup, store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_search_same_without_rows, setup, store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_walk_skips_by_device, setup, store_pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

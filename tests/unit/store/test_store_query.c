@@ -10,11 +10,7 @@
 #define T0  1716372000000000LL /* 2024-05-22T10:00:00Z */
 #define SEC 1000000LL
 
-typedef struct fixture {
-    scratch s;
-    ps_store *st; /* writer */
-    ps_store *rd; /* reader */
-} fixture;
+typedef store_pair fixture;
 
 /* Three mails. M1 and its two sendmail lines on device 2; M3 looks like M1 in
  * every way an inexact match would confuse (address prefix, qid case, subject). */
@@ -57,16 +53,6 @@ static int setup(void **state)
     if (ps_store_create(f->s.db, PS_STORE_READER, &f->rd, &em) != PS_OK)
         fail_msg("%s", em.text);
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    ps_store_destroy(f->rd);
-    ps_store_destroy(f->st);
-    scratch_remove(&f->s);
-    free(f);
     return 0;
 }
 
@@ -769,22 +755,24 @@ static void test_reader_while_writing(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_address_filters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_id_filters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_subject_filter, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_search, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_other_filters_and_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_row_contents, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_filter_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_trace, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_trace_follows_requeue, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_newest_first_out_of_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_equal_ts_same_order_with_search, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_newest_first_devices_diverge, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hourly, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_table_format, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_csv_and_json_formats, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reader_while_writing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_address_filters, setup, store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_id_filters, setup, store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_subject_filter, setup, store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_search, setup, store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_other_filters_and_order, setup, store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_row_contents, setup, store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_filter_errors, setup, store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_trace, setup, store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_trace_follows_requeue, setup, store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_newest_first_out_of_order, setup, store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_equal_ts_same_order_with_search, setup,
+                                        store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_newest_first_devices_diverge, setup,
+                                        store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_hourly, setup, store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_table_format, setup, store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_csv_and_json_formats, setup, store_pair_teardown),
+        cmocka_unit_test_setup_teardown(test_reader_while_writing, setup, store_pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,6 +51,24 @@ static inline void scratch_remove(scratch *s)
     rmdir(s->dir);
 }
 
+/* A scratch database with the writer and a reader on it, the fixture of the query
+ * tests; store_pair_teardown destroys both stores, the scratch folder and the pair. */
+typedef struct store_pair {
+    scratch s;
+    ps_store *st; /* writer */
+    ps_store *rd; /* reader */
+} store_pair;
+
+static inline int store_pair_teardown(void **state)
+{
+    store_pair *f = *state;
+    ps_store_destroy(f->rd);
+    ps_store_destroy(f->st);
+    scratch_remove(&f->s);
+    free(f);
+    return 0;
+}
+
 /* Lines of a shared sample file ($PS_SAMPLES/<name>), each a new string. */
 typedef struct lines {
     char *v[64];
