@@ -3,17 +3,21 @@
 output forwards while ingest runs.
 
     tests/bench/bench_outputs.py [--events N] [--build DIR] [--podstream BINARY]
-                                 [--outputs clickhouse,splunk_hec,splunk_hec_ack,sentinel]
-                                 [--nice-receiver N]
+                                 [--outputs file,clickhouse,splunk_hec,splunk_hec_ack,sentinel]
+                                 [--nice-receiver N|idle] [--repeat N] [--compare BINARY]
 
 For each output, podsim serves a backlog of N events (half message, half maillog,
 --rate max) to a real `podstream run` twice, back to back: first with no output (the
 baseline of that pair), then with that one output enabled and its receiver on
 127.0.0.1: a real clickhouse-server, or the Splunk HEC / Sentinel simulators of
-tests/outputs (Python). With --nice-receiver the output runs a third time with its
-receiver at that nice value (every thread of it), so that it takes only the CPU the
-service leaves: on a small machine the receiver otherwise competes with ingest for the
-same cores, which a production receiver on its own machine does not.
+tests/outputs (Python); the file output has no receiver. With --nice-receiver the
+output runs a third time with its receiver at that nice value, or with `idle` under
+SCHED_IDLE (every thread of it), so that it takes only the CPU the service leaves: on
+a small machine the receiver otherwise competes with ingest for the same cores, which
+a production receiver on its own machine does not. With --repeat the
+whole sequence runs N times and the medians follow the table: one pair's loss is within
+the noise of a shared machine, the median of several is the figure to quote. With
+--compare each pair runs with both binaries in turn (before and after a change).
 
 Prints per run:
   - ingest ev/s: until the database holds all N, and the loss against the `none` run
@@ -36,6 +40,7 @@ import argparse
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,7 +56,7 @@ from bench_stream import count, start_podsim, thread_cpu, write_config  # noqa: 
 TOKEN = "bench-token-0123456789"
 HEC_TOKEN = "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d"
 DCR = "dcr-0123456789abcdef0123456789abcdef"
-OUTPUTS = ("clickhouse", "splunk_hec", "splunk_hec_ack", "sentinel")
+OUTPUTS = ("file", "clickhouse", "splunk_hec", "splunk_hec_ack", "sentinel")
 
 
 def receiver_for(case, work, certs):
@@ -75,15 +80,25 @@ def receiver_for(case, work, certs):
         return r, ["type: sentinel", "endpoint: " + r.url, "authority: " + r.url,
                    "tenant_id: t", "client_id: c", "client_secret: s", "dcr_id: " + DCR,
                    "tls: {ca_file: %s}" % ca] + common
+    if case == "file":
+        # No receiver: what the output alone costs ingest.
+        os.makedirs(os.path.join(work, "out"))
+        return None, ["type: file", "path: " + os.path.join(work, "out", "events.jsonl"),
+                      "rotate_size: 64MiB", "keep: 2"] + common
     return None, None
 
 
 def renice(pid, value):
     """Every thread of `pid` (nice is per thread on Linux; threads started later
-    inherit it from the thread that starts them)."""
+    inherit it from the thread that starts them). "idle": SCHED_IDLE, which a
+    waking thread of normal policy preempts at once, where at nice 19 it may wait
+    for the running thread's slice to end."""
     for tid in os.listdir("/proc/%d/task" % pid):
         try:
-            os.setpriority(os.PRIO_PROCESS, int(tid), value)
+            if value == "idle":
+                os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
+            else:
+                os.setpriority(os.PRIO_PROCESS, int(tid), int(value))
         except OSError:
             pass
 
@@ -175,7 +190,7 @@ def run_case(case, nice, args, podstream, podsim):
             return None
         ingest_s, forward_s, backlog, at_ingest, at_end = done
         us = lambda secs: secs * 1e6 / args.events
-        return {"case": case, "nice": nice, "ingest": args.events / ingest_s,
+        return {"case": case, "nice": nice, "bin": podstream, "ingest": args.events / ingest_s,
                 "forward": args.events / forward_s if lines else None, "backlog": backlog,
                 "ingest_cpu": us(split_cpu(at_ingest)[0]), "out_cpu": us(split_cpu(at_end)[1]),
                 "recv_cpu": us(recv_cpu), "sim_cpu": us(sims_cpu)}
@@ -192,7 +207,9 @@ def run_case(case, nice, args, podstream, podsim):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def show(rows):
+def show(rows, binaries):
+    if len(binaries) > 1:
+        print("  ".join("%s = %s" % (chr(65 + i), b) for i, b in enumerate(binaries)))
     print("%-15s %5s %10s %7s %9s %9s %9s %9s %10s %8s %9s" % (
         "output", "nice", "ingest/s", "loss", "ingest", "out", "cpu-bound", "forward/s",
         "backlog", "recv", "podsim"))
@@ -203,13 +220,35 @@ def show(rows):
         bound = "-"
         if base and r["case"] != "none":
             bound = loss(base["ingest_cpu"], r["ingest_cpu"] + r["out_cpu"])
+        name = r["case"] if len(binaries) < 2 else "%s:%s" % (
+            chr(65 + binaries.index(r["bin"])), r["case"])
         print("%-15s %5s %10.0f %7s %9.1f %9s %9s %9s %10s %8s %9.1f" % (
-            r["case"], "-" if r["nice"] is None else r["nice"], r["ingest"],
+            name, "-" if r["nice"] is None else r["nice"], r["ingest"],
             loss(r["ingest"], base["ingest"]) if base else "-", r["ingest_cpu"],
             "%.1f" % r["out_cpu"] if r["case"] != "none" else "-", bound,
             "%.0f" % r["forward"] if r["forward"] else "-",
             r["backlog"] if r["case"] != "none" else "-",
             "%.1f" % r["recv_cpu"] if r["case"] != "none" else "-", r["sim_cpu"]))
+
+
+def show_medians(rows):
+    """Per output and receiver nice: the median of the pairs' losses, and of the CPU."""
+    groups = {}
+    for r, base in rows:
+        if base:
+            groups.setdefault((r["bin"], r["case"], r["nice"]), []).append((r, base))
+    print("medians over the repeats (loss: each run against the `none` run just before it)")
+    print("%-15s %5s %5s %9s %9s %9s %9s  %s" % ("output", "nice", "runs", "loss", "ingest",
+                                                 "none", "out", "binary"))
+    for (binary, case, nice), pairs in groups.items():
+        med = lambda v: statistics.median(v)
+        print("%-15s %5s %5d %+8.1f%% %9.1f %9.1f %9.1f  %s" % (
+            case, "-" if nice is None else nice, len(pairs),
+            med([100.0 * (r["ingest"] / b["ingest"] - 1) for r, b in pairs]),
+            med([r["ingest_cpu"] for r, _ in pairs]), med([b["ingest_cpu"] for _, b in pairs]),
+            med([r["out_cpu"] for r, _ in pairs]), binary))
+    print("ingest, none: ingest CPU us/event with the output and in the `none` run before it; "
+          "out: the output thread's us/event")
 
 
 def main():
@@ -218,25 +257,39 @@ def main():
     ap.add_argument("--build", default=os.path.join(SRC, "build"))
     ap.add_argument("--podstream", help="the service binary (default: BUILD/service/podstream)")
     ap.add_argument("--outputs", default=",".join(OUTPUTS))
-    ap.add_argument("--nice-receiver", type=int, metavar="N",
-                    help="also run each output with its receiver at nice N")
+    ap.add_argument("--nice-receiver", metavar="N",
+                    help="also run each output with its receiver at nice N "
+                         "(or `idle`: SCHED_IDLE)")
+    ap.add_argument("--compare", metavar="BINARY",
+                    help="another service binary, run in turn with the first (before/after)")
+    ap.add_argument("--repeat", type=int, default=1, metavar="N",
+                    help="run every pair N times, in turn, and print the medians")
     ap.add_argument("--timeout", type=int, default=600)
     args = ap.parse_args()
     podstream = args.podstream or os.path.join(args.build, "service", "podstream")
     podsim = os.path.join(args.build, "tests", "podsim", "podsim")
     load0 = os.getloadavg()[0]
     rows = []
-    for case in [c for c in args.outputs.split(",") if c and c != "none"]:
-        base = run_case("none", None, args, podstream, podsim)
-        if base:
-            rows.append((base, None))
-        for nice in [None] + ([args.nice_receiver] if args.nice_receiver is not None else []):
-            r = run_case(case, nice, args, podstream, podsim)
-            if r:
-                rows.append((r, base))
+    # In turn rather than each output N times in a row, so that a change in the
+    # machine's load falls on every output alike.
+    binaries = [podstream] + ([args.compare] if args.compare else [])
+    for _ in range(args.repeat):
+        for case in [c for c in args.outputs.split(",") if c and c != "none"]:
+            for binary in binaries:
+                base = run_case("none", None, args, binary, podsim)
+                if base:
+                    rows.append((base, None))
+                receiver = case != "file"
+                for nice in [None] + ([args.nice_receiver] if args.nice_receiver is not None
+                                      and receiver else []):
+                    r = run_case(case, nice, args, binary, podsim)
+                    if r:
+                        rows.append((r, base))
     print("%d events (half message, half maillog), %s; load average %.2f before, %.2f after"
-          % (args.events, podstream, load0, os.getloadavg()[0]))
-    show(rows)
+          % (args.events, " and ".join(binaries), load0, os.getloadavg()[0]))
+    show(rows, binaries)
+    if args.repeat > 1 or args.compare:
+        show_medians(rows)
     print("recv and podsim: the receiver's and the POD simulator's CPU, not the service's "
           "(in production they run elsewhere), taken from the same cores.")
 

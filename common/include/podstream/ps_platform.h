@@ -187,9 +187,9 @@ int64_t ps_plat_mono_ms(void);
  * behind the stages that feed it, or they only fill the queue in front of it. */
 void ps_plat_thread_background(void);
 
-/* Lowers the calling thread's CPU priority two notches, below the stages
- * ps_plat_thread_background lowers (nice +10 on Linux; lowest on Windows), for
- * work that may wait while ingest has a backlog: an output's delivery, whose
+/* Lowers the calling thread's CPU priority to the lowest there is, below the
+ * stages ps_plat_thread_background lowers (nice 19 on Linux; lowest on Windows),
+ * for work that may wait while ingest has a backlog: an output's delivery, whose
  * events stay in the store until it catches up. Other threads keep theirs. PS_OK,
  * doing nothing, where threads have no priority of their own (POSIX but Linux);
  * otherwise the OS call's failure, with detail in em (may be NULL). */
