@@ -76,6 +76,33 @@ class StreamTests(StreamCase):
         svc.stop()
 
 
+    def test_upgraded_database_gets_device_bits_for_older_events(self):
+        # A database from before schema 6 (no chunk_devices, version 5) gets the bits of
+        # the events it held, filled by the writer between batches, the same as the
+        # writer wrote them (issue 17).
+        self.start_sim("--rate", "max", "--count", "3000")
+        svc = self.start_svc([MESSAGE, MAILLOG])
+        wait_for(lambda: svc.count() >= 6000, 60, "6000 stored events")
+        svc.stop()
+        rows = "SELECT chunk, device_id, max_ts, hex(ids) FROM chunk_devices ORDER BY 1, 2"
+        want = svc.query(rows)
+        self.assertGreaterEqual(len(want), 10)
+        con = sqlite3.connect(svc.db)
+        # what schema 5 had: no table, and no record of a fill (a fresh database at
+        # schema 6 records at once that there is nothing to fill)
+        con.executescript("DROP TABLE chunk_devices; PRAGMA user_version=5;"
+                          "DELETE FROM meta WHERE k = 'chunkdev_fill_below';")
+        con.close()
+        svc.start()
+        wait_for(lambda: svc.query("SELECT v FROM meta WHERE k = 'chunkdev_fill_below'")
+                 == [(0,)], 30, "the device bits of the older events")
+        self.assertEqual(svc.query(rows), want)
+        self.assertEqual(svc.count(), 6000)
+        svc.stop()
+        self.assertIn("the events stored before the upgrade to schema 6 have their device bits",
+                      svc.output())
+
+
 class DropTests(StreamCase):
     def test_tcp_reset_mid_stream_loses_and_doubles_nothing(self):
         sim = self.start_sim("--rate", "400", "--count", "4000",

@@ -257,6 +257,15 @@ typedef struct ps_retention_result {
 ps_err ps_store_retention_step(ps_store *st, int64_t now_us, const ps_retention_policy *policy,
                                unsigned budget, ps_retention_result *res, ps_errmsg *em);
 
+/* A database upgraded from before schema 6 holds events whose ids have no device
+ * bits (chunk_devices), which a newest-first search reads one by one. Each call
+ * fills the bits of up to `chunks` chunks of 1,024 ids (reading those events' ts
+ * and device), newest first, in its own short transaction, and records how far it
+ * got in the database, so a restart resumes there. *more: chunks are left; once it
+ * is false, further calls only read one row. The writer calls it between batches,
+ * like retention. */
+ps_err ps_store_chunkdev_fill_step(ps_store *st, unsigned chunks, bool *more, ps_errmsg *em);
+
 typedef struct ps_store_size {
     uint64_t file_bytes;   /* the database file (page_count * page_size), WAL excluded */
     uint64_t used_bytes;   /* file_bytes minus free pages */

@@ -14,6 +14,10 @@
  * costs about as much as storing them, so ingest never waits long for it. */
 #define RETENTION_BUDGET  250
 #define RETENTION_IDLE_MS 10000
+/* Chunks of 1,024 ids per step of filling chunk_devices, and how long an idle
+ * writer goes on with such steps at a time. */
+#define CHUNKDEV_FILL_CHUNKS  4
+#define CHUNKDEV_FILL_IDLE_MS 20
 /* The resume mirrors (ps_engine_mirror.c) are written this often and at the stop. */
 #define MIRROR_INTERVAL_MS 60000
 /* Messages above this leave the heap trimmed after they are stored. */
@@ -318,6 +322,37 @@ static void retention_step(ps_engine *eng, int64_t *next_ms)
     *next_ms = res.more ? 0 : ps_plat_mono_ms() + RETENTION_IDLE_MS;
 }
 
+/* Fills chunk_devices for events stored before schema 6, a few chunks per step
+ * (1-20 ms for 4,096 events, warm or cold), pausing four times as long as the steps
+ * took: at most a fifth of the writer's time until it is done. With nothing queued,
+ * steps follow each other for up to CHUNKDEV_FILL_IDLE_MS, so an idle writer does
+ * not take minutes for what a busy one does in seconds. *next_ms < 0: nothing left;
+ * *steps counts the steps. */
+static void chunkdev_fill_step(ps_engine *eng, int64_t *next_ms, unsigned *steps)
+{
+    int64_t t0 = ps_plat_mono_ms(), now = t0;
+    bool more = false;
+    ps_errmsg em;
+
+    if (*next_ms < 0 || t0 < *next_ms || atomic_load(&eng->fault) || atomic_load(&eng->stopping))
+        return;
+    do {
+        if (ps_store_chunkdev_fill_step(eng->store, CHUNKDEV_FILL_CHUNKS, &more, &em) != PS_OK) {
+            PS_LOG_E(PS_LOG_NO_DEVICE, "filling the device bits of older events: %s", em.text);
+            *next_ms = t0 + RETENTION_IDLE_MS;
+            return;
+        }
+        ++*steps;
+        now = ps_plat_mono_ms();
+    } while (more && ps_queue_length(eng->commit) == 0 && now - t0 < CHUNKDEV_FILL_IDLE_MS);
+    if (*steps > 1 && !more)
+        PS_LOG_I(PS_LOG_NO_DEVICE,
+                 "search: the events stored before the upgrade to schema 6 have their device "
+                 "bits now (%u steps); searches skip them like newer ones",
+                 *steps);
+    *next_ms = more ? now + 4 * (now - t0) + 1 : -1;
+}
+
 /* True once a stop has used up the writer's share of its time. */
 static bool stop_overdue(ps_engine *eng)
 {
@@ -406,7 +441,8 @@ void *eng_writer_main(void *arg)
     ps_engine *eng = arg;
     item **items = malloc(PS_ENGINE_BATCH_EVENTS * sizeof *items);
     int64_t last_tick = 0;
-    int64_t next_retention = 0;
+    int64_t next_retention = 0, next_fill = 0;
+    unsigned fill_steps = 0;
     bool huge = false;
 
     if (!items) {
@@ -445,6 +481,7 @@ void *eng_writer_main(void *arg)
             last_tick = ps_plat_mono_ms();
         }
         retention_step(eng, &next_retention);
+        chunkdev_fill_step(eng, &next_fill, &fill_steps);
         if (closed)
             break;
     }

@@ -11,7 +11,9 @@
  * The bitmaps only ever gain bits and max_ts only grows (a reused id after a
  * complete delete is claimed by every device that held it), so what they say is a
  * bound, never wrong in the direction that would drop a row. Ids stored before
- * schema 6 have no bit in any bitmap and are read as before.
+ * schema 6 have no bit in any bitmap and are read as before, until
+ * ps_chunkdev_fill_step has filled their chunks from the events (newest first, a
+ * few chunks per step between the writer's batches).
  *
  * Like the codec, this piece takes a ps_store_db and its own state, never a
  * ps_store. */
@@ -53,6 +55,15 @@ void ps_chunkdev_reset(ps_chunkdev *cd);
 ps_err ps_chunkdev_note(ps_chunkdev *cd, int64_t id, long long device_id, int64_t ts);
 /* Merges what the batch noted into chunk_devices, inside the batch's transaction. */
 ps_err ps_chunkdev_flush(ps_chunkdev *cd, ps_store_db *c, ps_errmsg *em);
+
+/* Fills the rows of up to `chunks` chunks stored before schema 6 from the events
+ * table, newest first, and records how far it got (meta chunkdev_fill_below), in one
+ * transaction of its own: a later call, in this process or after a restart, goes on
+ * from there. *more: chunks are left. Rows already there are merged, never lost, so
+ * a chunk filled twice is filled right. Writer only, between batches; uses cd's
+ * accumulator and leaves it empty. */
+ps_err ps_chunkdev_fill_step(ps_chunkdev *cd, ps_store_db *c, unsigned chunks, bool *more,
+                             ps_errmsg *em);
 
 /* A reader's view of one chunk's devices, reloaded per chunk by a walk; caller-owned
  * (ps_chunkdev_view_init/_deinit). Without the table (a database older than schema

@@ -15,7 +15,8 @@
  *       ps_store_match.c      full-text plans, confirming rows      (text)
  *       ps_store_query.c      queries and small reads               (match, codec)
  *       ps_store_trace.c      one mail across events                (query)
- *       ps_store_retention.c  deleting by age and size              (text)
+ *       ps_store_retention.c  deleting by age and size, and filling
+ *                             chunk_devices, between batches        (text, chunkdev)
  *       ps_store_health.c     quick_check, the WAL watch, reload record (sql)
  *       ps_store_output.c     outputs' cursors, counters and reads  (codec)
  *       ps_store_recover.c    rebuilding a damaged file              (write, query)
@@ -157,6 +158,11 @@ typedef struct ps_plan {
 
 /* Builds the plan of q into a zeroed *p; PS_ERR_INVALID naming the filter. */
 ps_err ps_plan_compile(ps_store *st, const ps_query *q, ps_plan *p, ps_errmsg *em);
+/* ANDs the words of q's typed filters that the full-text entry holds (the
+ * disposition) into p's match, so that they yield candidates too; a value without
+ * words adds nothing. The candidates still need the typed column's comparison
+ * (the query's SQL has it), which ps_plan_confirm does not do. */
+ps_err ps_plan_add_typed(ps_store *st, const ps_query *q, ps_plan *p, ps_errmsg *em);
 /* *ok when row r meets every filter of the plan exactly. */
 ps_err ps_plan_confirm(ps_store *st, const ps_query *q, ps_plan *p, const ps_event_row *r, bool *ok,
                        ps_errmsg *em);

@@ -324,6 +324,30 @@ ps_err ps_plan_compile(ps_store *st, const ps_query *q, ps_plan *p, ps_errmsg *e
     return PS_OK;
 }
 
+/* The typed filters whose value the full-text entry holds as words (ps_store_fts_doc
+ * indexes the disposition among the text fields). A row whose column equals the value
+ * (ASCII case aside, as COLLATE NOCASE compares) has the same words, which the
+ * tokenizer folds to lower case, so the value's words as an AND match yield every such
+ * row and some others; the caller's SQL keeps the column's exact comparison. */
+ps_err ps_plan_add_typed(ps_store *st, const ps_query *q, ps_plan *p, ps_errmsg *em)
+{
+    ps_phrase ph;
+    ps_err err;
+    if (!q->disposition || !*q->disposition)
+        return PS_OK;
+    if ((err = make_phrase(st, q->disposition, strlen(q->disposition), false, &ph, em)) == PS_OK &&
+        ph.toks.n > 0) {
+        for (size_t i = 0; i < ph.toks.n && err == PS_OK; i++)
+            if ((err = m_and(p)) == PS_OK)
+                err = m_tok(p, ph.toks.tok[i], false);
+        if (err != PS_OK)
+            err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory building the query");
+    }
+    ps_tokens_clear(&ph.toks);
+    free(ph.word);
+    return err;
+}
+
 /* ---- confirming candidates -------------------------------------------------------- */
 
 static bool phrase_in(const ps_tokens *hay, const ps_phrase *ph)

@@ -3,8 +3,10 @@
  * A query has two shapes. With a filter the full-text index can answer (an
  * address, an id, words), the index yields candidate rows and each one is
  * confirmed against its typed columns in C, so exact filters stay exact although
- * the index only holds hashes and words. Without one, the natural-key index
- * (ts first) walks the time range in order and stops at the limit. */
+ * the index only holds hashes and words. A typed value that is words of the entry
+ * (the disposition) is such a filter too for a newest-first listing with a limit.
+ * Without one, the natural-key index (ts first) walks the time range in order and
+ * stops at the limit. */
 #include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -429,7 +431,8 @@ static ps_err walk_candidate(ps_store *st, const ps_query *q, ps_plan *plan, wal
  * behind another) or an archive fill lies among newer events, pmax stays high and
  * the walk goes on down to where it falls; there chunk_devices tells each
  * candidate's device, and a candidate whose device has nothing new enough in its
- * chunk (or is not the device asked for) is passed over unread. The others have
+ * chunk (or is not the device asked for) is passed over unread; "new enough" is
+ * --since until the heap is full. The others have
  * their rank (ts, device, key_hash) read, and their row only when it would be
  * kept. */
 static ps_err query_newest(ps_store *st, const ps_query *q, ps_plan *plan, int64_t lo, int64_t hi,
@@ -452,8 +455,9 @@ static ps_err query_newest(ps_store *st, const ps_query *q, ps_plan *plan, int64
             goto out;
         if (full && w.pmax < h.v[0].r.ts_us)
             break;
+        /* Until the heap is full, --since bounds what a device's chunk must hold. */
         if (ps_chunkdev_view_excludes(&w.cdv, id, q->device_id >= 0 ? q->device_id : -1,
-                                      full ? h.v[0].r.ts_us : INT64_MIN))
+                                      full ? h.v[0].r.ts_us : q->since_us))
             continue;
         if ((err = walk_candidate(st, q, plan, &w, id, &h, em)) != PS_OK)
             goto out;
@@ -476,36 +480,18 @@ out:
 
 #define NEWEST_HEAP_MAX 10000
 
-ps_err ps_store_query(ps_store *st, const ps_query *q, ps_store_row_fn fn, void *ctx, ps_errmsg *em)
+/* The SQL of a query that is not a newest-first walk: the full-text candidates in
+ * [lo, hi] (plan->match) or the natural-key index, in the listing's order. */
+static ps_err query_prepare(ps_store *st, const ps_query *q, const ps_plan *plan, int64_t lo,
+                            int64_t hi, sqlite3_stmt **s, ps_errmsg *em)
 {
-    ps_plan plan;
     char sql[4096];
     size_t n;
-    sqlite3_stmt *s = NULL;
-    ps_err err;
-    int rc, bi = 1;
-    size_t delivered = 0;
+    int bi = 1;
     const char *dir = q->oldest_first ? "ASC" : "DESC";
-    int64_t lo = 0, hi = INT64_MAX;
-    bool empty = false;
-    memset(&plan, 0, sizeof plan);
-    if (q->since_us >= q->until_us)
-        return PS_OK; /* an empty range: nothing, not an error */
-    if ((err = ps_plan_compile(st, q, &plan, em)) != PS_OK)
-        goto out;
-    if (plan.match) {
-        if ((err = id_bounds(st, q, &lo, &hi, &empty, em)) != PS_OK || empty)
-            goto out;
-        if (q->after_id > 0 && q->after_id >= lo)
-            lo = q->after_id + 1;
-        if (!q->oldest_first && q->after_id <= 0 && q->limit > 0 && q->limit <= NEWEST_HEAP_MAX) {
-            err = query_newest(st, q, &plan, lo, hi, fn, ctx, em);
-            goto out;
-        }
-    }
     n = (size_t)snprintf(sql, sizeof sql, "SELECT ");
     n += select_list(sql + n, sizeof sql - n, q->want_raw);
-    if (plan.match)
+    if (plan->match)
         n += (size_t)snprintf(sql + n, sizeof sql - n,
                               " FROM events_fts f CROSS JOIN events e ON e.id = f.rowid"
                               " WHERE events_fts MATCH ? AND f.rowid >= ? AND f.rowid <= ?");
@@ -518,18 +504,52 @@ ps_err ps_store_query(ps_store *st, const ps_query *q, ps_store_row_fn fn, void 
     else
         snprintf(sql + n, sizeof sql - n, " ORDER BY e.ts_us %s, e.device_id %s, e.key_hash %s",
                  dir, dir, dir);
-    if (sqlite3_prepare_v2(st->conn.db, sql, -1, &s, NULL) != SQLITE_OK) {
-        err = ps_store_dberr(&st->conn, em, "preparing the query");
-        goto out;
-    }
-    if (plan.match) {
-        sqlite3_bind_text(s, bi++, plan.match, (int)plan.mlen, SQLITE_STATIC);
-        sqlite3_bind_int64(s, bi++, lo);
-        sqlite3_bind_int64(s, bi++, hi);
+    if (sqlite3_prepare_v2(st->conn.db, sql, -1, s, NULL) != SQLITE_OK)
+        return ps_store_dberr(&st->conn, em, "preparing the query");
+    if (plan->match) {
+        sqlite3_bind_text(*s, bi++, plan->match, (int)plan->mlen, SQLITE_STATIC);
+        sqlite3_bind_int64(*s, bi++, lo);
+        sqlite3_bind_int64(*s, bi++, hi);
     } else if (q->after_id > 0) {
-        sqlite3_bind_int64(s, bi++, q->after_id);
+        sqlite3_bind_int64(*s, bi++, q->after_id);
     }
-    bind_filters(s, &bi, q);
+    bind_filters(*s, &bi, q);
+    return PS_OK;
+}
+
+ps_err ps_store_query(ps_store *st, const ps_query *q, ps_store_row_fn fn, void *ctx, ps_errmsg *em)
+{
+    ps_plan plan;
+    sqlite3_stmt *s = NULL;
+    ps_err err;
+    int rc;
+    size_t delivered = 0;
+    int64_t lo = 0, hi = INT64_MAX;
+    bool empty = false;
+    bool newest =
+        !q->oldest_first && q->after_id <= 0 && q->limit > 0 && q->limit <= NEWEST_HEAP_MAX;
+    memset(&plan, 0, sizeof plan);
+    if (q->since_us >= q->until_us)
+        return PS_OK; /* an empty range: nothing, not an error */
+    if ((err = ps_plan_compile(st, q, &plan, em)) != PS_OK)
+        goto out;
+    /* A typed filter alone takes its candidates from the full-text index only for
+     * the newest-first walk, which stops early; sorting all of them oldest first, or
+     * for a listing without limit, costs more than the natural-key index's walk. */
+    if ((plan.match || newest) && (err = ps_plan_add_typed(st, q, &plan, em)) != PS_OK)
+        goto out;
+    if (plan.match) {
+        if ((err = id_bounds(st, q, &lo, &hi, &empty, em)) != PS_OK || empty)
+            goto out;
+        if (q->after_id > 0 && q->after_id >= lo)
+            lo = q->after_id + 1;
+        if (newest) {
+            err = query_newest(st, q, &plan, lo, hi, fn, ctx, em);
+            goto out;
+        }
+    }
+    if ((err = query_prepare(st, q, &plan, lo, hi, &s, em)) != PS_OK)
+        goto out;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         ps_event_row row;
         bool ok = true;

@@ -341,3 +341,15 @@ ps_err ps_store_size_get(ps_store *st, bool count, ps_store_size *out, ps_errmsg
     sqlite3_finalize(s);
     return err;
 }
+
+/* ---- the other step between batches ---------------------------------------------- */
+
+ps_err ps_store_chunkdev_fill_step(ps_store *st, unsigned chunks, bool *more, ps_errmsg *em)
+{
+    *more = false;
+    if (st->conn.mode != PS_STORE_WRITER)
+        return ps_store_need_writer(&st->conn, "ps_store_chunkdev_fill_step", em);
+    if (st->in_batch)
+        return ps_errmsg_set(em, PS_ERR_INTERNAL, "filling chunk devices inside a batch");
+    return ps_chunkdev_fill_step(&st->cdev, &st->conn, chunks, more, em);
+}
