@@ -184,19 +184,25 @@ static void test_search_same_as_sql(void **state)
     assert_all_same(*state);
 }
 
+/* Runs check after deleting the chunk_devices rows where `half` holds, then after
+ * deleting them all. */
+static void without_rows(fixture *f, const char *half, void (*check)(fixture *))
+{
+    sqlite3 *db = peek_open(f->s.db);
+    char sql[128];
+    snprintf(sql, sizeof sql, "DELETE FROM chunk_devices WHERE %s", half);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    check(f);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM chunk_devices", NULL, NULL, NULL), SQLITE_OK);
+    check(f);
+    sqlite3_close(db);
+}
+
 /* A database upgraded from before schema 6 has no rows for what it held: those
  * candidates are read as before, with the same result. */
 static void test_search_same_without_rows(void **state)
 {
-    fixture *f = *state;
-    sqlite3 *db = peek_open(f->s.db);
-    assert_int_equal(
-        sqlite3_exec(db, "DELETE FROM chunk_devices WHERE chunk % 2 = 0", NULL, NULL, NULL),
-        SQLITE_OK);
-    assert_all_same(f);
-    assert_int_equal(sqlite3_exec(db, "DELETE FROM chunk_devices", NULL, NULL, NULL), SQLITE_OK);
-    assert_all_same(f);
-    sqlite3_close(db);
+    without_rows(*state, "chunk % 2 = 0", assert_all_same);
 }
 
 /* Makes chunk_devices say that every id is device 7's and none device 6's. */
@@ -345,15 +351,7 @@ static void test_disposition_same_as_sql(void **state)
 /* The same with the chunk_devices rows of half the chunks, then of none. */
 static void test_disposition_same_without_rows(void **state)
 {
-    fixture *f = *state;
-    sqlite3 *db = peek_open(f->s.db);
-    assert_int_equal(
-        sqlite3_exec(db, "DELETE FROM chunk_devices WHERE chunk % 2 = 1", NULL, NULL, NULL),
-        SQLITE_OK);
-    assert_all_disp_same(f);
-    assert_int_equal(sqlite3_exec(db, "DELETE FROM chunk_devices", NULL, NULL, NULL), SQLITE_OK);
-    assert_all_disp_same(f);
-    sqlite3_close(db);
+    without_rows(*state, "chunk % 2 = 1", assert_all_disp_same);
 }
 
 /* The rows of chunk_devices as one string, to compare two databases. */
