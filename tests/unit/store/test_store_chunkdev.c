@@ -464,6 +464,23 @@ static void test_upgraded_fills_like_fresh(void **state)
     scratch_remove(&fresh.s);
     assert_all_same(f);
     assert_all_disp_same(f);
+    /* The walk uses the filled rows of the old chunks as it uses the writer's: told
+     * that every id is device 7's, a search on device 6 reads none of them. */
+    {
+        got g;
+        ps_query q;
+        db = peek_open(f->s.db);
+        claim_all_for_7(db);
+        sqlite3_close(db);
+        memset(&g, 0, sizeof g);
+        ps_query_init(&q);
+        q.search = "ahead";
+        q.device_id = 6;
+        q.until_us = T0 + 10 * 86400 * SEC + 1000 * SEC; /* old chunks only */
+        q.limit = 10;
+        assert_int_equal(ps_store_query(f->rd, &q, got_row, &g, &em), PS_OK);
+        assert_int_equal(g.n, 0);
+    }
 }
 
 int main(void)
