@@ -1,6 +1,7 @@
 /* The writer: the only thread that writes the database, and the only stage that
  * cannot run in parallel, so it does nothing but SQLite. Batches carry the resume
- * state of their devices; counters once a second; retention between batches. */
+ * state of their devices; counters once a second; retention, and the device bits of
+ * events stored before schema 6, between batches. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
