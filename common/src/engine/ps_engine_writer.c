@@ -331,7 +331,7 @@ static void retention_step(ps_engine *eng, int64_t *next_ms)
  * *steps counts the steps. */
 static void chunkdev_fill_step(ps_engine *eng, int64_t *next_ms, unsigned *steps)
 {
-    int64_t t0 = ps_plat_mono_ms(), now = t0;
+    int64_t t0 = ps_plat_mono_ms(), now;
     bool more = false;
     ps_errmsg em;
 
@@ -344,8 +344,9 @@ static void chunkdev_fill_step(ps_engine *eng, int64_t *next_ms, unsigned *steps
             return;
         }
         ++*steps;
-        now = ps_plat_mono_ms();
-    } while (more && ps_queue_length(eng->commit) == 0 && now - t0 < CHUNKDEV_FILL_IDLE_MS);
+    } while (more && ps_queue_length(eng->commit) == 0 &&
+             ps_plat_mono_ms() - t0 < CHUNKDEV_FILL_IDLE_MS);
+    now = ps_plat_mono_ms();
     if (*steps > 1 && !more)
         PS_LOG_I(PS_LOG_NO_DEVICE,
                  "search: the events stored before the upgrade to schema 6 have their device "
