@@ -317,7 +317,8 @@ ps_err ps_store_wal_info(ps_store *st, ps_store_wal *out, ps_errmsg *em);
  * connection, which copies them (PASSIVE: it never waits for a reader). Past a hard
  * limit (4 x `pages`, at most 48 MiB of pages) the committing thread checkpoints
  * itself as before, so a thread that cannot keep up never lets the WAL grow without
- * bound. For the service's writer; one-shot commands keep the default.
+ * bound. The service does not start it: on a 2-core machine it cost more CPU in
+ * all than it took off the writer (docs/performance.md, issue 17).
  * `pages`: the threshold (0: 1,000). Writer mode, outside a batch, from the thread
  * that uses st; ps_store_destroy stops it too. */
 ps_err ps_store_checkpointer_start(ps_store *st, unsigned pages, ps_errmsg *em);

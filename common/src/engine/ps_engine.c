@@ -322,13 +322,7 @@ void ps_engine_reload_refused(ps_engine *eng, const char *reason)
 
 ps_err ps_engine_start(ps_engine *eng, ps_errmsg *em)
 {
-    ps_errmsg why;
     note_load(eng, true, NULL);
-    /* Checkpoints on a thread of their own: about an eighth of the writer's CPU
-     * (docs/performance.md, issue 17). Without it the writer checkpoints itself, as
-     * every other connection does, and loses nothing but that time. */
-    if (ps_store_checkpointer_start(eng->store, 0, &why) != PS_OK)
-        PS_LOG_W(PS_LOG_NO_DEVICE, "the writer checkpoints the WAL itself: %s", why.text);
     if (ps_plat_thread_create(&eng->writer, "ps-writer", eng_writer_main, eng) != PS_OK)
         return ps_errmsg_set(em, PS_ERR_NOMEM, "cannot start the writer thread");
     eng->writer_started = true;
@@ -532,8 +526,6 @@ ps_err ps_engine_stop(ps_engine *eng, ps_errmsg *em)
         ps_store_set_deadline(eng->store, ps_plat_mono_ms() + PS_ENGINE_STOP_FINAL_MS);
         eng_write_tick(eng, true);
     }
-    /* The last checkpoint is the writer's close, as it always was. */
-    ps_store_checkpointer_stop(eng->store);
     if (atomic_load(&eng->fault) == PS_ERR_NOTFOUND)
         eng_dbfile_rescue(eng);
     for (size_t i = 0; i < eng->ndevices; i++) {

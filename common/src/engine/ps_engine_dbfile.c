@@ -140,8 +140,6 @@ void eng_dbfile_watch(ps_engine *eng)
              text);
     {
         ps_errmsg em;
-        /* Its connection, like the writer's, must copy nothing more by the name. */
-        ps_store_checkpointer_stop(eng->store);
         if (ps_store_wal_empty(eng->store, &em) != PS_OK)
             PS_LOG_E(PS_LOG_NO_DEVICE, "cannot empty the WAL: %s", em.text);
     }
