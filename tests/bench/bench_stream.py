@@ -11,10 +11,9 @@ the real `podstream run`; the clock stops when the database holds all N events.
 
   - end-to-end events/s and the time for the whole backlog,
   - the service's peak RSS (VmHWM) while it worked through the backlog,
-  - CPU time per stored event, per thread group (writer, its checkpoint thread
-    `ps-ckpt`, workers, receivers, the rest) and in all (every thread), from
-    /proc/<pid>/task/*/stat just before the stop: the figure that other load on a
-    shared machine does not distort, beside the machine's load average,
+  - CPU time per stored event, per thread group (writer, workers, receivers, the rest)
+    and in all, from /proc/<pid>/task/*/stat just before the stop: the figure that
+    other load on a shared machine does not distort, beside the machine's load average,
   - the raw batched insert rate of the same schema and event mix (bench_store: the
     store's whole insert path on one thread, 1,000 events per transaction, no network
     and no parsing) and the ratio between the two,
@@ -94,12 +93,10 @@ def thread_cpu(pid):
 
 def cpu_groups(per_thread):
     """Sums thread CPU into the engine's stages, by thread name prefix."""
-    groups = {"writer": 0.0, "ckpt": 0.0, "workers": 0.0, "receivers": 0.0, "other": 0.0}
+    groups = {"writer": 0.0, "workers": 0.0, "receivers": 0.0, "other": 0.0}
     for name, secs in per_thread.items():
         if name.startswith("ps-writer"):
             groups["writer"] += secs
-        elif name.startswith("ps-ckpt"):
-            groups["ckpt"] += secs
         elif name.startswith("ps-work"):
             groups["workers"] += secs
         elif name.startswith("ps-rx"):
@@ -247,10 +244,10 @@ def run_once(args, build):
               % (args.events, args.message_share * 100, took, e2e, args.scheme))
         print("peak RSS of podstream run: %.1f MB" % (peak / 1024.0))
         us = lambda secs: secs * 1e6 / args.events
-        print("CPU per stored event: %.1f us in all (writer %.1f, checkpoints %.1f, workers %.1f, "
-              "receivers %.1f, other %.1f); podsim %.1f us"
-              % (us(sum(cpu.values())), us(cpu["writer"]), us(cpu["ckpt"]), us(cpu["workers"]),
-                 us(cpu["receivers"]), us(cpu["other"]), us(sim_cpu)))
+        print("CPU per stored event: %.1f us in all (writer %.1f, workers %.1f, receivers %.1f, "
+              "other %.1f); podsim %.1f us" % (us(sum(cpu.values())), us(cpu["writer"]),
+                                               us(cpu["workers"]), us(cpu["receivers"]),
+                                               us(cpu["other"]), us(sim_cpu)))
         if not args.no_raw:
             out = subprocess.run([bench_store, "-n", str(args.events), "-m",
                                   str(args.message_share), "-d", os.path.join(work, "raw.db"),

@@ -311,37 +311,6 @@ ps_err ps_store_wal_check(ps_store *st, uint64_t warn_bytes, int64_t now_us, ps_
  * episode the service last recorded. Either mode. */
 ps_err ps_store_wal_info(ps_store *st, ps_store_wal *out, ps_errmsg *em);
 
-/* Checkpoints off the committing thread. A writer store checkpoints its WAL itself
- * by default: the commit that passes 1,000 pages copies them into the database.
- * With a checkpointer, that commit only wakes a thread named "ps-ckpt" with its own
- * connection, which copies them (PASSIVE: it never waits for a reader). Past a hard
- * limit (4 x `pages`, at most 48 MiB of pages) the committing thread checkpoints
- * itself as before, so a thread that cannot keep up never lets the WAL grow without
- * bound. The service does not start it: on a 2-core machine it cost more CPU in
- * all than it took off the writer (docs/performance.md, issue 17).
- * `pages`: the threshold (0: 1,000). Writer mode, outside a batch, from the thread
- * that uses st; ps_store_destroy stops it too. */
-ps_err ps_store_checkpointer_start(ps_store *st, unsigned pages, ps_errmsg *em);
-/* Stops the thread and closes its connection; the store checkpoints itself again.
- * From the thread that uses st (or once that one has ended). Nothing without one. */
-void ps_store_checkpointer_stop(ps_store *st);
-/* For tests: keeps the thread from running (true), as a starved one would be. */
-void ps_store_checkpointer_hold(ps_store *st, bool hold);
-
-typedef struct ps_store_ckpt_stats {
-    uint64_t thread_runs, thread_frames; /* checkpoints the thread finished; frames copied */
-    uint64_t tail_waits;                 /* commits that waited for the thread to copy the
-                                            last few frames, so that the WAL starts over */
-    uint64_t writer_runs, writer_frames; /* its own checkpoints past the hard limit */
-    uint64_t wal_pages;                  /* pages in the WAL after the last commit */
-    uint64_t max_wal_pages;              /* the most pages the WAL held after a commit */
-    unsigned pages;                      /* the threshold that wakes the thread */
-    unsigned hard_pages;                 /* the hard limit */
-} ps_store_ckpt_stats;
-
-/* The checkpointer's counters (all zero without one), from the thread that uses st. */
-void ps_store_checkpointer_stats(ps_store *st, ps_store_ckpt_stats *out);
-
 typedef struct ps_store_recovery {
     uint64_t events_saved;   /* events stored again in the new file */
     uint64_t events_lost;    /* events of the damaged file that could not be read (from the

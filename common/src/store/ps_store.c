@@ -256,9 +256,6 @@ void ps_store_destroy(ps_store *st)
         return;
     if (st->in_batch)
         (void)ps_store_rollback(st);
-    /* Before the writer's connection closes, so that its close is the last one and
-     * checkpoints and removes the WAL as it always did. */
-    ps_store_checkpointer_stop(st);
     ps_store_prep_destroy(st->prep);
     /* Joins a running training before the connection goes away. */
     ps_store_codec_deinit(&st->codec);

@@ -28,9 +28,5 @@ ps_err ps_store_copy_to(ps_store *st, const char *dest, ps_errmsg *em)
 
 ps_err ps_store_wal_empty(ps_store *st, ps_errmsg *em)
 {
-    ps_err err;
-    ps_store_ckpt_lock(st);
-    err = ps_store_exec(&st->conn, "PRAGMA wal_checkpoint(TRUNCATE)", em);
-    ps_store_ckpt_unlock(st);
-    return err;
+    return ps_store_exec(&st->conn, "PRAGMA wal_checkpoint(TRUNCATE)", em);
 }

@@ -159,10 +159,7 @@ ps_err ps_store_wal_check(ps_store *st, uint64_t warn_bytes, int64_t now_us, ps_
     out->wal_bytes = wal_file_bytes(&st->conn);
     if (out->wal_bytes > warn_bytes) {
         int64_t before = st->wal_blocked_since_us;
-        ps_store_ckpt_lock(st);
-        err = checkpoint_truncate(&st->conn, &out->blocked, em);
-        ps_store_ckpt_unlock(st);
-        if (err != PS_OK)
+        if ((err = checkpoint_truncate(&st->conn, &out->blocked, em)) != PS_OK)
             return err;
         out->truncated = !out->blocked;
         if (out->blocked && before == 0)

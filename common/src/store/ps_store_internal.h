@@ -18,7 +18,6 @@
  *       ps_store_retention.c  deleting by age and size, and filling
  *                             chunk_devices, between batches        (text, chunkdev)
  *       ps_store_health.c     quick_check, the WAL watch, reload record (sql)
- *       ps_store_ckpt.c       WAL checkpoints on a thread of their own  (sql)
  *       ps_store_output.c     outputs' cursors, counters and reads  (codec)
  *       ps_store_recover.c    rebuilding a damaged file              (write, query)
  *       ps_store.c            open and close, resume, counters      (migrate, codec, write)
@@ -74,9 +73,6 @@ typedef struct ps_tokens {
     size_t n, cap;
 } ps_tokens;
 
-/* The checkpoint thread of a writer (ps_store_ckpt.c); NULL: none. */
-typedef struct ps_store_ckpt ps_store_ckpt;
-
 struct ps_store {
     ps_store_db conn;
     bool in_batch;
@@ -111,7 +107,6 @@ struct ps_store {
      * another thread may set (ps_store_set_deadline) */
     int64_t busy_since_ms;
     _Atomic int64_t deadline_ms;
-    ps_store_ckpt *ckpt;
 };
 
 /* How long the writer's connection waits for a lock before SQLITE_BUSY. */
@@ -132,14 +127,6 @@ struct ps_store {
 ps_err ps_store_write_prepare(ps_store *st, ps_errmsg *em);
 /* Finalizes them and frees the batch accumulators. */
 void ps_store_write_close(ps_store *st);
-
-/* ---- checkpoints (ps_store_ckpt.c) ------------------------------------------------------ */
-
-/* Around a checkpoint of the writer's own connection (the WAL watch, emptying the
- * WAL): waits for the thread's pass under way, so that this one is not refused as
- * busy, which would read as a reader blocking the WAL. Nothing without a thread. */
-void ps_store_ckpt_lock(ps_store *st);
-void ps_store_ckpt_unlock(ps_store *st);
 
 /* ---- full text (ps_store_match.c) ---------------------------------------------------- */
 
