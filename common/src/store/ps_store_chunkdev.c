@@ -107,29 +107,8 @@ ps_err ps_chunkdev_flush(ps_chunkdev *cd, ps_store_db *c, ps_errmsg *em)
 
 /* meta key: every chunk at or above it has its rows; the chunks below are still to
  * fill (0: nothing left). */
-#define FILL_KEY "chunkdev_fill_below"
-
-/* The integer of a one-row query with up to one argument; *found false on NULL. */
-static ps_err fill_int(ps_store_db *c, const char *sql, const int64_t *arg, bool *found,
-                       int64_t *out, ps_errmsg *em)
-{
-    sqlite3_stmt *s = NULL;
-    int rc;
-    *found = false;
-    if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return ps_store_dberr(c, em, "filling the devices of old chunks");
-    if (arg)
-        sqlite3_bind_int64(s, 1, *arg);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
-        *found = true;
-        *out = sqlite3_column_int64(s, 0);
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return ps_store_dberr(c, em, "filling the devices of old chunks");
-    return PS_OK;
-}
+#define FILL_KEY  "chunkdev_fill_below"
+#define FILL_WHAT "filling the devices of old chunks"
 
 /* Where the fill stands (*known: it was recorded). The first time: above the newest
  * chunk that has no row at all, so that the chunk the upgrade cut in two (rows for
@@ -138,27 +117,14 @@ static ps_err fill_int(ps_store_db *c, const char *sql, const int64_t *arg, bool
 static ps_err fill_below(ps_store_db *c, int64_t *below, bool *known, ps_errmsg *em)
 {
     bool found;
-    ps_err err = fill_int(c, "SELECT v FROM meta WHERE k = '" FILL_KEY "'", NULL, known, below, em);
+    ps_err err = ps_store_meta_get(c, FILL_KEY, known, below, FILL_WHAT, em);
     if (err != PS_OK || *known)
         return err;
-    err = fill_int(c,
-                   "SELECT max(id) FROM chunks WHERE NOT EXISTS (SELECT 1 FROM chunk_devices "
-                   "WHERE chunk = chunks.id)",
-                   NULL, &found, below, em);
+    err = ps_store_int_query(c,
+                             "SELECT max(id) FROM chunks WHERE NOT EXISTS (SELECT 1 FROM "
+                             "chunk_devices WHERE chunk = chunks.id)",
+                             NULL, &found, below, FILL_WHAT, em);
     *below = found ? *below + 2 : 0;
-    return err;
-}
-
-static ps_err fill_put(ps_store_db *c, int64_t below, ps_errmsg *em)
-{
-    sqlite3_stmt *s = NULL;
-    ps_err err;
-    if (sqlite3_prepare_v2(c->db, "INSERT OR REPLACE INTO meta(k, v) VALUES('" FILL_KEY "', ?)", -1,
-                           &s, NULL) != SQLITE_OK)
-        return ps_store_dberr(c, em, "filling the devices of old chunks");
-    sqlite3_bind_int64(s, 1, below);
-    err = ps_store_step_done(c, s, "filling the devices of old chunks", em);
-    sqlite3_finalize(s);
     return err;
 }
 
@@ -172,7 +138,7 @@ static ps_err fill_range(ps_chunkdev *cd, ps_store_db *c, int64_t lo, int64_t hi
                            "SELECT id, device_id, ts_us FROM events WHERE id >= ? AND id < ? "
                            "ORDER BY id",
                            -1, &s, NULL) != SQLITE_OK)
-        return ps_store_dberr(c, em, "filling the devices of old chunks");
+        return ps_store_dberr(c, em, FILL_WHAT);
     sqlite3_bind_int64(s, 1, lo);
     sqlite3_bind_int64(s, 2, hi);
     ps_chunkdev_reset(cd);
@@ -181,7 +147,7 @@ static ps_err fill_range(ps_chunkdev *cd, ps_store_db *c, int64_t lo, int64_t hi
                              sqlite3_column_int64(s, 2)) != PS_OK)
             err = ps_errmsg_set(em, PS_ERR_NOMEM, "out of memory");
     if (err == PS_OK && rc != SQLITE_DONE)
-        err = ps_store_dberr(c, em, "filling the devices of old chunks");
+        err = ps_store_dberr(c, em, FILL_WHAT);
     sqlite3_finalize(s);
     if (err == PS_OK)
         err = ps_chunkdev_flush(cd, c, em);
@@ -202,7 +168,8 @@ ps_err ps_chunkdev_fill_step(ps_chunkdev *cd, ps_store_db *c, unsigned chunks, b
     if (err == PS_OK && below > 0) {
         int64_t first = below << PS_CHUNKDEV_SHIFT;
         /* Retention may have left a gap: go on from the newest event below. */
-        err = fill_int(c, "SELECT max(id) FROM events WHERE id < ?", &first, &found, &top, em);
+        err = ps_store_int_query(c, "SELECT max(id) FROM events WHERE id < ?", &first, &found, &top,
+                                 FILL_WHAT, em);
     }
     if (err == PS_OK && found) {
         int64_t hi = (top >> PS_CHUNKDEV_SHIFT) + 1;
@@ -212,7 +179,7 @@ ps_err ps_chunkdev_fill_step(ps_chunkdev *cd, ps_store_db *c, unsigned chunks, b
         err = fill_range(cd, c, lo << PS_CHUNKDEV_SHIFT, hi << PS_CHUNKDEV_SHIFT, em);
     }
     if (err == PS_OK && !(known && below <= 0))
-        err = fill_put(c, lo, em);
+        err = ps_store_meta_put(c, FILL_KEY, lo, NULL, FILL_WHAT, em);
     if (err == PS_OK)
         err = ps_store_exec(c, "COMMIT", em);
     if (err != PS_OK) {

@@ -77,46 +77,14 @@ static uint64_t wal_file_bytes(const ps_store_db *c)
     return (uint64_t)n;
 }
 
-/* One value of the meta table: an integer, or `text` when it is not NULL. */
-static ps_err meta_put_value(ps_store_db *c, const char *k, int64_t v, const char *text,
-                             ps_errmsg *em)
-{
-    sqlite3_stmt *s = NULL;
-    ps_err err;
-    if (sqlite3_prepare_v2(c->db, "INSERT OR REPLACE INTO meta(k, v) VALUES (?, ?)", -1, &s,
-                           NULL) != SQLITE_OK)
-        return ps_store_dberr(c, em, "recording the service's state");
-    sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
-    if (text)
-        sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_int64(s, 2, v);
-    err = ps_store_step_done(c, s, "recording the service's state", em);
-    sqlite3_finalize(s);
-    return err;
-}
-
 static ps_err meta_put(ps_store_db *c, const char *k, int64_t v, ps_errmsg *em)
 {
-    return meta_put_value(c, k, v, NULL, em);
+    return ps_store_meta_put(c, k, v, NULL, "recording the service's state", em);
 }
 
 static ps_err meta_get(ps_store_db *c, const char *k, int64_t *v, ps_errmsg *em)
 {
-    sqlite3_stmt *s = NULL;
-    ps_err err = PS_OK;
-    int rc;
-    *v = 0;
-    if (sqlite3_prepare_v2(c->db, "SELECT v FROM meta WHERE k = ?", -1, &s, NULL) != SQLITE_OK)
-        return ps_store_dberr(c, em, "reading the WAL state");
-    sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        *v = sqlite3_column_int64(s, 0);
-    else if (rc != SQLITE_DONE)
-        err = ps_store_dberr(c, em, "reading the WAL state");
-    sqlite3_finalize(s);
-    return err;
+    return ps_store_meta_get(c, k, NULL, v, "reading the WAL state", em);
 }
 
 /* A passive checkpoint first, which never waits: frames it cannot copy mean a
@@ -204,7 +172,8 @@ ps_err ps_store_reload_put(ps_store *st, const ps_reload_record *r, ps_errmsg *e
         err = meta_put(&st->conn, "reload_accepted", (r->accepted ? 1 : 0) | (r->at_start ? 2 : 0),
                        em);
     if (err == PS_OK)
-        err = meta_put_value(&st->conn, "reload_reason", 0, r->reason, em);
+        err = ps_store_meta_put(&st->conn, "reload_reason", 0, r->reason,
+                                "recording the service's state", em);
     if (err == PS_OK)
         err = meta_put(&st->conn, "reload_started_us", r->started_us, em);
     return err;

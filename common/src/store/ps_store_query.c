@@ -170,26 +170,6 @@ ps_err ps_row_copy_deliver(ps_store *st, ps_row_copy *rows, size_t n, bool want_
 
 /* ---- running a query ---------------------------------------------------------------- */
 
-static ps_err chunk_value(ps_store *st, const char *sql, int64_t arg, bool *found, int64_t *out,
-                          ps_errmsg *em)
-{
-    sqlite3_stmt *s = NULL;
-    int rc;
-    *found = false;
-    if (sqlite3_prepare_v2(st->conn.db, sql, -1, &s, NULL) != SQLITE_OK)
-        return ps_store_dberr(&st->conn, em, "reading time bounds");
-    sqlite3_bind_int64(s, 1, arg);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
-        *found = true;
-        *out = sqlite3_column_int64(s, 0);
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return ps_store_dberr(&st->conn, em, "reading time bounds");
-    return PS_OK;
-}
-
 /* The id range whose rows can hold ts in [since, until): *empty when none can. */
 static ps_err id_bounds(ps_store *st, const ps_query *q, int64_t *lo, int64_t *hi, bool *empty,
                         ps_errmsg *em)
@@ -201,8 +181,8 @@ static ps_err id_bounds(ps_store *st, const ps_query *q, int64_t *lo, int64_t *h
     *hi = INT64_MAX;
     *empty = false;
     if (q->until_us != INT64_MAX) {
-        err = chunk_value(st, "SELECT max(id) FROM chunks WHERE min_ts < ?", q->until_us, &found,
-                          &c, em);
+        err = ps_store_int_query(&st->conn, "SELECT max(id) FROM chunks WHERE min_ts < ?",
+                                 &q->until_us, &found, &c, "reading time bounds", em);
         if (err != PS_OK)
             return err;
         if (!found) {
@@ -214,8 +194,8 @@ static ps_err id_bounds(ps_store *st, const ps_query *q, int64_t *lo, int64_t *h
     if (q->since_us != INT64_MIN) {
         /* pmax never decreases with the chunk id: the first chunk that reaches
          * `since` starts the range. */
-        err = chunk_value(st, "SELECT min(id) FROM chunks WHERE pmax >= ?", q->since_us, &found, &c,
-                          em);
+        err = ps_store_int_query(&st->conn, "SELECT min(id) FROM chunks WHERE pmax >= ?",
+                                 &q->since_us, &found, &c, "reading time bounds", em);
         if (err != PS_OK)
             return err;
         if (!found) {

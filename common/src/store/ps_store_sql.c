@@ -52,3 +52,66 @@ ps_err ps_store_need_writer(const ps_store_db *c, const char *fn, ps_errmsg *em)
         return ps_errmsg_set(em, PS_ERR_INTERNAL, "%s on a read-only store", fn);
     return PS_OK;
 }
+
+ps_err ps_store_int_query(ps_store_db *c, const char *sql, const int64_t *arg, bool *found,
+                          int64_t *out, const char *what, ps_errmsg *em)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+    *found = false;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return ps_store_dberr(c, em, what);
+    if (arg)
+        sqlite3_bind_int64(s, 1, *arg);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+        *found = true;
+        *out = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return ps_store_dberr(c, em, what);
+    return PS_OK;
+}
+
+ps_err ps_store_meta_get(ps_store_db *c, const char *k, bool *found, int64_t *v, const char *what,
+                         ps_errmsg *em)
+{
+    sqlite3_stmt *s = NULL;
+    ps_err err = PS_OK;
+    int rc;
+    *v = 0;
+    if (found)
+        *found = false;
+    if (sqlite3_prepare_v2(c->db, "SELECT v FROM meta WHERE k = ?", -1, &s, NULL) != SQLITE_OK)
+        return ps_store_dberr(c, em, what);
+    sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *v = sqlite3_column_int64(s, 0);
+        if (found)
+            *found = true;
+    } else if (rc != SQLITE_DONE) {
+        err = ps_store_dberr(c, em, what);
+    }
+    sqlite3_finalize(s);
+    return err;
+}
+
+ps_err ps_store_meta_put(ps_store_db *c, const char *k, int64_t v, const char *text,
+                         const char *what, ps_errmsg *em)
+{
+    sqlite3_stmt *s = NULL;
+    ps_err err;
+    if (sqlite3_prepare_v2(c->db, "INSERT OR REPLACE INTO meta(k, v) VALUES (?, ?)", -1, &s,
+                           NULL) != SQLITE_OK)
+        return ps_store_dberr(c, em, what);
+    sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
+    if (text)
+        sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(s, 2, v);
+    err = ps_store_step_done(c, s, what, em);
+    sqlite3_finalize(s);
+    return err;
+}

@@ -5,6 +5,8 @@
 #define PS_STORE_SQL_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "podstream/ps_store.h"
 
@@ -29,6 +31,21 @@ ps_err ps_store_prepare_kept(ps_store_db *c, sqlite3_stmt **out, const char *sql
 
 /* Steps a prepared statement once, then resets it and clears its bindings. */
 ps_err ps_store_step_done(ps_store_db *c, sqlite3_stmt *s, const char *what, ps_errmsg *em);
+
+/* The integer in the first column of a one-row query, bound to *arg when arg is not
+ * NULL. *found is false when there is no row or its value is NULL (*out is then left
+ * as it was); `what` names the read in an error. */
+ps_err ps_store_int_query(ps_store_db *c, const char *sql, const int64_t *arg, bool *found,
+                          int64_t *out, const char *what, ps_errmsg *em);
+
+/* The meta table's integer under key k: *v (0 when there is none; *found, which may be
+ * NULL, says whether there is one). */
+ps_err ps_store_meta_get(ps_store_db *c, const char *k, bool *found, int64_t *v, const char *what,
+                         ps_errmsg *em);
+
+/* Sets the meta table's value under key k: `text` when it is not NULL, else v. */
+ps_err ps_store_meta_put(ps_store_db *c, const char *k, int64_t v, const char *text,
+                         const char *what, ps_errmsg *em);
 
 /* PS_ERR_INTERNAL naming `fn` on a read-only store. */
 ps_err ps_store_need_writer(const ps_store_db *c, const char *fn, ps_errmsg *em);

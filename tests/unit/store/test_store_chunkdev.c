@@ -94,11 +94,8 @@ static void store_events(fixture *f, int from, int to)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    ps_errmsg em;
     scratch_make(&f->s);
-    if (ps_store_create(f->s.db, PS_STORE_WRITER, &f->st, &em) != PS_OK ||
-        ps_store_create(f->s.db, PS_STORE_READER, &f->rd, &em) != PS_OK)
-        fail_msg("%s", em.text);
+    store_pair_open(f);
     store_events(f, 0, 3000);
     *state = f;
     return 0;
@@ -405,9 +402,7 @@ static int setup_upgraded(void **state)
         sqlite3_exec(db, "DROP TABLE chunk_devices; PRAGMA user_version=5;", NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
-    if (ps_store_create(f->s.db, PS_STORE_WRITER, &f->st, &em) != PS_OK ||
-        ps_store_create(f->s.db, PS_STORE_READER, &f->rd, &em) != PS_OK)
-        fail_msg("%s", em.text);
+    store_pair_open(f);
     store_events(f, 1700, 3000);
     *state = f;
     return 0;

@@ -59,6 +59,15 @@ typedef struct store_pair {
     ps_store *rd; /* reader */
 } store_pair;
 
+/* Opens the writer, then a reader, on the pair's scratch database. */
+static inline void store_pair_open(store_pair *f)
+{
+    ps_errmsg em;
+    if (ps_store_create(f->s.db, PS_STORE_WRITER, &f->st, &em) != PS_OK ||
+        ps_store_create(f->s.db, PS_STORE_READER, &f->rd, &em) != PS_OK)
+        fail_msg("%s", em.text);
+}
+
 static inline int store_pair_teardown(void **state)
 {
     store_pair *f = *state;
