@@ -97,6 +97,41 @@ static void test_page_size_of_new_and_old_files(void **state)
     scratch_remove(&s);
 }
 
+/* The full-text index merges 8 segments of a level at a time, on a new database and
+ * on one written before with SQLite's default, once the writer opens it. */
+static void test_fts_automerge(void **state)
+{
+    scratch s;
+    ps_store *st = NULL;
+    ps_errmsg em;
+    sqlite3 *h;
+    (void)state;
+    scratch_make(&s);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_OK);
+    ps_store_destroy(st);
+    h = peek_open(s.db);
+    assert_int_equal(peek_int(h, "SELECT v FROM events_fts_config WHERE k = 'automerge'"), 8);
+    /* as a database from before this setting */
+    assert_int_equal(
+        sqlite3_exec(h, "DELETE FROM events_fts_config WHERE k = 'automerge'", NULL, NULL, NULL),
+        SQLITE_OK);
+    assert_int_equal(peek_int(h, "SELECT count(*) FROM events_fts_config WHERE k = 'automerge'"),
+                     0);
+    sqlite3_close(h);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_READER, &st, &em), PS_OK);
+    ps_store_destroy(st);
+    h = peek_open(s.db);
+    assert_int_equal(peek_int(h, "SELECT count(*) FROM events_fts_config WHERE k = 'automerge'"),
+                     0); /* a reader changes nothing */
+    sqlite3_close(h);
+    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_OK);
+    ps_store_destroy(st);
+    h = peek_open(s.db);
+    assert_int_equal(peek_int(h, "SELECT v FROM events_fts_config WHERE k = 'automerge'"), 8);
+    sqlite3_close(h);
+    scratch_remove(&s);
+}
+
 static void test_reader_errors(void **state)
 {
     scratch s;
@@ -699,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_file_modes),
         cmocka_unit_test(test_missing_directory_is_created),
         cmocka_unit_test(test_page_size_of_new_and_old_files),
+        cmocka_unit_test(test_fts_automerge),
         cmocka_unit_test(test_reader_errors),
         cmocka_unit_test(test_batch_misuse),
         cmocka_unit_test(test_dedup),
