@@ -73,6 +73,13 @@ ps_err ps_event_parse(ps_event *ev, ps_data_type type, const char *raw, size_t l
  * which use malloc and free outside such parses. */
 void ps_event_use_arena(bool on);
 
+/* Frees a tree from ps_event_parse, as cJSON_Delete does (NULL is fine). On an
+ * arena thread, when the tree is the arena's only one and no cJSON value was
+ * allocated on the thread since it was parsed, the arena is emptied at once
+ * instead of block by block. The tree's nodes must not have been moved into
+ * another tree. */
+void ps_event_tree_free(cJSON *root);
+
 /* For tests: blocks of the calling thread's arena not yet freed, and the bytes it
  * holds for the next tree. */
 size_t ps_event_arena_live(void);
@@ -81,5 +88,9 @@ size_t ps_event_arena_kept(void);
 /* (Re)computes key, ts_us and every typed field from ev->root: call it after a
  * pipeline changed the tree. Same failures as ps_event_parse for key and ts. */
 ps_err ps_event_extract(ps_event *ev, ps_errmsg *em);
+
+/* Computes only the typed fields, keeping key and ts_us: for a tree that nothing
+ * changed since ps_event_parse computed them. */
+ps_err ps_event_extract_typed(ps_event *ev, ps_errmsg *em);
 
 #endif

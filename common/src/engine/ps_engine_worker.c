@@ -58,7 +58,8 @@ static void process(item *it, ps_pipeline_result *res, ps_store_prep *prep)
             it->out_len = strlen(it->out);
         }
     }
-    if (ps_event_extract(&it->ev, &em) != PS_OK) {
+    if ((chain && res->modified ? ps_event_extract(&it->ev, &em)
+                                : ps_event_extract_typed(&it->ev, &em)) != PS_OK) {
         char why[sizeof it->reason];
         snprintf(why, sizeof why, "%s%.400s", chain && res->modified ? "after pipelines: " : "",
                  em.text);
@@ -67,7 +68,7 @@ static void process(item *it, ps_pipeline_result *res, ps_store_prep *prep)
     }
     /* Storing needs the extracted fields and the bytes, not the tree: free it
      * first, so that a huge event is not held in three forms at once. */
-    cJSON_Delete(it->ev.root);
+    ps_event_tree_free(it->ev.root);
     it->ev.root = NULL;
     if (ps_store_prepare(prep, &it->ev, it->out ? it->out : it->data,
                          it->out ? it->out_len : it->len, &it->row, &em) != PS_OK) {
@@ -95,7 +96,7 @@ static void process(item *it, ps_pipeline_result *res, ps_store_prep *prep)
 done:
     /* The tree is not needed any more: free it here so that queued items cost
      * little more than their bytes. */
-    cJSON_Delete(it->ev.root);
+    ps_event_tree_free(it->ev.root);
     it->ev.root = NULL;
 }
 

@@ -62,7 +62,7 @@ void ps_event_deinit(ps_event *ev)
 {
     if (!ev)
         return;
-    cJSON_Delete(ev->root);
+    ps_event_tree_free(ev->root);
     free(ev->key);
     free_texts(ev->text);
     memset(ev, 0, sizeof *ev);
@@ -70,9 +70,11 @@ void ps_event_deinit(ps_event *ev)
 
 /* ---- extraction ---------------------------------------------------------------- */
 
-/* Computes key and ts (and with `typed`, every typed field) and stores them in ev
- * only when all succeed, so a failure leaves the previous values intact. */
-static ps_err extract(ps_event *ev, const char *raw, size_t len, bool typed, ps_errmsg *em)
+/* Computes key and ts (unless only `typed`) and with `typed` every typed field, and
+ * stores them in ev only when all succeed, so a failure leaves the previous values
+ * intact. */
+static ps_err extract(ps_event *ev, const char *raw, size_t len, bool key_ts, bool typed,
+                      ps_errmsg *em)
 {
     ps_event_fields f = {0};
     char *key = NULL;
@@ -83,17 +85,19 @@ static ps_err extract(ps_event *ev, const char *raw, size_t len, bool typed, ps_
         err = ps_errmsg_set(em, PS_ERR_PARSE, "not a JSON object");
         goto cleanup;
     }
-    if ((err = ps_event_extract_ts(ev->root, &ts, em)) != PS_OK ||
-        (err = ps_event_extract_key(ev, raw, len, &key, em)) != PS_OK)
+    if (key_ts && ((err = ps_event_extract_ts(ev->root, &ts, em)) != PS_OK ||
+                   (err = ps_event_extract_key(ev, raw, len, &key, em)) != PS_OK))
         goto cleanup;
     if (typed && (err = ps_event_extract_fields(ev->type, ev->root, &f)) != PS_OK) {
         err = ps_errmsg_set(em, err, "out of memory extracting fields");
         goto cleanup;
     }
-    free(ev->key);
-    ev->key = key;
-    key = NULL;
-    ev->ts_us = ts;
+    if (key_ts) {
+        free(ev->key);
+        ev->key = key;
+        key = NULL;
+        ev->ts_us = ts;
+    }
     if (typed) {
         free_texts(ev->text);
         memcpy(ev->text, f.text, sizeof f.text);
@@ -150,7 +154,7 @@ ps_err ps_event_parse(ps_event *ev, ps_data_type type, const char *raw, size_t l
         return ps_errmsg_set(em, PS_ERR_PARSE, "not a JSON object");
     }
     ev->root = root;
-    err = extract(ev, raw, len, false, em);
+    err = extract(ev, raw, len, true, false, em);
     if (err != PS_OK) {
         ps_event_deinit(ev);
         ev->type = type;
@@ -160,5 +164,10 @@ ps_err ps_event_parse(ps_event *ev, ps_data_type type, const char *raw, size_t l
 
 ps_err ps_event_extract(ps_event *ev, ps_errmsg *em)
 {
-    return extract(ev, NULL, 0, true, em);
+    return extract(ev, NULL, 0, true, true, em);
+}
+
+ps_err ps_event_extract_typed(ps_event *ev, ps_errmsg *em)
+{
+    return extract(ev, NULL, 0, false, true, em);
 }

@@ -36,6 +36,8 @@ typedef struct arena {
     bool enabled, active;
     chunk *head; /* the chunk being filled; older ones follow */
     size_t live, total;
+    unsigned trees; /* parses since the arena was last empty */
+    bool foreign;   /* a cJSON block was malloc'd on this thread since the last parse */
 } arena;
 
 static _Thread_local arena ta;
@@ -57,6 +59,7 @@ static void release(bool keep_one)
 
     if (keep_one && c && !c->next && c->size <= ARENA_KEEP_MAX) {
         c->used = 0;
+        ta.trees = 0;
         return;
     }
     while (c) {
@@ -66,6 +69,7 @@ static void release(bool keep_one)
     }
     ta.head = NULL;
     ta.total = 0;
+    ta.trees = 0;
     if (keep_one && total <= ARENA_KEEP_MAX && (c = malloc(sizeof *c + total)) != NULL) {
         *c = (chunk){.size = total};
         ta.head = c;
@@ -78,8 +82,11 @@ static void *arena_malloc(size_t n)
     size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     chunk *c = ta.head;
 
-    if (!ta.active)
+    if (!ta.active) {
+        /* a block that a pipeline may put into the tree: ps_event_tree_free must walk it */
+        ta.foreign = ta.foreign || ta.enabled;
         return malloc(n);
+    }
     if (!c || c->size - c->used < need) {
         /* doubling, so that a large event needs few chunks */
         size_t size = need > ARENA_CHUNK ? need : ARENA_CHUNK;
@@ -125,7 +132,25 @@ void ps_event_use_arena(bool on)
 bool ps_event_arena_parse_begin(void)
 {
     ta.active = ta.enabled;
+    if (ta.active) {
+        ta.trees++;
+        ta.foreign = false;
+    }
     return ta.active;
+}
+
+void ps_event_tree_free(cJSON *root)
+{
+    /* Walking a 2 KB event's hundred nodes only to count them down costs more than
+     * the parse's allocations did. When the tree is the arena's only one and no
+     * cJSON block was malloc'd since it was parsed, every node it holds is in the
+     * arena, so emptying the arena frees exactly the tree. */
+    if (root && ta.head && ta.trees == 1 && !ta.foreign && in_arena(root)) {
+        ta.live = 0;
+        release(true);
+        return;
+    }
+    cJSON_Delete(root);
 }
 
 void ps_event_arena_parse_end(void)
