@@ -160,13 +160,16 @@ static void replace_all(char *buf, size_t *n, const char *v, size_t vlen, unsign
             hit = len - from >= vlen ? ps_plat_memmem(buf + from, len - from, v, vlen) : NULL;
         }
         if (!hit) {
-            memmove(buf + w, buf + r, len - r);
+            /* most values match once or never: nothing to move before the first */
+            if (w != r)
+                memmove(buf + w, buf + r, len - r);
             w += len - r;
             break;
         }
         {
             size_t at = (size_t)(hit - buf);
-            memmove(buf + w, buf + r, at - r);
+            if (w != r)
+                memmove(buf + w, buf + r, at - r);
             w += at - r;
             buf[w++] = (char)ELIDE_MARK;
             buf[w++] = (char)(ELIDE_BASE + idx);
