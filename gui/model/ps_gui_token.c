@@ -85,18 +85,28 @@ static bool one_line(const char *s)
 
 /* The token into the secrets directory as file `name`, mode 0600 (the service refuses
  * a looser one). */
-static ps_err store_secret(const char *dir, const char *name, const char *token, ps_errmsg *em)
+static ps_err store_secret(const char *dir, const char *name, const char *token,
+                           const char *key_file, ps_errmsg *em)
 {
     char path[4096];
+    bool existed;
     ps_err err = ps_plat_mkdirs(dir, 0700, em);
     if (err != PS_OK)
         return err;
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    return ps_plat_write_file_atomic(path, token, strlen(token), 0600, false, em);
+    existed = ps_plat_file_exists(path);
+    err = ps_plat_write_file_atomic(path, token, strlen(token), 0600, false, em);
+    /* A replaced file keeps its owner. A new one made as root would be root's alone,
+     * which the service could not read: it gets the owner of the shared key, the
+     * other owner-only file the service reads (podstream:podstream where the package
+     * made it). Best effort, as for a new device file. */
+    if (err == PS_OK && !existed && ps_plat_file_exists(key_file))
+        (void)ps_plat_copy_owner(key_file, path, false, NULL);
+    return err;
 }
 
-static ps_err reference(ps_gui_token_how how, const char *secrets_dir, const char *token,
-                        const char *name, char **value, ps_errmsg *em)
+static ps_err reference(ps_gui_token_how how, const char *secrets_dir, const char *key_file,
+                        const char *token, const char *name, char **value, ps_errmsg *em)
 {
     size_t n = strlen(name);
     char path[4096];
@@ -115,7 +125,7 @@ static ps_err reference(ps_gui_token_how how, const char *secrets_dir, const cha
     if (how == PS_GUI_TOKEN_SECRET && *token) {
         if (!one_line(token))
             return ps_errmsg_set(em, PS_ERR_INVALID, "the token must be one line");
-        if ((err = store_secret(secrets_dir, name, token, em)) != PS_OK)
+        if ((err = store_secret(secrets_dir, name, token, key_file, em)) != PS_OK)
             return err;
     }
     snprintf(path, sizeof path, "%s/%s", secrets_dir, name);
@@ -141,7 +151,7 @@ ps_err ps_gui_token_value(ps_gui_token_how how, const char *config_dir, long lon
     if ((err = ps_gui_token_paths(config_dir, &key_file, &secrets_dir, em)) != PS_OK)
         goto out;
     if (how != PS_GUI_TOKEN_ENCRYPT) {
-        err = reference(how, secrets_dir, token, name, value, em);
+        err = reference(how, secrets_dir, key_file, token, name, value, em);
         goto out;
     }
     if (!one_line(token)) {

@@ -297,6 +297,40 @@ static void test_save_as_root_keeps_owners(void **state)
 }
 #endif
 
+#ifndef _WIN32
+/* A secret file the app makes as root gets the shared key's owner, so the service
+ * can read it; one it replaces keeps its own. */
+static void test_secret_as_root_gets_key_owner(void **state)
+{
+    const char *dir = *state;
+    char *key_file = NULL, *secrets = NULL;
+    char who[64];
+    ps_diag all;
+    ps_errmsg em;
+    if (geteuid() != 0)
+        skip();
+    ps_diag_init(&all);
+    assert_int_equal(ps_gui_token_paths(dir, &key_file, &secrets, &em), PS_OK);
+    assert_int_equal(ps_gui_token_keygen(key_file, &em), PS_OK);
+    assert_int_equal(chown(key_file, 65534, 65533), 0);
+    assert_int_equal(ps_gui_token_apply(PS_GUI_TOKEN_SECRET, dir, FILE_, 0, NULL, "s3cr3t-c",
+                                        "pod-c", &all, &em),
+                     PS_OK);
+    owner_of(dir, "secrets/pod-c", who, sizeof who);
+    assert_string_equal(who, "65534:65533 600");
+    /* replaced: its owner stays, even when the key's has changed since */
+    assert_int_equal(chown(key_file, 0, 0), 0);
+    assert_int_equal(ps_gui_token_apply(PS_GUI_TOKEN_SECRET, dir, FILE_, 0, NULL, "s3cr3t-d",
+                                        "pod-c", &all, &em),
+                     PS_OK);
+    owner_of(dir, "secrets/pod-c", who, sizeof who);
+    assert_string_equal(who, "65534:65533 600");
+    g_free(key_file);
+    g_free(secrets);
+    ps_diag_deinit(&all);
+}
+#endif
+
 static void test_add_duplicate_disable_delete(void **state)
 {
     const char *dir = *state;
@@ -583,6 +617,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_add_duplicate_disable_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_encrypt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_references, setup, teardown),
+#ifndef _WIN32
+        cmocka_unit_test_setup_teardown(test_secret_as_root_gets_key_owner, setup, teardown),
+#endif
         cmocka_unit_test_setup_teardown(test_pipeline_picker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_editor_follows_token_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_order_written, setup, teardown),
