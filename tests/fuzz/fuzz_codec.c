@@ -162,6 +162,7 @@ static void round_trip(const char *raw, size_t len, ps_data_type type, bool dict
         char *x = NULL;
         size_t xcap = 0, xlen = 0;
         equal = ps_store_unelide_equals(ebuf, enc_len, &el, raw, len);
+        check(equal); /* one pass over marker-free text: markers only where values were */
         if (ps_store_unelide(ebuf, enc_len, &el, &x, &xcap, &xlen) == PS_OK)
             check(equal == (xlen == len && memcmp(x, raw, len) == 0));
         else

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "engine/ps_queue.h"
+#include "store/ps_store_elide.h"
 
 #define T0 1716336000000000LL
 
@@ -356,9 +357,64 @@ static void test_damaged_size_is_not_allocated(void **state)
     scratch_remove(&s);
 }
 
+/* Elides text with a list and checks the markers: `want` writes a marker as "<i>". */
+static void elide_case(const char *raw, const char *const *vals, unsigned n, const char *want)
+{
+    ps_elide_list l = {.n = 0};
+    char *buf = NULL, *back = NULL, shown[512];
+    size_t cap = 0, bcap = 0, len = 0, blen = 0, w = 0;
+    bool elided = false;
+    for (unsigned i = 0; i < n; i++)
+        ps_store_elide_add(&l, vals[i], strlen(vals[i]));
+    assert_int_equal(ps_store_elide(raw, strlen(raw), &l, &buf, &cap, &len, &elided), PS_OK);
+    for (size_t i = 0; i < len && w + 8 < sizeof shown; i++) {
+        if (elided && buf[i] == 0x01)
+            w += (size_t)snprintf(shown + w, sizeof shown - w, "<%d>", buf[++i] - 0x20);
+        else
+            shown[w++] = buf[i];
+    }
+    shown[w] = '\0';
+    assert_string_equal(shown, want);
+    assert_int_equal(elided, strcmp(raw, want) != 0); /* else stored as it is */
+    if (elided) {
+        assert_true(ps_store_unelide_equals(buf, len, &l, raw, strlen(raw)));
+        assert_int_equal(ps_store_unelide(buf, len, &l, &back, &bcap, &blen), PS_OK);
+        assert_int_equal(blen, strlen(raw));
+        assert_memory_equal(back, raw, blen);
+    } else {
+        assert_int_equal(len, strlen(raw));
+        assert_memory_equal(buf, raw, len);
+    }
+    free(buf);
+    free(back);
+}
+
+/* The one-pass elision: every occurrence of every value of six bytes or more, the
+ * longest where two start at the same byte, at the very start and end, next to each
+ * other; short values, values with a marker byte and text with one are left alone. */
+static void test_elide_one_pass(void **state)
+{
+    static const char *const v1[] = {"QID12345", "bob@example.com", "<m.bob@example.com>"};
+    static const char *const v2[] = {"abcdef", "abcdefgh", "xyz", "ghijkl"};
+    static const char *const v3[] = {"\x01" "abcdef", "longvalue"};
+    (void)state;
+    elide_case("{\"qid\":\"QID12345\",\"from\":\"bob@example.com\",\"msgid\":"
+               "\"<m.bob@example.com>\",\"data\":\"QID12345: from=<bob@example.com>\"}",
+               v1, 3,
+               "{\"qid\":\"<0>\",\"from\":\"<1>\",\"msgid\":\"<2>\",\"data\":\"<0>: from=<<1>>\"}");
+    elide_case("abcdefghabcdefabcdefgh xyz ghijklabcdef", v2, 4, "<1><0><1> xyz <3><0>");
+    elide_case("abcdeabcdeabcde", v2, 4, "abcdeabcdeabcde");
+    elide_case("", v2, 4, "");
+    elide_case("abcdef", v2, 4, "<0>");
+    elide_case("a longvalue", v3, 2, "a <1>");
+    elide_case("a longvalue \x01 and more", v3, 2, "a longvalue \x01 and more");
+    elide_case("nothing to find here", v3, 0, "nothing to find here");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_elide_one_pass),
         cmocka_unit_test(test_bootstrap_and_restart),
         cmocka_unit_test(test_no_training_when_disabled),
         cmocka_unit_test(test_parallel_prepare_while_dictionaries_change),
