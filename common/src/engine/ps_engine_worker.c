@@ -14,6 +14,17 @@ static void quarantine(item *it, const char *why)
     snprintf(it->reason, sizeof it->reason, "%s", why);
 }
 
+/* How far the archive session got: the receiver tells a window the server ended
+ * early from one it sent whole. */
+static void note_archive(const item *it)
+{
+    device *dev = it->dev;
+    long long seen = atomic_load(&dev->archive_newest_ts);
+    while (it->row.ts_us > seen &&
+           !atomic_compare_exchange_weak(&dev->archive_newest_ts, &seen, it->row.ts_us))
+        ;
+}
+
 /* Parses, runs the device's pipelines, extracts the indexed fields and prepares
  * the row, so that the writer only has SQLite left to run. */
 static void process(item *it, ps_pipeline_result *res, ps_store_prep *prep)
@@ -76,15 +87,8 @@ static void process(item *it, ps_pipeline_result *res, ps_store_prep *prep)
         goto done;
     }
     it->kind = ITEM_EVENT;
-    if (it->archive) {
-        /* how far the archive session got: the receiver tells a window the server
-         * ended early from one it sent whole */
-        device *dev = it->dev;
-        long long seen = atomic_load(&dev->archive_newest_ts);
-        while (it->row.ts_us > seen &&
-               !atomic_compare_exchange_weak(&dev->archive_newest_ts, &seen, it->row.ts_us))
-            ;
-    }
+    if (it->archive)
+        note_archive(it);
     /* The row holds all the writer needs in one block, compressed: a few hundred
      * bytes. The frame stays in the spool until the commit, so a queued event
      * costs far less than it did on the wire, and the writer frees two blocks. */

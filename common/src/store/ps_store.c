@@ -43,9 +43,9 @@ static ps_err set_fts_automerge(ps_store *st, ps_errmsg *em)
 {
     int64_t v = 0;
     bool found = false;
-    ps_err err = ps_store_int_query(&st->conn,
-                                    "SELECT v FROM events_fts_config WHERE k = 'automerge'", NULL,
-                                    &found, &v, "reading the full-text index's settings", em);
+    ps_err err =
+        ps_store_int_query(&st->conn, "SELECT v FROM events_fts_config WHERE k = 'automerge'", NULL,
+                           &found, &v, "reading the full-text index's settings", em);
     char sql[96];
     if (err != PS_OK || (found && v == FTS_AUTOMERGE))
         return err;

@@ -396,7 +396,9 @@ static void test_elide_one_pass(void **state)
 {
     static const char *const v1[] = {"QID12345", "bob@example.com", "<m.bob@example.com>"};
     static const char *const v2[] = {"abcdef", "abcdefgh", "xyz", "ghijkl"};
-    static const char *const v3[] = {"\x01" "abcdef", "longvalue"};
+    static const char *const v3[] = {"\x01"
+                                     "abcdef",
+                                     "longvalue"};
     (void)state;
     elide_case("{\"qid\":\"QID12345\",\"from\":\"bob@example.com\",\"msgid\":"
                "\"<m.bob@example.com>\",\"data\":\"QID12345: from=<bob@example.com>\"}",
