@@ -33,8 +33,8 @@ const char *ps_device_state_name(ps_device_state s)
 
 /* FTS5 merges the index's segments as it goes: `automerge` of them on one level make
  * one of the next. At SQLite's 4, merging was a quarter of the writer's CPU; at 8
- * each entry is rewritten on fewer levels (the writer's SQLite part 9.3 -> 8.3 us an
- * event, measured in docs/performance.md) and a search at 5M events reads more
+ * each entry is rewritten on fewer levels (the writer's SQLite part at 5M events:
+ * 10.6 -> 9.6 us an event, docs/performance.md) and a search at 5M events reads more
  * segments for no measurable cost. The setting lives in the index itself, so a
  * database written before gets it at its next open and keeps it if downgraded. */
 #define FTS_AUTOMERGE 8

@@ -11,9 +11,10 @@
  * Why 0x01 is unambiguous: JSON text cannot hold a raw control character except
  * inside strings, where it must be escaped. The writer elides only when the JSON
  * holds no 0x01 byte at all (else it stores it unchanged, fmt 0), never elides a
- * value that holds 0x01 itself, and never starts a match on a marker's index byte,
- * so every 0x01 in elided text starts a marker. The writer also expands what it
- * elided and compares it with the original before storing it. */
+ * value that holds 0x01 itself, and finds the values in the original text, never
+ * in text with markers, so every 0x01 in elided text starts a marker. The writer
+ * also expands what it elided and compares it with the original before storing
+ * it. */
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
