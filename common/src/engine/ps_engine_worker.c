@@ -69,11 +69,11 @@ static void process(item *it, ps_pipeline_result *res, ps_store_prep *prep)
             it->out_len = strlen(it->out);
         }
     }
-    if ((chain && res->modified ? ps_event_extract(&it->ev, &em)
-                                : ps_event_extract_typed(&it->ev, &em)) != PS_OK) {
+    const bool changed = chain && res->modified;
+    if ((changed ? ps_event_extract(&it->ev, &em) : ps_event_extract_typed(&it->ev, &em)) !=
+        PS_OK) {
         char why[sizeof it->reason];
-        snprintf(why, sizeof why, "%s%.400s", chain && res->modified ? "after pipelines: " : "",
-                 em.text);
+        snprintf(why, sizeof why, "%s%.400s", changed ? "after pipelines: " : "", em.text);
         quarantine(it, why);
         goto done;
     }

@@ -63,18 +63,24 @@ static void test_missing_directory_is_created(void **state)
     scratch_remove(&s);
 }
 
+/* Opens and closes a store: what the service's start does to a file. */
+static void store_open_close(const char *db, ps_store_mode mode)
+{
+    ps_store *st = NULL;
+    ps_errmsg em;
+    assert_int_equal(ps_store_create(db, mode, &st, &em), PS_OK);
+    ps_store_destroy(st);
+}
+
 /* A new database gets 16 KiB pages (a quarter of the writer's WAL frames); one made
  * before, with 4 KiB pages, keeps them when the store opens it. */
 static void test_page_size_of_new_and_old_files(void **state)
 {
     scratch s;
-    ps_store *st = NULL;
-    ps_errmsg em;
     sqlite3 *h;
     (void)state;
     scratch_make(&s);
-    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_OK);
-    ps_store_destroy(st);
+    store_open_close(s.db, PS_STORE_WRITER);
     h = peek_open(s.db);
     assert_int_equal(peek_int(h, "PRAGMA page_size"), 16384);
     sqlite3_close(h);
@@ -88,22 +94,12 @@ static void test_page_size_of_new_and_old_files(void **state)
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(h);
-    assert_int_equal(ps_store_create(s.db, PS_STORE_WRITER, &st, &em), PS_OK);
-    ps_store_destroy(st);
+    store_open_close(s.db, PS_STORE_WRITER);
     h = peek_open(s.db);
     assert_int_equal(peek_int(h, "PRAGMA page_size"), 4096);
     assert_true(peek_int(h, "SELECT count(*) FROM events") == 0);
     sqlite3_close(h);
     scratch_remove(&s);
-}
-
-/* Opens and closes a store: what the service's start does to a file. */
-static void store_open_close(const char *db, ps_store_mode mode)
-{
-    ps_store *st = NULL;
-    ps_errmsg em;
-    assert_int_equal(ps_store_create(db, mode, &st, &em), PS_OK);
-    ps_store_destroy(st);
 }
 
 static long long fts_automerge(const char *db)
