@@ -44,6 +44,19 @@ function(ps_add_executable name)
     target_link_libraries(${name} PRIVATE ${A_LIBS})
 endfunction()
 
+# ps_link_allocator(target): the process-wide allocator of a program that streams
+# (PsDependencies.cmake). Linked first and kept even without a direct call, so that
+# its malloc is the one every library of the process binds to.
+function(ps_link_allocator target)
+    if(PS_USE_MIMALLOC)
+        target_link_libraries(${target} PRIVATE
+            "$<LINK_LIBRARY:PS_NO_AS_NEEDED,mimalloc>")
+    endif()
+endfunction()
+set(CMAKE_C_LINK_LIBRARY_USING_PS_NO_AS_NEEDED
+    "LINKER:--push-state,--no-as-needed" "<LINK_ITEM>" "LINKER:--pop-state")
+set(CMAKE_C_LINK_LIBRARY_USING_PS_NO_AS_NEEDED_SUPPORTED TRUE)
+
 # On Windows, tests/unit/ps_test_win32.h gives a test the POSIX calls it sets up with
 # (mkdtemp, setenv, open_memstream ...) and skips what has no Windows meaning.
 function(ps_test_win32_shim target)

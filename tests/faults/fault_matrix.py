@@ -38,6 +38,7 @@ from harness import (PODSTREAM, TOKEN, Podsim, Service, device_yaml,  # noqa: E4
 
 MESSAGE = (1, "message", None)
 MIB = 1024 * 1024
+FRAME_RSS_AFTER_MIB = 100   # a 64 MiB frame left behind would be well over it
 FAKETIME_LIBS = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
                  "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1")
 
@@ -399,6 +400,18 @@ def _frame(ctx, pad, stored):
         ctx.check("exceeds max_frame_size" in reason, "quarantine reason: " + reason)
     ctx.wait_all(150 - ctx.allowed_missing)
     ctx.expect_state("after the frame", "live")
+    # The frame's copies passed through three threads' heaps: the writer gives them
+    # back once the queue drains, so the process is small again, not only its peak.
+    def rss_mib():
+        with open("/proc/%d/status" % svc.proc.pid) as f:
+            return [int(x.split()[1]) for x in f if x.startswith("VmRSS:")][0] / 1024.0
+    try:
+        wait_for(lambda: rss_mib() < FRAME_RSS_AFTER_MIB, 10,
+                 "RSS back under %d MiB after the frame" % FRAME_RSS_AFTER_MIB)
+    except AssertionError:
+        ctx.failures.append("RSS %.0f MiB 10 s after the frame, over %d MiB"
+                            % (rss_mib(), FRAME_RSS_AFTER_MIB))
+    ctx.notes.append("RSS after the frame: %.0f MiB" % rss_mib())
     stop_ok(ctx)
 
 
