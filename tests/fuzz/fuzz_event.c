@@ -5,11 +5,17 @@
  *
  * Besides memory errors, the contract is checked: a parse either fails with a
  * reason or gives an object with a key; every typed field is valid UTF-8 (they go
- * into SQLite and the full-text index); the decoder always gives valid UTF-8. */
+ * into SQLite and the full-text index); the decoder always gives valid UTF-8.
+ *
+ * The workers' own JSON parser (ps_event_json_parse) must build exactly cJSON's
+ * tree, or fail exactly where cJSON fails: every input is parsed by both and the
+ * results compared node by node (types, keys, strings, numbers to the bit, the
+ * first child's prev link) and by where the value ended. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "event/ps_event_json.h"
 #include "event/ps_event_rfc2047.h"
 #include "podstream/ps_event.h"
 #include "podstream/ps_utf8.h"
@@ -58,6 +64,46 @@ static void run_type(ps_data_type type, const char *raw, size_t len)
     ps_event_deinit(&ev);
 }
 
+static bool same_text(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same_tree(const cJSON *a, const cJSON *b)
+{
+    for (; a && b; a = a->next, b = b->next) {
+        if (a->type != b->type || a->valueint != b->valueint ||
+            memcmp(&a->valuedouble, &b->valuedouble, sizeof a->valuedouble) != 0 ||
+            !same_text(a->string, b->string) || !same_text(a->valuestring, b->valuestring) ||
+            !same_tree(a->child, b->child))
+            return false;
+        /* cJSON appends through the first child's prev: it must be the last one */
+        if (a->child && (!a->child->prev || !b->child->prev || a->child->prev->next ||
+                         b->child->prev->next))
+            return false;
+    }
+    return !a && !b;
+}
+
+static void compare_parsers(const char *raw, size_t len)
+{
+    const char *end_ours = NULL, *end_cjson = NULL;
+    cJSON *ours, *theirs;
+
+    /* ps_event_parse refuses a NUL before either parser sees it */
+    if (memchr(raw, '\0', len))
+        return;
+    ours = ps_event_json_parse(raw, len, &end_ours);
+    theirs = cJSON_ParseWithLengthOpts(raw, len, &end_cjson, 0);
+    check((ours == NULL) == (theirs == NULL));
+    if (ours) {
+        check(end_ours == end_cjson);
+        check(same_tree(ours, theirs));
+    }
+    cJSON_Delete(ours);
+    cJSON_Delete(theirs);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *raw = (const char *)data;
@@ -65,6 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size > FUZZ_MAX_INPUT)
         return 0;
+    compare_parsers(raw, size);
     run_type(PS_DATA_MESSAGE, raw, size);
     run_type(PS_DATA_MAILLOG, raw, size);
     run_type(PS_DATA_AUDIT, raw, size);

@@ -137,7 +137,7 @@ ps_err ps_event_parse(ps_event *ev, ps_data_type type, const char *raw, size_t l
         skip = 3; /* RFC 8259 lets parsers ignore a byte order mark */
 
     bool arena = ps_event_arena_parse_begin();
-    root = cJSON_ParseWithLengthOpts(raw + skip, len - skip, &end, 0);
+    root = ps_event_json_parse(raw + skip, len - skip, &end);
     if (arena)
         ps_event_arena_parse_end();
     if (!root)

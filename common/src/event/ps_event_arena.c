@@ -77,7 +77,7 @@ static void release(bool keep_one)
     }
 }
 
-static void *arena_malloc(size_t n)
+void *ps_event_arena_malloc(size_t n)
 {
     size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     chunk *c = ta.head;
@@ -121,7 +121,7 @@ static void arena_free(void *p)
 void ps_event_use_arena(bool on)
 {
     if (on && !atomic_flag_test_and_set(&hooks_installed)) {
-        cJSON_Hooks hooks = {.malloc_fn = arena_malloc, .free_fn = arena_free};
+        cJSON_Hooks hooks = {.malloc_fn = ps_event_arena_malloc, .free_fn = arena_free};
         cJSON_InitHooks(&hooks);
     }
     if (!on && ta.live == 0)

@@ -6,10 +6,15 @@
 #define PS_EVENT_ARENA_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Routes cJSON's allocations on the calling thread to its arena while `on`, when
  * the thread enabled one; returns whether it did, for ps_event_arena_parse_end. */
 bool ps_event_arena_parse_begin(void);
 void ps_event_arena_parse_end(void);
+
+/* A block as cJSON's hooks allocate it: from the arena inside a parse on an arena
+ * thread, else malloc. Freed by cJSON_free (or with its tree). */
+void *ps_event_arena_malloc(size_t n);
 
 #endif
