@@ -78,8 +78,8 @@ static bool same_tree(const cJSON *a, const cJSON *b)
             !same_tree(a->child, b->child))
             return false;
         /* cJSON appends through the first child's prev: it must be the last one */
-        if (a->child && (!a->child->prev || !b->child->prev || a->child->prev->next ||
-                         b->child->prev->next))
+        if (a->child &&
+            (!a->child->prev || !b->child->prev || a->child->prev->next || b->child->prev->next))
             return false;
     }
     return !a && !b;
