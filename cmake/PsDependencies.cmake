@@ -17,8 +17,8 @@ pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 # The service's allocator on Linux. Its threads hand every message on: a receiver's
 # buffer, a worker's row and FTS5's per-batch terms are freed by the writer, which in
 # glibc means locking the other thread's arena and merging its free chunks. mimalloc
-# frees into the owning page's own list instead: 2 us less CPU per event end to end
-# (docs/performance.md), RSS a few MB more. Not with the sanitizers, which bring
+# frees into the owning page's own list instead: 0.3-1.1 us less CPU per event end to
+# end, every thread a little (docs/performance.md), peak RSS 6-7 MB more. Not with the sanitizers, which bring
 # their own allocator, nor on Windows, whose heap the .exe keeps.
 option(PS_MIMALLOC "Link podstream with mimalloc (Linux)" ON)
 if(PS_MIMALLOC AND NOT WIN32 AND NOT PS_SANITIZE AND NOT PS_FUZZ)
