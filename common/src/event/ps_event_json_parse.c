@@ -1,6 +1,7 @@
 /* The workers' JSON parser: builds exactly the cJSON tree that cJSON 1.7's
  * cJSON_ParseWithLengthOpts builds, from the same bytes, and fails exactly where it
- * fails (tests/fuzz/fuzz_json.c compares the two on every input).
+ * fails (fuzz_event compares the two on every input, test_event_json on the
+ * leniencies below).
  *
  * Why not cJSON's own: it was two fifths of a worker's time. Every value starts
  * with three strncmp calls for null/false/true, every allocation goes through a
@@ -26,6 +27,7 @@
 
 #include "event/ps_event_arena.h"
 #include "event/ps_event_json.h"
+#include "podstream/ps_utf8.h"
 
 typedef struct jp {
     const unsigned char *s;
@@ -74,10 +76,9 @@ static unsigned hex4(const unsigned char *p)
  * the input, 0 when cJSON refuses it. */
 static size_t utf16_escape(const unsigned char *p, const unsigned char *end, unsigned char **out)
 {
-    unsigned long cp;
+    uint32_t cp;
     size_t seq = 6;
-    unsigned first, n;
-    unsigned char mark = 0;
+    unsigned first;
 
     if (end - p < 6)
         return 0;
@@ -92,29 +93,14 @@ static size_t utf16_escape(const unsigned char *p, const unsigned char *end, uns
         low = hex4(second + 2);
         if (low < 0xDC00 || low > 0xDFFF)
             return 0;
-        cp = 0x10000 + (((first & 0x3FFUL) << 10) | (low & 0x3FF));
+        cp = 0x10000 + (((first & 0x3FFu) << 10) | (low & 0x3FFu));
         seq = 12;
     } else {
         cp = first;
     }
-    if (cp < 0x80) {
-        n = 1;
-    } else if (cp < 0x800) {
-        n = 2;
-        mark = 0xC0;
-    } else if (cp < 0x10000) {
-        n = 3;
-        mark = 0xE0;
-    } else {
-        n = 4;
-        mark = 0xF0;
-    }
-    for (unsigned i = n - 1; i > 0; i--) {
-        (*out)[i] = (unsigned char)((cp | 0x80) & 0xBF);
-        cp >>= 6;
-    }
-    (*out)[0] = (unsigned char)(n > 1 ? (cp | mark) & 0xFF : cp & 0x7F);
-    *out += n;
+    /* never a lone surrogate (refused above), never past U+10FFFF; the escape is
+     * at least 6 bytes of input, so its at most 4 fit where the caller writes */
+    *out += ps_utf8_encode(cp, (char *)*out);
     return seq;
 }
 
