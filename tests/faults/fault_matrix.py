@@ -47,6 +47,16 @@ class Skip(Exception):
     """The machine cannot stage this fault (no mount, no libfaketime)."""
 
 
+def status_kib(pid, field):
+    """A kB field of /proc/PID/status (VmHWM, VmRSS); OSError once the process is gone
+    (a process that exited but is not reaped yet has a status without them)."""
+    with open("/proc/%d/status" % pid) as f:
+        kib = [int(x.split()[1]) for x in f if x.startswith(field + ":")]
+    if not kib:
+        raise OSError("pid %d has no %s: it has exited" % (pid, field))
+    return kib[0]
+
+
 class RssWatch(threading.Thread):
     """Peak RSS of every podstream process a scenario starts: VmHWM is the kernel's own
     high-water mark, read every 200 ms while the process lives (a restart is a new pid,
@@ -64,10 +74,7 @@ class RssWatch(threading.Thread):
             proc = svc.proc if svc else None
             if proc is not None and proc.poll() is None:
                 try:
-                    with open("/proc/%d/status" % proc.pid) as f:
-                        for line in f:
-                            if line.startswith("VmHWM:"):
-                                self.peak_kib = max(self.peak_kib, int(line.split()[1]))
+                    self.peak_kib = max(self.peak_kib, status_kib(proc.pid, "VmHWM"))
                 except OSError:
                     pass
             self.done.wait(0.2)
@@ -403,8 +410,7 @@ def _frame(ctx, pad, stored):
     # The frame's copies passed through three threads' heaps: the writer gives them
     # back once the queue drains, so the process is small again, not only its peak.
     def rss_mib():
-        with open("/proc/%d/status" % svc.proc.pid) as f:
-            return [int(x.split()[1]) for x in f if x.startswith("VmRSS:")][0] / 1024.0
+        return status_kib(svc.proc.pid, "VmRSS") / 1024.0
     try:
         wait_for(lambda: rss_mib() < FRAME_RSS_AFTER_MIB, 10,
                  "RSS back under %d MiB after the frame" % FRAME_RSS_AFTER_MIB)
