@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "podstream/ps_platform.h"
+#include "podstream/ps_store.h"
 
 typedef struct command {
     ps_cmd_fn fn;
@@ -73,6 +74,7 @@ int main(int argc, char **argv)
      * trace hold mail data, pipeline test holds redaction keys, and one rule is one
      * thing to document (docs/security.md). */
     (void)ps_plat_secure_process();
+    ps_store_process_init();
     if (argc < 2) {
         usage(stderr);
         return PS_EXIT_USAGE;

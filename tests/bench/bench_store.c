@@ -1,6 +1,6 @@
 /* bench_store: the store's figures at scale, in one run.
  *
- *   bench_store [-n EVENTS] [-m MESSAGE_SHARE] [-d DB] [-p PODSTREAM] [-D]
+ *   bench_store [-n EVENTS] [-m MESSAGE_SHARE] [-d DB] [-p PODSTREAM] [-D] [-M]
  *
  *   -n  events to store (default 1000000)
  *   -m  share of `message` events, the rest are `maillog` (default 0.33: sendmail
@@ -13,6 +13,8 @@
  *       message device's until they lead by an hour, and an archive fill stores an
  *       hour from three hours back (5% of the events) from three quarters of the
  *       run on; the words searched come from the message device, the one behind
+ *   -M  keep SQLite's memory statistics on, as podstream did before
+ *       ps_store_process_init: the figures from before, in the same build
  *
  * Prints: the raw batched insert rate of the schema (events/s through the store's
  * whole insert path on one thread, ps_store_prepare and ps_store_begin/put/commit
@@ -607,47 +609,81 @@ static double wal_mb(const char *path)
     return stat(wal, &sb) == 0 ? (double)sb.st_size / 1e6 : 0.0;
 }
 
-/* `more` events without a reader, then as many with one querying without pause:
- * the same database state, back to back, so the ratio is what the reader costs.
- * The writer's CPU time per event says whether the reader makes the writer's work
- * dearer (checkpoints it blocks, a WAL that grows) or only takes its core. */
+static void reader_start(reader_ctx *rc, ps_thread **th, const char *path)
+{
+    memset(rc, 0, sizeof *rc);
+    rc->path = path;
+    atomic_init(&rc->stop, false);
+    if (ps_plat_thread_create(th, "reader", reader_main, rc) != PS_OK)
+        die("the concurrent reader", PS_ERR_INTERNAL, NULL);
+}
+
+static void reader_stop(reader_ctx *rc, ps_thread *th, uint64_t *queries, double *max_ms)
+{
+    atomic_store(&rc->stop, true);
+    (void)ps_plat_thread_join(th);
+    if (rc->err != PS_OK)
+        die("the concurrent reader", rc->err, &rc->em);
+    *queries += rc->queries;
+    if (rc->max_ms > *max_ms)
+        *max_ms = rc->max_ms;
+}
+
+static void stats_add(ingest_stats *sum, const ingest_stats *one)
+{
+    sum->events += one->events;
+    sum->store_s += one->store_s;
+    sum->store_cpu_s += one->store_cpu_s;
+}
+
+/* `more` events without a reader and as many with one querying without pause, in
+ * four stretches ordered alone, reader, reader, alone. The database grows as it
+ * runs (the full-text index's merges get dearer with its levels, the writer's
+ * cache warms up), and this order gives both sides the same drift, which a plain
+ * "alone, then reader" charged to the reader. The writer's CPU time per event
+ * says whether the reader makes the writer's work dearer (checkpoints it blocks,
+ * a WAL that grows) or only takes its core. */
 static void reader_phase(ps_store *st, source *src, const char *path, uint64_t first, uint64_t more)
 {
-    reader_ctx rc;
-    ps_thread *th = NULL;
+    static const bool with_reader[4] = {false, true, true, false};
     ingest_stats alone, beside;
-    double wal_alone;
-    memset(&rc, 0, sizeof rc);
+    uint64_t part = more / 2, queries = 0, at = first;
+    double max_ms = 0;
     memset(&alone, 0, sizeof alone);
     memset(&beside, 0, sizeof beside);
-    ingest(st, src, more, first, &alone, false, false);
-    wal_alone = wal_mb(path);
-    rc.path = path;
-    atomic_init(&rc.stop, false);
-    if (ps_plat_thread_create(&th, "reader", reader_main, &rc) != PS_OK)
-        die("the concurrent reader", PS_ERR_INTERNAL, NULL);
-    ingest(st, src, more, first + more, &beside, false, false);
-    atomic_store(&rc.stop, true);
-    (void)ps_plat_thread_join(th);
-    if (rc.err != PS_OK)
-        die("the concurrent reader", rc.err, &rc.em);
-    printf("\nwriting while a reader queries without pause (%llu events each, back to back):\n",
-           (unsigned long long)more);
-    printf("  alone:       insert rate %.0f events/s, writer CPU %.1f us/event, WAL %.1f MB\n",
-           (double)alone.events / alone.store_s, alone.store_cpu_s / (double)alone.events * 1e6,
-           wal_alone);
-    printf("  with reader: insert rate %.0f events/s, writer CPU %.1f us/event, WAL %.1f MB "
-           "(%.0f%% of the rate alone)\n",
+    printf("\nwriting while a reader queries without pause (%llu events each, in stretches "
+           "alone, reader, reader, alone):\n",
+           (unsigned long long)(2 * part));
+    for (int i = 0; i < 4; i++) {
+        reader_ctx rc;
+        ps_thread *th = NULL;
+        ingest_stats one;
+        memset(&one, 0, sizeof one);
+        if (with_reader[i])
+            reader_start(&rc, &th, path);
+        ingest(st, src, part, at, &one, false, false);
+        at += part;
+        if (with_reader[i])
+            reader_stop(&rc, th, &queries, &max_ms);
+        stats_add(with_reader[i] ? &beside : &alone, &one);
+        printf("  stretch %d, %-7s insert rate %.0f events/s, writer CPU %.1f us/event, WAL file "
+               "%.1f MB\n",
+               i + 1, with_reader[i] ? "reader:" : "alone:", (double)one.events / one.store_s,
+               one.store_cpu_s / (double)one.events * 1e6, wal_mb(path));
+    }
+    printf("  alone:       insert rate %.0f events/s, writer CPU %.1f us/event\n",
+           (double)alone.events / alone.store_s, alone.store_cpu_s / (double)alone.events * 1e6);
+    printf("  with reader: insert rate %.0f events/s, writer CPU %.1f us/event (%.0f%% of the "
+           "rate alone)\n",
            (double)beside.events / beside.store_s, beside.store_cpu_s / (double)beside.events * 1e6,
-           wal_mb(path),
            100.0 * ((double)beside.events / beside.store_s) /
                ((double)alone.events / alone.store_s));
     printf("  writer CPU per event with the reader: %.0f%% of the rate alone, when the reader "
            "has a core of its own\n",
            100.0 * (alone.store_cpu_s / (double)alone.events) /
                (beside.store_cpu_s / (double)beside.events));
-    printf("  the reader ran %llu queries, the slowest %.1f ms\n", (unsigned long long)rc.queries,
-           rc.max_ms);
+    printf("  the reader ran %llu queries, the slowest %.1f ms\n", (unsigned long long)queries,
+           max_ms);
 }
 
 /* ---- whole process --------------------------------------------------------------- */
@@ -713,7 +749,7 @@ int main(int argc, char **argv)
     const char *path = "bench_store.db";
     char *podstream = NULL;
     int opt;
-    bool diverge = false;
+    bool diverge = false, memstatus = false;
     ps_store *st = NULL, *rd = NULL;
     ps_errmsg em;
     ps_err err;
@@ -721,10 +757,13 @@ int main(int argc, char **argv)
     ingest_stats is;
     ps_store_size sz;
     memset(&is, 0, sizeof is);
-    while ((opt = getopt(argc, argv, "n:m:d:p:D")) != -1) {
+    while ((opt = getopt(argc, argv, "n:m:d:p:DM")) != -1) {
         switch (opt) {
         case 'D':
             diverge = true;
+            break;
+        case 'M':
+            memstatus = true;
             break;
         case 'n':
             total = strtoull(optarg, NULL, 10);
@@ -740,9 +779,9 @@ int main(int argc, char **argv)
             podstream = strdup(optarg);
             break;
         default:
-            fprintf(
-                stderr,
-                "usage: bench_store [-n EVENTS] [-m MESSAGE_SHARE] [-d DB] [-p PODSTREAM] [-D]\n");
+            fprintf(stderr,
+                    "usage: bench_store [-n EVENTS] [-m MESSAGE_SHARE] [-d DB] [-p PODSTREAM] [-D] "
+                    "[-M]\n");
             free(podstream);
             return 2;
         }
@@ -752,6 +791,11 @@ int main(int argc, char **argv)
         free(podstream);
         return 2;
     }
+    /* As the service does, since the reader below shares this process. */
+    if (!memstatus)
+        ps_store_process_init();
+    printf("SQLite's memory statistics: %s\n",
+           memstatus ? "on (-M, as before ps_store_process_init)" : "off, as in the service");
     if (!podstream)
         podstream = default_podstream(argv[0]);
     signal(SIGPIPE, SIG_IGN);

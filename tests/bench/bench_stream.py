@@ -74,8 +74,8 @@ def vm_rss_kb(pid):
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def thread_cpu(pid):
-    """CPU seconds (user + system) per thread name of process `pid`."""
+def thread_cpu(pid, kernel_only=False):
+    """CPU seconds (user + system, or system alone) per thread name of process `pid`."""
     out = {}
     task = "/proc/%d/task" % pid
     for tid in os.listdir(task):
@@ -86,7 +86,7 @@ def thread_cpu(pid):
             continue
         name = st[st.index("(") + 1:st.rindex(")")]
         fields = st[st.rindex(")") + 2:].split()
-        secs = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+        secs = ((0 if kernel_only else int(fields[11])) + int(fields[12])) / CLK_TCK  # utime, stime
         out[name] = out.get(name, 0.0) + secs
     return out
 
@@ -235,6 +235,7 @@ def run_once(args, build):
         took = time.monotonic() - t0
         peak = max(peak, vm_hwm_kb(svc.pid))
         cpu = cpu_groups(thread_cpu(svc.pid))
+        sys_cpu = cpu_groups(thread_cpu(svc.pid, kernel_only=True))
         sim_cpu = sum(sum(thread_cpu(p.pid).values()) for p in procs[:2])
         svc.send_signal(signal.SIGTERM)
         svc.wait(30)
@@ -248,6 +249,10 @@ def run_once(args, build):
               "other %.1f); podsim %.1f us" % (us(sum(cpu.values())), us(cpu["writer"]),
                                                us(cpu["workers"]), us(cpu["receivers"]),
                                                us(cpu["other"]), us(sim_cpu)))
+        # The kernel's part differs most between machines (syscalls, TLS over loopback).
+        print("  of which in the kernel: %.1f us (writer %.1f, workers %.1f, receivers %.1f)"
+              % (us(sum(sys_cpu.values())), us(sys_cpu["writer"]), us(sys_cpu["workers"]),
+                 us(sys_cpu["receivers"])))
         if not args.no_raw:
             out = subprocess.run([bench_store, "-n", str(args.events), "-m",
                                   str(args.message_share), "-d", os.path.join(work, "raw.db"),

@@ -56,6 +56,13 @@ static ps_err set_fts_automerge(ps_store *st, ps_errmsg *em)
 
 /* ---- open and close ---------------------------------------------------------------- */
 
+void ps_store_process_init(void)
+{
+    /* SQLITE_MISUSE once SQLite is initialised: then the statistics stay on, which
+     * is slower but correct. */
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static ps_err set_pragmas(ps_store *st, ps_errmsg *em)
 {
     if (st->conn.mode == PS_STORE_WRITER) {

@@ -135,6 +135,30 @@ static void test_fts_automerge(void **state)
     scratch_remove(&s);
 }
 
+/* main() called ps_store_process_init before anything else, as the service does:
+ * SQLite then keeps no memory statistics, whose global mutex every allocation of
+ * every connection would take. */
+static void test_memory_statistics_off(void **state)
+{
+    scratch s;
+    ps_store *st, *rd = NULL;
+    ps_errmsg em;
+    const char *ev = "{\"id\":\"mem-1\",\"ts\":\"2024-05-22T12:00:00Z\",\"sm\":{\"qid\":\"Q1\"}}";
+    (void)state;
+    scratch_make(&s);
+    st = open_writer(&s);
+    assert_false(store_one(st, 1, PS_DATA_MAILLOG, ev));
+    assert_int_equal(ps_store_create(s.db, PS_STORE_READER, &rd, &em), PS_OK);
+    assert_int_equal(sqlite3_memory_used(), 0);
+    assert_int_equal(sqlite3_memory_highwater(0), 0);
+    /* Too late now: changes nothing, and the stores go on working. */
+    ps_store_process_init();
+    assert_true(store_one(st, 1, PS_DATA_MAILLOG, ev));
+    ps_store_destroy(rd);
+    ps_store_destroy(st);
+    scratch_remove(&s);
+}
+
 static void test_reader_errors(void **state)
 {
     scratch s;
@@ -739,6 +763,7 @@ int main(void)
         cmocka_unit_test(test_page_size_of_new_and_old_files),
         cmocka_unit_test(test_fts_automerge),
         cmocka_unit_test(test_reader_errors),
+        cmocka_unit_test(test_memory_statistics_off),
         cmocka_unit_test(test_batch_misuse),
         cmocka_unit_test(test_dedup),
         cmocka_unit_test(test_dedup_hash_collision),
@@ -751,5 +776,6 @@ int main(void)
         cmocka_unit_test(test_quarantine),
         cmocka_unit_test(test_insert_refuses_bad_events),
     };
+    ps_store_process_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
