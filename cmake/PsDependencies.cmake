@@ -8,9 +8,12 @@ pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3>=3.37)
 pkg_check_modules(OPENSSL REQUIRED IMPORTED_TARGET openssl>=3.0)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
-# CRC-32 of the spool records: zlib's runs at several GB/s where a byte-wise table
-# cost the receivers 2 us per event; libcurl already brings zlib into the process.
+# gzip bodies of the HTTP outputs; libcurl already brings zlib into the process.
 pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
+# CRC-32 of the spool records, which the receivers compute over every message:
+# libdeflate's uses the CPU's carry-less multiply (PCLMULQDQ), 7 times zlib's speed
+# (0.09 against 0.62 us for a 2 KB message), and gives the same checksum.
+pkg_check_modules(DEFLATE REQUIRED IMPORTED_TARGET libdeflate)
 # Conditions use `matches` with expr/Go-style regexps (\d, (?i), non-greedy); POSIX regex
 # lacks them and is absent on Windows. PCRE2 also gives JIT speed and match limits.
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)

@@ -39,7 +39,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential cmake pkg-config ninja-build \
     clang clang-tidy clang-format cppcheck libclang-rt-14-dev \
     libssl-dev openssl libyaml-dev libcjson-dev libsqlite3-dev sqlite3 \
-    libzstd-dev zlib1g-dev libcmocka-dev libpcre2-dev libmimalloc-dev \
+    libzstd-dev zlib1g-dev libcmocka-dev libpcre2-dev libmimalloc-dev libdeflate-dev \
     python3 python3-websockets python3-cryptography tinyproxy-bin faketime \
     ca-certificates procps psmisc
 

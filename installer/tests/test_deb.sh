@@ -39,6 +39,7 @@ version=$("$PODSTREAM" --version | awk '{print $2}')
 [ "$(dpkg-deb -f "$deb" Package)" = podstream ] || fail "package name"
 dpkg-deb -f "$deb" Depends | grep -q 'libcurl4' || fail "no libcurl4 dependency"
 dpkg-deb -f "$deb" Depends | grep -q 'libmimalloc2.0' || fail "no libmimalloc2.0 dependency"
+dpkg-deb -f "$deb" Depends | grep -q 'libdeflate0' || fail "no libdeflate0 dependency"
 dpkg-deb --ctrl-tarfile "$deb" | tar -x -C "$work" --one-top-level=ctrl
 [ "$(cat "$work/ctrl/conffiles")" = /etc/podstream/podstream.yml ] || fail "conffiles"
 for s in postinst prerm postrm; do

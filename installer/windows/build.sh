@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cross-builds podstream for 64-bit Windows on Debian 12 with mingw-w64:
 #   1. deps.sh: OpenSSL, libcurl (WebSockets), libyaml, cJSON, SQLite (FTS5), zstd, zlib,
-#      PCRE2 and cmocka from Debian's source packages into a cached static prefix
+#      libdeflate, PCRE2 and cmocka from Debian's source packages into a cached static prefix
 #      (BUILD_DIR/deps-<key>/prefix; a warm run skips this);
 #   2. CMake with cmake/toolchain-mingw64.cmake: common/, service/ (podstream.exe,
 #      statically linked: it needs no DLL beyond Windows' own) and the unit tests, which

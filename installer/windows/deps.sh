@@ -20,6 +20,7 @@ PINS=(
     sqlite3=3.40.1-2+deb12u2
     libzstd=1.5.4+dfsg2-5
     zlib=1:1.2.13.dfsg-1
+    libdeflate=1.14-1
     pcre2=10.42-1
     cmocka=1.1.5-2.1
 )
@@ -155,6 +156,21 @@ build_zlib() {
     write_pc zlib 1.2.13 "" "-lz"
 }
 
+build_libdeflate() {
+    # Its Makefile builds the command-line programs too: compile the library alone.
+    # Static (no LIBDEFLATE_DLL), as the Makefile's libdeflate.a is.
+    local s b
+    s=$(srcdir libdeflate)
+    b=$deps/build/libdeflate
+    mkdir -p "$b"
+    (cd "$b" && for f in "$s"/lib/*.c "$s"/lib/x86/*.c; do
+        $HOST-gcc -O2 -fvisibility=hidden -I"$s" -c "$f" -o "$(basename "$f" .c).o"
+    done && $HOST-ar rcs libdeflate.a ./*.o)
+    cp "$b/libdeflate.a" "$P/lib/"
+    cp "$s/libdeflate.h" "$P/include/"
+    write_pc libdeflate 1.14 "" "-ldeflate"
+}
+
 build_openssl() {
     local s b
     s=$(srcdir openssl)
@@ -264,6 +280,7 @@ build_cmocka() {
 t0=$SECONDS
 phase fetch fetch
 phase zlib build_zlib
+phase libdeflate build_libdeflate
 phase openssl build_openssl
 phase curl build_curl
 phase libyaml build_libyaml

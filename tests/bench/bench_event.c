@@ -1,6 +1,7 @@
 /* bench_event: how many POD events per second one core can validate, parse and
  * extract (ps_event_parse + ps_event_extract), on realistic ~1.5 KB `message`
- * frames and ~0.9 KB `maillog` frames, plus the cost of the UTF-8 pass alone.
+ * frames and ~0.9 KB `maillog` frames, plus the cost of the receivers' passes over
+ * each frame: the UTF-8 check and the spool's CRC-32 (zlib's and libdeflate's).
  *
  *   build-event/tests/bench/bench_event [seconds-per-figure]
  *
@@ -15,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <libdeflate.h>
+#include <zlib.h>
 
 #include "podstream/ps_event.h"
 #include "podstream/ps_utf8.h"
@@ -172,27 +176,59 @@ static void bench_parse(const char *label, const frames *f, ps_data_type type, d
     bench_parse_one(label, f, type, seconds, true);
 }
 
-static void bench_utf8(const frames *f, double seconds)
+/* A pass the receivers make over every frame: the UTF-8 check, and the spool's
+ * CRC-32 (libdeflate's, which the service uses, beside zlib's, which it used before). */
+typedef uint32_t (*frame_pass)(const char *p, size_t n);
+
+static uint32_t pass_utf8(const char *p, size_t n)
+{
+    size_t bad;
+    return ps_utf8_valid(p, n, &bad) ? 1u : 0u;
+}
+
+static uint32_t pass_crc_zlib(const char *p, size_t n)
+{
+    return (uint32_t)crc32(0L, (const Bytef *)p, (uInt)n);
+}
+
+static uint32_t pass_crc_libdeflate(const char *p, size_t n)
+{
+    return libdeflate_crc32(0, p, n);
+}
+
+/* Returns the sum of the pass's results over one round of the frames. */
+static uint32_t bench_pass(const char *label, const frames *f, frame_pass fn, double seconds)
 {
     long long done = 0;
-    size_t bad, ok = 0;
+    uint32_t round = 0;
     int64_t start = ps_plat_mono_ms();
     clock_t cpu_start = clock();
 
     do {
-        for (int r = 0; r < 64; r++)
+        for (int r = 0; r < 64; r++) {
+            round = 0;
             for (int i = 0; i < NEVENTS; i++)
-                ok += ps_utf8_valid(f->data[i], f->len[i], &bad);
+                round += fn(f->data[i], f->len[i]);
+        }
         done += 64 * NEVENTS;
     } while (ps_plat_mono_ms() - start < (int64_t)(seconds * 1000));
     double cpu = (double)(clock() - cpu_start) / CLOCKS_PER_SEC;
-    if (ok != (size_t)done) {
+    printf("%-36s %6zu B avg  %9.1f ns/event  %6.2f GB/s\n", label, f->total / NEVENTS,
+           cpu * 1e9 / (double)done, (double)f->total / NEVENTS * (double)done / (cpu * 1e9));
+    return round;
+}
+
+static void bench_passes(const frames *f, double seconds)
+{
+    if (bench_pass("UTF-8 validation (message)", f, pass_utf8, seconds) != NEVENTS) {
         fprintf(stderr, "bench_event: a frame failed UTF-8 validation\n");
         exit(1);
     }
-    printf("%-36s %6zu B avg  %9.1f ns/event  %6.2f GB/s\n", "UTF-8 validation (message)",
-           f->total / NEVENTS, cpu * 1e9 / (double)done,
-           (double)f->total / NEVENTS * (double)done / (cpu * 1e9));
+    if (bench_pass("spool CRC-32, zlib (message)", f, pass_crc_zlib, seconds) !=
+        bench_pass("spool CRC-32, libdeflate (message)", f, pass_crc_libdeflate, seconds)) {
+        fprintf(stderr, "bench_event: zlib and libdeflate gave different checksums\n");
+        exit(1);
+    }
 }
 
 #ifdef PS_HAVE_PODSIM_GEN
@@ -226,7 +262,7 @@ int main(int argc, char **argv)
     printf("bench_event: one thread, %d distinct frames per set, %.1f s per figure\n", NEVENTS,
            seconds);
     make_messages(&f);
-    bench_utf8(&f, seconds);
+    bench_passes(&f, seconds);
     bench_parse("parse+extract message (synthetic)", &f, PS_DATA_MESSAGE, seconds);
     free_frames(&f);
     make_maillogs(&f);
