@@ -647,13 +647,13 @@ static void reader_phase(ps_store *st, source *src, const char *path, uint64_t f
 {
     static const bool with_reader[4] = {false, true, true, false};
     ingest_stats alone, beside;
-    uint64_t part = more / 2, queries = 0, at = first;
+    uint64_t part = more / 2, each = part * 2, queries = 0, at = first;
     double max_ms = 0;
     memset(&alone, 0, sizeof alone);
     memset(&beside, 0, sizeof beside);
     printf("\nwriting while a reader queries without pause (%llu events each, in stretches "
            "alone, reader, reader, alone):\n",
-           (unsigned long long)(2 * part));
+           (unsigned long long)each);
     for (int i = 0; i < 4; i++) {
         reader_ctx rc;
         ps_thread *th = NULL;
