@@ -40,6 +40,7 @@ enum {
     COL_LAST,
     COL_LAG,
     COL_RECONNECTS,
+    COL_EMPTY,
     COL_DUPLICATES,
     COL_QUARANTINED,
     COL_ERROR
@@ -85,6 +86,8 @@ static char *device_cell(gpointer item, guint col)
         return ps_gui_local_time(d->has_counters ? c->last_event_ts_us : 0);
     case COL_RECONNECTS:
         return g_strdup_printf("%" PRIu64, c->reconnects);
+    case COL_EMPTY:
+        return g_strdup_printf("%" PRIu64, c->empty_frames);
     case COL_DUPLICATES:
         return g_strdup_printf("%" PRIu64, c->duplicates);
     case COL_QUARANTINED:
@@ -279,9 +282,9 @@ void ps_gui_devices_page_saved(PsGuiWindow *w)
 
 void ps_gui_devices_page_init(PsGuiWindow *w)
 {
-    static const char *const titles[] = {"Device",      "State",     "Events/s",   "Total",
-                                         "Last event",  "Lag",       "Reconnects", "Duplicates",
-                                         "Quarantined", "Last error"};
+    static const char *const titles[] = {"Device",     "State",       "Events/s",   "Total",
+                                         "Last event", "Lag",         "Reconnects", "Empty frames",
+                                         "Duplicates", "Quarantined", "Last error"};
     GtkNoSelection *sel;
     w->device_rows = g_list_store_new(PS_GUI_TYPE_DEVICE_ROW);
     sel = gtk_no_selection_new(G_LIST_MODEL(g_object_ref(w->device_rows)));

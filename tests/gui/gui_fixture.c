@@ -112,6 +112,7 @@ bool gui_fixture_counters(const char *db, long long device, const char *name, ui
     c.last_event_ts_us = ps_plat_now_us() - 2000000;
     c.lag_ms = 1500;
     c.reconnects = 1;
+    c.empty_frames = 4;
     c.duplicates = 3;
     c.updated_us = ps_plat_now_us() - (int64_t)age_s * 1000000;
     ok = ps_store_create(db, PS_STORE_WRITER, &st, &em) == PS_OK &&

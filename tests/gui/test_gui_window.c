@@ -558,8 +558,10 @@ static void service_stops(run *r, PsGuiWindow *w)
 }
 
 static const step steps[] = {
-    {"1 proofpoint-message\nlive\n12.5\n1234\n", NULL, check_outputs,
-     "the counts the service wrote"},
+    {"1 proofpoint-message\nlive\n12.5\n1234\n", NULL, nothing, "the counts the service wrote"},
+    /* lag, reconnects, empty frames, duplicates, quarantined */
+    {"1.5 s\n1\n4\n3\n0\n", NULL, check_outputs,
+     "the device's counts as podstream status has them"},
     {"siem\nsyslog\nsending\n50\n7.5\n40\n1\n2/0\n", "gui-devices.png", store_more,
      "the Outputs section: siem's state, backlog, rate and counts"},
     {"\n1334\n", NULL, go_stale, "the new total after the service wrote again"},
