@@ -74,8 +74,8 @@ def vm_rss_kb(pid):
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def thread_cpu(pid, kernel_only=False):
-    """CPU seconds (user + system, or system alone) per thread name of process `pid`."""
+def thread_times(pid):
+    """(user, system) CPU seconds per thread name of process `pid`, read once."""
     out = {}
     task = "/proc/%d/task" % pid
     for tid in os.listdir(task):
@@ -86,9 +86,14 @@ def thread_cpu(pid, kernel_only=False):
             continue
         name = st[st.index("(") + 1:st.rindex(")")]
         fields = st[st.rindex(")") + 2:].split()
-        secs = ((0 if kernel_only else int(fields[11])) + int(fields[12])) / CLK_TCK  # utime, stime
-        out[name] = out.get(name, 0.0) + secs
+        user, system = out.get(name, (0.0, 0.0))
+        out[name] = (user + int(fields[11]) / CLK_TCK, system + int(fields[12]) / CLK_TCK)
     return out
+
+
+def thread_cpu(pid):
+    """CPU seconds (user + system) per thread name of process `pid`."""
+    return {name: user + system for name, (user, system) in thread_times(pid).items()}
 
 
 def cpu_groups(per_thread):
@@ -234,8 +239,9 @@ def run_once(args, build):
             time.sleep(0.25)
         took = time.monotonic() - t0
         peak = max(peak, vm_hwm_kb(svc.pid))
-        cpu = cpu_groups(thread_cpu(svc.pid))
-        sys_cpu = cpu_groups(thread_cpu(svc.pid, kernel_only=True))
+        times = thread_times(svc.pid)
+        cpu = cpu_groups({name: user + system for name, (user, system) in times.items()})
+        sys_cpu = cpu_groups({name: system for name, (_, system) in times.items()})
         sim_cpu = sum(sum(thread_cpu(p.pid).values()) for p in procs[:2])
         svc.send_signal(signal.SIGTERM)
         svc.wait(30)
