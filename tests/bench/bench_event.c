@@ -10,7 +10,9 @@
  * The events are synthetic but shaped like the shared samples (same keys, nesting
  * and sizes); one in eight carries an RFC 2047 encoded subject, as mail from
  * non-English senders does. With podsim_gen linked in, its generated events are
- * measured as well. */
+ * measured as well, and so is the elision of their typed values (ps_store_elide and
+ * the check that reads them back, the workers' part of ps_store_prepare before
+ * compression). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +23,9 @@
 #include <zlib.h>
 
 #include "podstream/ps_event.h"
-#include "podstream/ps_utf8.h"
 #include "podstream/ps_platform.h"
+#include "podstream/ps_utf8.h"
+#include "store/ps_store_elide.h"
 
 #ifdef PS_HAVE_PODSIM_GEN
 #include "podsim_gen.h"
@@ -232,6 +235,52 @@ static void bench_passes(const frames *f, double seconds)
 }
 
 #ifdef PS_HAVE_PODSIM_GEN
+/* Elides every frame's key and typed values and checks the result reads back, as
+ * ps_store_prepare does; the frames are parsed once, before the clock starts. */
+static void bench_elide(const char *label, const frames *f, ps_data_type type, double seconds)
+{
+    static ps_event ev[NEVENTS];
+    static ps_elide_list el[NEVENTS];
+    ps_errmsg em;
+    char *buf = NULL;
+    size_t cap = 0, out_len = 0, saved = 0;
+    long long done = 0;
+    int64_t start;
+    clock_t cpu_start;
+
+    for (int i = 0; i < NEVENTS; i++) {
+        ps_event_init(&ev[i]);
+        if (ps_event_parse(&ev[i], type, f->data[i], f->len[i], &em) != PS_OK ||
+            ps_event_extract(&ev[i], &em) != PS_OK) {
+            fprintf(stderr, "bench_event: %s event %d refused: %s\n", label, i, em.text);
+            exit(1);
+        }
+        ps_store_elide_list(ev[i].key, (const char *const *)ev[i].text, &el[i]);
+    }
+    start = ps_plat_mono_ms();
+    cpu_start = clock();
+    do {
+        saved = 0;
+        for (int i = 0; i < NEVENTS; i++) {
+            bool elided = false;
+            if (ps_store_elide(f->data[i], f->len[i], &el[i], &buf, &cap, &out_len, &elided) !=
+                    PS_OK ||
+                (elided && !ps_store_unelide_equals(buf, out_len, &el[i], f->data[i], f->len[i]))) {
+                fprintf(stderr, "bench_event: %s event %d did not read back\n", label, i);
+                exit(1);
+            }
+            saved += f->len[i] - out_len;
+        }
+        done += NEVENTS;
+    } while (ps_plat_mono_ms() - start < (int64_t)(seconds * 1000));
+    double cpu = (double)(clock() - cpu_start) / CLOCKS_PER_SEC;
+    printf("%-36s %6zu B avg  %9.1f ns/event  (%zu B elided on average)\n", label,
+           f->total / NEVENTS, cpu * 1e9 / (double)done, saved / NEVENTS);
+    free(buf);
+    for (int i = 0; i < NEVENTS; i++)
+        ps_event_deinit(&ev[i]);
+}
+
 static void make_generated(frames *f, psim_type type)
 {
     psim_timeline tl;
@@ -271,9 +320,11 @@ int main(int argc, char **argv)
 #ifdef PS_HAVE_PODSIM_GEN
     make_generated(&f, PSIM_MESSAGE);
     bench_parse("parse+extract message (podsim_gen)", &f, PS_DATA_MESSAGE, seconds);
+    bench_elide("elide+check message (podsim_gen)", &f, PS_DATA_MESSAGE, seconds);
     free_frames(&f);
     make_generated(&f, PSIM_MAILLOG);
     bench_parse("parse+extract maillog (podsim_gen)", &f, PS_DATA_MAILLOG, seconds);
+    bench_elide("elide+check maillog (podsim_gen)", &f, PS_DATA_MAILLOG, seconds);
     free_frames(&f);
 #else
     printf("(podsim_gen not built: generated events not measured)\n");

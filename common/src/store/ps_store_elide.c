@@ -70,27 +70,23 @@ void ps_store_elide_add(ps_elide_list *l, const char *v, size_t n)
 }
 
 /* Calls fn with each piece of the expansion of enc, in order, until fn returns
- * false. PS_ERR_DB for a marker that names no value (checked before any call). */
+ * false. PS_ERR_DB for a marker that names no value; fn may have had the pieces
+ * before it, so a caller that copies measures first. */
 typedef bool (*piece_fn)(void *ctx, const char *p, size_t n);
 
 static ps_err expand(const char *enc, size_t len, const ps_elide_list *l, piece_fn fn, void *ctx)
 {
     const char *p = enc, *end = enc + len;
-    /* memchr keeps the walk at memory speed. */
-    while ((p = memchr(p, ELIDE_MARK, (size_t)(end - p))) != NULL) {
-        if (p + 1 >= end || (unsigned char)p[1] < ELIDE_BASE ||
-            (unsigned)((unsigned char)p[1] - ELIDE_BASE) >= l->n)
-            return PS_ERR_DB;
-        p += 2;
-    }
-    p = enc;
     while (p < end) {
+        /* memchr keeps the walk at memory speed. */
         const char *m = memchr(p, ELIDE_MARK, (size_t)(end - p));
         size_t run = m ? (size_t)(m - p) : (size_t)(end - p);
         unsigned idx;
         if (!fn(ctx, p, run) || !m)
             break;
-        idx = (unsigned char)m[1] - ELIDE_BASE;
+        if (m + 1 >= end || (unsigned char)m[1] < ELIDE_BASE ||
+            (idx = (unsigned)((unsigned char)m[1] - ELIDE_BASE)) >= l->n)
+            return PS_ERR_DB;
         if (!fn(ctx, l->v[idx], l->len[idx]))
             break;
         p = m + 2;
