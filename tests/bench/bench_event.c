@@ -239,8 +239,8 @@ static void bench_passes(const frames *f, double seconds)
  * ps_store_prepare does; the frames are parsed once, before the clock starts. */
 static void bench_elide(const char *label, const frames *f, ps_data_type type, double seconds)
 {
-    static ps_event ev[NEVENTS];
-    static ps_elide_list el[NEVENTS];
+    ps_event *ev = calloc(NEVENTS, sizeof *ev);
+    ps_elide_list *el = calloc(NEVENTS, sizeof *el);
     ps_errmsg em;
     char *buf = NULL;
     size_t cap = 0, out_len = 0, saved = 0;
@@ -248,6 +248,10 @@ static void bench_elide(const char *label, const frames *f, ps_data_type type, d
     int64_t start;
     clock_t cpu_start;
 
+    if (!ev || !el) {
+        fprintf(stderr, "bench_event: out of memory\n");
+        exit(1);
+    }
     for (int i = 0; i < NEVENTS; i++) {
         ps_event_init(&ev[i]);
         if (ps_event_parse(&ev[i], type, f->data[i], f->len[i], &em) != PS_OK ||
@@ -279,6 +283,8 @@ static void bench_elide(const char *label, const frames *f, ps_data_type type, d
     free(buf);
     for (int i = 0; i < NEVENTS; i++)
         ps_event_deinit(&ev[i]);
+    free(ev);
+    free(el);
 }
 
 static void make_generated(frames *f, psim_type type)
