@@ -259,23 +259,43 @@ static ps_err extract_message(const cJSON *root, ps_event_fields *f)
     return PS_OK;
 }
 
+/* out[i] = the member names[i] of obj, or NULL: what cJSON_GetObjectItemCaseSensitive
+ * gives for each name (the first member of that name; none after a member without
+ * a name), found in one walk of the members instead of one walk per name. */
+static void get_members(const cJSON *obj, const char *const *names, size_t n, const cJSON **out)
+{
+    size_t left = n;
+
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    if (!cJSON_IsObject(obj))
+        return;
+    for (const cJSON *c = obj->child; c && c->string && left > 0; c = c->next)
+        for (size_t i = 0; i < n; i++)
+            if (!out[i] && c->string[0] == names[i][0] && strcmp(c->string, names[i]) == 0) {
+                out[i] = c;
+                left--;
+                break;
+            }
+}
+
 static ps_err extract_maillog(const cJSON *root, ps_event_fields *f)
 {
-    const cJSON *sm = GET(root, "sm");
-    const struct {
-        ps_event_field field;
-        const char *key;
-    } plain[] = {
-        {PS_EF_SENDER, "from"},      {PS_EF_RECIPIENTS, "to"}, {PS_EF_QID, "qid"},
-        {PS_EF_MESSAGE_ID, "msgid"}, {PS_EF_STAT, "stat"},     {PS_EF_DSN, "dsn"},
-        {PS_EF_RELAY, "relay"},
+    /* Two thirds of the traffic, each looking up eight members of `sm`: one walk. */
+    static const char *const names[] = {"from", "to",  "qid",   "msgid",
+                                        "stat", "dsn", "relay", "sizeBytes"};
+    static const ps_event_field fields[] = {
+        PS_EF_SENDER, PS_EF_RECIPIENTS, PS_EF_QID,   PS_EF_MESSAGE_ID,
+        PS_EF_STAT,   PS_EF_DSN,        PS_EF_RELAY, /* sizeBytes: a number, below */
     };
+    const cJSON *v[sizeof names / sizeof names[0]];
     ps_err err;
 
-    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
-        if ((err = field_text(GET(sm, plain[i].key), &f->text[plain[i].field])) != PS_OK)
+    get_members(GET(root, "sm"), names, sizeof names / sizeof names[0], v);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if ((err = field_text(v[i], &f->text[fields[i]])) != PS_OK)
             return err;
-    f->has_size = size_of(GET(sm, "sizeBytes"), &f->size_bytes);
+    f->has_size = size_of(v[sizeof fields / sizeof fields[0]], &f->size_bytes);
     return PS_OK;
 }
 

@@ -471,6 +471,26 @@ static void test_numbers_as_strings(void **state)
     assert_true(ev.has_size);
     assert_int_equal(ev.size_bytes, 123456789012LL);
     ps_event_deinit(&ev);
+
+    /* A name given twice: the first counts, as cJSON's lookup by name has it; the
+     * members are read in one walk, whatever their order. */
+    ml = cJSON_Parse("{\"id\":\"x\",\"ts\":\"2024-01-01T00:00:00Z\",\"sm\":{\"relay\":\"r\","
+                     "\"qid\":\"Q1\",\"sizeBytes\":7,\"qid\":\"Q2\",\"to\":[\"a@x\",\"b@x\"],"
+                     "\"sizeBytes\":8,\"from\":\"f@x\"}}");
+    extract_tree(&ev, PS_DATA_MAILLOG, ml);
+    assert_string_equal(ev.text[PS_EF_QID], "Q1");
+    assert_string_equal(ev.text[PS_EF_RELAY], "r");
+    assert_string_equal(ev.text[PS_EF_RECIPIENTS], "a@x, b@x");
+    assert_string_equal(ev.text[PS_EF_SENDER], "f@x");
+    assert_null(ev.text[PS_EF_MESSAGE_ID]);
+    assert_int_equal(ev.size_bytes, 7);
+    ps_event_deinit(&ev);
+    /* sm that is not an object: nothing from it */
+    ml = cJSON_Parse("{\"id\":\"x\",\"ts\":\"2024-01-01T00:00:00Z\",\"sm\":[{\"qid\":\"Q\"}]}");
+    extract_tree(&ev, PS_DATA_MAILLOG, ml);
+    assert_null(ev.text[PS_EF_QID]);
+    assert_false(ev.has_size);
+    ps_event_deinit(&ev);
 }
 
 static void test_final_action(void **state)
