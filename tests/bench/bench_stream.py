@@ -91,9 +91,14 @@ def thread_times(pid):
     return out
 
 
+def total_cpu(times):
+    """user + system per thread name, from thread_times()."""
+    return {name: user + system for name, (user, system) in times.items()}
+
+
 def thread_cpu(pid):
     """CPU seconds (user + system) per thread name of process `pid`."""
-    return {name: user + system for name, (user, system) in thread_times(pid).items()}
+    return total_cpu(thread_times(pid))
 
 
 def cpu_groups(per_thread):
@@ -240,7 +245,7 @@ def run_once(args, build):
         took = time.monotonic() - t0
         peak = max(peak, vm_hwm_kb(svc.pid))
         times = thread_times(svc.pid)
-        cpu = cpu_groups({name: user + system for name, (user, system) in times.items()})
+        cpu = cpu_groups(total_cpu(times))
         sys_cpu = cpu_groups({name: system for name, (_, system) in times.items()})
         sim_cpu = sum(sum(thread_cpu(p.pid).values()) for p in procs[:2])
         svc.send_signal(signal.SIGTERM)

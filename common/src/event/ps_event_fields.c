@@ -282,20 +282,21 @@ static void get_members(const cJSON *obj, const char *const *names, size_t n, co
 static ps_err extract_maillog(const cJSON *root, ps_event_fields *f)
 {
     /* Two thirds of the traffic, each looking up eight members of `sm`: one walk. */
-    static const char *const names[] = {"from", "to",  "qid",   "msgid",
-                                        "stat", "dsn", "relay", "sizeBytes"};
-    static const ps_event_field fields[] = {
+    enum { TEXTS = 7, SIZE = TEXTS, NAMES };
+    static const char *const names[NAMES] = {"from", "to",  "qid",   "msgid",
+                                             "stat", "dsn", "relay", [SIZE] = "sizeBytes"};
+    static const ps_event_field fields[TEXTS] = {
         PS_EF_SENDER, PS_EF_RECIPIENTS, PS_EF_QID,   PS_EF_MESSAGE_ID,
-        PS_EF_STAT,   PS_EF_DSN,        PS_EF_RELAY, /* sizeBytes: a number, below */
+        PS_EF_STAT,   PS_EF_DSN,        PS_EF_RELAY,
     };
-    const cJSON *v[sizeof names / sizeof names[0]];
+    const cJSON *v[NAMES];
     ps_err err;
 
-    get_members(GET(root, "sm"), names, sizeof names / sizeof names[0], v);
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    get_members(GET(root, "sm"), names, NAMES, v);
+    for (size_t i = 0; i < TEXTS; i++)
         if ((err = field_text(v[i], &f->text[fields[i]])) != PS_OK)
             return err;
-    f->has_size = size_of(v[sizeof fields / sizeof fields[0]], &f->size_bytes);
+    f->has_size = size_of(v[SIZE], &f->size_bytes);
     return PS_OK;
 }
 
