@@ -4,6 +4,10 @@
 set(PS_WARNINGS -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes
     -Wmissing-prototypes -Wvla -Wno-unused-parameter)
 
+# The sample events from ../shared/samples, kept in the tree so that a checkout anywhere
+# runs the tests (tests/data/samples/SOURCES.md: where each line comes from).
+set(PS_SAMPLES_DIR ${PROJECT_SOURCE_DIR}/tests/data/samples)
+
 function(ps_target_defaults target)
     target_compile_options(${target} PRIVATE ${PS_WARNINGS})
     if(UNIX)
@@ -79,7 +83,7 @@ function(ps_add_unit_test name)
     endif()
     set_tests_properties(${name} PROPERTIES TIMEOUT ${A_TIMEOUT}
         LABELS "unit;${A_LABELS}"
-        ENVIRONMENT "PS_TEST_DATA=${PROJECT_SOURCE_DIR}/tests/data;PS_SOURCE_DIR=${PROJECT_SOURCE_DIR};PS_BINARY_DIR=${PROJECT_BINARY_DIR};PS_SAMPLES=${PROJECT_SOURCE_DIR}/../shared/samples;CMOCKA_MESSAGE_OUTPUT=STDOUT")
+        ENVIRONMENT "PS_TEST_DATA=${PROJECT_SOURCE_DIR}/tests/data;PS_SOURCE_DIR=${PROJECT_SOURCE_DIR};PS_BINARY_DIR=${PROJECT_BINARY_DIR};PS_SAMPLES=${PS_SAMPLES_DIR};CMOCKA_MESSAGE_OUTPUT=STDOUT")
 endfunction()
 
 # ps_add_script_test(name SCRIPT path [TIMEOUT s] [LABELS ...])
@@ -92,7 +96,7 @@ function(ps_add_script_test name)
     endif()
     set_tests_properties(${name} PROPERTIES TIMEOUT ${A_TIMEOUT}
         LABELS "${A_LABELS}"
-        ENVIRONMENT "PS_TEST_DATA=${PROJECT_SOURCE_DIR}/tests/data;PS_SOURCE_DIR=${PROJECT_SOURCE_DIR};PS_BINARY_DIR=${PROJECT_BINARY_DIR};PS_SAMPLES=${PROJECT_SOURCE_DIR}/../shared/samples;PODSTREAM=$<TARGET_FILE:podstream>")
+        ENVIRONMENT "PS_TEST_DATA=${PROJECT_SOURCE_DIR}/tests/data;PS_SOURCE_DIR=${PROJECT_SOURCE_DIR};PS_BINARY_DIR=${PROJECT_BINARY_DIR};PS_SAMPLES=${PS_SAMPLES_DIR};PODSTREAM=$<TARGET_FILE:podstream>")
 endfunction()
 
 # ps_add_fuzzer(name SOURCES ... [LIBS ...] [INCLUDES ...]): one fuzz target whose

@@ -4,7 +4,7 @@
  *   build/tests/bench/bench_pipeline [samples-dir] [seconds-per-figure]
  *
  * The events are the shared samples (samples-dir, else $PS_SAMPLES, else
- * ../shared/samples beside the source tree), each copied into 4096 variants whose
+ * tests/data/samples in the source tree), each copied into 4096 variants whose
  * route, sender, subject and status differ, so that every branch of the pipelines
  * is taken: some events are dropped, some tagged, most changed. Trees are parsed
  * in small batches right before their pipeline runs, as a worker does, but outside
@@ -313,14 +313,14 @@ int main(int argc, char **argv)
     figures fm, fl, fr;
 
     if (!dir) {
-        /* tests/bench/bench_pipeline.c -> <source>/../shared/samples */
+        /* tests/bench/bench_pipeline.c -> <source>/tests/data/samples */
         snprintf(dflt, sizeof dflt, "%s", __FILE__);
         for (int i = 0; i < 3; i++) {
             char *slash = strrchr(dflt, '/');
             if (slash)
                 *slash = '\0';
         }
-        strncat(dflt, "/../shared/samples", sizeof dflt - strlen(dflt) - 1);
+        strncat(dflt, "/tests/data/samples", sizeof dflt - strlen(dflt) - 1);
         dir = dflt;
     }
     if (seconds <= 0)

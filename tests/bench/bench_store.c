@@ -28,7 +28,7 @@
  * reader queries the same database without pause.
  *
  * Events come from podsim_gen (the simulator's generator) when it is linked in;
- * otherwise they are variants of ../shared/samples with unique ids, addresses and
+ * otherwise they are variants of tests/data/samples with unique ids, addresses and
  * subjects (say so when quoting figures). */
 #include <fcntl.h>
 #include <signal.h>
@@ -99,7 +99,7 @@ static char *read_text(const char *path)
 
 static void load_samples(source *s)
 {
-    const char *dir = getenv("PS_SAMPLES") ? getenv("PS_SAMPLES") : "../shared/samples";
+    const char *dir = getenv("PS_SAMPLES") ? getenv("PS_SAMPLES") : "tests/data/samples";
     static const char *const files[2] = {"message.jsonl", "maillog.jsonl"};
     for (int t = 0; t < 2; t++) {
         char *path = ps_plat_path_join(dir, files[t]);

@@ -21,7 +21,7 @@ from test_receivers import make_certs, make_expired_cert  # noqa: E402
 
 OUT_DRIVE = os.environ.get("OUT_DRIVE", "build/tests/outputs/out_drive")
 SAMPLES = os.environ.get("PS_SAMPLES", os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                    "..", "..", "..", "shared", "samples"))
+                                                    "..", "data", "samples"))
 HEC_TOKEN = "8f0e2b4c-1d3a-4e5f-9a8b-7c6d5e4f3a2b"
 CH_PASSWORD = "ch-secret-9f2e"
 AZ_SECRET = "az~secret.value_42"

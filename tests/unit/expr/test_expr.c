@@ -680,7 +680,7 @@ static cJSON *sample(const char *file, int line)
     size_t cap = 0;
     FILE *f;
     cJSON *out = NULL;
-    snprintf(path, sizeof path, "%s/%s", dir ? dir : "../shared/samples", file);
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : "tests/data/samples", file);
     f = fopen(path, "r");
     if (!f)
         fail_msg("cannot open %s (set PS_SAMPLES)", path);

@@ -343,7 +343,7 @@ static size_t sample_lines(const char *file, char **lines, size_t max)
     char path[512];
     char *all, *save = NULL, *tok;
     size_t n = 0;
-    snprintf(path, sizeof path, "%s/%s", dir ? dir : "../shared/samples", file);
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : "tests/data/samples", file);
     all = read_all(path);
     for (tok = strtok_r(all, "\n", &save); tok && n < max; tok = strtok_r(NULL, "\n", &save))
         lines[n++] = strdup(tok);

@@ -1,4 +1,4 @@
-/* Every shared sample event (../shared/samples) stored and found again by each of
+/* Every shared sample event (tests/data/samples) stored and found again by each of
  * its typed values, through the same filters `podstream query` uses.
  *
  * The same program builds the database of tests/cli/test_query.sh:
