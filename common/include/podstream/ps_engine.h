@@ -9,7 +9,10 @@
  *
  * Memory is bounded per device: the receiver stops reading the socket while
  * PS_ENGINE_MAX_INFLIGHT messages or PS_ENGINE_MAX_INFLIGHT_BYTES are between
- * receipt and commit (one message larger than that is still admitted alone). */
+ * receipt and commit (one message larger than that is still admitted alone). Four
+ * batches' worth: with two, a device alone waited for each commit, and the writer
+ * for the batch after it (docs/performance.md, "One device alone"); a processed
+ * message waits for its commit as a compressed row of a few hundred bytes. */
 #ifndef PS_ENGINE_H
 #define PS_ENGINE_H
 
@@ -20,7 +23,7 @@
 #include "ps_error.h"
 #include "ps_pipeline.h"
 
-#define PS_ENGINE_MAX_INFLIGHT       2048
+#define PS_ENGINE_MAX_INFLIGHT       4096
 #define PS_ENGINE_MAX_INFLIGHT_BYTES (4u * 1024u * 1024u)
 #define PS_ENGINE_BATCH_EVENTS       1000
 #define PS_ENGINE_BATCH_MS           100

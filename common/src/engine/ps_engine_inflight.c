@@ -32,6 +32,7 @@ void eng_item_free(item *it)
     free(it->data);
     free(it->out);
     free(it->tags);
+    free(it->reason);
     free(it);
 }
 

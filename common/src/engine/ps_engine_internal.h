@@ -55,7 +55,8 @@ typedef struct item {
     ps_store_row row; /* EVENT: ready for the writer; data, out and ev are freed then */
     char *out;        /* re-serialised JSON when a pipeline changed the event; NULL: data */
     size_t out_len;
-    char reason[512];
+    char *reason;         /* QUARANTINE and FAILED: why (owned; NULL when out of memory), so
+                           * that the window's other items stay small */
     const char *pipeline; /* DROPPED/FAILED: the deciding pipeline (sets live as long as
                            * the engine) */
     char *tags;           /* tags JSON when pipelines added some; NULL: the device's */

@@ -8,10 +8,21 @@
 #include "podstream/ps_pipeline.h"
 #include "engine/ps_engine_internal.h"
 
+/* Why a message goes to the quarantine (or failed a pipeline), at most this long. */
+#define REASON_MAX 512
+
+static void set_reason(item *it, item_kind kind, const char *why)
+{
+    char cut[REASON_MAX];
+    snprintf(cut, sizeof cut, "%s", why);
+    it->kind = kind;
+    free(it->reason);
+    it->reason = strdup(cut);
+}
+
 static void quarantine(item *it, const char *why)
 {
-    it->kind = ITEM_QUARANTINE;
-    snprintf(it->reason, sizeof it->reason, "%s", why);
+    set_reason(it, ITEM_QUARANTINE, why);
 }
 
 /* How far the archive session got: the receiver tells a window the server ended
@@ -35,10 +46,11 @@ static void process(item *it, ps_pipeline_result *res, ps_store_prep *prep)
     ps_errmsg em;
 
     if (it->oversize) {
-        it->kind = ITEM_QUARANTINE;
-        snprintf(it->reason, sizeof it->reason,
+        char why[REASON_MAX];
+        snprintf(why, sizeof why,
                  "message of %zu bytes exceeds max_frame_size; first %zu bytes kept", it->total_len,
                  it->len);
+        quarantine(it, why);
         return;
     }
     if (ps_event_parse(&it->ev, it->type, it->data, it->len, &em) != PS_OK) {
@@ -54,8 +66,7 @@ static void process(item *it, ps_pipeline_result *res, ps_store_prep *prep)
         }
         if (res->outcome == PS_PIPELINE_FAILED) {
             /* The original bytes go to the quarantine: nothing is lost. */
-            it->kind = ITEM_FAILED;
-            snprintf(it->reason, sizeof it->reason, "%s", res->message);
+            set_reason(it, ITEM_FAILED, res->message);
             goto done;
         }
         if (res->ntags > 0)
@@ -72,7 +83,7 @@ static void process(item *it, ps_pipeline_result *res, ps_store_prep *prep)
     const bool changed = chain && res->modified;
     if ((changed ? ps_event_extract(&it->ev, &em) : ps_event_extract_typed(&it->ev, &em)) !=
         PS_OK) {
-        char why[sizeof it->reason];
+        char why[REASON_MAX];
         snprintf(why, sizeof why, "%s%.400s", changed ? "after pipelines: " : "", em.text);
         quarantine(it, why);
         goto done;

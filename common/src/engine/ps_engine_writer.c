@@ -61,6 +61,12 @@ static double rate_over(const writer_view *w, int64_t now_s, int seconds)
     return (double)sum / seconds;
 }
 
+/* Why an item is quarantined or failed: set by the worker, unless memory ran out. */
+static const char *reason_of(const item *it)
+{
+    return it->reason ? it->reason : "(out of memory saying why)";
+}
+
 /* Stores the batch's events, quarantined messages and pipeline counts. */
 static ps_err put_items(ps_engine *eng, item **items, size_t n, ps_errmsg *em)
 {
@@ -81,7 +87,7 @@ static ps_err put_items(ps_engine *eng, item **items, size_t n, ps_errmsg *em)
             }
         } else if (it->kind == ITEM_QUARANTINE || it->kind == ITEM_FAILED) {
             err = ps_store_quarantine(eng->store, d->cfg->id, it->type, it->data, it->len,
-                                      it->reason, em);
+                                      reason_of(it), em);
             if (err != PS_OK)
                 return err;
         }
@@ -163,7 +169,7 @@ static void count_committed(item **items, size_t n, int64_t now_us)
         case ITEM_QUARANTINE:
             if (!it->replayed)
                 w->quarantined++;
-            PS_LOG_W(it->dev->cfg->id, "quarantined a message: %s", it->reason);
+            PS_LOG_W(it->dev->cfg->id, "quarantined a message: %s", reason_of(it));
             break;
         case ITEM_DROPPED:
             if (!it->replayed)
@@ -173,7 +179,7 @@ static void count_committed(item **items, size_t n, int64_t now_us)
             if (!it->replayed)
                 w->failed++;
             PS_LOG_W(it->dev->cfg->id, "pipeline failure, event kept in the quarantine: %s",
-                     it->reason);
+                     reason_of(it));
             break;
         }
         if (w->resume.last_event_ts_us > atomic_load(&it->dev->last_committed_ts))
