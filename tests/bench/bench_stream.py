@@ -10,6 +10,8 @@ the real `podstream run`; the clock stops when the database holds all N events.
 --scheme ws serves plain ws:// instead of wss:// (custom endpoints, proxies). Prints:
 
   - end-to-end events/s and the time for the whole backlog,
+  - how much of the machine stayed idle meanwhile (/proc/stat): idle cores while the
+    backlog lasts mean one stage waited for another,
   - the service's peak RSS (VmHWM) while it worked through the backlog,
   - CPU time per stored event, per thread group (writer, workers, receivers, the rest)
     and in all, from /proc/<pid>/task/*/stat just before the stop: the figure that
@@ -89,6 +91,13 @@ def thread_times(pid):
         user, system = out.get(name, (0.0, 0.0))
         out[name] = (user + int(fields[11]) / CLK_TCK, system + int(fields[12]) / CLK_TCK)
     return out
+
+
+def machine_ticks():
+    """(all, idle, iowait) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v), v[3], v[4]
 
 
 def total_cpu(times):
@@ -231,6 +240,7 @@ def run_once(args, build):
         write_config(cfg, db, certs, devices, args.scheme)
         env = dict(os.environ, BENCH_TOKEN=token)
         t0 = time.monotonic()
+        ticks0 = machine_ticks()
         svc = subprocess.Popen([podstream, "run", "-c", cfg], env=env)
         procs.append(svc)
         peak = 0
@@ -243,6 +253,7 @@ def run_once(args, build):
                 sys.exit("bench_stream: the service exited early (%d)" % svc.returncode)
             time.sleep(0.25)
         took = time.monotonic() - t0
+        ticks = [b - a for a, b in zip(ticks0, machine_ticks())]
         peak = max(peak, vm_hwm_kb(svc.pid))
         times = thread_times(svc.pid)
         cpu = cpu_groups(total_cpu(times))
@@ -254,6 +265,10 @@ def run_once(args, build):
         print("end-to-end: %d events (%.0f%% message) in %.1f s = %.0f events/s "
               "(podsim over loopback %s:// to committed rows)"
               % (args.events, args.message_share * 100, took, e2e, args.scheme))
+        # Idle cores mean a stage waited for another, not for the machine.
+        print("machine idle during the run: %.0f%% of %d cores (waiting for I/O: %.0f%%)"
+              % (100.0 * ticks[1] / max(ticks[0], 1), os.cpu_count(),
+                 100.0 * ticks[2] / max(ticks[0], 1)))
         print("peak RSS of podstream run: %.1f MB" % (peak / 1024.0))
         us = lambda secs: secs * 1e6 / args.events
         print("CPU per stored event: %.1f us in all (writer %.1f, workers %.1f, receivers %.1f, "
