@@ -1,5 +1,6 @@
 /* The workers: parsing, pipelines, field extraction and everything of storing an
  * event that is not SQLite, in parallel, so that the writer has only SQLite left. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,18 +12,18 @@
 /* Why a message goes to the quarantine (or failed a pipeline), at most this long. */
 #define REASON_MAX 512
 
-static void set_reason(item *it, item_kind kind, const char *why)
+static void set_reason(item *it, item_kind kind, const char *fmt, ...) PS_PRINTF(3, 4);
+
+static void set_reason(item *it, item_kind kind, const char *fmt, ...)
 {
-    char cut[REASON_MAX];
-    snprintf(cut, sizeof cut, "%s", why);
+    char why[REASON_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
     it->kind = kind;
     free(it->reason);
-    it->reason = strdup(cut);
-}
-
-static void quarantine(item *it, const char *why)
-{
-    set_reason(it, ITEM_QUARANTINE, why);
+    it->reason = strdup(why);
 }
 
 /* How far the archive session got: the receiver tells a window the server ended
@@ -46,15 +47,13 @@ static void process(item *it, ps_pipeline_result *res, ps_store_prep *prep)
     ps_errmsg em;
 
     if (it->oversize) {
-        char why[REASON_MAX];
-        snprintf(why, sizeof why,
-                 "message of %zu bytes exceeds max_frame_size; first %zu bytes kept", it->total_len,
-                 it->len);
-        quarantine(it, why);
+        set_reason(it, ITEM_QUARANTINE,
+                   "message of %zu bytes exceeds max_frame_size; first %zu bytes kept",
+                   it->total_len, it->len);
         return;
     }
     if (ps_event_parse(&it->ev, it->type, it->data, it->len, &em) != PS_OK) {
-        quarantine(it, em.text);
+        set_reason(it, ITEM_QUARANTINE, "%s", em.text);
         return;
     }
     if (chain) {
@@ -66,7 +65,7 @@ static void process(item *it, ps_pipeline_result *res, ps_store_prep *prep)
         }
         if (res->outcome == PS_PIPELINE_FAILED) {
             /* The original bytes go to the quarantine: nothing is lost. */
-            set_reason(it, ITEM_FAILED, res->message);
+            set_reason(it, ITEM_FAILED, "%s", res->message);
             goto done;
         }
         if (res->ntags > 0)
@@ -74,7 +73,8 @@ static void process(item *it, ps_pipeline_result *res, ps_store_prep *prep)
         if (res->modified) {
             it->out = cJSON_PrintUnformatted(it->ev.root);
             if (!it->out) {
-                quarantine(it, "out of memory serialising the event after pipelines");
+                set_reason(it, ITEM_QUARANTINE,
+                           "out of memory serialising the event after pipelines");
                 goto done;
             }
             it->out_len = strlen(it->out);
@@ -83,9 +83,7 @@ static void process(item *it, ps_pipeline_result *res, ps_store_prep *prep)
     const bool changed = chain && res->modified;
     if ((changed ? ps_event_extract(&it->ev, &em) : ps_event_extract_typed(&it->ev, &em)) !=
         PS_OK) {
-        char why[REASON_MAX];
-        snprintf(why, sizeof why, "%s%.400s", changed ? "after pipelines: " : "", em.text);
-        quarantine(it, why);
+        set_reason(it, ITEM_QUARANTINE, "%s%.400s", changed ? "after pipelines: " : "", em.text);
         goto done;
     }
     /* Storing needs the extracted fields and the bytes, not the tree: free it
@@ -94,7 +92,7 @@ static void process(item *it, ps_pipeline_result *res, ps_store_prep *prep)
     it->ev.root = NULL;
     if (ps_store_prepare(prep, &it->ev, it->out ? it->out : it->data,
                          it->out ? it->out_len : it->len, &it->row, &em) != PS_OK) {
-        quarantine(it, em.text);
+        set_reason(it, ITEM_QUARANTINE, "%s", em.text);
         goto done;
     }
     it->kind = ITEM_EVENT;
